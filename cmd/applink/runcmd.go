@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/applink-dev/applink/connectors/outbox"
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/charmbracelet/x/term"
+)
+
+func cmdRun(ctx context.Context, args []string, std stdio) int {
+	fs := newFlags("run", "run [--out OUTDIR] [--state FILE] [--plan PLANFILE] DIR", std)
+	out := fs.String("out", "", "outbox folder (default DIR/.applink/outbox); cumulative across runs")
+	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
+	planFile := fs.String("plan", "", "run a plan saved by `applink plan --out`, refusing it if the spec changed since")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
+	pos, code, ok := parseFlags(fs, args, std)
+	if !ok {
+		return code
+	}
+	dir, ok := oneDir(fs, pos, std)
+	if !ok || !checkFormat(*format, std.err) {
+		return exitUsage
+	}
+	var plan *engine.Plan
+	if *planFile != "" {
+		plan, code = loadPlanFile(*planFile, dir, std)
+	} else {
+		plan, code = compile(dir, *format, std)
+	}
+	if plan == nil {
+		return code
+	}
+	paths := specPaths(dir, *out, *statePath)
+	return runPlan(ctx, plan, paths, *quiet, std)
+}
+
+// paths of a spec's working files.
+type paths struct {
+	outbox, state, staging string
+}
+
+func specPaths(dir, out, statePath string) paths {
+	p := paths{outbox: out, state: statePath, staging: filepath.Join(dir, ".applink", "staging")}
+	if p.outbox == "" {
+		p.outbox = filepath.Join(dir, ".applink", "outbox")
+	}
+	if p.state == "" {
+		p.state = filepath.Join(dir, ".applink", "state.duckdb")
+	}
+	return p
+}
+
+func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return nil, exitUsage
+	}
+	defer f.Close()
+	pf, err := engine.ReadPlanFile(f)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	if err := pf.Check(dir); err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	plan, err := pf.Plan(dir)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	return plan, exitOK
+}
+
+// runPlan runs a compiled plan incrementally: against the spec's state, into
+// the cumulative outbox, keeping a staged copy of what it sends.
+func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std stdio) int {
+	st, err := state.Open(ctx, p.state)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
+	defer st.Close()
+	now := time.Now()
+	retention := plan.Staging.RetentionDays
+	if retention <= 0 {
+		retention = 90
+	}
+	if pruned, err := st.Prune(ctx, now.Add(-time.Duration(retention)*24*time.Hour), now); err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	} else if len(pruned) > 0 {
+		fmt.Fprintf(std.err, "staging: pruned %d runs older than %d days\n", len(pruned), retention)
+	}
+	prior, err := st.Prior(ctx)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
+	runID := now.UTC().Format("20060102T150405.000000Z")
+	stageDir := filepath.Join(p.staging, runID)
+	led, err := st.Begin(runID, plan.SpecHash, stageDir, prior)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
+	stage := &countingSink{Sink: outbox.New(stageDir), path: stageDir}
+	opts := engine.Options{
+		Registry: registry(),
+		Sink:     engine.Tee(outbox.NewCumulative(p.outbox), stage),
+		RunID:    runID,
+		Prior:    prior,
+		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
+	}
+	var prog *progressPrinter
+	if !quiet {
+		prog = newProgressPrinter(std.err)
+		opts.Progress = prog.update
+	}
+	sum, err := engine.Run(ctx, plan, opts)
+	if prog != nil {
+		prog.finish()
+	}
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		_ = os.RemoveAll(stageDir)
+		if errors.Is(err, engine.ErrInterrupted) {
+			fmt.Fprintf(std.err, "resume with: applink run %s\n", plan.SpecDir)
+		}
+		return exitFindings
+	}
+	if stage.calls+stage.agents == 0 {
+		_ = os.RemoveAll(stageDir) // nothing sent, nothing to keep
+	}
+	engine.WriteSummary(std.out, sum)
+	fmt.Fprintf(std.out, "outbox: %s\nstate:  %s\n", p.outbox, p.state)
+	if stage.calls+stage.agents > 0 {
+		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", stageDir, retention)
+	}
+	return exitOK
+}
+
+// countingSink counts what reaches the staging copy.
+type countingSink struct {
+	engine.Sink
+	path          string
+	calls, agents int
+}
+
+func (c *countingSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+	c.agents++
+	return c.Sink.Agent(ctx, a)
+}
+
+func (c *countingSink) Call(ctx context.Context, o *engine.OutCall) error {
+	c.calls++
+	return c.Sink.Call(ctx, o)
+}
+
+// stagedLedger records the staging entry with the run's counts at commit.
+type stagedLedger struct {
+	*state.RunLedger
+	stage *countingSink
+}
+
+func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+	if s.stage.calls+s.stage.agents > 0 {
+		s.SetStaged(&state.Staged{Path: s.stage.path, Calls: s.stage.calls, Agents: s.stage.agents})
+	} else {
+		s.SetStaged(nil)
+	}
+	return s.RunLedger.Commit(ctx, sum)
+}
+
+// progressPrinter shows a run's progress on stderr once it has lasted a
+// second: one rewritten line on a terminal, a plain line every 2 s otherwise.
+type progressPrinter struct {
+	w        io.Writer
+	tty      bool
+	drawn    bool
+	lastLine time.Duration
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w}
+	if f, ok := w.(*os.File); ok {
+		p.tty = term.IsTerminal(f.Fd())
+	}
+	return p
+}
+
+func (p *progressPrinter) update(pr engine.Progress) {
+	if pr.Elapsed < time.Second || pr.Phase == "done" {
+		return
+	}
+	rate := float64(pr.Calls) / pr.Elapsed.Seconds()
+	line := fmt.Sprintf("%-6s agents %d, calls %d read, %d sent, %.0f calls/s, %s",
+		pr.Phase, pr.Agents, pr.Calls, pr.Imported, rate, pr.Elapsed.Round(100*time.Millisecond))
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\x1b[K%s", line)
+		p.drawn = true
+		return
+	}
+	if pr.Elapsed-p.lastLine >= 2*time.Second || p.lastLine == 0 {
+		fmt.Fprintln(p.w, line)
+		p.lastLine = pr.Elapsed
+	}
+}
+
+func (p *progressPrinter) finish() {
+	if p.tty && p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

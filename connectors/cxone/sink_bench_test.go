@@ -1,0 +1,56 @@
+package cxone
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+)
+
+// BenchmarkCalls sends b.N calls (metadata, ~1 KiB media, three business-data
+// fields: three requests each) to the local fake tenant. The rate limit is
+// lifted so the figure is the sink's and the loopback's, not the limiter's.
+func BenchmarkCalls(b *testing.B) {
+	for _, conc := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			srv := cxonetest.New(cxonetest.Config{MaxBody: 256})
+			defer srv.Close()
+			s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.URL, AuthURL: srv.URL, Concurrency: conc, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
+				Options{Getenv: srv.Getenv, Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var failed atomic.Int64
+			ctx := context.Background()
+			if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _, _ string) { failed.Add(1) }}); err != nil {
+				b.Fatal(err)
+			}
+			dir := b.TempDir()
+			proto := testCall(b, dir, 1001) // media and values
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c := *proto
+				c.CallID = fmt.Sprintf("call-%d", i)
+				if err := s.Call(ctx, &c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if failed.Load() != 0 || s.Stats().CallsAcked != int64(b.N) {
+				b.Fatalf("failed %d, acked %d of %d", failed.Load(), s.Stats().CallsAcked, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

@@ -1,0 +1,16 @@
+SELECT q.[user_id], q.[agent_id], q.[first_name], q.[last_name], q.[email], q.[active], q.[is_agent], q.[tenant_id], q.[created_at]
+FROM (
+SELECT
+  u.iUserID AS user_id,
+  a.nvcSwitchAgentId AS agent_id,
+  u.nvcFirstName AS first_name,
+  u.nvcLastName AS last_name,
+  u.vcEmailAddress AS email,
+  u.bitActive AS active,
+  CASE WHEN a.iAgentId IS NULL THEN 0 ELSE 1 END AS is_agent,
+  u.iTenantID AS tenant_id,
+  u.dtCreatedGMT AS created_at
+FROM tblUser AS u
+LEFT JOIN tblAgent AS a ON a.iUserID = u.iUserID
+) AS q
+ORDER BY q.[user_id], q.[agent_id]

@@ -1,0 +1,5 @@
+SELECT
+  b.iInteractionID AS call_id,
+  b.nvcFieldName AS name,
+  b.nvcFieldValue AS value
+FROM tblBusinessData AS b

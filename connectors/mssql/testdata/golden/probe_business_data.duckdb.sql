@@ -1,0 +1,9 @@
+SELECT q."call_id", q."name", q."value"
+FROM (
+SELECT
+  b.iInteractionID AS call_id,
+  b.nvcFieldName AS name,
+  b.nvcFieldValue AS value
+FROM tblBusinessData AS b
+) AS q
+LIMIT 0

@@ -1,0 +1,293 @@
+package outbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/applink-dev/applink/engine"
+	"github.com/zeebo/xxh3"
+)
+
+// Cumulative is the outbox of a spec across runs: after any number of runs it
+// holds each call, agent and ledger row exactly once, as last sent. Each run
+// writes a complete run outbox (New) in a folder beside the final files; at
+// Commit the final files are rebuilt as "old rows not touched by this run,
+// then this run's rows" and atomically replaced one by one.
+//
+// The merge is idempotent: if a crash stops it between two files, the next
+// run (the state was not committed, so it sends the same rows) merges again
+// and ends with the same files as one uninterrupted run.
+type Cumulative struct {
+	dir    string
+	runDir string
+	run    *Sink
+	merge  bool                // final files exist: remember what this run touches
+	calls  map[uint64]struct{} // xxh3 of call ids with a ledger row in this run
+	agents map[uint64]struct{} // xxh3 of user ids with a ledger row in this run
+}
+
+// NewCumulative returns the cumulative outbox in dir.
+func NewCumulative(dir string) *Cumulative { return &Cumulative{dir: dir} }
+
+var _ engine.Sink = (*Cumulative)(nil)
+
+// Open implements engine.Sink.
+func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	// Leftovers of runs that died before committing.
+	old, _ := filepath.Glob(filepath.Join(c.dir, ".run-*"))
+	for _, o := range old {
+		os.RemoveAll(o)
+	}
+	c.runDir = filepath.Join(c.dir, ".run-"+info.RunID)
+	c.run = New(c.runDir)
+	c.merge = false
+	for _, f := range []string{agentsFile, callsFile, ledgerFile} {
+		if _, err := os.Stat(filepath.Join(c.dir, f)); err == nil {
+			c.merge = true
+		}
+	}
+	c.calls, c.agents = map[uint64]struct{}{}, map[uint64]struct{}{}
+	return c.run.Open(ctx, info)
+}
+
+// Agent implements engine.Sink.
+func (c *Cumulative) Agent(ctx context.Context, a *engine.OutAgent) error {
+	return c.run.Agent(ctx, a)
+}
+
+// Call implements engine.Sink.
+func (c *Cumulative) Call(ctx context.Context, o *engine.OutCall) error {
+	return c.run.Call(ctx, o)
+}
+
+// Ledger implements engine.Sink. Every row the engine sends (a row that
+// changed) replaces the old row of that id, in the ledger and in the calls or
+// agents file.
+func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
+	if c.merge {
+		if r.Entity == "agent" {
+			c.agents[xxh3.HashString(r.ID)] = struct{}{}
+		} else {
+			c.calls[xxh3.HashString(r.ID)] = struct{}{}
+		}
+	}
+	return c.run.Ledger(ctx, r)
+}
+
+// Commit implements engine.Sink.
+func (c *Cumulative) Commit(ctx context.Context) error {
+	if err := c.run.Commit(ctx); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		key  func(line []byte) (uint64, bool, error)
+	}{
+		{agentsFile, c.csvKey(c.agents, 0)},
+		{callsFile, c.jsonKey},
+		{ledgerFile, c.ledgerKey},
+	} {
+		if err := c.mergeFile(f.name, f.key); err != nil {
+			return fmt.Errorf("outbox: merge %s: %w", f.name, err)
+		}
+	}
+	return os.RemoveAll(c.runDir)
+}
+
+// Abort implements engine.Sink.
+func (c *Cumulative) Abort() error {
+	if c.run == nil {
+		return nil
+	}
+	err := c.run.Abort()
+	return errors.Join(err, os.RemoveAll(c.runDir))
+}
+
+// mergeFile writes dir/name as the old file's lines whose key is not
+// replaced, then the run's file, through a temp file and a rename.
+func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool, error)) error {
+	final := filepath.Join(c.dir, name)
+	fresh := filepath.Join(c.runDir, name)
+	if !c.merge {
+		if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
+			return os.Rename(fresh, final)
+		}
+	}
+	tmp, err := os.CreateTemp(c.dir, "."+name+".merge-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	header := name != callsFile
+	if err := copyKept(w, final, header, replaced); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := appendFile(w, fresh, header); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return err
+	}
+	return syncDir(c.dir)
+}
+
+// copyKept copies the old file (header included) minus replaced rows. CSV
+// rows may span lines (quoted newlines), so CSV files go through encoding/csv.
+func copyKept(w *bufio.Writer, path string, header bool, replaced func([]byte) (uint64, bool, error)) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if header {
+		r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+		r.FieldsPerRecord = -1
+		cw := csv.NewWriter(w)
+		first := true
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if !first {
+				if _, drop, err := replaced(csvLine(rec)); err != nil {
+					return err
+				} else if drop {
+					continue
+				}
+			}
+			first = false
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if _, drop, err := replaced(line); err != nil {
+			return err
+		} else if drop {
+			continue
+		}
+		w.Write(line)
+		w.WriteByte('\n')
+	}
+	return sc.Err()
+}
+
+// csvLine passes a parsed record to a key function: fields joined by NUL
+// (which CSV text fields of ours never hold).
+func csvLine(rec []string) []byte {
+	var b []byte
+	for i, f := range rec {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, f...)
+	}
+	return b
+}
+
+// appendFile appends the run's file, without its header line when header.
+func appendFile(w *bufio.Writer, path string, header bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	if header {
+		if _, err := br.ReadBytes('\n'); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	_, err = io.Copy(w, br)
+	return err
+}
+
+func (c *Cumulative) csvKey(set map[uint64]struct{}, col int) func([]byte) (uint64, bool, error) {
+	return func(line []byte) (uint64, bool, error) {
+		f := bytes.Split(line, []byte{0})
+		if len(f) <= col {
+			return 0, false, nil
+		}
+		k := xxh3.Hash(f[col])
+		_, drop := set[k]
+		return k, drop, nil
+	}
+}
+
+func (c *Cumulative) ledgerKey(line []byte) (uint64, bool, error) {
+	f := bytes.Split(line, []byte{0})
+	if len(f) < 2 {
+		return 0, false, nil
+	}
+	k := xxh3.Hash(f[1])
+	set := c.calls
+	if string(f[0]) == "agent" {
+		set = c.agents
+	}
+	_, drop := set[k]
+	return k, drop, nil
+}
+
+// jsonKey reads the call_id of a calls.jsonl line: the outbox writes it first.
+func (c *Cumulative) jsonKey(line []byte) (uint64, bool, error) {
+	const prefix = `{"call_id":`
+	if !bytes.HasPrefix(line, []byte(prefix)) {
+		return 0, false, fmt.Errorf("calls.jsonl: a line does not start with %s", prefix)
+	}
+	rest := line[len(prefix):]
+	end := 1
+	for end < len(rest) && rest[end] != '"' {
+		if rest[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	var id string
+	if end >= len(rest) {
+		return 0, false, fmt.Errorf("calls.jsonl: unterminated call_id")
+	}
+	if err := json.Unmarshal(rest[:end+1], &id); err != nil {
+		return 0, false, fmt.Errorf("calls.jsonl: call_id: %w", err)
+	}
+	k := xxh3.HashString(id)
+	_, drop := c.calls[k]
+	return k, drop, nil
+}

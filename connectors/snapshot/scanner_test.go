@@ -1,0 +1,194 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// scanAll reads every record up to the first error, copying the fields.
+func scanAll(s *Scanner) (recs [][]string, lines []int, err error) {
+	for {
+		f, err := s.Next()
+		if err == io.EOF {
+			return recs, lines, nil
+		}
+		if err != nil {
+			return recs, lines, err
+		}
+		r := make([]string, len(f))
+		for i := range f {
+			r[i] = string(f[i])
+		}
+		recs = append(recs, r)
+		lines = append(lines, s.Line())
+	}
+}
+
+// stdAll is encoding/csv's view of the same input.
+func stdAll(in []byte) (recs [][]string, lines []int, err error) {
+	r := csv.NewReader(bytes.NewReader(in))
+	r.FieldsPerRecord = -1
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return recs, lines, nil
+		}
+		if err != nil {
+			return recs, lines, err
+		}
+		l, _ := r.FieldPos(0)
+		recs = append(recs, rec)
+		lines = append(lines, l)
+	}
+}
+
+func TestScannerCases(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		want  [][]string
+		lines []int
+		err   error // of the record after want
+	}{
+		{"empty", "", nil, nil, nil},
+		{"simple", "a,b,c\n1,2,3\n", [][]string{{"a", "b", "c"}, {"1", "2", "3"}}, []int{1, 2}, nil},
+		{"no final newline", "a,b\n1,2", [][]string{{"a", "b"}, {"1", "2"}}, []int{1, 2}, nil},
+		{"crlf", "a,b\r\n1,2\r\n", [][]string{{"a", "b"}, {"1", "2"}}, []int{1, 2}, nil},
+		{"cr before eof", "a,b\r", [][]string{{"a", "b"}}, []int{1}, nil},
+		{"lone cr kept", "a\rb,c\n", [][]string{{"a\rb", "c"}}, []int{1}, nil},
+		{"empty lines skipped", "\na\n\r\n\nb\n", [][]string{{"a"}, {"b"}}, []int{2, 5}, nil},
+		{"empty fields", ",,\n", [][]string{{"", "", ""}}, []int{1}, nil},
+		{"quoted", `"a","b,c"` + "\n", [][]string{{"a", "b,c"}}, []int{1}, nil},
+		{"escaped quote", `"say ""hi""",x` + "\n", [][]string{{`say "hi"`, "x"}}, []int{1}, nil},
+		{"newline in quotes", "\"a\nb\",c\nd,e\n", [][]string{{"a\nb", "c"}, {"d", "e"}}, []int{1, 3}, nil},
+		{"crlf in quotes", "\"a\r\nb\",c\r\n", [][]string{{"a\nb", "c"}}, []int{1}, nil},
+		{"empty quoted last", `a,""` + "\n", [][]string{{"a", ""}}, []int{1}, nil},
+		{"blank line in quotes", "\"a\n\nb\"\n", [][]string{{"a\n\nb"}}, []int{1}, nil},
+		{"bare quote", "a,b\"c\n", nil, nil, csv.ErrBareQuote},
+		{"text after quote", `"a"b,c` + "\n", nil, nil, csv.ErrQuote},
+		{"eof in quotes", "x\n\"abc", [][]string{{"x"}}, []int{1}, csv.ErrQuote},
+		{"eof in quotes after newline", "\"abc\n", nil, nil, csv.ErrQuote},
+		{"quote at eof with cr", "\"abc\"\r", [][]string{{"abc"}}, []int{1}, nil},
+		{"utf8 and invalid bytes", "é,\xff\n", [][]string{{"é", "\xff"}}, []int{1}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, oneByte := range []bool{false, true} {
+				var r io.Reader = strings.NewReader(tc.in)
+				if oneByte {
+					r = iotest.OneByteReader(r)
+				}
+				got, lines, err := scanAll(NewScanner(r))
+				if !equalRecs(got, tc.want) || !equalInts(lines, tc.lines) {
+					t.Errorf("oneByte=%v: records %q at lines %v, want %q at %v", oneByte, got, lines, tc.want, tc.lines)
+				}
+				if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+					t.Errorf("oneByte=%v: error %v, want %v", oneByte, err, tc.err)
+				}
+			}
+			// The table itself must agree with encoding/csv.
+			std, _, serr := stdAll([]byte(tc.in))
+			if !equalRecs(std, tc.want) || (serr == nil) != (tc.err == nil) {
+				t.Errorf("encoding/csv disagrees with the table: %q, %v", std, serr)
+			}
+		})
+	}
+}
+
+func TestScannerResyncAfterError(t *testing.T) {
+	s := NewScanner(strings.NewReader("a,b\"x\nc,d\n"))
+	if _, err := s.Next(); !errors.Is(err, csv.ErrBareQuote) {
+		t.Fatalf("first record: %v, want bare quote", err)
+	}
+	var pe *ParseError
+	f, err := s.Next()
+	if errors.As(err, &pe) || err != nil || len(f) != 2 || string(f[1]) != "d" || s.Line() != 2 {
+		t.Fatalf("after error: %q line %d err %v, want [c d] at line 2", f, s.Line(), err)
+	}
+}
+
+func TestScannerFirstOnly(t *testing.T) {
+	s := NewScanner(strings.NewReader("a,b,c\n\"q,1\",x\nz\n"))
+	s.FirstOnly = true
+	got, _, err := scanAll(s)
+	// A quoted record is parsed whole; callers look at field 0 only.
+	if err != nil || got[0][0] != "a" || len(got[0]) != 1 || got[1][0] != "q,1" || got[2][0] != "z" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestScannerLongLineGrowsBuffer(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	in := "a," + long + "\n\"" + long + "\n" + long + "\",b\n"
+	got, _, err := scanAll(NewScanner(strings.NewReader(in)))
+	if err != nil || len(got) != 2 || got[0][1] != long || got[1][0] != long+"\n"+long {
+		t.Fatalf("long lines: %d records, err %v", len(got), err)
+	}
+}
+
+func FuzzScanner(f *testing.F) {
+	for _, s := range []string{
+		"a,b,c\n1,2,3\n", "\"a\"\"b\",c\r\n", "\"a\nb\",c", "a\"b\n", "\"a\"b\n", "\n\n\r\n", "\"x\r", "a,b\r",
+		"\"\"\n", ",\n,", "\"abc", "x\n\"a,\"\"\"\"\n\r\n\",y\n", "a\rb\r\n\"\r\"\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, wantLines, werr := stdAll(in)
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = bytes.NewReader(in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			s := NewScanner(r)
+			got, lines, err := scanAll(s)
+			if !equalRecs(got, want) || !equalInts(lines, wantLines) {
+				t.Fatalf("%q: got %q at %v, encoding/csv %q at %v", in, got, lines, want, wantLines)
+			}
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("%q: error %v, encoding/csv %v", in, err, werr)
+			}
+			if werr != nil {
+				var pe *csv.ParseError
+				var mine *ParseError
+				if errors.As(werr, &pe) && errors.As(err, &mine) && (pe.StartLine != mine.Line || !errors.Is(err, pe.Err)) {
+					t.Fatalf("%q: error %v, encoding/csv %v", in, err, werr)
+				}
+			}
+		}
+	})
+}
+
+func equalRecs(a, b [][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

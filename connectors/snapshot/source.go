@@ -1,0 +1,156 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+)
+
+// The files of a snapshot folder.
+const (
+	AgentsFile = "agents.csv"
+	CallsFile  = "calls.csv"
+	BDFile     = "business_data.csv"
+)
+
+// Source reads one snapshot folder. It holds no open files between calls.
+// ReadCalls may not run concurrently with itself on one Source.
+type Source struct {
+	dir string
+
+	// TempDir is where the slow path of the business-data join puts its sort
+	// runs; "" means os.TempDir().
+	TempDir string
+	// SortMemory bounds the memory of each sort of the slow path, in bytes;
+	// 0 means 64 MiB.
+	SortMemory int
+
+	// sorted records which join the last ReadCalls took; forceSort skips
+	// the fast path. Both for tests.
+	sorted, forceSort bool
+}
+
+var (
+	_ engine.Source        = (*Source)(nil)
+	_ engine.MediaResolver = (*Source)(nil)
+	_ engine.SourceFactory = Open
+)
+
+// New returns a source over the snapshot folder dir.
+func New(dir string) *Source { return &Source{dir: dir} }
+
+// Open is the engine.SourceFactory of driver "snapshot": src.Path is the folder.
+func Open(ctx context.Context, src dsl.Source) (engine.Source, error) {
+	fi, err := os.Stat(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot source %q: %w", src.Name, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("snapshot source %q: %s is not a folder", src.Name, src.Path)
+	}
+	return New(src.Path), nil
+}
+
+// Close releases nothing: files are opened per read.
+func (s *Source) Close() error { return nil }
+
+// MediaFile resolves a media_path against the folder. A path that is
+// absolute or climbs out of the folder resolves to "" (no media) rather than
+// letting a snapshot point anywhere on the machine.
+func (s *Source) MediaFile(mediaPath string) string {
+	p := filepath.FromSlash(mediaPath)
+	if mediaPath == "" || !filepath.IsLocal(p) {
+		return ""
+	}
+	return filepath.Join(s.dir, p)
+}
+
+// openCSV opens a file of the folder and checks its header.
+func (s *Source) openCSV(name string, header []string) (*os.File, *Scanner, error) {
+	f, err := os.Open(filepath.Join(s.dir, name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshot: %w", err)
+	}
+	sc := NewScanner(f)
+	h, err := sc.Next()
+	if err == io.EOF {
+		f.Close()
+		return nil, nil, fmt.Errorf("snapshot: %s is empty: want the header %q", name, header)
+	}
+	if err == nil {
+		err = checkHeader(name, h, header)
+	} else {
+		err = fmt.Errorf("%s: header: %w", name, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return f, sc, nil
+}
+
+// ReadAgents emits one record per row of agents.csv.
+func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) error) error {
+	f, sc, err := s.openCSV(AgentsFile, agentsHeader)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := sc.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var r *engine.AgentRecord
+		var pe *ParseError
+		switch {
+		case asParse(err, &pe):
+			r = &engine.AgentRecord{Pos: AgentsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Err}
+		case err != nil:
+			return fmt.Errorf("snapshot: %s: %w", AgentsFile, err)
+		default:
+			r = parseAgent(rec, sc.Line())
+		}
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+}
+
+// ReadCalls emits every row of calls.csv with its business data, and every
+// bad row of business_data.csv (Pos in that file, Call.CallID empty, the call
+// ID in the error text). q.From and q.After are not pushed down: the engine
+// applies them. The *CallRecord is reused between emits.
+func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
+	names := q.Names
+	if names == nil {
+		names = engine.NewNames()
+	}
+	j := &joiner{names: names, emit: emit, local: map[string]int32{}}
+	inOrder, err := s.checkOrder(ctx)
+	if err != nil {
+		return err
+	}
+	inOrder = inOrder && !s.forceSort
+	s.sorted = !inOrder
+	if inOrder {
+		return s.mergeJoin(ctx, j)
+	}
+	return s.sortJoin(ctx, j)
+}
+
+// callParseError is the record of a calls.csv row that is not valid CSV.
+func callParseError(pe *ParseError) *engine.CallRecord {
+	return &engine.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Err}
+}

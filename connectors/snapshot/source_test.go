@@ -1,0 +1,401 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const callsHead = "call_id,tenant_id,site,agent_id,start_time,duration_ms,direction,ani,dnis,archived,audio_packets,status,exception_code,media_path,skill\n"
+
+// writeSnapshot makes a snapshot folder with the given file bodies (headers
+// added unless a body starts with "!", which is written verbatim).
+func writeSnapshot(t testing.TB, agents, calls, bd string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		AgentsFile: withHeader(strings.Join(agentsHeader, ",")+"\n", agents),
+		CallsFile:  withHeader(callsHead, calls),
+		BDFile:     withHeader("call_id,name,value\n", bd),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func withHeader(h, body string) string {
+	if strings.HasPrefix(body, "!") {
+		return body[1:]
+	}
+	return h + body
+}
+
+// render describes every emitted call record, one line each, copying what
+// is only valid during emit.
+func readAll(t testing.TB, s *Source) ([]string, *engine.Names, error) {
+	t.Helper()
+	names := engine.NewNames()
+	var out []string
+	err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
+		out = append(out, render(r, names))
+		return nil
+	})
+	return out, names, err
+}
+
+func render(r *engine.CallRecord, names *engine.Names) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s id=%q", r.Pos, r.Call.CallID)
+	if r.Err != nil {
+		fmt.Fprintf(&b, " ERR %q", strings.ReplaceAll(r.Err.Error(), "\n", "; "))
+		if r.Call.CallID == "" {
+			return b.String()
+		}
+	}
+	c := r.Call
+	if r.Err == nil {
+		fmt.Fprintf(&b, " t=%d site=%q agent=%q start=%s dur=%d dir=%s ani=%q dnis=%q arch=%v pk=%d st=%s exc=%d media=%q skill=%q",
+			c.TenantID, c.Site, c.AgentID, c.StartTime.Format(time.RFC3339Nano), c.DurationMS, c.Direction, c.ANI, c.DNIS,
+			c.Archived, c.AudioPackets, c.Status, c.ExceptionCode, c.MediaPath, c.Skill)
+	}
+	for _, f := range r.BD {
+		fmt.Fprintf(&b, " %s=%q", names.Name(f.Name), f.Value)
+	}
+	return b.String()
+}
+
+const mixedCalls = `c1,12,dc1,a1,2026-11-02T09:00:00Z,65000,in,+3212,100,true,50,ok,0,media/c1.wav,sales
+c2,,dc1,a2,2026-11-02T09:01:00.250Z,1000,out,"+32,""12""",101,false,,invalid,,,
+c3,12,dc1,a1,2026-11-02T09:02:00+01:00,2,internal,"multi
+line",x,true,1,error,12,m/c3.wav,s
+c4,12,dc1,a1,not-a-time,abc,sideways,1,2,maybe,x,ok,0,,
+c5,12,dc1
+"c6,"x,1
+c7,1,dc1,a9,2026-11-02T09:03:00Z,9000,unknown,1,2,true,3,ok,0,,
+`
+
+const mixedBD = `c1,CustomerID,C-1
+c1,Tier,gold
+c1,Note,"a, ""quoted""
+value"
+c2,CustomerID,C-2
+c2,Tier,silver
+c2,Tier,bronze
+c3,Bad
+c4,CustomerID,C-4
+c5,"x"y,z
+c5,CustomerID,C-5
+c7,CustomerID,C-7
+`
+
+func TestReadCallsGolden(t *testing.T) {
+	tests := []struct {
+		name      string
+		calls, bd string
+		sorted    bool
+	}{
+		{"mixed", mixedCalls, mixedBD, false},
+		{"mixed_orphan", mixedCalls, mixedBD + "c99,CustomerID,C-99\n", true},
+		{"out_of_order", mixedCalls, "c2,Tier,late\n" + mixedBD, true},
+		{"no_bd", mixedCalls, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(writeSnapshot(t, "", tc.calls, tc.bd))
+			got, _, err := readAll(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.sorted != tc.sorted {
+				t.Errorf("sorted path = %v, want %v", s.sorted, tc.sorted)
+			}
+			compareGolden(t, filepath.Join("testdata", "readcalls_"+tc.name+".golden"), strings.Join(got, "\n")+"\n")
+			// The slow path must say exactly the same, in the same order.
+			s.forceSort, s.SortMemory = true, 64
+			slow, _, err := readAll(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Bad bd rows come after their call on the merge path and at
+			// the end on the sort path; everything else is in calls order.
+			sortBad := func(lines []string) []string {
+				var calls, bad []string
+				for _, l := range lines {
+					if strings.HasPrefix(l, BDFile) {
+						bad = append(bad, l)
+					} else {
+						calls = append(calls, l)
+					}
+				}
+				slices.Sort(bad)
+				return append(calls, bad...)
+			}
+			if d := diffLines(sortBad(got), sortBad(slow)); d != "" {
+				t.Errorf("sort path differs from merge path:\n%s", d)
+			}
+		})
+	}
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update after checking):\n%s", path, diffLines(strings.Split(string(want), "\n"), strings.Split(got, "\n")))
+	}
+}
+
+func diffLines(want, got []string) string {
+	var b strings.Builder
+	for i := 0; i < max(len(want), len(got)); i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, w, g)
+		}
+	}
+	return b.String()
+}
+
+func TestReadCallsHeaders(t *testing.T) {
+	tests := []struct {
+		name, calls, bd, want string
+	}{
+		{"calls header", "!call_id,tenant\nc1,1\n", "", "calls.csv: header"},
+		{"bd header", "", "!id,name,value\n", "business_data.csv: header"},
+		{"bd empty file", "", "!", "business_data.csv is empty"},
+		{"bd header order", "", "!name,call_id,value\n", `want ["call_id" "name" "value"]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := readAll(t, New(writeSnapshot(t, "", tc.calls, tc.bd)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	dir := writeSnapshot(t, "", "", "")
+	os.Remove(filepath.Join(dir, BDFile))
+	if _, _, err := readAll(t, New(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing business_data.csv: %v", err)
+	}
+	// A byte order mark before the header is accepted.
+	dir = writeSnapshot(t, "", "!\xEF\xBB\xBF"+callsHead, "")
+	if _, _, err := readAll(t, New(dir)); err != nil {
+		t.Errorf("BOM: %v", err)
+	}
+}
+
+func TestReadAgents(t *testing.T) {
+	agents := `u1,a1,Ann,Lee,ann@x.example,true,true,12,2026-01-01T00:00:00Z
+u1,a2,Ann,Lee,ann@x.example,true,true,12,2026-01-01T00:00:00Z
+u2,,Bob,,,false,false,,
+u3,a3,Cy,Do,cy@x.example,yes,true,12,2026-01-01
+u4,a4
+"u5
+`
+	s := New(writeSnapshot(t, agents, "", ""))
+	var got []string
+	err := s.ReadAgents(context.Background(), func(r *engine.AgentRecord) error {
+		got = append(got, fmt.Sprintf("%s %s|%s|%s|%s|%s|%v|%v|%d|%s|%v", r.Pos, r.UserID, r.AgentID, r.FirstName, r.LastName, r.Email, r.Active, r.IsAgent, r.TenantID, r.CreatedAt.Format(time.RFC3339), r.Err))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, filepath.Join("testdata", "readagents.golden"), strings.Join(got, "\n")+"\n")
+}
+
+func TestOpenAndMedia(t *testing.T) {
+	dir := writeSnapshot(t, "", "", "")
+	src, err := Open(context.Background(), dsl.Source{Name: "dc1", Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := src.(engine.MediaResolver)
+	for in, want := range map[string]string{
+		"media/c1.wav": filepath.Join(dir, "media", "c1.wav"),
+		"":             "",
+		"../etc/x":     "",
+		"/etc/passwd":  "",
+	} {
+		if got := mr.MediaFile(in); got != want {
+			t.Errorf("MediaFile(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, err := Open(context.Background(), dsl.Source{Name: "x", Path: filepath.Join(dir, "nope")}); err == nil {
+		t.Error("Open of a missing folder succeeded")
+	}
+	if _, err := Open(context.Background(), dsl.Source{Name: "x", Path: filepath.Join(dir, CallsFile)}); err == nil {
+		t.Error("Open of a file succeeded")
+	}
+}
+
+func TestReadCallsStopsOnEmitErrorAndCancel(t *testing.T) {
+	dir := writeSnapshot(t, "", mixedCalls, mixedBD)
+	stop := errors.New("stop")
+	n := 0
+	err := New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("emit error: %v after %d records", err, n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := New(dir).ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// genSnapshot writes n calls with fields bd rows each, optionally with the
+// bd rows shuffled, and returns what each call's bd should be.
+func genSnapshot(t testing.TB, dir string, n, fields int, shuffle bool, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var calls, bd strings.Builder
+	calls.WriteString(callsHead)
+	var rows []string
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		id := fmt.Sprintf("call-%07d", i)
+		fmt.Fprintf(&calls, "%s,12,dc1,agent-%03d,%s,%d,in,+32470%06d,1000,true,%d,ok,0,media/%s.wav,sales\n",
+			id, i%300, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), 1000+rng.IntN(600000), i, 100+i%50, id)
+		for f := range fields {
+			v := fmt.Sprintf("value-%d-%d", i, f)
+			if f%7 == 3 {
+				v = fmt.Sprintf("\"quoted, %d\"", rng.IntN(1000))
+			}
+			rows = append(rows, fmt.Sprintf("%s,Field%02d,%s\n", id, f, v))
+		}
+	}
+	if shuffle {
+		rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	}
+	bd.WriteString("call_id,name,value\n")
+	for _, r := range rows {
+		bd.WriteString(r)
+	}
+	for name, body := range map[string]string{AgentsFile: strings.Join(agentsHeader, ",") + "\n", CallsFile: calls.String(), BDFile: bd.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSortPathMatchesMergePath(t *testing.T) {
+	ordered, shuffled := t.TempDir(), t.TempDir()
+	genSnapshot(t, ordered, 500, 7, false, 3)
+	genSnapshot(t, shuffled, 500, 7, true, 3)
+	want, _, err := readAll(t, New(ordered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(shuffled)
+	s.SortMemory = 4 << 10 // many runs
+	got, _, err := readAll(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.sorted {
+		t.Fatal("shuffled business data took the merge path")
+	}
+	// Within a call the sort path keeps file order of the rows, which was
+	// shuffled: compare each call's fields as a set.
+	norm := func(lines []string) []string {
+		out := make([]string, len(lines))
+		for i, l := range lines {
+			parts := strings.Split(l, " ")
+			head, bd := parts[:0:0], []string{}
+			for _, p := range parts {
+				if strings.HasPrefix(p, "Field") {
+					bd = append(bd, p)
+				} else {
+					head = append(head, p)
+				}
+			}
+			slices.Sort(bd)
+			out[i] = strings.Join(append(head, bd...), " ")
+		}
+		return out
+	}
+	if len(got) != 500 {
+		t.Fatalf("%d records, want 500", len(got))
+	}
+	if d := diffLines(norm(want), norm(got)); d != "" {
+		t.Fatalf("shuffled differs from ordered:\n%.2000s", d)
+	}
+}
+
+func TestParseTimeAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-02T09:00:00Z", "2026-11-02T09:00:00.123456789Z", "2024-02-29T23:59:59Z", "2026-02-29T00:00:00Z",
+		"2026-13-01T00:00:00Z", "2026-11-02T24:00:00Z", "2026-11-02T09:00:60Z", "2026-11-02T09:00:00.Z",
+		"2026-11-02T09:00:00.1234567891Z", "2026-11-02T09:00:00+01:00", "2026-11-02 09:00:00Z", "0000-01-01T00:00:00Z",
+	} {
+		want, werr := time.Parse(time.RFC3339, s)
+		got, ok := parseTime([]byte(s))
+		if ok != (werr == nil) || !got.Equal(want) || got.Location().String() != want.Location().String() {
+			t.Errorf("parseTime(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, werr)
+		}
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	f.Add("2026-11-02T09:00:00Z")
+	f.Add("2026-11-02T09:00:00.5Z")
+	f.Add("2024-02-29T23:59:59.000000001Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, werr := time.Parse(time.RFC3339, s)
+		got, ok := parseTime([]byte(s))
+		if ok != (werr == nil) || (ok && got != want) {
+			t.Fatalf("parseTime(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, werr)
+		}
+	})
+}
+
+func TestParseInt(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true}, {"-12", -12, true}, {"+7", 7, true}, {"", 0, false}, {"-", 0, false}, {"1x", 0, false},
+		{"9223372036854775807", 9223372036854775807, true}, {"9223372036854775808", 0, false}, {"1.5", 0, false},
+	} {
+		got, ok := parseInt([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

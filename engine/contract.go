@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/applink-dev/applink/dsl"
+)
+
+// AgentRecord is one row of Engage's user/agent data: one per agent ID of a
+// user; a user without an agent profile has IsAgent false and no AgentID.
+type AgentRecord struct {
+	UserID    string
+	AgentID   string
+	FirstName string
+	LastName  string
+	Email     string
+	Active    bool
+	IsAgent   bool
+	TenantID  int64
+	CreatedAt time.Time
+
+	Pos string // where it came from, e.g. "agents.csv:12", for messages
+	Err error  // non-nil: a bad row; UserID is set when it could be read
+}
+
+// BDField is one business-data value of a call. Name is an ID in the Names
+// table the engine handed to the source; Value is only valid during the emit
+// callback that carries it.
+type BDField struct {
+	Name  int32
+	Value []byte
+}
+
+// CallRecord is one call with its business data, as a source emits it. The
+// strings in Call may be kept; BD and its values are only valid during the
+// emit callback (sources reuse their buffers).
+type CallRecord struct {
+	Call dsl.Call
+	BD   []BDField
+
+	Pos string // where it came from, e.g. "calls.csv:12"
+	Err error  // non-nil: a bad row; Call.CallID is set when it could be read
+}
+
+// Source reads one Engage site. ReadAgents and ReadCalls stream: they call
+// emit once per row and stop at the first error emit returns. Bad rows are
+// emitted with Err set, never dropped.
+type Source interface {
+	ReadAgents(ctx context.Context, emit func(*AgentRecord) error) error
+	ReadCalls(ctx context.Context, q CallQuery, emit func(*CallRecord) error) error
+	Close() error
+}
+
+// CallQuery is what the engine asks of a source, for push-down: a source may
+// ignore it (the engine applies every rule itself), but must not return fewer
+// rows than it asks for.
+type CallQuery struct {
+	From  time.Time // calls that started at or after From; zero: all
+	After string    // keyset: resume after this call_id at From (incremental runs); "" none
+	Names *Names    // intern business-data names here
+	// TenantEquals is set when the spec's tenant filter is `tenant_id == N`.
+	TenantEquals *int64
+}
+
+// SourceFactory opens a source from its spec block.
+type SourceFactory func(ctx context.Context, src dsl.Source) (Source, error)
+
+// Names interns business-data field names so that the per-call path deals in
+// small integers. Lookups of a known name do not allocate. Safe for
+// concurrent use, but each source gets its own table in practice.
+type Names struct {
+	mu   sync.RWMutex
+	ids  map[string]int32
+	list []string
+}
+
+// NewNames returns an empty table.
+func NewNames() *Names { return &Names{ids: map[string]int32{}} }
+
+// ID returns the ID of name, adding it when new.
+func (n *Names) ID(name []byte) int32 {
+	n.mu.RLock()
+	id, ok := n.ids[string(name)]
+	n.mu.RUnlock()
+	if ok {
+		return id
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if id, ok := n.ids[string(name)]; ok {
+		return id
+	}
+	id = int32(len(n.list))
+	s := string(name)
+	n.ids[s] = id
+	n.list = append(n.list, s)
+	return id
+}
+
+// Name returns the name of an ID.
+func (n *Names) Name(id int32) string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.list[id]
+}
+
+// Len is the number of names so far.
+func (n *Names) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.list)
+}
+
+// OutAgent is an agent as sent to the sink.
+type OutAgent struct {
+	UserID    string
+	FirstName string
+	LastName  string
+	Email     string
+	AgentIDs  []string // sorted
+	Active    bool
+	TenantID  int64
+}
+
+// Value is one mapped business-data value of a call, for field Field of the
+// plan. Exactly one of Text/Number/Bool is meaningful, per the field's type.
+type Value struct {
+	Field  int // index into Plan.Fields
+	Text   []byte
+	Number float64
+	Bool   bool
+}
+
+// OutCall is an imported call as sent to the sink. It and its slices are
+// only valid during the Sink.Call callback.
+type OutCall struct {
+	CallID      string
+	SystemID    string
+	AgentUserID string // "" when the call is imported without an agent
+	StartTime   time.Time
+	DurationMS  int64
+	Direction   string
+	ANI         string
+	DNIS        string
+	Media       string // media_path as recorded in Engage; "" when none
+	MediaFile   string // where to read the media from (Media resolved by the source); "" when none
+	Values      []Value
+	Hash        uint64 // content hash of what is sent, for incremental runs
+}
+
+// Ledger states and reasons (shared/README.md §2 and §5).
+const (
+	StateImported = "imported"
+	StateExcluded = "excluded"
+	StateFailed   = "failed"
+)
+
+// LedgerRow is the final state of one source row in this run.
+type LedgerRow struct {
+	Entity string // agent | call
+	ID     string // user_id for agents, call_id for calls
+	State  string
+	Reason string
+	Detail string // free text for failures and bad rows; not in the outbox ledger
+}
+
+// RunInfo is what a sink learns when a run opens.
+type RunInfo struct {
+	RunID    string
+	PlanHash string
+	Fields   []dsl.Field // Value.Field indexes this
+	// Fail lets a sink that sends asynchronously report that a row it accepted
+	// was refused (entity "agent" or "call", id, reason such as "http_422: …").
+	// The engine records the row as failed. Safe for concurrent use; must be
+	// called before Commit returns.
+	Fail func(entity, id, reason string)
+}
+
+// MediaResolver is implemented by sources whose media_path is relative to a
+// folder of theirs: it turns a recorded media_path into a readable file path.
+type MediaResolver interface {
+	MediaFile(mediaPath string) string
+}
+
+// Sink receives a run's output. The engine calls it from one goroutine, in
+// the order Open, Agent*, (Call|Ledger)*, Commit or Abort. Nothing counts as
+// sent until Commit returns nil.
+type Sink interface {
+	Open(ctx context.Context, info RunInfo) error
+	Agent(ctx context.Context, a *OutAgent) error
+	Call(ctx context.Context, c *OutCall) error
+	Ledger(ctx context.Context, r LedgerRow) error
+	Commit(ctx context.Context) error
+	Abort() error
+}
+
+// Registry names the connectors a command may use. cmd/applink fills it; no
+// connector registers itself.
+type Registry struct {
+	Sources map[string]SourceFactory // by driver name
+}

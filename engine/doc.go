@@ -1,0 +1,9 @@
+// Package engine owns what happens between a validated spec and a sink:
+// Compile turns a dsl.Spec into a Plan (a printable, hashable value), and
+// Run executes a Plan against sources and a sink, applying the seed's rules,
+// the spec's filters and its field mapping, and giving every source row exactly
+// one ledger state with a reason code.
+//
+// The engine declares the small interfaces it needs (Source, Sink) and never
+// imports a concrete connector: cmd/applink registers them in a Registry.
+package engine

@@ -1,0 +1,398 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"unsafe"
+
+	"github.com/applink-dev/applink/dsl"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+	"github.com/zeebo/xxh3"
+)
+
+// evaluator applies the call rules and the field mapping. It runs on one
+// goroutine and reuses everything it touches per call.
+type evaluator struct {
+	plan      *Plan
+	sum       *Summary
+	prior     Prior
+	agents    *agentIndex
+	names     []*Names
+	media     []MediaResolver
+	multiSite bool
+	seen      map[uint64]struct{} // call ids seen, only with several sites
+
+	machine  vm.VM
+	env      dsl.CallEnv
+	tenantVM vm.VM
+	tenantC  map[int64]bool
+	bdMap    map[string]string
+	bdMapOK  bool
+	filterBD bool // the calls filter reads bd: build the map for it
+
+	// per-source: business-data name id -> field slots, and the current call's
+	// value index by name id (valid when gen matches).
+	fieldIDs [][]int32
+	at       [][]int32
+	gen      [][]uint32
+	curGen   uint32
+
+	facts   callFacts
+	b       *batch
+	r       *rec
+	hashBuf []byte
+}
+
+func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
+	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{}}
+	if plan.Calls != nil {
+		ev.filterBD = readsIdent(plan.Calls.Source, "bd")
+	}
+	ev.facts.windowFrom = plan.Window.From
+	ev.facts.callFilter = ev.callFilter
+	ev.facts.mapping = ev.mapFields
+	return ev, nil
+}
+
+// readsIdent reports whether an expression names ident (conservatively true
+// when it cannot be parsed).
+func readsIdent(src, ident string) bool {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return true
+	}
+	v := &identVisitor{name: ident}
+	ast.Walk(&tree.Node, v)
+	return v.found
+}
+
+type identVisitor struct {
+	name  string
+	found bool
+}
+
+func (v *identVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == v.name {
+		v.found = true
+	}
+}
+
+// tenantOK runs the tenant filter, once per distinct tenant id.
+func (ev *evaluator) tenantOK(id int64) (bool, error) {
+	if ev.plan.Tenant == nil {
+		return true, nil
+	}
+	if ok, hit := ev.tenantC[id]; hit {
+		return ok, nil
+	}
+	out, err := ev.tenantVM.Run(ev.plan.Tenant.Program, &dsl.TenantEnv{TenantID: id})
+	if err != nil {
+		return false, err
+	}
+	ok, _ := out.(bool)
+	ev.tenantC[id] = ok
+	return ok, nil
+}
+
+func (ev *evaluator) evalBatch(b *batch) {
+	ev.b = b
+	for i := range b.n {
+		ev.evalOne(b, &b.recs[i])
+	}
+}
+
+func (ev *evaluator) evalOne(b *batch, r *rec) {
+	ev.sum.SourceRows++ // only the evaluator writes call counts
+	if r.err != nil {
+		ev.sum.badRow(r.pos, r.call.CallID, r.err)
+		if r.call.CallID != "" {
+			r.state, r.reason, r.detail = StateFailed, ReasonBadRow, fmt.Sprintf("%s: %v", r.pos, r.err)
+			ev.sum.Calls.add(r.state, r.reason)
+			ev.settle(r)
+		}
+		return
+	}
+	if ev.multiSite {
+		h := xxh3.HashString(r.call.CallID)
+		if _, dup := ev.seen[h]; dup {
+			r.skip = true
+			ev.sum.DuplicateSeen++
+			return
+		}
+		ev.seen[h] = struct{}{}
+	}
+	ev.watermark(b.src, &r.call)
+	ev.r = r
+	ev.bdMapOK = false
+	ev.indexBD(b, r)
+
+	f := &ev.facts
+	f.call = &r.call
+	ok, err := ev.tenantOK(r.call.TenantID)
+	if err != nil {
+		ev.sum.warn(fmt.Sprintf("tenant filter failed on call %s: %v", r.call.CallID, err))
+	}
+	f.tenantOK = ok
+	var synced *user
+	f.agentKnown, f.agentReason = false, ""
+	if id := strings.TrimSpace(r.call.AgentID); id != "" {
+		if u := ev.agents.byAgentID[id]; u != nil {
+			f.agentKnown, f.agentReason = true, u.reason
+			if u.reason == "" {
+				synced = u
+			}
+		}
+	}
+	ev.env.Call = &r.call
+	ev.env.Agent = nil
+	if synced != nil {
+		ev.env.Agent = &synced.env
+	}
+	r.valLo = int32(len(b.vals))
+	r.valHi = r.valLo
+	for i := range CallRules {
+		if CallRules[i].Excludes(f) {
+			r.state, r.reason = StateExcluded, CallRules[i].Reason
+			b.vals = b.vals[:r.valLo]
+			r.valHi = r.valLo
+			ev.sum.Calls.add(r.state, r.reason)
+			ev.settle(r)
+			return
+		}
+	}
+	r.state = StateImported
+	if synced != nil {
+		r.agentUser = synced.rec.UserID
+	} else {
+		r.reason = ReasonAgentUnmapped
+	}
+	r.hash = ev.contentHash(b, r)
+	ev.sum.Calls.add(r.state, r.reason)
+	ev.settle(r)
+}
+
+// settle fingerprints a call's verdict and compares it with the prior ledger.
+func (ev *evaluator) settle(r *rec) {
+	r.fp = fingerprint(r.state, r.reason, r.hash)
+	r.change = classify(ev.prior, "call", r.call.CallID, r.fp)
+	ev.sum.CallDiff.count(r.change)
+}
+
+// watermark remembers the last call of each source in (start_time, call_id)
+// order, for incremental reads.
+func (ev *evaluator) watermark(src int, c *dsl.Call) {
+	name := ev.plan.Sources[src].Name
+	wm, ok := ev.sum.Watermarks[name]
+	if !ok || c.StartTime.After(wm.StartTime) || (c.StartTime.Equal(wm.StartTime) && c.CallID > wm.CallID) {
+		ev.sum.Watermarks[name] = Watermark{StartTime: c.StartTime, CallID: c.CallID}
+	}
+}
+
+// indexBD records where each business-data name of the call is, by name id.
+func (ev *evaluator) indexBD(b *batch, r *rec) {
+	si := b.src
+	for len(ev.at) <= si {
+		ev.at = append(ev.at, nil)
+		ev.gen = append(ev.gen, nil)
+		ev.fieldIDs = append(ev.fieldIDs, nil)
+	}
+	ev.curGen++
+	if ev.curGen == 0 { // wrapped: stale stamps could match again
+		for i := range ev.gen {
+			clear(ev.gen[i])
+		}
+		ev.curGen = 1
+	}
+	for k := r.bdLo; k < r.bdHi; k++ {
+		id := b.bd[k].name
+		if int(id) >= len(ev.at[si]) {
+			n := int(id) + 1
+			ev.at[si] = append(ev.at[si], make([]int32, n-len(ev.at[si]))...)
+			ev.gen[si] = append(ev.gen[si], make([]uint32, n-len(ev.gen[si]))...)
+		}
+		ev.at[si][id] = k // a repeated name: the last value wins
+		ev.gen[si][id] = ev.curGen
+	}
+}
+
+// bdValue is the current call's value of a business-data name.
+func (ev *evaluator) bdValue(field int, name string) ([]byte, bool) {
+	si := ev.b.src
+	ids := ev.fieldIDs[si]
+	if ids == nil {
+		ids = make([]int32, len(ev.plan.Fields))
+		for i := range ids {
+			ids[i] = -1
+		}
+		ev.fieldIDs[si] = ids
+	}
+	id := ids[field]
+	if id < 0 {
+		id = ev.names[si].ID([]byte(name))
+		ids[field] = id
+	}
+	if int(id) >= len(ev.gen[si]) || ev.gen[si][id] != ev.curGen {
+		return nil, false
+	}
+	ref := ev.b.bd[ev.at[si][id]]
+	return ev.b.arena[ref.lo:ref.hi], true
+}
+
+// bdEnv builds the `bd` map for the expr VM, once per call and only when an
+// expression needs it.
+func (ev *evaluator) bdEnv() map[string]string {
+	if ev.bdMapOK {
+		return ev.bdMap
+	}
+	clear(ev.bdMap)
+	b, r := ev.b, ev.r
+	names := ev.names[b.src]
+	for k := r.bdLo; k < r.bdHi; k++ {
+		ref := b.bd[k]
+		ev.bdMap[names.Name(ref.name)] = string(b.arena[ref.lo:ref.hi])
+	}
+	ev.bdMapOK = true
+	return ev.bdMap
+}
+
+func (ev *evaluator) callFilter() (bool, error) {
+	if ev.plan.Calls == nil {
+		return true, nil
+	}
+	ev.env.BD = nil
+	if ev.filterBD {
+		ev.env.BD = ev.bdEnv()
+	}
+	out, err := ev.machine.Run(ev.plan.Calls.Program, &ev.env)
+	if err != nil {
+		ev.r.detail = "calls filter: " + err.Error()
+		ev.sum.warn(fmt.Sprintf("calls filter failed on call %s: %v", ev.r.call.CallID, err))
+		return false, err
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
+
+// mapFields computes every field's value into the batch; false means a field
+// with on_error = exclude failed (the call is then excluded).
+func (ev *evaluator) mapFields() bool {
+	b, r := ev.b, ev.r
+	for i := range ev.plan.Fields {
+		f := &ev.plan.Fields[i]
+		v, ok, err := ev.fieldValue(i, f)
+		if err != nil {
+			if f.OnError == dsl.OnErrorExclude {
+				r.detail = fmt.Sprintf("field %s: %v", f.Name, err)
+				return false
+			}
+			ev.sum.mu.Lock()
+			ev.sum.FieldOmitted[f.Name]++
+			ev.sum.mu.Unlock()
+			continue
+		}
+		if ok {
+			b.vals = append(b.vals, v)
+		}
+	}
+	r.valHi = int32(len(b.vals))
+	return true
+}
+
+// fieldValue computes one field. ok is false when the field has no value for
+// this call (an empty text): it is then left out, without a warning.
+func (ev *evaluator) fieldValue(i int, f *dsl.Field) (v Value, ok bool, err error) {
+	fp := &ev.plan.fields[i]
+	v.Field = i
+	switch fp.kind {
+	case fieldBDText:
+		val, _ := ev.bdValue(i, fp.bd)
+		v.Text = val
+		return v, len(val) > 0, nil
+	case fieldBDFloat:
+		val, _ := ev.bdValue(i, fp.bd)
+		n, err := parseFloatBytes(val)
+		if err != nil {
+			return v, false, err
+		}
+		v.Number = n
+		return v, true, nil
+	case fieldBDEqual:
+		val, _ := ev.bdValue(i, fp.bd)
+		v.Bool = equalBytes(val, fp.lit)
+		return v, true, nil
+	}
+	ev.env.BD = ev.bdEnv()
+	out, err := ev.machine.Run(f.Program, &ev.env)
+	if err != nil {
+		return v, false, err
+	}
+	switch f.Type {
+	case dsl.TypeText:
+		s, isStr := out.(string)
+		if !isStr {
+			return v, false, fmt.Errorf("expected a string, got %T", out)
+		}
+		v.Text = unsafe.Slice(unsafe.StringData(s), len(s))
+		return v, len(s) > 0, nil
+	case dsl.TypeNumber:
+		n, err := toFloat(out)
+		if err != nil {
+			return v, false, err
+		}
+		v.Number = n
+		return v, true, checkFinite(n)
+	default:
+		bv, isBool := out.(bool)
+		if !isBool {
+			return v, false, fmt.Errorf("expected a boolean, got %T", out)
+		}
+		v.Bool = bv
+		return v, true, nil
+	}
+}
+
+func toFloat(out any) (float64, error) {
+	switch n := out.(type) {
+	case float64:
+		return n, nil
+	case float32:
+		return float64(n), nil
+	case int:
+		return float64(n), nil
+	case int64:
+		return float64(n), nil
+	case int32:
+		return float64(n), nil
+	}
+	return 0, fmt.Errorf("expected a number, got %T", out)
+}
+
+// contentHash identifies what is sent for a call, for incremental runs: a
+// call whose hash changed since the last run is updated.
+func (ev *evaluator) contentHash(b *batch, r *rec) uint64 {
+	h := ev.hashBuf[:0]
+	c := &r.call
+	for _, s := range []string{c.CallID, r.agentUser, c.Direction, c.ANI, c.DNIS, c.MediaPath} {
+		h = append(h, s...)
+		h = append(h, 0)
+	}
+	h = binary.LittleEndian.AppendUint64(h, uint64(c.StartTime.UnixNano()))
+	h = binary.LittleEndian.AppendUint64(h, uint64(c.DurationMS))
+	for _, v := range b.vals[r.valLo:r.valHi] {
+		h = binary.LittleEndian.AppendUint32(h, uint32(v.Field))
+		h = append(h, v.Text...)
+		h = append(h, 0)
+		h = binary.LittleEndian.AppendUint64(h, math.Float64bits(v.Number))
+		if v.Bool {
+			h = append(h, 1)
+		} else {
+			h = append(h, 0)
+		}
+	}
+	ev.hashBuf = h
+	return xxh3.Hash(h)
+}

@@ -1,0 +1,472 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/applink-dev/applink/dsl"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options configure one run. Sink and Registry are required.
+type Options struct {
+	Registry  Registry
+	Sink      Sink
+	RunID     string                // default: start time, UTC, compact
+	BatchSize int                   // calls per pipeline batch; default 1024
+	Progress  func(p Progress)      // called from the run's goroutine, at most every 200 ms
+	Now       func() time.Time      // default time.Now
+	Observe   func(c *ObservedCall) // optional: every call's outcome, for preview and tests
+	// ObserveAgent, optional: every user's outcome.
+	ObserveAgent func(a *ObservedAgent)
+	Sources      []Source     // optional: already opened sources, one per plan source (tests)
+	Prior        Prior        // optional: the last committed ledger; only changes are sent
+	Ledger       LedgerWriter // optional: made durable after the sink commits
+}
+
+// Progress is a snapshot of a run's counters.
+type Progress struct {
+	Phase    string // agents | calls | commit
+	Agents   int
+	Calls    int
+	Imported int
+	Elapsed  time.Duration
+}
+
+// ObservedCall is a call's outcome as Options.Observe sees it: valid only
+// during the callback.
+type ObservedCall struct {
+	Source int
+	Call   *dsl.Call
+	BD     []BDField
+	Names  *Names
+	Ledger LedgerRow
+	Out    *OutCall // nil unless imported and sent
+	Change string   // new | changed | unchanged against the prior ledger
+	FP     uint64   // fingerprint of the verdict, as the state ledger stores it
+}
+
+// ObservedAgent is a user's outcome as Options.ObserveAgent sees it.
+type ObservedAgent struct {
+	Ledger   LedgerRow
+	Agent    *dsl.Agent // the merged user, as the agents filter saw it
+	IsAgent  bool
+	AgentIDs []string
+	Change   string
+	FP       uint64
+}
+
+// ErrInterrupted is returned when the context is cancelled: nothing of the
+// run is committed, and running again resumes from the last committed state.
+var ErrInterrupted = errors.New("run interrupted before commit; nothing was committed: run again to resume")
+
+// Run executes a plan: agents first (they are few and calls refer to them),
+// then calls, streamed through a three-stage pipeline (read ∥ evaluate ∥
+// write) over a fixed pool of batches, so memory does not grow with the
+// number of calls.
+func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
+	if opts.Sink == nil {
+		return nil, fmt.Errorf("run: no sink")
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	sum := &Summary{PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	if opts.RunID == "" {
+		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
+	}
+	sum.RunID = opts.RunID
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1024
+	}
+
+	srcs := opts.Sources
+	if srcs == nil {
+		var err error
+		srcs, err = openSources(ctx, plan, opts.Registry)
+		if err != nil {
+			return nil, err
+		}
+		defer closeSources(srcs)
+	}
+	if len(srcs) != len(plan.Sources) {
+		return nil, fmt.Errorf("run: %d sources opened for %d in the plan", len(srcs), len(plan.Sources))
+	}
+
+	fails := &failures{}
+	info := RunInfo{RunID: opts.RunID, PlanHash: plan.Hash(), Fields: plan.Fields, Fail: fails.add}
+	if err := opts.Sink.Open(ctx, info); err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = opts.Sink.Abort()
+		}
+	}()
+
+	ev, err := newEvaluator(plan, sum, opts.Prior)
+	if err != nil {
+		return nil, err
+	}
+	prog := newProgressTicker(opts.Progress, sum.Started, now)
+
+	// Agents.
+	prog.phase("agents")
+	idx, err := readAgents(ctx, srcs, sum)
+	if err != nil {
+		return nil, err
+	}
+	classifyAgents(idx, plan.Agents, ev.tenantOK, sum.warn)
+	for _, u := range idx.users {
+		if err := sendAgent(ctx, u, opts, sum); err != nil {
+			return nil, err
+		}
+	}
+	prog.agents = len(idx.users)
+	ev.agents = idx
+
+	// Calls.
+	prog.phase("calls")
+	if err := runCalls(ctx, plan, srcs, ev, opts, sum, prog); err != nil {
+		if ctx.Err() != nil {
+			return sum, fmt.Errorf("%w (%v)", ErrInterrupted, context.Cause(ctx))
+		}
+		return sum, err
+	}
+	if ctx.Err() != nil {
+		return sum, ErrInterrupted
+	}
+
+	prog.phase("commit")
+	if err := opts.Sink.Commit(ctx); err != nil {
+		if opts.Ledger != nil {
+			opts.Ledger.Abort()
+		}
+		return sum, fmt.Errorf("commit sink: %w", err)
+	}
+	committed = true
+	for _, f := range fails.list() {
+		t := &sum.Calls
+		if f.Entity == "agent" {
+			t = &sum.Agents
+		}
+		t.move(StateReason{StateImported, ""}, StateReason{StateFailed, f.Reason})
+		sum.Failed = append(sum.Failed, f)
+	}
+	sum.Elapsed = now().Sub(sum.Started)
+	if opts.Ledger != nil {
+		// The sink has the rows: from here a crash only makes the next run
+		// resend them, which sinks absorb by id.
+		if err := opts.Ledger.Commit(ctx, sum); err != nil {
+			return sum, fmt.Errorf("commit state (the sink has the rows; the next run resends them): %w", err)
+		}
+	}
+	prog.done()
+	return sum, nil
+}
+
+// sendAgent gives one user its ledger row and sends it when it changed.
+func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
+	row := u.ledger()
+	sum.Agents.add(row.State, row.Reason)
+	var content uint64
+	var out *OutAgent
+	if row.State == StateImported {
+		out = u.outAgent()
+		content = agentContent(out)
+	}
+	fp := fingerprint(row.State, row.Reason, content)
+	change := ChangeNew
+	activeChanged := false
+	if opts.Prior != nil {
+		old, oldActive, ok := opts.Prior.Lookup("agent", row.ID)
+		switch {
+		case !ok:
+		case old != fp:
+			change = ChangeChanged
+		default:
+			change = ChangeUnchanged
+		}
+		if ok && oldActive != u.rec.Active && u.isAgent {
+			activeChanged = true
+			kind := "deactivated"
+			if u.rec.Active {
+				kind = "reactivated"
+			}
+			sum.AgentDiff.Drift = append(sum.AgentDiff.Drift, DriftRow{UserID: row.ID, Change: kind})
+		}
+	}
+	sum.AgentDiff.count(change)
+	if opts.ObserveAgent != nil {
+		opts.ObserveAgent(&ObservedAgent{Ledger: row, Agent: &u.env, IsAgent: u.isAgent, AgentIDs: u.agentIDs, Change: change, FP: fp})
+	}
+	if change != ChangeUnchanged {
+		if out != nil {
+			if err := opts.Sink.Agent(ctx, out); err != nil {
+				return fmt.Errorf("send agent %s: %w", row.ID, err)
+			}
+			sum.Sent.Agents++
+		}
+		if err := opts.Sink.Ledger(ctx, row); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if opts.Ledger != nil && (change != ChangeUnchanged || activeChanged) {
+		if err := opts.Ledger.Row(row, fp, u.rec.Active); err != nil {
+			return fmt.Errorf("state ledger: %w", err)
+		}
+	}
+	return nil
+}
+
+func openSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
+	var srcs []Source
+	for _, s := range plan.Sources {
+		f := reg.Sources[s.Driver]
+		if f == nil {
+			closeSources(srcs)
+			return nil, fmt.Errorf("source %q: no connector for driver %q in this build", s.Name, s.Driver)
+		}
+		src, err := f(ctx, s)
+		if err != nil {
+			closeSources(srcs)
+			return nil, fmt.Errorf("open source %q: %w", s.Name, err)
+		}
+		srcs = append(srcs, src)
+	}
+	return srcs, nil
+}
+
+func closeSources(srcs []Source) {
+	for _, s := range srcs {
+		_ = s.Close()
+	}
+}
+
+// runCalls wires the pipeline. Batches circulate: free → reader → evaluator
+// → writer → free; the pool's size bounds memory.
+func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opts Options, sum *Summary, prog *progressTicker) error {
+	const poolSize = 8
+	free := make(chan *batch, poolSize)
+	for range poolSize {
+		free <- newBatch(opts.BatchSize)
+	}
+	read := make(chan *batch, poolSize)
+	done := make(chan *batch, poolSize)
+	names := make([]*Names, len(srcs))
+	for i := range names {
+		names[i] = NewNames()
+	}
+	ev.names = names
+	ev.media = make([]MediaResolver, len(srcs))
+	for i, s := range srcs {
+		if m, ok := s.(MediaResolver); ok {
+			ev.media[i] = m
+		}
+	}
+	ev.multiSite = len(srcs) > 1
+
+	g, gctx := errgroup.WithContext(ctx)
+	// Readers: the sites of one system are read concurrently.
+	g.Go(func() error {
+		defer close(read)
+		rg, rctx := errgroup.WithContext(gctx)
+		rg.SetLimit(4)
+		for i, src := range srcs {
+			rg.Go(func() error {
+				return readSource(rctx, i, src, plan, names[i], free, read)
+			})
+		}
+		return rg.Wait()
+	})
+	// Evaluator.
+	g.Go(func() error {
+		defer close(done)
+		for b := range read {
+			ev.evalBatch(b)
+			select {
+			case done <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	// Writer: the sink is called from this goroutine only.
+	g.Go(func() error {
+		out := &OutCall{SystemID: plan.SystemID}
+		for b := range done {
+			if err := writeBatch(gctx, b, ev, opts, prog, out); err != nil {
+				return err
+			}
+			prog.calls += b.n
+			prog.tick()
+			b.reset()
+			free <- b
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch) error {
+	var cur *batch
+	take := func() error {
+		select {
+		case cur = <-free:
+			cur.src = si
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := take(); err != nil {
+		return err
+	}
+	q := CallQuery{From: plan.Window.From, Names: names}
+	if plan.Tenant != nil {
+		if n, ok := dsl.TenantEquals(plan.Tenant); ok {
+			q.TenantEquals = &n
+		}
+	}
+	err := src.ReadCalls(ctx, q, func(r *CallRecord) error {
+		cur.add(r)
+		if cur.n == cap(cur.recs) {
+			select {
+			case read <- cur:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return take()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read calls of source %q: %w", plan.Sources[si].Name, err)
+	}
+	if cur.n > 0 {
+		select {
+		case read <- cur:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog *progressTicker, out *OutCall) error {
+	for i := range b.n {
+		r := &b.recs[i]
+		if r.skip {
+			continue
+		}
+		if r.change == ChangeUnchanged {
+			if opts.Observe != nil && r.call.CallID != "" {
+				row := LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
+				opts.Observe(&ObservedCall{Source: b.src, Call: &r.call, BD: b.bdOf(r), Names: ev.names[b.src], Ledger: row, Change: r.change, FP: r.fp})
+			}
+			continue
+		}
+		var sent *OutCall
+		if r.state == StateImported {
+			out.CallID = r.call.CallID
+			out.AgentUserID = r.agentUser
+			out.StartTime = r.call.StartTime
+			out.DurationMS = r.call.DurationMS
+			out.Direction = r.call.Direction
+			out.ANI = r.call.ANI
+			out.DNIS = r.call.DNIS
+			out.Media = r.call.MediaPath
+			out.MediaFile = ""
+			if m := ev.media[b.src]; m != nil && r.call.MediaPath != "" {
+				out.MediaFile = m.MediaFile(r.call.MediaPath)
+			}
+			out.Values = b.vals[r.valLo:r.valHi]
+			out.Hash = r.hash
+			if err := opts.Sink.Call(ctx, out); err != nil {
+				return fmt.Errorf("send call %s: %w", r.call.CallID, err)
+			}
+			sent = out
+			prog.imported++
+			ev.sum.Sent.Calls++
+		}
+		if r.state != "" && r.call.CallID != "" {
+			row := LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
+			if err := opts.Sink.Ledger(ctx, row); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			if opts.Ledger != nil {
+				if err := opts.Ledger.Row(row, r.fp, false); err != nil {
+					return fmt.Errorf("state ledger: %w", err)
+				}
+			}
+			if opts.Observe != nil {
+				opts.Observe(&ObservedCall{Source: b.src, Call: &r.call, BD: b.bdOf(r), Names: ev.names[b.src], Ledger: row, Out: sent, Change: r.change, FP: r.fp})
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// failures collects what an asynchronous sink reports through RunInfo.Fail.
+type failures struct {
+	mu   sync.Mutex
+	rows []LedgerRow
+}
+
+func (f *failures) add(entity, id, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: reason})
+}
+
+func (f *failures) list() []LedgerRow {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]LedgerRow(nil), f.rows...)
+}
+
+// progressTicker throttles progress callbacks.
+type progressTicker struct {
+	fn       func(Progress)
+	start    time.Time
+	now      func() time.Time
+	last     time.Time
+	cur      string
+	agents   int
+	calls    int
+	imported int
+}
+
+func newProgressTicker(fn func(Progress), start time.Time, now func() time.Time) *progressTicker {
+	return &progressTicker{fn: fn, start: start, now: now}
+}
+
+func (p *progressTicker) phase(name string) {
+	p.cur = name
+	p.emit()
+}
+
+func (p *progressTicker) tick() {
+	if p.fn == nil {
+		return
+	}
+	if t := p.now(); t.Sub(p.last) >= 200*time.Millisecond {
+		p.emit()
+	}
+}
+
+func (p *progressTicker) done() { p.phase("done") }
+
+func (p *progressTicker) emit() {
+	if p.fn == nil {
+		return
+	}
+	p.last = p.now()
+	p.fn(Progress{Phase: p.cur, Agents: p.agents, Calls: p.calls, Imported: p.imported, Elapsed: p.last.Sub(p.start)})
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"errors"
+)
+
+// Tee sends everything to several sinks, in order; it commits them in order
+// too. The run uses it to keep a staged copy of what it sends.
+func Tee(sinks ...Sink) Sink { return tee(sinks) }
+
+type tee []Sink
+
+func (t tee) Open(ctx context.Context, info RunInfo) error {
+	for _, s := range t {
+		if err := s.Open(ctx, info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Agent(ctx context.Context, a *OutAgent) error {
+	for _, s := range t {
+		if err := s.Agent(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Call(ctx context.Context, c *OutCall) error {
+	for _, s := range t {
+		if err := s.Call(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Ledger(ctx context.Context, r LedgerRow) error {
+	for _, s := range t {
+		if err := s.Ledger(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Commit(ctx context.Context) error {
+	for _, s := range t {
+		if err := s.Commit(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Abort() error {
+	var errs []error
+	for _, s := range t {
+		errs = append(errs, s.Abort())
+	}
+	return errors.Join(errs...)
+}
+
+// Discard is a sink that keeps nothing: preview runs use it.
+type Discard struct{}
+
+func (Discard) Open(context.Context, RunInfo) error     { return nil }
+func (Discard) Agent(context.Context, *OutAgent) error  { return nil }
+func (Discard) Call(context.Context, *OutCall) error    { return nil }
+func (Discard) Ledger(context.Context, LedgerRow) error { return nil }
+func (Discard) Commit(context.Context) error            { return nil }
+func (Discard) Abort() error                            { return nil }

@@ -1,0 +1,186 @@
+package state
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/applink-dev/applink/engine"
+)
+
+// RunLedger collects a run's changed ledger rows in a CSV file beside the
+// staging area and upserts them in one transaction after the sink committed.
+// It implements engine.LedgerWriter.
+type RunLedger struct {
+	s        *Store
+	idx      *Index
+	runID    string
+	specHash string
+	path     string
+	f        *os.File
+	bw       *bufio.Writer
+	w        *csv.Writer
+	rows     int
+	rec      []string
+	// Watermarks to record at commit (source name -> last call), set by the
+	// caller from the summary.
+	staged *Staged
+}
+
+// Staged describes what a run kept in the staging area.
+type Staged struct {
+	Path           string
+	Calls, Agents int
+}
+
+// Begin starts recording a run's ledger changes into dir (created if needed).
+// idx is the Prior the run uses, for "no longer in the source" counts.
+func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	path := filepath.Join(dir, "ledger-changes.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 8)}
+	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id"}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// SetStaged records what the run staged, for the staging index.
+func (l *RunLedger) SetStaged(st *Staged) { l.staged = st }
+
+// Row implements engine.LedgerWriter.
+func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
+	l.rec[0], l.rec[1], l.rec[2], l.rec[3], l.rec[4] = r.Entity, r.ID, r.State, r.Reason, r.Detail
+	l.rec[5] = strconv.FormatUint(fp, 10)
+	l.rec[6] = strconv.FormatBool(active)
+	l.rec[7] = l.runID
+	l.rows++
+	return l.w.Write(l.rec)
+}
+
+// Abort implements engine.LedgerWriter: nothing reaches the state.
+func (l *RunLedger) Abort() {
+	l.f.Close()
+	os.Remove(l.path)
+}
+
+// Commit implements engine.LedgerWriter: one transaction upserts the changed
+// rows, records the run and its watermarks and the staging index. A crash
+// before it leaves the state as it was; the next run sends the same rows
+// again and the sinks absorb them by id.
+func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+	l.w.Flush()
+	if err := l.w.Error(); err != nil {
+		return err
+	}
+	if err := l.bw.Flush(); err != nil {
+		return err
+	}
+	if err := l.f.Close(); err != nil {
+		return err
+	}
+	defer os.Remove(l.path)
+	if l.idx != nil {
+		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
+	}
+	summary, err := json.Marshal(summaryJSON(sum))
+	if err != nil {
+		return err
+	}
+	tx, err := l.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer tx.Rollback()
+	if l.rows > 0 {
+		q := fmt.Sprintf(`INSERT OR REPLACE INTO ledger
+			SELECT entity, id, state, coalesce(reason, ''), coalesce(detail, ''), fp, active, run_id FROM read_csv(%s, header = true, quote = '"', escape = '"',
+			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
+			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR'})`, sqlString(l.path))
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("state: upsert ledger: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs VALUES (?, 'run', ?, ?, ?, ?, ?)`,
+		l.runID, sum.PlanHash, l.specHash, sum.Started, sum.Started.Add(sum.Elapsed), string(summary)); err != nil {
+		return fmt.Errorf("state: record run: %w", err)
+	}
+	for src, wm := range sum.Watermarks {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`, src, wm.StartTime, wm.CallID, l.runID); err != nil {
+			return fmt.Errorf("state: watermark: %w", err)
+		}
+	}
+	if l.staged != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, NULL)`,
+			l.runID, l.staged.Path, sum.Started, l.staged.Calls, l.staged.Agents); err != nil {
+			return fmt.Errorf("state: staging index: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	return nil
+}
+
+func sqlString(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+// Watermarks returns the last committed call per source.
+func (s *Store) Watermarks(ctx context.Context) (map[string]engine.Watermark, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT source, start_time, call_id FROM watermarks`)
+	if err != nil {
+		return nil, fmt.Errorf("state: watermarks: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]engine.Watermark{}
+	for rows.Next() {
+		var src string
+		var wm engine.Watermark
+		if err := rows.Scan(&src, &wm.StartTime, &wm.CallID); err != nil {
+			return nil, err
+		}
+		wm.StartTime = wm.StartTime.UTC()
+		out[src] = wm
+	}
+	return out, rows.Err()
+}
+
+// summaryJSON is the run summary as stored in the run history.
+func summaryJSON(s *engine.Summary) map[string]any {
+	tally := func(t *engine.Tally) map[string]int {
+		m := map[string]int{}
+		for k, v := range t.By {
+			m[k.State+"/"+k.Reason] = v
+		}
+		return m
+	}
+	return map[string]any{
+		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
+		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
+		"source_rows": s.SourceRows, "bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
+		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "duplicates_seen": s.DuplicateSeen,
+		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
+		"ended": s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
+	}
+}

@@ -1,0 +1,72 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"time"
+)
+
+// StagedRun is one run's entry in the staging index.
+type StagedRun struct {
+	RunID         string
+	Path          string
+	Created       time.Time
+	Calls, Agents int64
+	PurgedAt      *time.Time
+}
+
+// Staging lists the staging index, oldest first.
+func (s *Store) Staging(ctx context.Context) ([]StagedRun, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, path, created, calls, agents, purged_at FROM staging ORDER BY created, run_id`)
+	if err != nil {
+		return nil, fmt.Errorf("state: staging: %w", err)
+	}
+	defer rows.Close()
+	var out []StagedRun
+	for rows.Next() {
+		var r StagedRun
+		var purged sql.NullTime
+		if err := rows.Scan(&r.RunID, &r.Path, &r.Created, &r.Calls, &r.Agents, &purged); err != nil {
+			return nil, err
+		}
+		if purged.Valid {
+			t := purged.Time
+			r.PurgedAt = &t
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Prune deletes the staged data of runs created before `before` (retention)
+// and marks them purged. It returns the runs it pruned.
+func (s *Store) Prune(ctx context.Context, before, now time.Time) ([]string, error) {
+	runs, err := s.Staging(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pruned []string
+	for _, r := range runs {
+		if r.PurgedAt != nil || !r.Created.Before(before) {
+			continue
+		}
+		if err := s.PurgeRun(ctx, r, now); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, r.RunID)
+	}
+	return pruned, nil
+}
+
+// PurgeRun deletes one run's staged data and marks it purged.
+func (s *Store) PurgeRun(ctx context.Context, r StagedRun, now time.Time) error {
+	if err := os.RemoveAll(r.Path); err != nil {
+		return fmt.Errorf("purge staged run %s: %w", r.RunID, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE staging SET purged_at = ? WHERE run_id = ?`, now, r.RunID); err != nil {
+		return fmt.Errorf("purge staged run %s: %w", r.RunID, err)
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxSamples bounds the bad rows and warnings a summary keeps verbatim; the
+// counts are always complete.
+const maxSamples = 20
+
+// Summary is what a run did: every source row is counted in exactly one
+// state and reason, so Unexplained is the rows that are not (always 0 unless
+// a bug).
+type Summary struct {
+	RunID    string
+	PlanHash string
+	Started  time.Time
+	Elapsed  time.Duration
+
+	Agents Tally
+	Calls  Tally
+
+	BadRows       int      // rows a source could not read (with or without an id)
+	BadRowSamples []string // "calls.csv:12: call C1: bad start_time …"
+	BadNoID       int      // bad rows whose id could not be read: summary only, no ledger row
+	Warnings      int
+	WarnSamples   []string
+	FieldOmitted  map[string]int // field name -> values left out (on_error = omit)
+	DuplicateSeen int            // calls seen from more than one site, imported once
+	SourceRows    int            // call rows read, bad ones included
+
+	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
+
+	AgentDiff, CallDiff Diff                        // against the prior ledger (all new without one)
+	Removed             struct{ Agents, Calls int } // in the prior ledger, no longer in the source
+	Sent                struct{ Agents, Calls int } // handed to the sink (new or changed)
+	Watermarks          map[string]Watermark        // by source name: the last call read
+
+	mu sync.Mutex
+}
+
+// Tally counts rows by state and reason.
+type Tally struct {
+	Total int
+	By    map[StateReason]int
+}
+
+// Watermark is the last call (in start_time, call_id order) read from a source.
+type Watermark struct {
+	StartTime time.Time
+	CallID    string
+}
+
+// StateReason is a ledger state with its reason ("" for plain imported).
+type StateReason struct{ State, Reason string }
+
+func (t *Tally) add(state, reason string) {
+	if t.By == nil {
+		t.By = map[StateReason]int{}
+	}
+	t.Total++
+	t.By[StateReason{state, reason}]++
+}
+
+func (t *Tally) move(from, to StateReason) {
+	if t.By[from] > 0 {
+		t.By[from]--
+		if t.By[from] == 0 {
+			delete(t.By, from)
+		}
+	}
+	t.By[to]++
+}
+
+// Count is the number of rows in a state, whatever the reason.
+func (t *Tally) Count(state string) int {
+	n := 0
+	for k, v := range t.By {
+		if k.State == state {
+			n += v
+		}
+	}
+	return n
+}
+
+// Sorted lists the tally's entries by state, then count descending.
+func (t *Tally) Sorted() []TallyEntry {
+	out := make([]TallyEntry, 0, len(t.By))
+	for k, v := range t.By {
+		out = append(out, TallyEntry{k, v})
+	}
+	order := map[string]int{StateImported: 0, StateExcluded: 1, StateFailed: 2}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.State != b.State {
+			return order[a.State] < order[b.State]
+		}
+		if a.N != b.N {
+			return a.N > b.N
+		}
+		return a.Reason < b.Reason
+	})
+	return out
+}
+
+func (d *Diff) count(change string) {
+	switch change {
+	case ChangeNew:
+		d.New++
+	case ChangeChanged:
+		d.Changed++
+	case ChangeUnchanged:
+		d.Unchanged++
+	}
+}
+
+// TallyEntry is one line of a tally.
+type TallyEntry struct {
+	StateReason
+	N int
+}
+
+func (s *Summary) badRow(pos, id string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.BadRows++
+	if id == "" {
+		s.BadNoID++
+	}
+	if len(s.BadRowSamples) < maxSamples {
+		msg := fmt.Sprintf("%s: %v", pos, err)
+		if id != "" {
+			msg = fmt.Sprintf("%s: %s: %v", pos, id, err)
+		}
+		s.BadRowSamples = append(s.BadRowSamples, msg)
+	}
+}
+
+func (s *Summary) warn(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Warnings++
+	if len(s.WarnSamples) < maxSamples {
+		s.WarnSamples = append(s.WarnSamples, msg)
+	}
+}
+
+// CallsPerSecond is the run's throughput over the source's call rows.
+func (s *Summary) CallsPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.SourceRows) / s.Elapsed.Seconds()
+}
+
+// WriteSummary renders a summary for people. Rendering is kept apart from
+// the run so the CLI, the TUI and reports share it.
+func WriteSummary(w io.Writer, s *Summary) {
+	fmt.Fprintf(w, "run %s (plan %s) in %s, %.0f calls/s\n", s.RunID, short(s.PlanHash), s.Elapsed.Round(time.Millisecond), s.CallsPerSecond())
+	for _, part := range []struct {
+		name string
+		t    *Tally
+	}{{"agents", &s.Agents}, {"calls", &s.Calls}} {
+		fmt.Fprintf(w, "%s: %d (imported %d, excluded %d, failed %d)\n", part.name, part.t.Total,
+			part.t.Count(StateImported), part.t.Count(StateExcluded), part.t.Count(StateFailed))
+		for _, e := range part.t.Sorted() {
+			reason := e.Reason
+			if reason == "" {
+				reason = "-"
+			}
+			fmt.Fprintf(w, "  %-9s %-20s %8d\n", e.State, reason, e.N)
+		}
+	}
+	fmt.Fprintf(w, "changes: agents %d new, %d changed, %d unchanged; calls %d new, %d changed, %d unchanged\n",
+		s.AgentDiff.New, s.AgentDiff.Changed, s.AgentDiff.Unchanged, s.CallDiff.New, s.CallDiff.Changed, s.CallDiff.Unchanged)
+	if s.Removed.Agents+s.Removed.Calls > 0 {
+		fmt.Fprintf(w, "no longer in the source: %d agents, %d calls\n", s.Removed.Agents, s.Removed.Calls)
+	}
+	if s.Sent.Agents+s.Sent.Calls == 0 {
+		fmt.Fprintln(w, "sent: nothing (nothing new or changed since the last run)")
+	} else {
+		fmt.Fprintf(w, "sent: %d agents, %d calls\n", s.Sent.Agents, s.Sent.Calls)
+	}
+	for _, d := range s.AgentDiff.Drift {
+		fmt.Fprintf(w, "drift: agent %s was %s in Engage: not synced, act on it in CXone by hand\n", d.UserID, d.Change)
+	}
+	if s.DuplicateSeen > 0 {
+		fmt.Fprintf(w, "calls seen from more than one site (imported once): %d\n", s.DuplicateSeen)
+	}
+	if s.BadRows > 0 {
+		fmt.Fprintf(w, "bad source rows: %d (%d without a readable id, not in the ledger)\n", s.BadRows, s.BadNoID)
+		for _, m := range s.BadRowSamples {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+		if s.BadRows > len(s.BadRowSamples) {
+			fmt.Fprintf(w, "  … and %d more\n", s.BadRows-len(s.BadRowSamples))
+		}
+	}
+	if len(s.FieldOmitted) > 0 {
+		names := make([]string, 0, len(s.FieldOmitted))
+		for n := range s.FieldOmitted {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s %d", n, s.FieldOmitted[n])
+		}
+		fmt.Fprintf(w, "field values left out (on_error = omit): %s\n", strings.Join(parts, ", "))
+	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(w, "warnings: %d\n", s.Warnings)
+		for _, m := range s.WarnSamples {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+	}
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

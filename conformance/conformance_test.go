@@ -123,6 +123,7 @@ func TestRunnerJudges(t *testing.T) {
 		return func(b []byte) []byte { return []byte(strings.Replace(string(b), old, neu, 1)) }
 	}
 	drop := func([]byte) []byte { return nil }
+	onlyLedger := func(c *Case) *Case { return edit(edit(c, ExpectAgents, drop), ExpectCalls, drop) }
 	tests := []struct {
 		name     string
 		c        *Case
@@ -132,8 +133,9 @@ func TestRunnerJudges(t *testing.T) {
 		{"ledger reason changed", edit(run, ExpectLedger, replace("too_short", "no_audio")), "-call,c2,excluded,no_audio", ""},
 		{"call missing from calls.jsonl", edit(run, ExpectCalls, func(b []byte) []byte { return append(b, "{\"call_id\":\"zz\"}\n"...) }), `-{"call_id":"zz"}`, ""},
 		{"agents file absent", edit(run, ExpectAgents, drop), "want/expect/agents.csv (absent)", ""},
-		{"diagnostic position changed", edit(diag, ExpectDiagnostics, replace(":9,", ":8,")), "+main.hcl:9,", ""},
-		{"diagnostics expected, spec valid", edit(edit(run, ExpectLedger, drop), ExpectDiagnostics, func([]byte) []byte { return []byte("main.hcl:1,1: error: X\n") }), "-main.hcl:1,1: error: X", ""},
+		{"diagnostic position changed", edit(diag, ExpectDiagnostics, replace(":8,15", ":9,15")), "+main.hcl:8,15: error: Unknown driver", ""},
+		{"no expectation", edit(onlyLedger(run), ExpectLedger, drop), "", "no expect/ section"},
+		{"diagnostics expected, spec valid", edit(edit(onlyLedger(run), ExpectLedger, drop), ExpectDiagnostics, func([]byte) []byte { return []byte("main.hcl:1,1: error: X\n") }), "-main.hcl:1,1: error: X", ""},
 		{"unknown section", edit(run, "expected/ledger.csv", func([]byte) []byte { return []byte("x\n") }), "", `section "expected/ledger.csv"`},
 		{"path escapes", edit(run, "data/../../x", func([]byte) []byte { return []byte("x\n") }), "", "relative paths inside the case"},
 		{"both kinds of expectation", edit(run, ExpectDiagnostics, func([]byte) []byte { return []byte("\n") }), "", "diagnostics or a run, not both"},

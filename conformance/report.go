@@ -73,7 +73,8 @@ func SummaryText(s *engine.Summary) string {
 	if s.Warnings > 0 {
 		fmt.Fprintf(&b, "warnings: %d\n", s.Warnings)
 		for _, m := range s.WarnSamples {
-			fmt.Fprintf(&b, "  %s\n", m)
+			// expr errors span lines (source and caret): indent them all.
+			fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(strings.TrimRight(m, "\n"), "\n", "\n    "))
 		}
 	}
 	if s.DuplicateSeen > 0 {

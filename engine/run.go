@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,8 +156,15 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		if f.Entity == "agent" {
 			t = &sum.Agents
 		}
-		t.move(StateReason{StateImported, ""}, StateReason{StateFailed, f.Reason})
+		t.moveImported(StateReason{StateFailed, f.Reason})
 		sum.Failed = append(sum.Failed, f)
+		if opts.Ledger != nil {
+			// Replaces the imported row written during the run; the next run
+			// retries it (its fingerprint no longer matches).
+			if err := opts.Ledger.Row(f, fingerprint(f.State, f.Reason, 0), false); err != nil {
+				return sum, fmt.Errorf("state ledger: %w", err)
+			}
+		}
 	}
 	sum.Elapsed = now().Sub(sum.Started)
 	if opts.Ledger != nil {
@@ -419,10 +427,13 @@ type failures struct {
 	rows []LedgerRow
 }
 
+// A sink's reason is "code: detail" (e.g. "http_422: invalid skill"): the
+// ledger keeps the code as the reason, so counts group by it.
 func (f *failures) add(entity, id, reason string) {
+	code, detail, _ := strings.Cut(reason, ": ")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: reason})
+	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: code, Detail: detail})
 }
 
 func (f *failures) list() []LedgerRow {

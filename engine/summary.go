@@ -67,14 +67,19 @@ func (t *Tally) add(state, reason string) {
 	t.By[StateReason{state, reason}]++
 }
 
-func (t *Tally) move(from, to StateReason) {
-	if t.By[from] > 0 {
-		t.By[from]--
-		if t.By[from] == 0 {
-			delete(t.By, from)
+// moveImported moves one imported row (with or without agent) to another
+// state: a sink refused it after accepting it.
+func (t *Tally) moveImported(to StateReason) {
+	for _, from := range []StateReason{{StateImported, ""}, {StateImported, ReasonAgentUnmapped}} {
+		if t.By[from] > 0 {
+			t.By[from]--
+			if t.By[from] == 0 {
+				delete(t.By, from)
+			}
+			t.By[to]++
+			return
 		}
 	}
-	t.By[to]++
 }
 
 // Count is the number of rows in a state, whatever the reason.

@@ -44,6 +44,7 @@ func verbs() map[string]verb {
 		"plan":     {"print what a run of the spec would do", cmdPlan},
 		"run":      {"run the spec: read Engage, apply the rules, send to the sink", cmdRun},
 		"demo":     {"make demo Engage data (and a spec), or run the whole demo", cmdDemo},
+		"check":    {"connect to every source and check a run could read it", cmdCheck},
 		"report":   {"report a run from the state: counts, exclusions, failures, drift, loss", cmdReport},
 		"restore":  {"resend a run's staged rows to the sink", cmdRestore},
 		"purge":    {"delete staged data (by date, by call, or all)", cmdPurge},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/applink-dev/applink/connectors/mssql"
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/engine"
 )
@@ -10,5 +11,6 @@ import (
 func registry() engine.Registry {
 	return engine.Registry{Sources: map[string]engine.SourceFactory{
 		"snapshot": snapshot.Open,
+		"mssql":    mssql.Open,
 	}}
 }

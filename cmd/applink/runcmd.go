@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
@@ -21,6 +22,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
 	planFile := fs.String("plan", "", "run a plan saved by `applink plan --out`, refusing it if the spec changed since")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	dryRun := fs.Bool("dry-run", false, "with a cxone sink: authenticate nothing, send nothing, print each request it would make; the state is not changed")
 	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
 	pos, code, ok := parseFlags(fs, args, std)
 	if !ok {
@@ -40,7 +42,58 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	paths := specPaths(dir, *out, *statePath)
+	if *dryRun {
+		return dryRunPlan(ctx, plan, paths, std)
+	}
 	return runPlan(ctx, plan, paths, *quiet, std)
+}
+
+// target is where a run sends: the spec's cxone sink, or the outbox.
+func target(plan *engine.Plan, p paths, dryRun io.Writer) (engine.Sink, string, error) {
+	if plan.Sink != nil && plan.Sink.Kind == "cxone" {
+		s, err := cxone.New(*plan.Sink, cxone.Options{DryRun: dryRun})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "CXone " + plan.Sink.APIURL, nil
+	}
+	return outbox.NewCumulative(p.outbox), "outbox " + p.outbox, nil
+}
+
+// dryRunPlan prints what a run would send, against the committed state,
+// and changes nothing.
+func dryRunPlan(ctx context.Context, plan *engine.Plan, p paths, std stdio) int {
+	if plan.Sink == nil || plan.Sink.Kind != "cxone" {
+		fmt.Fprintln(std.err, "applink run: --dry-run needs a `sink \"cxone\"` block in the spec (the outbox is itself a dry run)")
+		return exitUsage
+	}
+	sink, _, err := target(plan, p, std.out)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
+	opts := engine.Options{Registry: registry(), Sink: sink}
+	if _, err := os.Stat(p.state); err == nil {
+		st, err := state.Open(ctx, p.state)
+		if err != nil {
+			fmt.Fprintf(std.err, "applink: %v\n", err)
+			return exitFindings
+		}
+		defer st.Close()
+		if opts.Prior, err = st.Prior(ctx); err != nil {
+			fmt.Fprintf(std.err, "applink: %v\n", err)
+			return exitFindings
+		}
+	}
+	sum, err := engine.Run(ctx, plan, opts)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
+	fmt.Fprintln(std.out)
+	engine.WriteSummary(std.out, sum)
+	fmt.Fprintln(std.out, "dry run: nothing was sent and the state is unchanged")
+	return exitOK
 }
 
 // paths of a spec's working files.
@@ -116,9 +169,15 @@ func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std st
 		return exitFindings
 	}
 	stage := &countingSink{Sink: outbox.New(stageDir), path: stageDir}
+	primary, where, err := target(plan, p, nil)
+	if err != nil {
+		led.Abort()
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
+	}
 	opts := engine.Options{
 		Registry: registry(),
-		Sink:     engine.Tee(outbox.NewCumulative(p.outbox), stage),
+		Sink:     engine.Tee(primary, stage),
 		RunID:    runID,
 		Prior:    prior,
 		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
@@ -144,7 +203,7 @@ func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std st
 		_ = os.RemoveAll(stageDir) // nothing sent, nothing to keep
 	}
 	engine.WriteSummary(std.out, sum)
-	fmt.Fprintf(std.out, "outbox: %s\nstate:  %s\n", p.outbox, p.state)
+	fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", where, p.state)
 	if stage.calls+stage.agents > 0 {
 		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", stageDir, retention)
 	}

@@ -73,7 +73,7 @@ func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	}
 	resp, err := s.send(ctx, &request{
 		method:      "POST",
-		url:         s.cfg.AuthURL + TokenPath,
+		url:         s.tokenURL,
 		contentType: "application/x-www-form-urlencoded",
 		body:        []byte(form.Encode()),
 		basic:       true,

@@ -4,8 +4,10 @@
 //
 // What it guarantees: bounded concurrency, a token-bucket rate limit,
 // retries with jittered exponential backoff on 5xx, 408, timeouts and dropped
-// connections, Retry-After on 429, a fresh token before expiry and once more
-// on a 401, and an Idempotency-Key on every call write so that a retry or a
+// connections (6 attempts), Retry-After on 429 (pausing every worker), a
+// fresh token 60 s before expiry and on a 401 (the first 401 of a request is
+// retried at once; further ones are backed-off attempts, so a burst of
+// expiries cannot fail a row but a lasting 401 does), and an Idempotency-Key on every call write so that a retry or a
 // rerun after a crash is answered with the first result instead of creating a
 // second recording. Secrets (the four CXONE_* variables and every token) never
 // appear in errors, logs, failure reasons or dry-run output: every text that

@@ -85,11 +85,13 @@ type Sink struct {
 	cfg  dsl.Sink
 	opts Options
 	cred credentials
-	red  *redactor
-	lim  *limiter
-	tok  *tokenSource
-	hc   *http.Client
-	log  *slog.Logger
+	// tokenURL is auth_url + /auth/token.
+	tokenURL string
+	red      *redactor
+	lim      *limiter
+	tok      *tokenSource
+	hc       *http.Client
+	log      *slog.Logger
 
 	info   engine.RunInfo
 	ctx    context.Context // workers' context, from Open's
@@ -211,6 +213,12 @@ func New(cfg dsl.Sink, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("cxone: environment variable %s is not set (the CXone credentials come only from the environment)", strings.Join(missing, ", "))
 	}
 	s.red.add(basicAuth(s.cred.clientID, s.cred.clientSecret))
+	// auth_url is the token host; a spec that names the whole token URL
+	// (…/auth/token) is taken as written.
+	s.tokenURL = cfg.AuthURL
+	if !strings.HasSuffix(s.tokenURL, TokenPath) {
+		s.tokenURL += TokenPath
+	}
 	s.lim = newLimiter(cfg.RequestsPerSecond, opts.Now)
 	s.tok = &tokenSource{s: s}
 	return s, nil
@@ -251,7 +259,7 @@ func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
 		s.info.Fail = func(string, string, string) {}
 	}
 	if s.opts.DryRun != nil {
-		s.dryf("# dry run: nothing is authenticated or sent; %s would be called with the access key\n", s.cfg.AuthURL+TokenPath)
+		s.dryf("# dry run: nothing is authenticated or sent; %s would be called with the access key\n", s.tokenURL)
 		return nil
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)

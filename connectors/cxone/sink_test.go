@@ -472,6 +472,7 @@ func TestNew(t *testing.T) {
 		{name: "no api_url", edit: func(s *dsl.Sink) { s.APIURL = "" }, want: "api_url is required"},
 		{name: "plain http to a remote host", edit: func(s *dsl.Sink) { s.AuthURL = "http://cxone.niceincontact.com" }, want: "auth_url \"http://cxone.niceincontact.com\" must use https"},
 		{name: "plain http to loopback", edit: func(s *dsl.Sink) { s.APIURL = "http://127.0.0.1:8080/" }},
+		{name: "auth_url with the token path", edit: func(s *dsl.Sink) { s.AuthURL = "https://cxone.niceincontact.com/auth/token" }},
 		{name: "relative URL", edit: func(s *dsl.Sink) { s.APIURL = "api-eu1" }, want: "not an absolute URL"},
 		{name: "media path without call id", edit: func(s *dsl.Sink) { s.MediaPath = "/media" }, want: "must contain {call_id}"},
 		{name: "calls path not absolute", edit: func(s *dsl.Sink) { s.CallsPath = "calls" }, want: "calls_path \"calls\" must start with /"},
@@ -497,6 +498,8 @@ func TestNew(t *testing.T) {
 				t.Fatalf("New: %v, want error containing %q", err, tt.want)
 			case tt.want == "" && (s.cfg.Concurrency != DefaultConcurrency || s.cfg.CallsPath != DefaultCallsPath || s.cfg.Timeout != DefaultTimeout):
 				t.Errorf("defaults not applied: %+v", s.cfg)
+			case tt.want == "" && s.tokenURL != "https://cxone.niceincontact.com/auth/token":
+				t.Errorf("token URL %q", s.tokenURL)
 			}
 		})
 	}

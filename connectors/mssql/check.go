@@ -119,6 +119,17 @@ func checkDB(ctx context.Context, db *sql.DB, d Dialect, src dsl.Source, from ti
 		fmt.Fprintf(w, "%s: query %s readable (%s)\n", label, name, ms(time.Since(t0)))
 	}
 
+	// Keyset predicates never match a NULL start_time: such calls would
+	// be skipped silently, so say so here.
+	var noStart int64
+	nq := noStartQuery(d, qs[QueryCalls])
+	if err := db.QueryRowContext(ctx, nq.SQL, nq.Args...).Scan(&noStart); err != nil {
+		return fmt.Errorf("%s: counting calls without start_time: %w", label, err)
+	}
+	if noStart > 0 {
+		fmt.Fprintf(w, "%s: warning: %d calls without start_time: a run cannot read them; fix the calls query\n", label, noStart)
+	}
+
 	q := dailyCountsQuery(d, qs[QueryCalls], callWindow{from: from})
 	rows, err := db.QueryContext(ctx, q.SQL, q.Args...)
 	if err != nil {

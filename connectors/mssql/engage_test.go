@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -219,6 +220,115 @@ func TestEngageDuckDB(t *testing.T) {
 	if len(all) != 2000 {
 		t.Fatalf("snapshot gave %d calls", len(all))
 	}
+	compareWithSnapshot(t, snap, all, opt, func(batch int) engine.Source {
+		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	base, _ := DefaultQuery(DuckDB, QueryCalls)
+	withCalls := func(q string, batch int) engine.Source {
+		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch, Queries: map[string]string{QueryCalls: q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	t.Run("override exception 20 as too short", func(t *testing.T) {
+		// The override MAPPING.md documents.
+		q := strings.Replace(base, "ex.iExceptionNumber AS exception_code", "CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END AS exception_code", 1)
+		if q == base {
+			t.Fatal("the default query no longer has the documented exception_code expression")
+		}
+		var want []callRow
+		n20 := 0
+		for _, c := range all {
+			if c.ExceptionCode == 20 {
+				c.ExceptionCode = 0
+				n20++
+			}
+			want = append(want, c)
+		}
+		if n20 == 0 {
+			t.Fatal("no demo call has exception 20: the case tests nothing")
+		}
+		diffCalls(t, readAllCalls(t, withCalls(q, 300), engine.CallQuery{}, nil), want)
+	})
+
+	t.Run("bad enum is a bad row, not a stop", func(t *testing.T) {
+		q := "SELECT * REPLACE (CASE WHEN call_id % 10 = 0 THEN 'sideways' ELSE direction END AS direction) FROM (" + base + ")"
+		got := readAllCalls(t, withCalls(q, 300), engine.CallQuery{}, nil)
+		bad := 0
+		for _, c := range got {
+			if c.Bad != "" {
+				bad++
+				if !strings.Contains(c.Bad, `direction: "sideways": want in|out|internal|unknown`) {
+					t.Errorf("call %s: error %q", c.CallID, c.Bad)
+				}
+			}
+		}
+		if len(got) != len(all) || bad != len(all)/10 {
+			t.Errorf("%d calls with %d bad, want %d with %d", len(got), bad, len(all), len(all)/10)
+		}
+	})
+
+	t.Run("row without key stops with an error", func(t *testing.T) {
+		// One page: once paging has a key, a NULL start_time matches no
+		// keyset predicate (check counts such rows, see checkDB).
+		q := "SELECT * REPLACE (CASE WHEN call_id = 1500 THEN NULL ELSE start_time END AS start_time) FROM (" + base + ")"
+		err := withCalls(q, 5000).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "without call_id or start_time") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("check", func(t *testing.T) {
+		from := opt.WithDefaults().InstalledAt
+		want := 0
+		for _, c := range all {
+			if !c.StartTime.Before(from) {
+				want++
+			}
+		}
+		var out strings.Builder
+		if err := checkDB(context.Background(), db, DuckDB, dsl.Source{Name: "dc1"}, from, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{
+			"source dc1: query agents readable", "source dc1: query calls readable", "source dc1: query business_data readable",
+			fmt.Sprintf("  total %8d\n", want), "source dc1: round-trip latency",
+		} {
+			if !strings.Contains(out.String(), line) {
+				t.Errorf("output lacks %q:\n%s", line, out.String())
+			}
+		}
+	})
+
+	t.Run("check counts calls without start_time", func(t *testing.T) {
+		q := "SELECT * REPLACE (CASE WHEN call_id IN (3, 4) THEN NULL ELSE start_time END AS start_time) FROM (" + base + ")"
+		var out strings.Builder
+		if err := checkDB(context.Background(), db, DuckDB, dsl.Source{Name: "dc1", Queries: map[string]string{QueryCalls: q}}, time.Time{}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if want := "source dc1: warning: 2 calls without start_time"; !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	})
+
+	t.Run("check names a missing table", func(t *testing.T) {
+		src := dsl.Source{Name: "dc1", Queries: map[string]string{QueryAgents: "SELECT * FROM tblNoSuchUsers"}}
+		err := checkDB(context.Background(), db, DuckDB, src, time.Time{}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "source dc1: query agents:") || !strings.Contains(err.Error(), "tblNoSuchUsers") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// compareWithSnapshot reads the Engage source for every push-down case and
+// compares with the snapshot's rows (all, sorted) filtered the same way.
+func compareWithSnapshot(t *testing.T, snap engine.Source, all []callRow, opt demogen.Options, open func(batch int) engine.Source) {
 	mid := all[len(all)/2]
 	window := opt.WithDefaults().BackfillRequestedAt.Add(-7 * 24 * time.Hour)
 	two := int64(2)
@@ -245,10 +355,7 @@ func TestEngageDuckDB(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: tt.batch})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := open(tt.batch)
 			got := readAllCalls(t, s, tt.q, nil)
 			var want []callRow
 			for _, c := range all {
@@ -270,7 +377,7 @@ func TestEngageDuckDB(t *testing.T) {
 	}
 
 	t.Run("agents", func(t *testing.T) {
-		s, _ := New(db, DuckDB, dsl.Source{Name: "dc1"})
+		s := open(0)
 		got := readAllAgents(t, s)
 		want := readAllAgents(t, snap)
 		if len(got) != len(want) || len(want) < 100 {

@@ -254,3 +254,12 @@ func resolveQueries(d Dialect, overrides map[string]string) (map[string]string, 
 	}
 	return out, nil
 }
+
+// noStartQuery counts the calls a keyset cannot reach.
+func noStartQuery(d Dialect, base string) Query {
+	b := &builder{d: d}
+	b.W("SELECT COUNT(*) AS ", d.Ident("calls"))
+	b.from(base)
+	b.W("\nWHERE q.", d.Ident("start_time"), " IS NULL")
+	return b.Query()
+}

@@ -82,6 +82,7 @@ func TestGoldenSQL(t *testing.T) {
 			{"probe_agents", probeQuery(d, QueryAgents, qs[QueryAgents])},
 			{"probe_calls", probeQuery(d, QueryCalls, qs[QueryCalls])},
 			{"probe_business_data", probeQuery(d, QueryBusinessData, qs[QueryBusinessData])},
+			{"no_start_count", noStartQuery(d, qs[QueryCalls])},
 			{"daily_counts", dailyCountsQuery(d, qs[QueryCalls], callWindow{from: from})},
 		}
 		for _, c := range cases {

@@ -45,10 +45,10 @@ type Sink struct {
 
 	files  [3]*outFile // agents, calls, ledger
 	fields []dsl.Field
-	keys   [][]byte  // by plan field: `"name":`, escaped once at Open
-	byType [3][]int  // plan field indexes of text, number and boolean fields, in plan order
-	slot   []int     // by plan field: index in OutCall.Values of the current call, -1 none
-	line   []byte    // the line being encoded, reused
+	keys   [][]byte // by plan field: `"name":`, escaped once at Open
+	byType [3][]int // plan field indexes of text, number and boolean fields, in plan order
+	slot   []int    // by plan field: index in OutCall.Values of the current call, -1 none
+	line   []byte   // the line being encoded, reused
 }
 
 type outFile struct {

@@ -35,10 +35,11 @@ func FuzzReadCalls(f *testing.F) {
 
 		callRecs, callIDs := countRecords(calls)
 		bdRecs, _ := countRecords(bd)
-		var outs [2][]string
-		for i, force := range []bool{false, true} {
+		var outs [3][]string
+		for i, mode := range []string{"parallel", "sort", "sequential"} {
+			force := mode == "sort"
 			s := New(dir)
-			s.forceSort, s.SortMemory = force, 256
+			s.forceSort, s.SortMemory, s.Sequential = force, 256, mode == "sequential"
 			names := engine.NewNames()
 			nCalls, nBD, nBad := 0, 0, 0
 			err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
@@ -82,7 +83,10 @@ func FuzzReadCalls(f *testing.F) {
 			return append(c, b...)
 		}
 		if d := diffLines(norm(outs[0]), norm(outs[1])); d != "" {
-			t.Fatalf("paths differ:\n%s", d)
+			t.Fatalf("sort path differs:\n%s", d)
+		}
+		if d := diffLines(norm(outs[0]), norm(outs[2])); d != "" {
+			t.Fatalf("sequential merge differs:\n%s", d)
 		}
 	})
 }

@@ -55,6 +55,7 @@ func (s *Source) checkOrder(ctx context.Context) (bool, error) {
 			continue
 		}
 		cur, have = append(cur[:0], b[0]...), true
+		bs.SkipSame(cur)
 		for {
 			c, err := cs.Next()
 			if err == io.EOF {

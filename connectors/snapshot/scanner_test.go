@@ -192,3 +192,46 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// SkipSame must leave the scanner where Next would, for any input: skipping
+// then reading gives the records a plain Next loop gives minus the skipped
+// ones, which all have the given first field.
+func FuzzSkipSame(f *testing.F) {
+	f.Add([]byte("a,1\na,2\n\na\r\na,\"q\"\nb,3\n"), []byte("a"))
+	f.Add([]byte("ab,1\na,2\n"), []byte("a"))
+	f.Add([]byte("x\n\"a\",1\na\n"), []byte("a"))
+	f.Fuzz(func(t *testing.T, in, id []byte) {
+		want, _, werr := scanAll(NewScanner(bytes.NewReader(in)))
+		s := NewScanner(bytes.NewReader(in))
+		s.FirstOnly = true
+		var got [][]string
+		var err error
+		for {
+			var f [][]byte
+			f, err = s.Next()
+			if err != nil {
+				break
+			}
+			got = append(got, []string{string(f[0])})
+			s.SkipSame(id)
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		// Every record of want is in got (by first field) or was skipped
+		// because its first field is id.
+		j := 0
+		for _, w := range want {
+			if j < len(got) && got[j][0] == w[0] {
+				j++
+				continue
+			}
+			if w[0] != string(id) {
+				t.Fatalf("%q: record %q lost (got %q, want %q)", in, w, got, want)
+			}
+		}
+		if j != len(got) || (err == nil) != (werr == nil) {
+			t.Fatalf("%q: got %q (%v), want %q (%v)", in, got, err, want, werr)
+		}
+	})
+}

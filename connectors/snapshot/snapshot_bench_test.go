@@ -81,7 +81,7 @@ func benchSnapshot(b *testing.B, calls, fields int, shuffled bool) (string, int6
 		line = append(line, ",12,dc1,a"...)
 		line = strconv.AppendInt(line, int64(i%500), 10)
 		line = append(line, ',')
-		line = start.Add(time.Duration(i) * time.Second).AppendFormat(line, time.RFC3339)
+		line = start.Add(time.Duration(i)*time.Second).AppendFormat(line, time.RFC3339)
 		line = append(line, ',')
 		line = strconv.AppendInt(line, int64(1000+rng.IntN(600000)), 10)
 		line = append(line, ",in,+3247012"...)
@@ -140,7 +140,7 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-func benchReadCalls(b *testing.B, calls, fields int, shuffled bool) {
+func benchReadCalls(b *testing.B, calls, fields int, shuffled, sequential bool) {
 	dir, size := benchSnapshot(b, calls, fields, shuffled)
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -149,6 +149,7 @@ func benchReadCalls(b *testing.B, calls, fields int, shuffled bool) {
 	var nCalls, nRows int
 	for range b.N {
 		s := New(dir)
+		s.Sequential = sequential
 		err := s.ReadCalls(context.Background(), engine.CallQuery{Names: engine.NewNames()}, func(r *engine.CallRecord) error {
 			nCalls++
 			nRows += len(r.BD)
@@ -172,12 +173,16 @@ func benchReadCalls(b *testing.B, calls, fields int, shuffled bool) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(nCalls), "cpu-ns/call")
 }
 
-// BenchmarkReadCalls is the fast path (order check + merge join) on 100k
-// calls × 50 fields (5 M business-data rows, ~110 MB).
-func BenchmarkReadCalls(b *testing.B) { benchReadCalls(b, 100_000, 50, false) }
+// BenchmarkReadCalls is the fast path (order check + parallel merge join)
+// on 100k calls × 50 fields (5 M business-data rows, ~110 MB).
+func BenchmarkReadCalls(b *testing.B) { benchReadCalls(b, 100_000, 50, false, false) }
+
+// BenchmarkReadCallsSequential is the same with the merge join on one
+// goroutine.
+func BenchmarkReadCallsSequential(b *testing.B) { benchReadCalls(b, 100_000, 50, false, true) }
 
 // BenchmarkReadCallsShuffled is the sort path on 20k calls × 50 fields.
-func BenchmarkReadCallsShuffled(b *testing.B) { benchReadCalls(b, 20_000, 50, true) }
+func BenchmarkReadCallsShuffled(b *testing.B) { benchReadCalls(b, 20_000, 50, true, false) }
 
 // BenchmarkCheckOrder is the order check alone on 100k calls × 50 fields.
 func BenchmarkCheckOrder(b *testing.B) {

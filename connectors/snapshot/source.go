@@ -31,6 +31,10 @@ type Source struct {
 	// 0 means 64 MiB.
 	SortMemory int
 
+	// Sequential reads business data on the caller's goroutine; by default
+	// a second goroutine scans it while the caller emits.
+	Sequential bool
+
 	// sorted records which join the last ReadCalls took; forceSort skips
 	// the fast path. Both for tests.
 	sorted, forceSort bool
@@ -144,8 +148,11 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 	}
 	inOrder = inOrder && !s.forceSort
 	s.sorted = !inOrder
-	if inOrder {
+	switch {
+	case inOrder && s.Sequential:
 		return s.mergeJoin(ctx, j)
+	case inOrder:
+		return s.mergeJoinParallel(ctx, j)
 	}
 	return s.sortJoin(ctx, j)
 }
@@ -154,3 +161,5 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 func callParseError(pe *ParseError) *engine.CallRecord {
 	return &engine.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Err}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -125,6 +125,16 @@ func TestReadCallsGolden(t *testing.T) {
 				t.Errorf("sorted path = %v, want %v", s.sorted, tc.sorted)
 			}
 			compareGolden(t, filepath.Join("testdata", "readcalls_"+tc.name+".golden"), strings.Join(got, "\n")+"\n")
+			// The sequential merge join says exactly the same.
+			s.Sequential = true
+			seq, _, err := readAll(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffLines(got, seq); d != "" {
+				t.Errorf("sequential merge differs from parallel:\n%s", d)
+			}
+			s.Sequential = false
 			// The slow path must say exactly the same, in the same order.
 			s.forceSort, s.SortMemory = true, 64
 			slow, _, err := readAll(t, s)

@@ -49,7 +49,12 @@ func (d *DB) Result(ctx context.Context) (*Result, error) {
 	if err := d.db.QueryRowContext(ctx, `SELECT json FROM summary LIMIT 1`).Scan(&js); err != nil {
 		return nil, fmt.Errorf("preview file %s: read summary: %w", d.path, err)
 	}
-	return parseResult([]byte(js))
+	r, err := parseResult([]byte(js))
+	if err != nil {
+		return nil, err
+	}
+	r.DBPath = d.path // where it is now, should it have been moved
+	return r, nil
 }
 
 // RowQuery selects sample rows. Empty fields do not filter.

@@ -152,7 +152,7 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 		}
 	}
 	for _, q := range diffSQL {
-		if _, err := c.ExecContext(ctx, fmt.Sprintf(q, prior)); err != nil {
+		if _, err := c.ExecContext(ctx, strings.ReplaceAll(q, "{prior}", prior)); err != nil {
 			return nil, fmt.Errorf("preview: diff against the state: %w", err)
 		}
 	}
@@ -211,6 +211,9 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 	}
 	if _, err := c.ExecContext(ctx, `INSERT INTO summary VALUES (?)`, string(js)); err != nil {
 		return nil, fmt.Errorf("preview: store summary: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+		return nil, fmt.Errorf("preview: commit: %w", err)
 	}
 	if _, err := c.ExecContext(ctx, `CHECKPOINT`); err != nil {
 		return nil, fmt.Errorf("preview: checkpoint: %w", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/duckdb/duckdb-go/v2"
@@ -46,6 +47,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	if err := os.MkdirAll(filepath.Dir(opts.DBPath), 0o755); err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
+	t00 := time.Now()
 	tmp := opts.DBPath + ".tmp"
 	if err := removeDB(tmp); err != nil { // left by a crashed preview
 		return nil, err
@@ -63,6 +65,11 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		}
 	}()
 
+	// One transaction for the whole file: the Appender then commits (and
+	// syncs) once, not at every auto-flush.
+	if _, err := st.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
 	app, err := st.appenders()
 	if err != nil {
 		return nil, err
@@ -78,7 +85,9 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		Observe:      col.observe,
 		ObserveAgent: col.observeAgent,
 	})
+	tEng := time.Now()
 	storeErr := col.finish()
+	tFin := time.Now()
 	switch {
 	case storeErr != nil:
 		return nil, storeErr
@@ -89,6 +98,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	}
 
 	res, err := st.finish(ctx, sum, opts.StatePath)
+	tDiff := time.Now()
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +113,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	complete = true
+	fmt.Fprintln(os.Stderr, "DEBUG engine", tEng.Sub(t00), "appenders close", tFin.Sub(tEng), "diff", tDiff.Sub(tFin), "close", time.Since(tDiff))
 	res.DBPath = opts.DBPath
 	return res, nil
 }

@@ -100,24 +100,24 @@ const (
 )
 
 // diffSQL turns the raw tables into the final ones against the prior ledger
-// (%[1]s). A row is new when its (entity, id) is not in the ledger, changed
+// ({prior}). A row is new when its (entity, id) is not in the ledger, changed
 // when its fingerprint differs, unchanged otherwise.
 var diffSQL = []string{
 	`CREATE TABLE results AS
 	SELECT r.*,
 		CASE WHEN l.id IS NULL THEN 'new' WHEN l.fp = r.fp THEN 'unchanged' ELSE 'changed' END AS change,
 		coalesce(l.state, '') AS prev_state, coalesce(l.reason, '') AS prev_reason, coalesce(l.detail, '') AS prev_detail
-	FROM results_raw r LEFT JOIN (SELECT * FROM %[1]s WHERE entity = 'call') l ON l.id = r.call_id`,
+	FROM results_raw r LEFT JOIN (SELECT * FROM {prior} WHERE entity = 'call') l ON l.id = r.call_id`,
 	`DROP TABLE results_raw`,
 	`CREATE TABLE agents AS
 	SELECT a.*,
 		CASE WHEN l.id IS NULL THEN 'new' WHEN l.fp = a.fp THEN 'unchanged' ELSE 'changed' END AS change,
 		coalesce(l.state, '') AS prev_state, coalesce(l.reason, '') AS prev_reason,
 		l.active AS prev_active
-	FROM agents_raw a LEFT JOIN (SELECT * FROM %[1]s WHERE entity = 'agent') l ON l.id = a.user_id`,
+	FROM agents_raw a LEFT JOIN (SELECT * FROM {prior} WHERE entity = 'agent') l ON l.id = a.user_id`,
 	`DROP TABLE agents_raw`,
 	`CREATE TABLE removed AS
-	SELECT l.entity, l.id, l.state, l.reason, l.detail, l.run_id FROM %[1]s l
+	SELECT l.entity, l.id, l.state, l.reason, l.detail, l.run_id FROM {prior} l
 	WHERE (l.entity = 'call' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.call_id = l.id))
 	   OR (l.entity = 'agent' AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.user_id = l.id))`,
 }

@@ -51,8 +51,8 @@ func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, erro
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 8)}
-	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id"}); err != nil {
+	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 9)}
+	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq"}); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -68,6 +68,7 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	l.rec[6] = strconv.FormatBool(active)
 	l.rec[7] = l.runID
 	l.rows++
+	l.rec[8] = strconv.Itoa(l.rows) // a later row of the same id wins (a sink's late failure)
 	return l.w.Write(l.rec)
 }
 
@@ -109,7 +110,8 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 		q := fmt.Sprintf(`INSERT OR REPLACE INTO ledger
 			SELECT entity, id, state, coalesce(reason, ''), coalesce(detail, ''), fp, active, run_id FROM read_csv(%s, header = true, quote = '"', escape = '"',
 			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
-			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR'})`, sqlString(l.path))
+			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT'})
+			QUALIFY row_number() OVER (PARTITION BY entity, id ORDER BY seq DESC) = 1`, sqlString(l.path))
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("state: upsert ledger: %w", err)
 		}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
+
+	"github.com/applink-dev/applink/connectors/outbox"
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/tui"
+)
+
+// cmdTui opens the TUI over a spec: step through a preview, look at rows and
+// the diff, and apply for real after a typed confirmation.
+func cmdTui(ctx context.Context, args []string, std stdio) int {
+	fs := newFlags("tui", "tui [--db FILE] [--state FILE] [--out OUTDIR] DIR", std)
+	db := fs.String("db", "", "preview file (default DIR/.applink/preview.duckdb)")
+	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
+	out := fs.String("out", "", "outbox folder for apply (default DIR/.applink/outbox); cumulative across runs")
+	pos, code, ok := parseFlags(fs, args, std)
+	if !ok {
+		return code
+	}
+	dir, ok := oneDir(fs, pos, std)
+	if !ok {
+		return exitUsage
+	}
+	if f, isFile := std.out.(*os.File); !isFile || !term.IsTerminal(f.Fd()) {
+		fmt.Fprintln(std.err, "applink tui: needs a terminal; use applink preview or applink run in scripts")
+		return exitUsage
+	}
+	plan, code := compile(dir, "text", std)
+	if plan == nil {
+		return code
+	}
+	p := specPaths(dir, *out, *statePath)
+	dbPath := *db
+	if dbPath == "" {
+		dbPath = filepath.Join(dir, ".applink", "preview.duckdb")
+	}
+	reg := registry()
+	m := tui.New(tui.Options{
+		Context: ctx,
+		Plan:    plan,
+		Preview: func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, tui.Store, error) {
+			res, err := preview.Run(ctx, plan, preview.Options{DBPath: dbPath, StatePath: p.state, Registry: reg, Progress: progress})
+			if err != nil {
+				return nil, nil, err
+			}
+			st, err := preview.OpenDB(res.DBPath)
+			if err != nil {
+				return nil, nil, err
+			}
+			return res, st, nil
+		},
+		Apply: func(ctx context.Context, progress func(engine.Progress)) (*engine.Summary, error) {
+			return applyPlan(ctx, plan, p, reg, progress)
+		},
+		Ledger:  func(ctx context.Context) (string, error) { return ledgerState(ctx, p.state) },
+		Animate: true,
+	})
+	final, err := tea.NewProgram(m, tea.WithInput(std.in), tea.WithOutput(std.out)).Run()
+	if fm, ok := final.(tui.Model); ok {
+		_ = fm.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(std.err, "applink tui: %v\n", err)
+		return exitFindings
+	}
+	return exitOK
+}
+
+// applyPlan is runPlan's wiring (state, prior ledger, cumulative outbox,
+// staging copy) without its printing, which would draw over the TUI.
+// TODO(lead): runPlan could call this and print; kept apart so runcmd.go is
+// untouched.
+func applyPlan(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*engine.Summary, error) {
+	st, err := state.Open(ctx, p.state)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	now := time.Now()
+	retention := plan.Staging.RetentionDays
+	if retention <= 0 {
+		retention = 90
+	}
+	if _, err := st.Prune(ctx, now.Add(-time.Duration(retention)*24*time.Hour), now); err != nil {
+		return nil, err
+	}
+	prior, err := st.Prior(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runID := now.UTC().Format("20060102T150405.000000Z")
+	stageDir := filepath.Join(p.staging, runID)
+	led, err := st.Begin(runID, plan.SpecHash, stageDir, prior)
+	if err != nil {
+		return nil, err
+	}
+	stage := &countingSink{Sink: outbox.New(stageDir), path: stageDir}
+	sum, err := engine.Run(ctx, plan, engine.Options{
+		Registry: reg,
+		Sink:     engine.Tee(outbox.NewCumulative(p.outbox), stage),
+		RunID:    runID,
+		Prior:    prior,
+		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
+		Progress: progress,
+	})
+	if err != nil || stage.calls+stage.agents == 0 {
+		_ = os.RemoveAll(stageDir) // nothing committed, or nothing sent: nothing to keep
+	}
+	return sum, err
+}
+
+// ledgerState says what the state holds after a failed apply: the last
+// committed run, which a new run resumes from.
+func ledgerState(ctx context.Context, path string) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return "no state file yet: nothing was ever committed", nil
+	}
+	st, err := state.Open(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if r := runs[i]; r.Kind == "run" || r.Kind == "" {
+			return fmt.Sprintf("unchanged: last committed run %s (ended %s)", r.RunID, r.Ended.UTC().Format(time.RFC3339)), nil
+		}
+	}
+	return "unchanged: no run committed yet", nil
+}

@@ -1,0 +1,212 @@
+package preview
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/connectors/snapshot"
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+)
+
+// The workload of BenchmarkPreviewVsDuckDB: APPLINK_BENCH_CALLS calls
+// (default 100 000) with 50 business-data fields. The reference figures of
+// shared/performance.md are for 1 000 000 calls:
+//
+//	APPLINK_BENCH_CALLS=1000000 go test -run XXX -bench PreviewVsDuckDB -benchtime 1x ./engine/preview
+func benchCalls() int {
+	if n, err := strconv.Atoi(os.Getenv("APPLINK_BENCH_CALLS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// benchDirs caches generated workloads across benchmark rounds; TestMain
+// removes them.
+var (
+	benchMu   sync.Mutex
+	benchDirs = map[int]string{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range benchDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+// benchWorkload generates the demo snapshot and spec once per size.
+func benchWorkload(b *testing.B, n int) (dataDir string, plan *engine.Plan) {
+	b.Helper()
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	dir, ok := benchDirs[n]
+	if !ok {
+		var err error
+		dir, err = os.MkdirTemp("", "applink-preview-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDirs[n] = dir
+		opt := demogen.Options{Calls: n, BDFields: 50}
+		if _, err := demogen.Generate(filepath.Join(dir, "data"), opt); err != nil {
+			b.Fatal(err)
+		}
+		if err := demogen.WriteSpec(filepath.Join(dir, "spec"), filepath.Join(dir, "data"), opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	spec, diags := dsl.Load(filepath.Join(dir, "spec"))
+	if diags.HasErrors() {
+		b.Fatalf("demo spec: %s", diags.Error())
+	}
+	plan, err := engine.Compile(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return filepath.Join(dir, "data"), plan
+}
+
+// BenchmarkPreviewVsDuckDB runs, side by side in one process, (a) the
+// preview of the demo workload through the engine into a DuckDB file and
+// (b) DuckDB's best equivalent SQL over the same CSV files (read_csv, the
+// rule predicates as WHERE, business data as map(list(name), list(value))
+// per call, joined), stored into a DuckDB file too. Peak RSS is VmHWM, reset
+// through /proc/self/clear_refs before each part; it is process-wide, so it
+// includes the Go runtime and DuckDB alike.
+func BenchmarkPreviewVsDuckDB(b *testing.B) {
+	n := benchCalls()
+	dataDir, plan := benchWorkload(b, n)
+	reg := engine.Registry{Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open}}
+	out := b.TempDir()
+	ctx := context.Background()
+	var previewDur, sqlDur time.Duration
+	var previewHWM, sqlHWM int64
+	var imported, sqlImported int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resetHWM()
+		t := time.Now()
+		res, err := Run(ctx, plan, Options{DBPath: filepath.Join(out, "preview.duckdb"), Registry: reg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		previewDur += time.Since(t)
+		previewHWM = max(previewHWM, vmHWM())
+		imported = res.Summary.Calls.Count(engine.StateImported)
+
+		resetHWM()
+		t = time.Now()
+		sqlImported, err = duckSQL(ctx, dataDir, filepath.Join(out, "sql.duckdb"), plan.Window.From)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sqlDur += time.Since(t)
+		sqlHWM = max(sqlHWM, vmHWM())
+	}
+	b.StopTimer()
+	if sqlImported != imported {
+		b.Logf("imported calls: preview %d, SQL %d (the SQL approximates the agent rules)", imported, sqlImported)
+	}
+	calls := float64(n) * float64(b.N)
+	b.ReportMetric(calls/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(calls/previewDur.Seconds(), "preview_calls/s")
+	b.ReportMetric(calls/sqlDur.Seconds(), "sql_calls/s")
+	b.ReportMetric(sqlDur.Seconds()/previewDur.Seconds(), "sql/preview_time")
+	b.ReportMetric(float64(previewHWM)/(1<<20), "preview_peakRSS_MB")
+	b.ReportMetric(float64(sqlHWM)/(1<<20), "sql_peakRSS_MB")
+}
+
+// duckSQL is the equivalent of the demo spec in DuckDB SQL: the agent rules
+// (not_agent, no_email, duplicate_email, the agents filter), the call rules
+// as WHERE, business data pivoted per call, joined; it returns the imported
+// calls.
+func duckSQL(ctx context.Context, dataDir, dbPath string, from time.Time) (int, error) {
+	os.Remove(dbPath)
+	os.Remove(dbPath + ".wal")
+	db, err := sql.Open("duckdb", dbPath)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	f := func(name string) string { return sqlString(filepath.Join(dataDir, name)) }
+	q := `CREATE TABLE imported AS
+	WITH ag AS (
+		SELECT * FROM read_csv(` + f("agents.csv") + `, header = true, columns = {'user_id': 'VARCHAR', 'agent_id': 'VARCHAR',
+			'first_name': 'VARCHAR', 'last_name': 'VARCHAR', 'email': 'VARCHAR', 'active': 'BOOLEAN', 'is_agent': 'BOOLEAN',
+			'tenant_id': 'BIGINT', 'created_at': 'TIMESTAMPTZ'})),
+	users AS (
+		SELECT user_id, first(trim(coalesce(email, ''))) AS em, first(created_at) AS created_at, bool_or(is_agent) AS is_agent,
+			list(DISTINCT trim(agent_id)) FILTER (WHERE trim(coalesce(agent_id, '')) <> '') AS ids
+		FROM ag GROUP BY user_id),
+	r0 AS (
+		SELECT *, CASE WHEN NOT is_agent OR ids IS NULL THEN 'not_agent' WHEN em = '' THEN 'no_email' END AS r0 FROM users),
+	ru AS (
+		SELECT *, CASE WHEN r0 IS NOT NULL THEN r0
+			WHEN row_number() OVER (PARTITION BY r0 IS NULL, lower(em) ORDER BY created_at, user_id) > 1 THEN 'duplicate_email'
+			WHEN lower(em) LIKE '%@test.example' THEN 'filtered_out' END AS reason
+		FROM r0),
+	agent_ids AS (SELECT unnest(ids) AS agent_id, user_id, reason FROM ru WHERE ids IS NOT NULL),
+	bd AS (
+		SELECT call_id, map(list(name), list(value)) AS bd
+		FROM read_csv(` + f("business_data.csv") + `, header = true, columns = {'call_id': 'VARCHAR', 'name': 'VARCHAR', 'value': 'VARCHAR'})
+		GROUP BY call_id),
+	calls AS (
+		SELECT * FROM read_csv(` + f("calls.csv") + `, header = true, columns = {'call_id': 'VARCHAR', 'tenant_id': 'BIGINT',
+			'site': 'VARCHAR', 'agent_id': 'VARCHAR', 'start_time': 'TIMESTAMPTZ', 'duration_ms': 'BIGINT', 'direction': 'VARCHAR',
+			'ani': 'VARCHAR', 'dnis': 'VARCHAR', 'archived': 'BOOLEAN', 'audio_packets': 'BIGINT', 'status': 'VARCHAR',
+			'exception_code': 'BIGINT', 'media_path': 'VARCHAR', 'skill': 'VARCHAR'}))
+	SELECT c.*, CASE WHEN a.reason IS NULL THEN a.user_id END AS agent_user_id, bd.bd
+	FROM calls c
+	LEFT JOIN agent_ids a ON a.agent_id = trim(c.agent_id)
+	LEFT JOIN bd USING (call_id)
+	WHERE c.start_time >= TIMESTAMPTZ ` + sqlString(from.UTC().Format(time.RFC3339)) + `
+		AND trim(coalesce(c.agent_id, '')) <> '' AND c.archived AND c.status <> 'invalid'
+		AND c.exception_code = 0 AND c.status <> 'error' AND c.audio_packets > 0 AND c.duration_ms > 2000
+		AND coalesce(a.reason, '') NOT IN ('no_email', 'filtered_out')
+		AND c.direction <> 'internal'`
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return 0, fmt.Errorf("duckdb sql: %w", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM imported`).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// resetHWM resets the process's peak RSS (Linux ≥ 4.0) after returning freed
+// memory, so the next part's peak is its own.
+func resetHWM() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// vmHWM is the process's peak RSS in bytes since the last reset (0 off Linux).
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

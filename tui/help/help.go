@@ -1,0 +1,104 @@
+package help
+
+import (
+	"strings"
+
+	bhelp "charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+)
+
+// Keys is every binding of the TUI. Panes match against these; the help
+// pane renders them.
+type Keys struct {
+	Next, Prev             key.Binding // stepping through the preview's stages
+	Up, Down               key.Binding
+	PageUp, PageDown       key.Binding
+	Enter, Back            key.Binding
+	Filter                 key.Binding
+	NextChange, PrevChange key.Binding
+	Kind                   key.Binding
+	Plan, Stages, Rows     key.Binding
+	Diff, Apply            key.Binding
+	Help, Quit             key.Binding
+}
+
+// DefaultKeys returns the TUI's bindings.
+func DefaultKeys() Keys {
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return Keys{
+		Next:       b("n", "next stage", "n"),
+		Prev:       b("N/p", "previous stage", "N", "p"),
+		Up:         b("↑/k", "up", "up", "k"),
+		Down:       b("↓/j", "down", "down", "j"),
+		PageUp:     b("pgup", "page up", "pgup", "b"),
+		PageDown:   b("pgdn", "page down", "pgdown", "f", "space"),
+		Enter:      b("enter", "open / show rows", "enter"),
+		Back:       b("esc", "back", "esc"),
+		Filter:     b("/", "filter rows", "/"),
+		NextChange: b("]", "next change", "]"),
+		PrevChange: b("[", "previous change", "["),
+		Kind:       b("tab", "diff: cycle new/changed/removed", "tab"),
+		Plan:       b("1", "plan pane", "1"),
+		Stages:     b("2", "stages pane", "2"),
+		Rows:       b("3", "rows pane", "3"),
+		Diff:       b("4/d", "diff pane", "4", "d"),
+		Apply:      b("a", "apply (asks to type yes)", "a"),
+		Help:       b("?", "toggle help", "?"),
+		Quit:       b("q", "quit (stops a run first)", "q", "ctrl+c"),
+	}
+}
+
+// ShortHelp is the footer line.
+func (k Keys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Next, k.Prev, k.Enter, k.Diff, k.Apply, k.Help, k.Quit}
+}
+
+// FullHelp is the help pane, in columns.
+func (k Keys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Next, k.Prev, k.Enter, k.Back, k.Filter, k.NextChange, k.PrevChange, k.Kind},
+		{k.Up, k.Down, k.PageUp, k.PageDown},
+		{k.Plan, k.Stages, k.Rows, k.Diff, k.Apply, k.Help, k.Quit},
+	}
+}
+
+// Model is the help pane and the footer's one-line help.
+type Model struct {
+	keys  Keys
+	bh    bhelp.Model
+	width int
+}
+
+// New returns the help pane over keys.
+func New(keys Keys) Model {
+	bh := bhelp.New()
+	// Plain styles: the help must read the same without colours (tests and
+	// terminals without colour support).
+	plain := lipgloss.NewStyle()
+	bh.Styles = bhelp.Styles{ShortKey: plain.Bold(true), ShortDesc: plain, ShortSeparator: plain, Ellipsis: plain,
+		FullKey: plain.Bold(true), FullDesc: plain, FullSeparator: plain}
+	return Model{keys: keys, bh: bh}
+}
+
+// SetSize sets the pane's width; the height is not needed (the list is short).
+func (m Model) SetSize(w, _ int) Model {
+	m.width = w
+	m.bh.SetWidth(w)
+	return m
+}
+
+// Short is the footer: the most used keys on one line.
+func (m Model) Short() string { return m.bh.ShortHelpView(m.keys.ShortHelp()) }
+
+// View is the full list of keys.
+func (m Model) View() string {
+	var b strings.Builder
+	b.WriteString("Keys\n\n")
+	b.WriteString(m.bh.FullHelpView(m.keys.FullHelp()))
+	b.WriteString("\n\nThe preview never touches the state or the sink; only apply (a, then typing yes)\n")
+	b.WriteString("sends anything. ? closes this help.")
+	return b.String()
+}

@@ -1,0 +1,430 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/tui/apply"
+	"github.com/applink-dev/applink/tui/diff"
+	"github.com/applink-dev/applink/tui/help"
+	"github.com/applink-dev/applink/tui/plan"
+	"github.com/applink-dev/applink/tui/rows"
+	"github.com/applink-dev/applink/tui/stages"
+)
+
+// Store is a finished preview open for reading; *preview.DB is one.
+type Store interface {
+	rows.Store
+	Close() error
+}
+
+// Options configure the program. Plan is required; without Preview or
+// Apply the matching keys say they are unavailable.
+type Options struct {
+	Context context.Context // cancels queries and runs; default Background
+	Plan    *engine.Plan
+	// Preview runs a preview of the plan (never touching state or sink)
+	// and opens its file.
+	Preview func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, Store, error)
+	// Apply runs the plan for real; Ledger describes the ledger after a
+	// failed run.
+	Apply  apply.Func
+	Ledger apply.LedgerFunc
+	// Animate ticks the spinner; tests leave it off for stable views.
+	Animate bool
+	// Observe, optional, sees the model after every Update: tests use it to
+	// wait for asynchronous work.
+	Observe func(Model)
+}
+
+// Pane names a pane.
+type Pane int
+
+// The panes, in tab order.
+const (
+	PanePlan Pane = iota
+	PaneStages
+	PaneRows
+	PaneDiff
+	PaneApply
+)
+
+var paneTabs = []struct {
+	pane  Pane
+	label string
+}{{PanePlan, "1 plan"}, {PaneStages, "2 stages"}, {PaneRows, "3 rows"}, {PaneDiff, "4 diff"}, {PaneApply, "a apply"}}
+
+// Model is the root model.
+type Model struct {
+	opts Options
+	ctx  context.Context
+	keys help.Keys
+
+	active   Pane
+	showHelp bool
+	quitting bool
+	store    Store
+
+	plan   plan.Model
+	stages stages.Model
+	rows   rows.Model
+	diff   diff.Model
+	apply  apply.Model
+	help   help.Model
+
+	width, height int
+}
+
+// New builds the program's model.
+func New(opts Options) Model {
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	keys := help.DefaultKeys()
+	var run stages.RunFunc
+	if opts.Preview != nil {
+		run = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, rows.Store, error) {
+			res, st, err := opts.Preview(ctx, p)
+			if st == nil { // keep a nil Store a nil interface
+				return res, nil, err
+			}
+			return res, st, err
+		}
+	}
+	why := reasonsExprs(opts.Plan)
+	m := Model{
+		opts: opts, ctx: ctx, keys: keys, active: PanePlan,
+		plan:   plan.New(opts.Plan, keys),
+		stages: stages.New(run, keys, opts.Animate),
+		rows:   rows.New(ctx, keys, why),
+		diff:   diff.New(ctx, keys, why),
+		apply:  apply.New(opts.Apply, opts.Ledger, keys),
+		help:   help.New(keys),
+	}
+	return m.resize(80, 24) // until the terminal says otherwise
+}
+
+// reasonsExprs maps the reasons the spec's own filters give to their
+// expressions, for the row detail.
+func reasonsExprs(p *engine.Plan) map[string]string {
+	why := map[string]string{}
+	if p == nil {
+		return why
+	}
+	if p.Calls != nil {
+		why[engine.ReasonFilteredOut] = "calls: " + oneLine(p.Calls.Source)
+	}
+	if p.Agents != nil {
+		why[engine.ReasonAgentFiltered] = "agents: " + oneLine(p.Agents.Source)
+	}
+	if p.Tenant != nil {
+		why[engine.ReasonOtherTenant] = "tenant: " + oneLine(p.Tenant.Source)
+	}
+	return why
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Init starts nothing: the preview waits for n.
+func (m Model) Init() tea.Cmd { return nil }
+
+// Active is the pane on view.
+func (m Model) Active() Pane { return m.active }
+
+// Stage is the stepping position, -1 before the first stage.
+func (m Model) Stage() int { return m.stages.Stage() }
+
+// ApplyPhase is where the apply pane is.
+func (m Model) ApplyPhase() apply.Phase { return m.apply.Phase() }
+
+// Busy reports a preview or a run in flight.
+func (m Model) Busy() bool { return m.stages.Running() || m.apply.Running() }
+
+// Quitting reports that q was pressed and the program waits for work to stop.
+func (m Model) Quitting() bool { return m.quitting }
+
+// HelpShown reports the help view.
+func (m Model) HelpShown() bool { return m.showHelp }
+
+// Rows is the rows pane's content (tests).
+func (m Model) Rows() []preview.Row { return m.rows.Rows() }
+
+// DiffCursor is the diff pane's selected row (tests).
+func (m Model) DiffCursor() int { return m.diff.Cursor() }
+
+// Close releases the preview file, if one is open.
+func (m Model) Close() error {
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}
+
+// Update routes a message: the frame's own (size, global keys, quitting),
+// then the pane's.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := m.update(msg)
+	if m.opts.Observe != nil {
+		m.opts.Observe(m)
+	}
+	return m, cmd
+}
+
+func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		return m.resize(msg.Width, msg.Height), nil
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case stages.DoneMsg:
+		return m.previewDone(msg)
+	case rows.ShowMsg:
+		m.active = PaneRows
+		var cmd tea.Cmd
+		m.rows, cmd = m.rows.Show(msg.Title, msg.Query)
+		return m, cmd
+	case apply.DoneMsg:
+		m.apply, _ = m.apply.Update(m.ctx, msg)
+		m.active = PaneApply
+		return m.quitIfIdle()
+	}
+	// Everything else (query answers, progress, ticks) goes to every pane:
+	// each ignores what is not its own.
+	var c [4]tea.Cmd
+	m.stages, c[0] = m.stages.Update(msg)
+	m.rows, c[1] = m.rows.Update(msg)
+	m.diff, c[2] = m.diff.Update(msg)
+	m.apply, c[3] = m.apply.Update(m.ctx, msg)
+	return m, tea.Batch(c[:]...)
+}
+
+func (m Model) resize(w, h int) Model {
+	m.width, m.height = w, h
+	bw, bh := w, max(h-4, 1) // header, rule, status, help line
+	m.plan = m.plan.SetSize(bw, bh)
+	m.stages = m.stages.SetSize(bw, bh)
+	m.rows = m.rows.SetSize(bw, bh)
+	m.diff = m.diff.SetSize(bw, bh)
+	m.apply = m.apply.SetSize(bw, bh)
+	m.help = m.help.SetSize(bw, bh)
+	return m
+}
+
+// capturing reports that the active pane takes typed text.
+func (m Model) capturing() bool {
+	return (m.active == PaneRows && m.rows.Capturing()) || (m.active == PaneApply && m.apply.Capturing())
+}
+
+func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
+	if k.String() == "ctrl+c" || (key.Matches(k, m.keys.Quit) && !m.capturing()) {
+		return m.quit()
+	}
+	if m.quitting {
+		return m, nil // waiting for a run to stop
+	}
+	if m.capturing() {
+		return m.toActive(k)
+	}
+	if m.showHelp {
+		m.showHelp = false
+		if key.Matches(k, m.keys.Help) || key.Matches(k, m.keys.Back) {
+			return m, nil
+		}
+	}
+	var cmd tea.Cmd
+	switch {
+	case key.Matches(k, m.keys.Help):
+		m.showHelp = true
+	case key.Matches(k, m.keys.Next):
+		m.active = PaneStages
+		m.stages, cmd = m.stages.Next(m.ctx)
+	case key.Matches(k, m.keys.Prev):
+		m.active = PaneStages
+		m.stages = m.stages.Prev()
+	case key.Matches(k, m.keys.Plan):
+		m.active = PanePlan
+	case key.Matches(k, m.keys.Stages):
+		m.active = PaneStages
+	case key.Matches(k, m.keys.Rows):
+		m.active = PaneRows
+	case key.Matches(k, m.keys.Diff):
+		m.active = PaneDiff
+	case key.Matches(k, m.keys.Apply):
+		m.active = PaneApply
+		m.apply, cmd = m.apply.Ask()
+	default:
+		return m.toActive(k)
+	}
+	return m, cmd
+}
+
+func (m Model) toActive(k tea.KeyPressMsg) (Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch m.active {
+	case PanePlan:
+		m.plan, cmd = m.plan.Update(k)
+	case PaneStages:
+		m.stages, cmd = m.stages.Update(k)
+	case PaneRows:
+		m.rows, cmd = m.rows.Update(k)
+	case PaneDiff:
+		m.diff, cmd = m.diff.Update(k)
+	case PaneApply:
+		m.apply, cmd = m.apply.Update(m.ctx, k)
+	}
+	return m, cmd
+}
+
+// quit stops work in flight first: a run stops at a batch boundary, and the
+// program ends when its DoneMsg arrives.
+func (m Model) quit() (Model, tea.Cmd) {
+	m.quitting = true
+	m.apply = m.apply.Stop()
+	m.stages.Cancel()
+	return m.quitIfIdle()
+}
+
+func (m Model) quitIfIdle() (Model, tea.Cmd) {
+	if !m.quitting || m.Busy() {
+		return m, nil
+	}
+	_ = m.Close() // read-only file: nothing to lose
+	m.store = nil
+	return m, tea.Quit
+}
+
+func (m Model) previewDone(msg stages.DoneMsg) (Model, tea.Cmd) {
+	m.stages, _ = m.stages.Update(msg)
+	if msg.Err != nil || msg.Result == nil {
+		return m.quitIfIdle()
+	}
+	if m.store != nil {
+		_ = m.store.Close()
+	}
+	m.store = nil
+	if st, ok := msg.Store.(Store); ok {
+		m.store = st
+	} else if c, ok := msg.Store.(io.Closer); ok {
+		_ = c.Close()
+	}
+	var stored rows.Store
+	if m.store != nil {
+		stored = m.store
+	}
+	m.plan = m.plan.SetStages(msg.Result.Stages)
+	m.rows = m.rows.SetStore(stored)
+	total := 0
+	if msg.Result.Summary != nil {
+		total = msg.Result.Summary.SourceRows
+	}
+	m.apply = m.apply.SetTotal(total)
+	var cmd tea.Cmd
+	m.diff, cmd = m.diff.SetPreview(msg.Result, stored)
+	if m.quitting {
+		return m.quitIfIdle()
+	}
+	return m, cmd
+}
+
+var (
+	tabOn  = lipgloss.NewStyle().Reverse(true)
+	bold   = lipgloss.NewStyle().Bold(true)
+	dimmed = lipgloss.NewStyle().Faint(true)
+)
+
+// View draws the frame around the active pane, cut to the terminal size.
+func (m Model) View() tea.View {
+	w, h := m.width, m.height
+	var b strings.Builder
+	title := "applink"
+	if p := m.opts.Plan; p != nil {
+		title = fmt.Sprintf("applink tui · %s → %s", p.Customer, p.CXoneTenant)
+	}
+	tabs := make([]string, len(paneTabs))
+	for i, t := range paneTabs {
+		if t.pane == m.active && !m.showHelp {
+			// Brackets as well as reverse video: the active tab must show
+			// without colours too.
+			tabs[i] = tabOn.Render("[" + t.label + "]")
+		} else {
+			tabs[i] = " " + t.label + " "
+		}
+	}
+	head := bold.Render(title)
+	tabLine := strings.Join(tabs, "")
+	gap := w - lipgloss.Width(head) - lipgloss.Width(tabLine)
+	if gap < 1 {
+		b.WriteString(head + "\n")
+	} else {
+		b.WriteString(head + strings.Repeat(" ", gap) + tabLine + "\n")
+	}
+	b.WriteString(strings.Repeat("─", max(w, 1)) + "\n")
+	b.WriteString(fit(m.body(), w, max(h-4, 1)) + "\n")
+	b.WriteString(ansi.Truncate(m.status(), w, "…") + "\n")
+	b.WriteString(ansi.Truncate(dimmed.Render(m.help.Short()), w, "…"))
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	return v
+}
+
+func (m Model) body() string {
+	if m.showHelp {
+		return m.help.View()
+	}
+	switch m.active {
+	case PaneStages:
+		return m.stages.View()
+	case PaneRows:
+		return m.rows.View()
+	case PaneDiff:
+		return m.diff.View()
+	case PaneApply:
+		return m.apply.View()
+	}
+	return m.plan.View()
+}
+
+func (m Model) status() string {
+	switch {
+	case m.quitting:
+		return "stopping: waiting for the work in flight to stop at a safe point…"
+	case m.apply.Running():
+		return "apply running"
+	case m.stages.Running():
+		return "preview running"
+	}
+	if res := m.stages.Result(); res != nil {
+		src := 0
+		if res.Summary != nil {
+			src = res.Summary.SourceRows
+		}
+		return fmt.Sprintf("preview: %d calls read, %d calls and %d agents would be sent", src, res.WouldSend.Calls, res.WouldSend.Agents)
+	}
+	return "no preview yet: n runs it (read-only)"
+}
+
+// fit cuts or pads s to exactly h lines of at most w cells, so a pane can
+// never push the footer off a small terminal.
+func fit(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, w, "…")
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}

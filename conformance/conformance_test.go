@@ -132,7 +132,8 @@ func TestRunnerJudges(t *testing.T) {
 	}{
 		{"ledger reason changed", edit(run, ExpectLedger, replace("too_short", "no_audio")), "-call,c2,excluded,no_audio", ""},
 		{"call missing from calls.jsonl", edit(run, ExpectCalls, func(b []byte) []byte { return append(b, "{\"call_id\":\"zz\"}\n"...) }), `-{"call_id":"zz"}`, ""},
-		{"agents file absent", edit(run, ExpectAgents, drop), "want/expect/agents.csv (absent)", ""},
+		{"agent row extra", edit(run, ExpectAgents, func(b []byte) []byte { return append(b, "u9,X,Y,x@y.example,a9\n"...) }), "-u9,X,Y,x@y.example,a9", ""},
+		{"diagnostics instead of a run", edit(run, "spec/main.hcl", replace(`"snapshot"`, `"snapshots"`)), "+main.hcl:8,15: error: Unknown driver", ""},
 		{"diagnostic position changed", edit(diag, ExpectDiagnostics, replace(":8,15", ":9,15")), "+main.hcl:8,15: error: Unknown driver", ""},
 		{"no expectation", edit(onlyLedger(run), ExpectLedger, drop), "", "no expect/ section"},
 		{"diagnostics expected, spec valid", edit(edit(onlyLedger(run), ExpectLedger, drop), ExpectDiagnostics, func([]byte) []byte { return []byte("main.hcl:1,1: error: X\n") }), "-main.hcl:1,1: error: X", ""},
@@ -199,6 +200,22 @@ func TestUpdate(t *testing.T) {
 	}
 	if err := res.WriteUpdate(); err == nil {
 		t.Error("WriteUpdate of a built-in case: no error")
+	}
+}
+
+// TestPinOnlyLedger: a case may pin only some outbox files; the others are
+// not compared.
+func TestPinOnlyLedger(t *testing.T) {
+	c := builtinCase(t, "reason_too_short")
+	for _, n := range []string{ExpectAgents, ExpectCalls} {
+		c = edit(c, n, func([]byte) []byte { return nil })
+	}
+	res := Run(context.Background(), c)
+	if !res.Passed() {
+		t.Fatalf("%v\n%s", res.Err, res.Diff)
+	}
+	if len(res.Got) != 1 {
+		t.Errorf("got %d sections, want only the ledger", len(res.Got))
 	}
 }
 

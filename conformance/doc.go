@@ -18,8 +18,11 @@
 //	-- expect/ledger.csv --
 //	-- expect/summary --           and optionally the run's counts (SummaryText)
 //
-// A spec test (`applink test DIR`, DIR/tests/*.txtar) is the same format
-// without spec/: the folder's own spec is run on the fixture's data/.
+// Only the expect/ sections a case has are compared (a spec test may pin
+// just the ledger); a case with none fails until recorded. A spec test
+// (`applink test DIR`, DIR/tests/*.txtar) is the same format without spec/:
+// the folder's own spec is run on the fixture's data/ (data/NAME/ per source
+// when there are several).
 //
 // When a plan has several sources their sites are read concurrently, so the
 // order of call rows in calls.jsonl and ledger.csv is not defined; for such

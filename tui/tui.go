@@ -396,7 +396,7 @@ func (m Model) body() string {
 
 func (m Model) status() string {
 	switch {
-	case m.quitting:
+	case m.quitting && m.Busy():
 		return "stopping: waiting for the work in flight to stop at a safe point…"
 	case m.apply.Running():
 		return "apply running"

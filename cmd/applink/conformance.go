@@ -49,6 +49,10 @@ func cmdConformance(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "applink conformance: %v\n", err)
 		return exitFindings
 	}
+	if len(cases) == 0 { // a mistyped folder must not pass CI
+		fmt.Fprintf(std.err, "applink conformance: no cases (*.txtar) in %s\n", pos[0])
+		return exitFindings
+	}
 	passed, failed := runCases(ctx, cases, filter, *upd, std, func(c *conformance.Case) *conformance.Result {
 		return conformance.Run(ctx, c)
 	})
@@ -78,6 +82,11 @@ func compileRun(expr, verb string, std stdio) (*regexp.Regexp, int, bool) {
 // cancelled.
 func runCases(ctx context.Context, cases []*conformance.Case, filter *regexp.Regexp, update bool, std stdio,
 	run func(*conformance.Case) *conformance.Result) (passed, failed int) {
+	defer func() {
+		if filter != nil && passed+failed == 0 {
+			fmt.Fprintf(std.err, "no case matches --run %q\n", filter)
+		}
+	}()
 	for _, c := range cases {
 		if filter != nil && !filter.MatchString(c.Name) {
 			continue

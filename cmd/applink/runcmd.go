@@ -168,16 +168,25 @@ func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std st
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return exitFindings
 	}
-	stage := &countingSink{Sink: outbox.New(stageDir), path: stageDir}
 	primary, where, err := target(plan, p, nil)
 	if err != nil {
 		led.Abort()
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return exitFindings
 	}
+	// Store and forward: keep what this run sends. The outbox keeps its own
+	// run files (hard links); another sink is teed into a staging outbox.
+	var staged engine.Sink
+	if cum, ok := primary.(*outbox.Cumulative); ok {
+		cum.StageTo(stageDir)
+		staged = cum
+	} else {
+		staged = engine.Tee(primary, outbox.New(stageDir))
+	}
+	stage := &countingSink{Sink: staged, path: stageDir}
 	opts := engine.Options{
 		Registry: registry(),
-		Sink:     engine.Tee(primary, stage),
+		Sink:     stage,
 		RunID:    runID,
 		Prior:    prior,
 		Ledger:   &stagedLedger{RunLedger: led, stage: stage},

@@ -66,7 +66,9 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 		Ledger:  func(ctx context.Context) (string, error) { return ledgerState(ctx, p.state) },
 		Animate: true,
 	})
+	restore := divertStderr(filepath.Join(dir, ".applink", "tui.log"))
 	final, err := tea.NewProgram(m, tea.WithInput(std.in), tea.WithOutput(std.out)).Run()
+	restore()
 	if fm, ok := final.(tui.Model); ok {
 		_ = fm.Close()
 	}
@@ -75,6 +77,25 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// divertStderr sends what Go code writes to os.Stderr while the TUI runs
+// (library warnings, stray debug lines) to a log file, where it cannot draw
+// over the screen. It returns the function that puts os.Stderr back.
+func divertStderr(path string) (restore func()) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return func() {}
+	}
+	orig := os.Stderr
+	os.Stderr = f
+	return func() {
+		os.Stderr = orig
+		_ = f.Close()
+	}
 }
 
 // applyPlan is runPlan's wiring (state, prior ledger, cumulative outbox,

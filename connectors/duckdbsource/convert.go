@@ -65,7 +65,6 @@ func asInt64(v any) (int64, error) {
 		return n, nil
 	}
 	s, _ := asString(v)
-	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}

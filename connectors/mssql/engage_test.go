@@ -227,6 +227,14 @@ func TestEngageDuckDB(t *testing.T) {
 		}
 		return s
 	})
+	t.Run("engine run equals snapshot run", func(t *testing.T) {
+		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: 700})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareRuns(t, dir, opt, s)
+	})
+
 	base, _ := DefaultQuery(DuckDB, QueryCalls)
 	withCalls := func(q string, batch int) engine.Source {
 		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch, Queries: map[string]string{QueryCalls: q}})

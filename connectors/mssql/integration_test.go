@@ -22,7 +22,8 @@ import (
 // README.md): it creates a scratch database with the Engage-shaped schema,
 // loads the demo data (through the same inverse mapping as the DuckDB test),
 // runs Check, then compares the source's rows with the snapshot source's for
-// every push-down case. Skipped unless APPLINK_TEST_MSSQL_DSN is set.
+// every push-down case, and the outbox of an engine run with the snapshot
+// run's. Skipped unless APPLINK_TEST_MSSQL_DSN is set.
 func TestIntegrationSQLServer(t *testing.T) {
 	dsn := os.Getenv("APPLINK_TEST_MSSQL_DSN")
 	if dsn == "" {
@@ -92,6 +93,16 @@ func TestIntegrationSQLServer(t *testing.T) {
 		}
 		t.Cleanup(func() { es.Close() })
 		return es
+	})
+	t.Run("engine run equals snapshot run", func(t *testing.T) {
+		s := src
+		s.BatchSize = 700
+		es, err := Open(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer es.Close()
+		compareRuns(t, dir, opt, es)
 	})
 }
 

@@ -26,8 +26,10 @@ import (
 // run (the state was not committed, so it sends the same rows) merges again
 // and ends with the same files as one uninterrupted run.
 type Cumulative struct {
-	dir    string
-	runDir string
+	dir      string
+	stageDir string // when set, the run's files are also kept here (hard links)
+	touched  int    // ledger rows this run
+	runDir   string
 	run    *Sink
 	merge  bool                // final files exist: remember what this run touches
 	calls  map[uint64]struct{} // xxh3 of call ids with a ledger row in this run
@@ -36,6 +38,11 @@ type Cumulative struct {
 
 // NewCumulative returns the cumulative outbox in dir.
 func NewCumulative(dir string) *Cumulative { return &Cumulative{dir: dir} }
+
+// StageTo keeps a copy of each run's own files (what it sent) in dir, for
+// store and forward. The copy is a hard link of the run's files where the
+// file system allows it, so the run's output is encoded and written once.
+func (c *Cumulative) StageTo(dir string) { c.stageDir = dir }
 
 var _ engine.Sink = (*Cumulative)(nil)
 
@@ -58,6 +65,7 @@ func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
 		}
 	}
 	c.calls, c.agents = map[uint64]struct{}{}, map[uint64]struct{}{}
+	c.touched = 0
 	return c.run.Open(ctx, info)
 }
 
@@ -75,6 +83,7 @@ func (c *Cumulative) Call(ctx context.Context, o *engine.OutCall) error {
 // changed) replaces the old row of that id, in the ledger and in the calls or
 // agents file.
 func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
+	c.touched++
 	if c.merge {
 		if r.Entity == "agent" {
 			c.agents[xxh3.HashString(r.ID)] = struct{}{}
@@ -89,6 +98,14 @@ func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
 func (c *Cumulative) Commit(ctx context.Context) error {
 	if err := c.run.Commit(ctx); err != nil {
 		return err
+	}
+	if c.stageDir != "" {
+		if err := linkFiles(c.runDir, c.stageDir); err != nil {
+			return fmt.Errorf("outbox: stage: %w", err)
+		}
+	}
+	if c.touched == 0 && c.merge {
+		return os.RemoveAll(c.runDir) // nothing changed: the final files stay as they are
 	}
 	for _, f := range []struct {
 		name string
@@ -290,4 +307,44 @@ func (c *Cumulative) jsonKey(line []byte) (uint64, bool, error) {
 	k := xxh3.HashString(id)
 	_, drop := c.calls[k]
 	return k, drop, nil
+}
+
+// linkFiles makes dst hold src's outbox files: hard links, or copies where
+// links are not possible (another file system).
+func linkFiles(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{agentsFile, callsFile, ledgerFile} {
+		from, to := filepath.Join(src, name), filepath.Join(dst, name)
+		os.Remove(to)
+		if err := os.Link(from, to); err == nil {
+			continue
+		}
+		if err := copyFile(from, to); err != nil {
+			return err
+		}
+	}
+	return syncDir(dst)
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -209,6 +209,8 @@ func (s *Sink) appendCall(b []byte, c *engine.OutCall) ([]byte, error) {
 	b = appendJSONString(b, c.CallID)
 	b = append(b, `,"agent_user_id":`...)
 	b = appendJSONStringOrNull(b, c.AgentUserID)
+	// RFC 3339 in UTC with a fraction only when there is one: what
+	// json.Marshal writes for a time.Time in UTC.
 	b = append(b, `,"start_time":"`...)
 	b = c.StartTime.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","duration_ms":`...)

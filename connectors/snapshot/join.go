@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"os"
@@ -297,12 +298,15 @@ func (s *Source) mergeJoin(ctx context.Context, j *joiner) error {
 	return j.flushBad()
 }
 
-// Records of the slow path's first sort, by call_id: a call (kind 0, seq =
-// its index in calls.csv) sorts before the bd rows of its call_id (kind 1,
-// seq = line): uvarint(len id) id kind seq(8, big endian) [uvarint(len name)
-// name value].
-func encByID(dst, id []byte, kind byte, seq uint64, name, value []byte) []byte {
-	dst = binary.AppendUvarint(dst[:0], uint64(len(id)))
+// Records of the slow path's first sort, grouping by call_id: a call (kind
+// 0, seq = its index in calls.csv) sorts before the bd rows of its call_id
+// (kind 1, seq = line). The order is by a hash of the id first (the groups
+// need not be in id order, and a hash prefix settles nearly every
+// comparison without touching the record): hash(8) uvarint(len id) id kind
+// seq(8, big endian) [uvarint(len name) name value].
+func encByID(dst []byte, seed maphash.Seed, id []byte, kind byte, seq uint64, name, value []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst[:0], maphash.Bytes(seed, id))
+	dst = binary.AppendUvarint(dst, uint64(len(id)))
 	dst = append(dst, id...)
 	dst = append(dst, kind)
 	dst = binary.BigEndian.AppendUint64(dst, seq)
@@ -315,6 +319,7 @@ func encByID(dst, id []byte, kind byte, seq uint64, name, value []byte) []byte {
 }
 
 func decByID(r []byte) (id []byte, kind byte, seq uint64, name, value []byte) {
+	r = r[8:]
 	n, w := binary.Uvarint(r)
 	id = r[w : w+int(n)]
 	r = r[w+int(n):]
@@ -327,7 +332,13 @@ func decByID(r []byte) (id []byte, kind byte, seq uint64, name, value []byte) {
 	return
 }
 
+func prefixByID(r []byte) uint64 { return binary.BigEndian.Uint64(r) }
+
 func cmpByID(a, b []byte) int {
+	if c := bytes.Compare(a[:8], b[:8]); c != 0 {
+		return c
+	}
+	a, b = a[8:], b[8:]
 	na, wa := binary.Uvarint(a)
 	nb, wb := binary.Uvarint(b)
 	ea, eb := wa+int(na), wb+int(nb)
@@ -370,6 +381,8 @@ func decByCall(r []byte) (k, line uint64, flag byte, id, name, value []byte) {
 
 func cmpByCall(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) }
 
+func prefixByCall(r []byte) uint64 { return binary.BigEndian.Uint64(r) }
+
 // sortJoin is the slow path for business data in any order, in bounded
 // memory: sort calls' ids and bd rows together by call_id to give each bd
 // row its call's index in calls.csv, sort the rows by that index, then read
@@ -380,13 +393,14 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 		dir = os.TempDir()
 	}
 	if limit <= 0 {
-		limit = 64 << 20
+		limit = 32 << 20
 	}
-	byID := newExtSorter(dir, limit, cmpByID)
+	byID := newExtSorter(dir, limit, cmpByID, prefixByID)
 	defer byID.close()
-	byCall := newExtSorter(dir, limit, cmpByCall)
+	byCall := newExtSorter(dir, limit, cmpByCall, prefixByCall)
 	defer byCall.close()
 	var rec []byte
+	seed := maphash.MakeSeed()
 
 	// 1. Every call's id and index.
 	cf, cs, err := s.openCSV(CallsFile, callsHeader)
@@ -412,7 +426,7 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 		if err != nil {
 			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
 		}
-		rec = encByID(rec, f[0], 0, k, nil, nil)
+		rec = encByID(rec, seed, f[0], 0, k, nil, nil)
 		if err := byID.add(rec); err != nil {
 			return err
 		}
@@ -447,7 +461,7 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 			rec = encByCall(rec, noCall, uint64(bs.Line()), flagBad, nil, nil, []byte(msg))
 			err = byCall.add(rec)
 		default:
-			rec = encByID(rec, f[0], 1, uint64(bs.Line()), f[1], f[2])
+			rec = encByID(rec, seed, f[0], 1, uint64(bs.Line()), f[1], f[2])
 			err = byID.add(rec)
 		}
 		if err != nil {

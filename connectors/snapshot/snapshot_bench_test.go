@@ -171,22 +171,32 @@ func benchReadCalls(b *testing.B, calls, fields int, shuffled, sequential bool) 
 	b.ReportMetric(float64(nCalls)/b.Elapsed().Seconds(), "calls/s")
 	b.ReportMetric(float64(nRows)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(nCalls), "cpu-ns/call")
+	b.ReportMetric(maxRSS(), "peak-RSS-MiB")
 }
 
 // BenchmarkReadCalls is the fast path (order check + parallel merge join)
 // on 100k calls × 50 fields (5 M business-data rows, ~110 MB).
-func BenchmarkReadCalls(b *testing.B) { benchReadCalls(b, 100_000, 50, false, false) }
+// SNAPSHOT_BENCH_CALLS=1000000 runs it on the reference workload's size.
+func BenchmarkReadCalls(b *testing.B) { benchReadCalls(b, benchCalls(), 50, false, false) }
+
+func benchCalls() int {
+	if n, err := strconv.Atoi(os.Getenv("SNAPSHOT_BENCH_CALLS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
 
 // BenchmarkReadCallsSequential is the same with the merge join on one
 // goroutine.
-func BenchmarkReadCallsSequential(b *testing.B) { benchReadCalls(b, 100_000, 50, false, true) }
+func BenchmarkReadCallsSequential(b *testing.B) { benchReadCalls(b, benchCalls(), 50, false, true) }
 
 // BenchmarkReadCallsShuffled is the sort path on 20k calls × 50 fields.
 func BenchmarkReadCallsShuffled(b *testing.B) { benchReadCalls(b, 20_000, 50, true, false) }
 
 // BenchmarkCheckOrder is the order check alone on 100k calls × 50 fields.
 func BenchmarkCheckOrder(b *testing.B) {
-	dir, size := benchSnapshot(b, 100_000, 50, false)
+	calls := benchCalls()
+	dir, size := benchSnapshot(b, calls, 50, false)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -197,8 +207,8 @@ func BenchmarkCheckOrder(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
-	b.ReportMetric(float64(100_000*51*b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(100_000*51*b.N), "cpu-ns/row")
+	b.ReportMetric(float64(calls*51*b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(calls*51*b.N), "cpu-ns/row")
 }
 
 // BenchmarkScanner is the CSV scanner alone over business_data.csv.

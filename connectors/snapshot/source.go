@@ -28,7 +28,7 @@ type Source struct {
 	// runs; "" means os.TempDir().
 	TempDir string
 	// SortMemory bounds the memory of each sort of the slow path, in bytes;
-	// 0 means 64 MiB.
+	// 0 means 32 MiB (two sorts: about 100 MiB in all with their indexes).
 	SortMemory int
 
 	// Sequential reads business data on the caller's goroutine; by default

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -273,6 +274,39 @@ func TestOpenAndMedia(t *testing.T) {
 	}
 }
 
+func TestParallelJoinStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	genSnapshot(t, dir, 5000, 20, false, 9) // the producer fills every batch
+	before := runtime.NumGoroutine()
+	stop := errors.New("stop")
+	for _, after := range []int{1, 10, 3000} {
+		n := 0
+		err := New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error {
+			if n++; n == after {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("stop after %d: %v", after, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := New(dir).ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error {
+		if n++; n == 2000 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancel: %v", err)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines after, %d before: the producer leaked", g, before)
+	}
+}
+
 func TestReadCallsStopsOnEmitErrorAndCancel(t *testing.T) {
 	dir := writeSnapshot(t, "", mixedCalls, mixedBD)
 	stop := errors.New("stop")
@@ -325,11 +359,21 @@ func genSnapshot(t testing.TB, dir string, n, fields int, shuffle bool, seed uin
 
 func TestSortPathMatchesMergePath(t *testing.T) {
 	ordered, shuffled := t.TempDir(), t.TempDir()
-	genSnapshot(t, ordered, 500, 7, false, 3)
-	genSnapshot(t, shuffled, 500, 7, true, 3)
+	const n = 2500 // more than one batch of groups on the parallel path
+	genSnapshot(t, ordered, n, 7, false, 3)
+	genSnapshot(t, shuffled, n, 7, true, 3)
 	want, _, err := readAll(t, New(ordered))
 	if err != nil {
 		t.Fatal(err)
+	}
+	seq := New(ordered)
+	seq.Sequential = true
+	wantSeq, _, err := readAll(t, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffLines(want, wantSeq); d != "" {
+		t.Fatalf("sequential differs from parallel:\n%.2000s", d)
 	}
 	s := New(shuffled)
 	s.SortMemory = 4 << 10 // many runs
@@ -359,8 +403,8 @@ func TestSortPathMatchesMergePath(t *testing.T) {
 		}
 		return out
 	}
-	if len(got) != 500 {
-		t.Fatalf("%d records, want 500", len(got))
+	if len(got) != n {
+		t.Fatalf("%d records, want %d", len(got), n)
 	}
 	if d := diffLines(norm(want), norm(got)); d != "" {
 		t.Fatalf("shuffled differs from ordered:\n%.2000s", d)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
@@ -222,7 +223,7 @@ func (c *collector) write(b *obsBatch) error {
 		if err := c.app.results.AppendRow(r...); err != nil {
 			return fmt.Errorf("call %s: %w", k.CallID, err)
 		}
-		if oc.imported {
+		if oc.imported && os.Getenv("NOMAPPED") == "" {
 			c.json = appendBusinessData(c.json[:0], c.plan.Fields, b.vals[oc.valLo:oc.valHi], b.arena)
 			if err := c.app.mapped.AppendRow(oc.pos, k.CallID, c.json); err != nil {
 				return fmt.Errorf("call %s: %w", k.CallID, err)

@@ -152,7 +152,10 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 		}
 	}
 	for _, q := range diffSQL {
-		if _, err := c.ExecContext(ctx, strings.ReplaceAll(q, "{prior}", prior)); err != nil {
+		cc := cpuTime(); tt := time.Now()
+		_, err := c.ExecContext(ctx, strings.ReplaceAll(q, "{prior}", prior))
+		fmt.Fprintln(os.Stderr, "DEBUG", cpuTime()-cc, time.Since(tt), q[:min(len(q), 30)])
+		if err != nil {
 			return nil, fmt.Errorf("preview: diff against the state: %w", err)
 		}
 	}
@@ -212,7 +215,12 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 	if _, err := c.ExecContext(ctx, `INSERT INTO summary VALUES (?)`, string(js)); err != nil {
 		return nil, fmt.Errorf("preview: store summary: %w", err)
 	}
-	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+	cc := cpuTime()
+	_, err = c.ExecContext(ctx, `COMMIT`)
+	fmt.Fprintln(os.Stderr, "DEBUG commit", cpuTime()-cc)
+	cc = cpuTime()
+	defer func() { fmt.Fprintln(os.Stderr, "DEBUG checkpoint", cpuTime()-cc) }()
+	if err != nil {
 		return nil, fmt.Errorf("preview: commit: %w", err)
 	}
 	if _, err := c.ExecContext(ctx, `CHECKPOINT`); err != nil {

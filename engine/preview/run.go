@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/applink-dev/applink/engine"
@@ -48,6 +49,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	t00 := time.Now()
+	c00 := cpuTime()
 	tmp := opts.DBPath + ".tmp"
 	if err := removeDB(tmp); err != nil { // left by a crashed preview
 		return nil, err
@@ -86,8 +88,10 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		ObserveAgent: col.observeAgent,
 	})
 	tEng := time.Now()
+	cEng := cpuTime()
 	storeErr := col.finish()
 	tFin := time.Now()
+	cFin := cpuTime()
 	switch {
 	case storeErr != nil:
 		return nil, storeErr
@@ -99,6 +103,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 
 	res, err := st.finish(ctx, sum, opts.StatePath)
 	tDiff := time.Now()
+	cDiff := cpuTime()
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +118,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	complete = true
-	fmt.Fprintln(os.Stderr, "DEBUG engine", tEng.Sub(t00), "appenders close", tFin.Sub(tEng), "diff", tDiff.Sub(tFin), "close", time.Since(tDiff))
+	fmt.Fprintln(os.Stderr, "DEBUG engine", tEng.Sub(t00), "appenders close", tFin.Sub(tEng), "diff", tDiff.Sub(tFin), "close", time.Since(tDiff), "cpu", cpuTime()-c00, "cpu engine", cEng-c00, "close", cFin-cEng, "diff", cDiff-cFin)
 	res.DBPath = opts.DBPath
 	return res, nil
 }
@@ -211,4 +216,10 @@ func sameFile(a, b string) bool {
 // sqlString quotes s as a SQL string literal.
 func sqlString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

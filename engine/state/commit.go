@@ -107,13 +107,24 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	}
 	defer tx.Rollback()
 	if l.rows > 0 {
-		q := fmt.Sprintf(`INSERT OR REPLACE INTO ledger
-			SELECT entity, id, state, coalesce(reason, ''), coalesce(detail, ''), fp, active, run_id FROM read_csv(%s, header = true, quote = '"', escape = '"',
+		// Upsert without an index: load the changes (the last row per id
+		// wins), delete the rows they replace with a hash join, insert.
+		load := fmt.Sprintf(`CREATE TEMP TABLE changes AS
+			SELECT entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id
+			FROM read_csv(%s, header = true, quote = '"', escape = '"',
 			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
 			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT'})
 			QUALIFY row_number() OVER (PARTITION BY entity, id ORDER BY seq DESC) = 1`, sqlString(l.path))
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("state: upsert ledger: %w", err)
+		for _, q := range []string{
+			`DROP TABLE IF EXISTS changes`,
+			load,
+			`DELETE FROM ledger WHERE (entity, id) IN (SELECT entity, id FROM changes)`,
+			`INSERT INTO ledger SELECT * FROM changes`,
+			`DROP TABLE changes`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("state: upsert ledger: %w", err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs VALUES (?, 'run', ?, ?, ?, ?, ?)`,

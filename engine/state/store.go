@@ -28,8 +28,7 @@ var migrations = map[int][]string{
 			detail  VARCHAR NOT NULL,
 			fp      UBIGINT NOT NULL,
 			active  BOOLEAN NOT NULL,
-			run_id  VARCHAR NOT NULL,
-			PRIMARY KEY (entity, id))`,
+			run_id  VARCHAR NOT NULL)`, // (entity, id) is unique by construction (RunLedger.Commit); no index, so upserts are hash joins
 		`CREATE TABLE runs (
 			run_id    VARCHAR PRIMARY KEY,
 			kind      VARCHAR NOT NULL,   -- run | restore | purge
@@ -72,15 +71,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1) // one connection: temp tables and transactions stay on it
+	// The state's work (an upsert of a run's changes) spills to disk rather
+	// than growing the process: peak memory must not grow with calls.
+	if _, err := db.ExecContext(ctx, `SET memory_limit = '192MB'`); err != nil {
+		db.Close()
+		return nil, stateErr(path, err)
+	}
 	s := &Store{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("state %s is in use by another applink process: %w", path, err)
-		}
-		return nil, fmt.Errorf("state %s: %w", path, err)
+		return nil, stateErr(path, err)
 	}
 	return s, nil
+}
+
+func stateErr(path string, err error) error {
+	if strings.Contains(err.Error(), "Could not set lock") {
+		return fmt.Errorf("state %s is in use by another applink process (one run per spec at a time)", path)
+	}
+	return fmt.Errorf("state %s: %w", path, err)
 }
 
 // Path is the state file's path.

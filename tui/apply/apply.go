@@ -91,7 +91,7 @@ func New(run Func, ledger LedgerFunc, keys help.Keys) Model {
 	in.Prompt = "type yes to run: "
 	in.CharLimit = 8
 	return Model{run: run, ledger: ledger, keys: keys, input: in,
-		bar: progress.New(progress.WithFillCharacters('█', '░')), vp: viewport.New()}
+		bar: progress.New(progress.WithFillCharacters('█', '░')), vp: wrapped()}
 }
 
 // SetTotal sets how many calls the run is expected to read (from the
@@ -314,4 +314,12 @@ func (m Model) resultText() string {
 		engine.WriteSummary(&b, m.sum)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// wrapped is a viewport that wraps long lines (errors, expressions) instead
+// of cutting them.
+func wrapped() viewport.Model {
+	vp := viewport.New()
+	vp.SoftWrap = true
+	return vp
 }

@@ -233,7 +233,7 @@ func (m Model) View() string {
 	if len(m.rows) > 0 {
 		status = fmt.Sprintf("row %d · %s", m.tbl.Cursor()+1, status)
 	}
-	b.WriteString(status + " · ]/[: next/prev change · tab: kind · enter: compare")
+	b.WriteString(status + " · ]/[ change · tab kind · enter compare")
 	return b.String()
 }
 
@@ -258,7 +258,8 @@ func (m Model) sideBySide() string {
 	right := column("this preview", cur, prev, "no longer in the source", colW)
 	var b strings.Builder
 	fmt.Fprintf(&b, "call %s: %s  (* differs)\n\n", cd.Call.CallID, cd.Change)
-	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, left, " │ ", right))
+	sep := strings.TrimSuffix(strings.Repeat(" │ \n", max(lipgloss.Height(left), lipgloss.Height(right))), "\n")
+	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, left, sep, right))
 	b.WriteString("\n\n")
 	if lines := rows.BusinessData(cd.BusinessData); len(lines) > 0 {
 		b.WriteString("business data a run would send:\n")

@@ -33,27 +33,27 @@ func DefaultKeys() Keys {
 		Prev:       b("N/p", "previous stage", "N", "p"),
 		Up:         b("↑/k", "up", "up", "k"),
 		Down:       b("↓/j", "down", "down", "j"),
-		PageUp:     b("pgup", "page up", "pgup", "b"),
-		PageDown:   b("pgdn", "page down", "pgdown", "f", "space"),
-		Enter:      b("enter", "open / show rows", "enter"),
+		PageUp:     b("pgup/b", "page up", "pgup", "b"),
+		PageDown:   b("pgdn/f", "page down", "pgdown", "f", "space"),
+		Enter:      b("enter", "open: rows, a row", "enter"),
 		Back:       b("esc", "back", "esc"),
 		Filter:     b("/", "filter rows", "/"),
 		NextChange: b("]", "next change", "]"),
 		PrevChange: b("[", "previous change", "["),
-		Kind:       b("tab", "diff: cycle new/changed/removed", "tab"),
-		Plan:       b("1", "plan pane", "1"),
-		Stages:     b("2", "stages pane", "2"),
-		Rows:       b("3", "rows pane", "3"),
-		Diff:       b("4/d", "diff pane", "4", "d"),
-		Apply:      b("a", "apply (asks to type yes)", "a"),
-		Help:       b("?", "toggle help", "?"),
-		Quit:       b("q", "quit (stops a run first)", "q", "ctrl+c"),
+		Kind:       b("tab", "diff: next kind", "tab"),
+		Plan:       b("1", "plan", "1"),
+		Stages:     b("2", "stages", "2"),
+		Rows:       b("3", "rows", "3"),
+		Diff:       b("4/d", "diff", "4", "d"),
+		Apply:      b("a", "apply (type yes)", "a"),
+		Help:       b("?", "help", "?"),
+		Quit:       b("q", "quit", "q", "ctrl+c"),
 	}
 }
 
 // ShortHelp is the footer line.
 func (k Keys) ShortHelp() []key.Binding {
-	return []key.Binding{k.Next, k.Prev, k.Enter, k.Diff, k.Apply, k.Help, k.Quit}
+	return []key.Binding{k.Next, k.Prev, k.Enter, k.Help, k.Quit, k.Diff, k.Apply}
 }
 
 // FullHelp is the help pane, in columns.

@@ -86,7 +86,7 @@ func New(ctx context.Context, keys help.Keys, why map[string]string) Model {
 		Cell:     lipgloss.NewStyle().Padding(0, 1),
 		Selected: lipgloss.NewStyle().Reverse(true),
 	})
-	return Model{ctx: ctx, keys: keys, why: why, input: in, tbl: tbl, vp: viewport.New()}
+	return Model{ctx: ctx, keys: keys, why: why, input: in, tbl: tbl, vp: wrapped()}
 }
 
 // SetStore points the pane at a finished preview.
@@ -429,4 +429,12 @@ func BusinessData(raw json.RawMessage) []string {
 		}
 	}
 	return out
+}
+
+// wrapped is a viewport that wraps long lines (errors, expressions) instead
+// of cutting them.
+func wrapped() viewport.Model {
+	vp := viewport.New()
+	vp.SoftWrap = true
+	return vp
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
@@ -238,7 +239,7 @@ func (m Model) View() string {
 		}
 		fmt.Fprintf(&b, "  phase    %s\n  agents   %d\n  calls    %d read\n", phase, p.Agents, p.Calls)
 		if p.Elapsed > 0 {
-			fmt.Fprintf(&b, "  elapsed  %s\n", p.Elapsed.Round(100_000_000))
+			fmt.Fprintf(&b, "  elapsed  %s\n", p.Elapsed.Round(100*time.Millisecond))
 		}
 		b.WriteString("\nq stops it and leaves the previous preview file as it was.")
 		return b.String()
@@ -255,9 +256,9 @@ func (m Model) View() string {
 	n := len(m.result.Stages)
 	fmt.Fprintf(&b, "stage %d/%d: %s\n\n", m.cur+1, n, plan.StageTitles[st.Stage])
 	fmt.Fprintf(&b, "  entered %10d\n  passed  %10d\n  left    %10d\n\n", st.In, st.Out, st.In-st.Out)
-	lines := []string{fmt.Sprintf("rows that passed %22d", st.Out)}
+	lines := []string{fmt.Sprintf("%-32s %10d", "passed", st.Out)}
 	for _, r := range sortedLeft(st) {
-		lines = append(lines, fmt.Sprintf("left: %-26s %10d", r.reason, r.n))
+		lines = append(lines, fmt.Sprintf("%-32s %10d", "left: "+r.reason, r.n))
 	}
 	// Keep the selected line visible when a stage has many reasons.
 	room := max(m.height-9, 3)

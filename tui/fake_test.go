@@ -1,0 +1,155 @@
+package tui_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/tui"
+)
+
+// fakeStore is a preview file in memory: canned rows, filtered the way
+// preview.DB documents RowQuery.
+type fakeStore struct {
+	rows   []preview.Row
+	closed bool
+}
+
+var stageReached = map[string]map[string]bool{
+	preview.ViewAfterRules:   {"filters": true, "mapping": true, "mapped": true},
+	preview.ViewAfterFilters: {"mapping": true, "mapped": true},
+	preview.ViewMapped:       {"mapped": true},
+}
+
+func (f *fakeStore) Rows(ctx context.Context, q preview.RowQuery) ([]preview.Row, error) {
+	var out []preview.Row
+	for _, r := range f.rows {
+		if (q.Change == preview.ChangeRemoved) != (r.Change == preview.ChangeRemoved) {
+			continue
+		}
+		if reached, ok := stageReached[q.Stage]; ok && !reached[r.Stage] {
+			continue
+		}
+		if q.Stage == "rejects" && r.State == engine.StateImported {
+			continue
+		}
+		if (q.State != "" && r.State != q.State) || (q.Reason != "" && r.Reason != q.Reason) ||
+			(q.Change != "" && r.Change != q.Change) {
+			continue
+		}
+		if q.Filter != "" && !strings.Contains(strings.ToLower(r.CallID+" "+r.AgentID+" "+r.ANI+" "+r.DNIS), strings.ToLower(q.Filter)) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (f *fakeStore) Call(ctx context.Context, id string) (*preview.CallDetail, error) {
+	for _, r := range f.rows {
+		if r.CallID != id {
+			continue
+		}
+		cd := &preview.CallDetail{Pos: r.Pos, Source: r.Source, State: r.State, Reason: r.Reason, Detail: r.Detail,
+			Stage: r.Stage, AgentUserID: r.AgentUserID, Change: r.Change,
+			Call: dsl.Call{CallID: r.CallID, TenantID: 1, Site: r.Site, AgentID: r.AgentID, StartTime: r.StartTime,
+				DurationMS: r.DurationMS, Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Archived: r.Reason != engine.ReasonNotArchived,
+				AudioPackets: 120, Status: "ok", Skill: "billing"}}
+		if r.State == engine.StateImported {
+			cd.BusinessData = []byte(`{"text":{"CustomerID":"K-` + r.CallID + `","Tier":"gold"},"number":{"OrderTotal":129.5},"boolean":{"VIP":true}}`)
+		}
+		switch r.Change {
+		case preview.ChangeChanged:
+			cd.Prev = &preview.PrevState{State: engine.StateExcluded, Reason: engine.ReasonNotArchived}
+		case preview.ChangeUnchanged:
+			cd.Prev = &preview.PrevState{State: r.State, Reason: r.Reason}
+		case preview.ChangeRemoved:
+			cd.Pos = -1
+			cd.Prev = &preview.PrevState{State: r.State, Reason: r.Reason}
+			cd.State, cd.Reason = "", ""
+		}
+		return cd, nil
+	}
+	return nil, preview.ErrNotFound
+}
+
+func (f *fakeStore) Close() error {
+	f.closed = true
+	return nil
+}
+
+var t0 = time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+
+func row(i int, id, state, reason, stage, change string) preview.Row {
+	return preview.Row{Pos: int64(i), Source: "main", CallID: id, Site: "main", AgentID: "A" + id[len(id)-2:], AgentUserID: "U" + id[len(id)-2:],
+		StartTime: t0.Add(time.Duration(i) * 7 * time.Minute), DurationMS: int64(30000 + 1000*i), Direction: "in",
+		ANI: "+4420700000" + id[len(id)-2:], DNIS: "+442071111111", State: state, Reason: reason, Stage: stage, Change: change}
+}
+
+// newFakeStore holds ten calls across every stage and one call only in the
+// ledger.
+func newFakeStore() *fakeStore {
+	imp, exc := engine.StateImported, engine.StateExcluded
+	return &fakeStore{rows: []preview.Row{
+		row(0, "C001", imp, "", "mapped", preview.ChangeUnchanged),
+		row(1, "C002", exc, engine.ReasonNotArchived, "rules", preview.ChangeNew),
+		row(2, "C003", imp, engine.ReasonAgentUnmapped, "mapped", preview.ChangeChanged),
+		row(3, "C004", exc, engine.ReasonTooShort, "rules", preview.ChangeUnchanged),
+		row(4, "C005", exc, engine.ReasonFilteredOut, "filters", preview.ChangeNew),
+		row(5, "C006", imp, "", "mapped", preview.ChangeNew),
+		row(6, "C007", exc, engine.ReasonMappingError, "mapping", preview.ChangeUnchanged),
+		row(7, "C008", exc, engine.ReasonNotArchived, "rules", preview.ChangeUnchanged),
+		row(8, "C009", exc, engine.ReasonBeforeWindow, "rules", preview.ChangeUnchanged),
+		row(9, "C010", imp, "", "mapped", preview.ChangeChanged),
+		{Pos: -1, CallID: "C900", State: imp, Change: preview.ChangeRemoved},
+	}}
+}
+
+func fakeResult() *preview.Result {
+	sum := &engine.Summary{RunID: "preview", SourceRows: 10}
+	return &preview.Result{
+		DBPath:  "/tmp/preview.duckdb",
+		Summary: sum,
+		Stages: []preview.StageCount{
+			{Stage: preview.ViewSource, In: 10, Out: 10},
+			{Stage: preview.ViewAfterRules, In: 10, Out: 6, Left: map[string]int{"not_archived": 2, "too_short": 1, "before_window": 1}},
+			{Stage: preview.ViewAfterFilters, In: 6, Out: 5, Left: map[string]int{"filtered_out": 1}},
+			{Stage: preview.ViewMapped, In: 5, Out: 4, Left: map[string]int{"mapping_error": 1}},
+		},
+		Diff: preview.DiffCounts{
+			Calls:  preview.ChangeCounts{New: 3, Changed: 2, Unchanged: 5, Removed: 1},
+			Agents: preview.ChangeCounts{New: 1, Changed: 0, Unchanged: 4, Removed: 0},
+		},
+		WouldSend: struct{ Agents, Calls int }{1, 3},
+	}
+}
+
+// fakePreview reports progress once, like the engine, and answers with the
+// canned result; err makes it fail instead.
+func fakePreview(st *fakeStore, err error) func(context.Context, func(engine.Progress)) (*preview.Result, tui.Store, error) {
+	return func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, tui.Store, error) {
+		progress(engine.Progress{Phase: "calls", Agents: 5, Calls: 10, Elapsed: 1500 * time.Millisecond})
+		if err != nil {
+			return nil, nil, err
+		}
+		return fakeResult(), st, nil
+	}
+}
+
+func fakeSummary() *engine.Summary {
+	s := &engine.Summary{RunID: "20261125T080000.000000Z", PlanHash: "e4a26d3b3be86dde00", Elapsed: 2 * time.Second, SourceRows: 10}
+	s.Agents = engine.Tally{Total: 5, By: map[engine.StateReason]int{{State: "imported"}: 4, {State: "excluded", Reason: "filtered_out"}: 1}}
+	s.Calls = engine.Tally{Total: 10, By: map[engine.StateReason]int{
+		{State: "imported"}: 3, {State: "imported", Reason: "agent_unmapped"}: 1, {State: "excluded", Reason: "not_archived"}: 2,
+		{State: "excluded", Reason: "too_short"}: 1, {State: "excluded", Reason: "before_window"}: 1,
+		{State: "excluded", Reason: "filtered_out"}: 1, {State: "excluded", Reason: "mapping_error"}: 1}}
+	s.CallDiff = engine.Diff{New: 3, Changed: 2, Unchanged: 5}
+	s.Sent.Agents, s.Sent.Calls = 1, 3
+	return s
+}
+
+var errSource = errors.New("open source main: snapshot data: no such file or directory")

@@ -313,7 +313,10 @@ func TestBackfillWindow(t *testing.T) {
 	}
 	src := &memSource{agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
 		calls: []memCall{mk("edge", 0), mk("before", -time.Second), mk("after", time.Second)}}
-	sink, _ := runMem(t, p, src)
+	sink, sum := runMem(t, p, src)
+	if wm := sum.Watermarks["dc1"]; wm.CallID != "after" || !wm.StartTime.Equal(p.Window.From.Add(time.Second)) {
+		t.Errorf("watermark %+v, want the last call by start time", wm)
+	}
 	for id, want := range map[string]string{"edge": "imported", "before": "excluded/before_window", "after": "imported"} {
 		if got := sink.state("call", id); got != want {
 			t.Errorf("%s: %s, want %s", id, got, want)

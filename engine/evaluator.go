@@ -25,6 +25,7 @@ type evaluator struct {
 	media     []MediaResolver
 	multiSite bool
 	seen      map[uint64]struct{} // call ids seen, only with several sites
+	wms       []Watermark         // by source index
 
 	machine  vm.VM
 	env      dsl.CallEnv
@@ -183,12 +184,14 @@ func (ev *evaluator) settle(r *rec) {
 }
 
 // watermark remembers the last call of each source in (start_time, call_id)
-// order, for incremental reads.
+// order, for incremental reads; Run copies them into the summary.
 func (ev *evaluator) watermark(src int, c *dsl.Call) {
-	name := ev.plan.Sources[src].Name
-	wm, ok := ev.sum.Watermarks[name]
-	if !ok || c.StartTime.After(wm.StartTime) || (c.StartTime.Equal(wm.StartTime) && c.CallID > wm.CallID) {
-		ev.sum.Watermarks[name] = Watermark{StartTime: c.StartTime, CallID: c.CallID}
+	for len(ev.wms) <= src {
+		ev.wms = append(ev.wms, Watermark{})
+	}
+	wm := &ev.wms[src]
+	if wm.CallID == "" || c.StartTime.After(wm.StartTime) || (c.StartTime.Equal(wm.StartTime) && c.CallID > wm.CallID) {
+		*wm = Watermark{StartTime: c.StartTime, CallID: c.CallID}
 	}
 }
 

@@ -142,6 +142,11 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	if ctx.Err() != nil {
 		return sum, ErrInterrupted
 	}
+	for i, wm := range ev.wms {
+		if wm.CallID != "" {
+			sum.Watermarks[plan.Sources[i].Name] = wm
+		}
+	}
 
 	prog.phase("commit")
 	if err := opts.Sink.Commit(ctx); err != nil {

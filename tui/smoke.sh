@@ -84,7 +84,8 @@ keys 4
 wait_for "showing all"
 
 keys '?'
-wait_for "toggle help" 5 2>/dev/null || wait_for "Keys"
+wait_for "Keys"
+wait_for "filter rows"
 keys '?'
 
 keys a

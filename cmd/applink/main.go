@@ -52,15 +52,19 @@ type stdio struct {
 
 func verbs() map[string]verb {
 	return map[string]verb{
-		"validate": {"check a spec folder and report every problem", cmdValidate},
-		"fmt":      {"rewrite spec files in canonical format", cmdFmt},
-		"plan":     {"print what a run of the spec would do", cmdPlan},
-		"run":      {"run the spec: read Engage, apply the rules, send to the sink", cmdRun},
-		"demo":     {"make demo Engage data (and a spec), or run the whole demo", cmdDemo},
-		"check":    {"connect to every source and check a run could read it", cmdCheck},
-		"report":   {"report a run from the state: counts, exclusions, failures, drift, loss", cmdReport},
-		"restore":  {"resend a run's staged rows to the sink", cmdRestore},
-		"purge":    {"delete staged data (by date, by call, or all)", cmdPurge},
+		"validate":    {"check a spec folder and report every problem", cmdValidate},
+		"fmt":         {"rewrite spec files in canonical format", cmdFmt},
+		"plan":        {"print what a run of the spec would do", cmdPlan},
+		"run":         {"run the spec: read Engage, apply the rules, send to the sink", cmdRun},
+		"demo":        {"make demo Engage data (and a spec), or run the whole demo", cmdDemo},
+		"check":       {"connect to every source and check a run could read it", cmdCheck},
+		"preview":     {"dry-run the plan into a DuckDB file and diff it against the last run", cmdPreview},
+		"tui":         {"step through a plan, its preview and diff, then apply it", cmdTui},
+		"test":        {"run a spec folder's own fixture tests (tests/*.txtar)", cmdTest},
+		"conformance": {"run the conformance suite (built in, or a folder of cases)", cmdConformance},
+		"report":      {"report a run from the state: counts, exclusions, failures, drift, loss", cmdReport},
+		"restore":     {"resend a run's staged rows to the sink", cmdRestore},
+		"purge":       {"delete staged data (by date, by call, or all)", cmdPurge},
 	}
 }
 

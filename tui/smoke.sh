@@ -38,6 +38,7 @@ wait_for() {
 	local want=$1 secs=${2:-30} i
 	for ((i = 0; i < secs * 10; i++)); do
 		if screen 2>/dev/null | grep -qF -- "$want"; then
+			[[ -n "${SMOKE_TRACE:-}" ]] && echo "smoke: $(date +%T) saw \"$want\"" >&2
 			return 0
 		fi
 		sleep 0.1
@@ -92,8 +93,7 @@ keys a
 wait_for "type yes to run"
 keys -l yes
 keys Enter
-wait_for "apply finished" 60
-wait_for "sent:"
+wait_for "apply finished: sent" 60
 [[ -s "$TMP/spec/.applink/outbox/calls.jsonl" ]] || fail "apply wrote no outbox"
 
 keys q

@@ -14,7 +14,7 @@ import (
 
 func cmdRestore(ctx context.Context, args []string, std stdio) int {
 	fs := newFlags("restore", "restore --run RUN_ID [--calls ID,…] [--out OUTDIR] [--state FILE] DIR", std)
-	runID := fs.String("run", "", "the staged run to resend (see `applink report` or DIR/.applink/staging)")
+	runID := fs.String("run", "", "the staged run to resend, or `latest` (see `applink report` or DIR/.applink/staging)")
 	calls := fs.String("calls", "", "only these call ids, comma-separated")
 	out := fs.String("out", "", "outbox folder (default DIR/.applink/outbox)")
 	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
@@ -107,6 +107,17 @@ func findStaged(ctx context.Context, st *state.Store, runID string) (state.Stage
 	runs, err := st.Staging(ctx)
 	if err != nil {
 		return state.StagedRun{}, err
+	}
+	if runID == "latest" {
+		for i := len(runs) - 1; i >= 0; i-- {
+			if runs[i].PurgedAt == nil {
+				runID = runs[i].RunID
+				break
+			}
+		}
+		if runID == "latest" && len(runs) > 0 {
+			runID = runs[len(runs)-1].RunID // all purged: say so below
+		}
 	}
 	for _, r := range runs {
 		if r.RunID != runID {

@@ -140,7 +140,7 @@ func createStore(ctx context.Context, path string) (*store, error) {
 		return nil, fmt.Errorf("preview: open %s: %w", path, err)
 	}
 	st := &store{db: db, conn: conn}
-	for _, q := range ddl {
+	for _, q := range append(settings(), ddl...) {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			st.close()
 			return nil, fmt.Errorf("preview: create tables: %w", err)
@@ -222,4 +222,15 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// settings bound DuckDB's memory: by default it keeps up to 80 % of RAM of
+// table blocks cached, which would make the preview's footprint grow with
+// the number of calls. Written blocks are evicted to the file instead.
+func settings() []string {
+	mem := os.Getenv("PREVIEW_MEM")
+	if mem == "" {
+		mem = "256MB"
+	}
+	return []string{"SET memory_limit = '" + mem + "'"}
 }

@@ -69,7 +69,7 @@ var ddl = []string{
 	`CREATE TABLE mapped (
 		pos           BIGINT,
 		call_id       VARCHAR,
-		business_data VARCHAR USING COMPRESSION fsst)`,
+		business_data VARCHAR)`,
 	`CREATE TABLE agents_raw (
 		user_id    VARCHAR,
 		state      VARCHAR,

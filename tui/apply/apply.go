@@ -309,9 +309,11 @@ func (m Model) resultText() string {
 		}
 		return strings.TrimRight(b.String(), "\n")
 	}
-	b.WriteString("apply finished\n\n")
 	if m.sum != nil {
+		fmt.Fprintf(&b, "apply finished: sent %d agents, %d calls\n\n", m.sum.Sent.Agents, m.sum.Sent.Calls)
 		engine.WriteSummary(&b, m.sum)
+	} else {
+		b.WriteString("apply finished\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -44,6 +44,7 @@ var errNoExpectation = errors.New("the case has no expect/ section: run with -up
 // depend on when it ran.
 const runID = "conformance"
 
+// caseBatchSize is the engine's batch size for cases (see runPlan).
 const caseBatchSize = 5
 
 var clock = func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }
@@ -94,8 +95,9 @@ func Run(ctx context.Context, c *Case) *Result {
 }
 
 // RunSpecTest runs a spec test: spec (a customer's folder, already
-// validated) on the case's data. Each plan source reads data/NAME when the
-// case has that folder, else data itself.
+// validated) on the case's data. Each plan source, whatever its driver,
+// reads the snapshot data/NAME when the case has that folder, else data
+// itself: an mssql spec is tested on CSV fixtures.
 func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 	res := &Result{Case: c}
 	if err := c.check(true); err != nil {

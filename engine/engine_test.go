@@ -508,3 +508,51 @@ func TestIncrementalSendsOnlyChanges(t *testing.T) {
 		t.Errorf("drift reported again: %+v", sum.AgentDiff.Drift)
 	}
 }
+
+// A call seen at two sites is imported once, from the first source of the
+// spec, however the readers are scheduled.
+func TestMultiSiteFirstSourceWins(t *testing.T) {
+	src := fmt.Sprintf(baseSpec, "", `
+source "engage" "dc2" {
+  driver    = "snapshot"
+  path      = "data2"
+  system_id = "engage-acme"
+}`)
+	spec, diags := dsl.Parse("spec", map[string][]byte{"main.hcl": []byte(src)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
+	var dc1, dc2 []memCall
+	for i := range 3000 {
+		c := goodCall(fmt.Sprintf("C%05d", i), "a1")
+		c.Site = "dc1"
+		dc1 = append(dc1, memCall{call: c})
+		c.Site, c.ANI = "dc2", "+999" // the same call, another copy
+		dc2 = append(dc2, memCall{call: c})
+	}
+	for range 5 {
+		sink := &memSink{}
+		fromDC2 := 0
+		sum, err := Run(context.Background(), p, Options{Sink: sink, BatchSize: 16,
+			Sources: []Source{&memSource{agents: agents, calls: dc1}, &memSource{agents: agents, calls: dc2}},
+			Observe: func(o *ObservedCall) {
+				if o.Out != nil && o.Out.ANI == "+999" {
+					fromDC2++
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.calls) != 3000 || sum.DuplicateSeen != 3000 || sum.Calls.Total != 3000 {
+			t.Fatalf("%d calls sent, %d duplicates, %d counted", len(sink.calls), sum.DuplicateSeen, sum.Calls.Total)
+		}
+		if fromDC2 != 0 {
+			t.Fatalf("%d calls imported from dc2's copy, want all from dc1 (first in the spec)", fromDC2)
+		}
+	}
+}

@@ -42,6 +42,7 @@ type evaluator struct {
 	gen      [][]uint32
 	curGen   uint32
 
+	omitted []int // fields left out of the current call (on_error = omit)
 	facts   callFacts
 	b       *batch
 	r       *rec
@@ -284,6 +285,7 @@ func (ev *evaluator) callFilter() (bool, error) {
 // with on_error = exclude failed (the call is then excluded).
 func (ev *evaluator) mapFields() bool {
 	b, r := ev.b, ev.r
+	ev.omitted = ev.omitted[:0]
 	for i := range ev.plan.Fields {
 		f := &ev.plan.Fields[i]
 		v, ok, err := ev.fieldValue(i, f)
@@ -292,14 +294,16 @@ func (ev *evaluator) mapFields() bool {
 				r.detail = fmt.Sprintf("field %s: %v", f.Name, err)
 				return false
 			}
-			ev.sum.mu.Lock()
-			ev.sum.FieldOmitted[f.Name]++
-			ev.sum.mu.Unlock()
+			ev.omitted = append(ev.omitted, i)
 			continue
 		}
 		if ok {
 			b.vals = append(b.vals, v)
 		}
+	}
+	// Counted only for calls that are imported: an excluded call sends nothing.
+	for _, i := range ev.omitted {
+		ev.sum.FieldOmitted[ev.plan.Fields[i].Name]++
 	}
 	r.valHi = int32(len(b.vals))
 	return true

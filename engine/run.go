@@ -262,14 +262,24 @@ func closeSources(srcs []Source) {
 }
 
 // runCalls wires the pipeline. Batches circulate: free → reader → evaluator
-// → writer → free; the pool's size bounds memory.
+// → writer → free; the pools' size bounds memory. The sites of one system are
+// read concurrently, each with its own pool (a few batches of read-ahead),
+// but evaluated in spec order: a call seen at two sites is imported from the
+// first source of the spec, whatever the timing.
 func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opts Options, sum *Summary, prog *progressTicker) error {
-	const poolSize = 8
-	free := make(chan *batch, poolSize)
-	for range poolSize {
-		free <- newBatch(opts.BatchSize)
+	poolSize := 8
+	if len(srcs) > 1 {
+		poolSize = 4
 	}
-	read := make(chan *batch, poolSize)
+	free := make([]chan *batch, len(srcs))
+	read := make([]chan *batch, len(srcs))
+	for i := range srcs {
+		free[i] = make(chan *batch, poolSize)
+		read[i] = make(chan *batch, poolSize)
+		for range poolSize {
+			free[i] <- newBatch(opts.BatchSize)
+		}
+	}
 	done := make(chan *batch, poolSize)
 	names := make([]*Names, len(srcs))
 	for i := range names {
@@ -285,27 +295,23 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	ev.multiSite = len(srcs) > 1
 
 	g, gctx := errgroup.WithContext(ctx)
-	// Readers: the sites of one system are read concurrently.
-	g.Go(func() error {
-		defer close(read)
-		rg, rctx := errgroup.WithContext(gctx)
-		rg.SetLimit(4)
-		for i, src := range srcs {
-			rg.Go(func() error {
-				return readSource(rctx, i, src, plan, names[i], free, read)
-			})
-		}
-		return rg.Wait()
-	})
-	// Evaluator.
+	for i, src := range srcs {
+		g.Go(func() error {
+			defer close(read[i])
+			return readSource(gctx, i, src, plan, names[i], free[i], read[i])
+		})
+	}
+	// Evaluator: source by source, in spec order.
 	g.Go(func() error {
 		defer close(done)
-		for b := range read {
-			ev.evalBatch(b)
-			select {
-			case done <- b:
-			case <-gctx.Done():
-				return gctx.Err()
+		for i := range srcs {
+			for b := range read[i] {
+				ev.evalBatch(b)
+				select {
+				case done <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
 			}
 		}
 		return nil
@@ -320,7 +326,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 			prog.calls += b.n
 			prog.tick()
 			b.reset()
-			free <- b
+			free[b.src] <- b
 		}
 		return nil
 	})

@@ -147,3 +147,36 @@ func TestResize(t *testing.T) {
 		})
 	}
 }
+
+// TestRerunAfterApply: r runs the preview again (a second file, new rows);
+// while a run is in flight, n and r wait for it.
+func TestRerunAfterApply(t *testing.T) {
+	var previews atomic.Int32
+	base := fakePreview(newFakeStore(), nil)
+	counted := func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
+		previews.Add(1)
+		return base(ctx, p)
+	}
+	release := make(chan struct{})
+	run := func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+		<-release
+		return fakeSummary(), nil
+	}
+	h := start(t, tui.Options{Preview: counted, Apply: run}, 80, 24)
+	h.press("n")
+	h.waitFor("the preview", func(m tui.Model) bool { return m.Stage() == 0 && !m.Busy() })
+	h.press("n", "n", "a")
+	h.typeText("yes")
+	h.press("enter", "r")
+	if s := screen(h.model()); !strings.Contains(s, "a run is in progress") || previews.Load() != 1 {
+		t.Errorf("r during a run must wait (previews %d):\n%s", previews.Load(), s)
+	}
+	close(release)
+	h.waitFor("the run", func(m tui.Model) bool { return m.ApplyPhase() == apply.Done })
+	h.press("r")
+	h.waitFor("the second preview", func(m tui.Model) bool { return !m.Busy() && previews.Load() == 2 })
+	m := h.finish()
+	if m.Stage() != 0 {
+		t.Errorf("a new preview starts at stage 1, got %d", m.Stage()+1)
+	}
+}

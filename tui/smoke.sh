@@ -37,6 +37,9 @@ fail() {
 wait_for() {
 	local want=$1 secs=${2:-30} i
 	for ((i = 0; i < secs * 10; i++)); do
+		if screen 2>/dev/null | grep -qE "(preview|apply) failed"; then
+			fail "the TUI reports a failure"
+		fi
 		if screen 2>/dev/null | grep -qF -- "$want"; then
 			[[ -n "${SMOKE_TRACE:-}" ]] && echo "smoke: $(date +%T) saw \"$want\"" >&2
 			return 0

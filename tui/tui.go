@@ -72,6 +72,7 @@ type Model struct {
 	active   Pane
 	showHelp bool
 	quitting bool
+	note     string // a one-off message in the status line, until the next key
 	store    Store
 
 	plan   plan.Model
@@ -235,6 +236,7 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 	if m.capturing() {
 		return m.toActive(k)
 	}
+	m.note = ""
 	if m.showHelp {
 		m.showHelp = false
 		if key.Matches(k, m.keys.Help) || key.Matches(k, m.keys.Back) {
@@ -245,9 +247,19 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 	switch {
 	case key.Matches(k, m.keys.Help):
 		m.showHelp = true
-	case key.Matches(k, m.keys.Next):
+	case key.Matches(k, m.keys.Next), key.Matches(k, m.keys.Rerun):
+		// One engine job at a time: a preview attaches the state file that
+		// a run is writing.
+		if m.apply.Running() {
+			m.note = "a run is in progress: the preview waits for it"
+			return m, nil
+		}
 		m.active = PaneStages
-		m.stages, cmd = m.stages.Next(m.ctx)
+		if key.Matches(k, m.keys.Rerun) {
+			m.stages, cmd = m.stages.Rerun(m.ctx)
+		} else {
+			m.stages, cmd = m.stages.Next(m.ctx)
+		}
 	case key.Matches(k, m.keys.Prev):
 		m.active = PaneStages
 		m.stages = m.stages.Prev()
@@ -260,6 +272,10 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Diff):
 		m.active = PaneDiff
 	case key.Matches(k, m.keys.Apply):
+		if m.stages.Running() {
+			m.note = "the preview is running: apply once it is done"
+			return m, nil
+		}
 		m.active = PaneApply
 		m.apply, cmd = m.apply.Ask()
 	default:
@@ -396,12 +412,16 @@ func (m Model) body() string {
 
 func (m Model) status() string {
 	switch {
+	case m.note != "":
+		return m.note
 	case m.quitting && m.Busy():
 		return "stopping: waiting for the work in flight to stop at a safe point…"
 	case m.apply.Running():
 		return "apply running"
 	case m.stages.Running():
 		return "preview running"
+	case m.apply.Phase() == apply.Done:
+		return "applied: r runs the preview again to see what is left to send"
 	}
 	if res := m.stages.Result(); res != nil {
 		src := 0

@@ -33,7 +33,11 @@ func cmdCheck(ctx context.Context, args []string, std stdio) int {
 			err = checkFileSource(ctx, src.Name, src, plan, std)
 		}
 		if err != nil {
-			fmt.Fprintf(std.err, "applink check: source %s: %v\n", src.Name, err)
+			if src.Driver == "mssql" { // its errors name the source already
+				fmt.Fprintf(std.err, "applink check: %v\n", err)
+			} else {
+				fmt.Fprintf(std.err, "applink check: source %s: %v\n", src.Name, err)
+			}
 			failed++
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/applink-dev/applink/connectors/duckdbsource"
 	"github.com/applink-dev/applink/connectors/mssql"
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/engine"
@@ -12,5 +13,6 @@ func registry() engine.Registry {
 	return engine.Registry{Sources: map[string]engine.SourceFactory{
 		"snapshot": snapshot.Open,
 		"mssql":    mssql.Open,
+		"duckdb":   duckdbsource.Open,
 	}}
 }

@@ -30,10 +30,10 @@ type Cumulative struct {
 	stageDir string // when set, the run's files are also kept here (hard links)
 	touched  int    // ledger rows this run
 	runDir   string
-	run    *Sink
-	merge  bool                // final files exist: remember what this run touches
-	calls  map[uint64]struct{} // xxh3 of call ids with a ledger row in this run
-	agents map[uint64]struct{} // xxh3 of user ids with a ledger row in this run
+	run      *Sink
+	merge    bool                // final files exist: remember what this run touches
+	calls    map[uint64]struct{} // xxh3 of call ids with a ledger row in this run
+	agents   map[uint64]struct{} // xxh3 of user ids with a ledger row in this run
 }
 
 // NewCumulative returns the cumulative outbox in dir.

@@ -304,7 +304,7 @@ func TestParallelJoinStopsCleanly(t *testing.T) {
 	// ReadCalls waits for its producer: none may be left (other runtime
 	// goroutines may come and go, so look for the producer by name).
 	buf := make([]byte, 1<<20)
-	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "(*producer).run") {
+	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "snapshot.(*producer)") {
 		t.Errorf("the producer goroutine outlived ReadCalls:\n%s", st)
 	}
 }

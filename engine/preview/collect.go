@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
@@ -80,6 +79,8 @@ type collector struct {
 
 	// Owned by the appender goroutine.
 	app     *appenders
+	commit  func() error // commits what the appenders flushed; nil: never
+	pending int          // calls appended since the last commit
 	err     error
 	json    []byte
 	row     []driver.Value
@@ -190,12 +191,35 @@ func (c *collector) loop() {
 				c.cancel(c.err)
 			}
 		}
+		c.pending += len(b.calls)
+		if c.err == nil && c.commit != nil && c.pending >= commitEvery {
+			c.pending = 0
+			if err := c.flushCommit(); err != nil {
+				c.err = fmt.Errorf("preview: store rows: %w", err)
+				c.cancel(c.err)
+			}
+		}
 		b.reset()
 		select {
 		case c.free <- b:
 		default: // the last batch: the pool is full
 		}
 	}
+}
+
+// commitEvery is how many calls go into one transaction. One transaction
+// for everything would hold a whole preview's rows in DuckDB's memory until
+// the end; one per Appender auto-flush would sync the WAL every few thousand
+// rows.
+const commitEvery = 100_000
+
+func (c *collector) flushCommit() error {
+	for _, a := range []*duckdb.Appender{c.app.calls, c.app.results, c.app.mapped, c.app.agents, c.app.bd} {
+		if err := a.Flush(); err != nil {
+			return err
+		}
+	}
+	return c.commit()
 }
 
 func (c *collector) write(b *obsBatch) error {
@@ -223,7 +247,7 @@ func (c *collector) write(b *obsBatch) error {
 		if err := c.app.results.AppendRow(r...); err != nil {
 			return fmt.Errorf("call %s: %w", k.CallID, err)
 		}
-		if oc.imported && os.Getenv("NOMAPPED") == "" {
+		if oc.imported {
 			c.json = appendBusinessData(c.json[:0], c.plan.Fields, b.vals[oc.valLo:oc.valHi], b.arena)
 			if err := c.app.mapped.AppendRow(oc.pos, k.CallID, c.json); err != nil {
 				return fmt.Errorf("call %s: %w", k.CallID, err)

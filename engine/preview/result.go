@@ -138,6 +138,11 @@ func stages(sum *engine.Summary) []StageCount {
 // stores the summary and checkpoints the file.
 func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath string) (*Result, error) {
 	c := st.conn
+	// The run's last transaction; the rest runs in autocommit mode (DuckDB
+	// cannot detach the state inside a transaction that read it).
+	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+		return nil, fmt.Errorf("preview: commit: %w", err)
+	}
 	prior := priorEmpty
 	if statePath != "" {
 		if _, err := os.Stat(statePath); err == nil {
@@ -152,10 +157,7 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 		}
 	}
 	for _, q := range diffSQL {
-		cc := cpuTime(); tt := time.Now()
-		_, err := c.ExecContext(ctx, strings.ReplaceAll(q, "{prior}", prior))
-		fmt.Fprintln(os.Stderr, "DEBUG", cpuTime()-cc, time.Since(tt), q[:min(len(q), 30)])
-		if err != nil {
+		if _, err := c.ExecContext(ctx, strings.ReplaceAll(q, "{prior}", prior)); err != nil {
 			return nil, fmt.Errorf("preview: diff against the state: %w", err)
 		}
 	}
@@ -214,14 +216,6 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 	}
 	if _, err := c.ExecContext(ctx, `INSERT INTO summary VALUES (?)`, string(js)); err != nil {
 		return nil, fmt.Errorf("preview: store summary: %w", err)
-	}
-	cc := cpuTime()
-	_, err = c.ExecContext(ctx, `COMMIT`)
-	fmt.Fprintln(os.Stderr, "DEBUG commit", cpuTime()-cc)
-	cc = cpuTime()
-	defer func() { fmt.Fprintln(os.Stderr, "DEBUG checkpoint", cpuTime()-cc) }()
-	if err != nil {
-		return nil, fmt.Errorf("preview: commit: %w", err)
 	}
 	if _, err := c.ExecContext(ctx, `CHECKPOINT`); err != nil {
 		return nil, fmt.Errorf("preview: checkpoint: %w", err)

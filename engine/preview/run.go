@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/duckdb/duckdb-go/v2"
@@ -48,8 +46,6 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	if err := os.MkdirAll(filepath.Dir(opts.DBPath), 0o755); err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
-	t00 := time.Now()
-	c00 := cpuTime()
 	tmp := opts.DBPath + ".tmp"
 	if err := removeDB(tmp); err != nil { // left by a crashed preview
 		return nil, err
@@ -67,8 +63,8 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		}
 	}()
 
-	// One transaction for the whole file: the Appender then commits (and
-	// syncs) once, not at every auto-flush.
+	// Explicit transactions (see commitEvery): the Appender would otherwise
+	// commit at every auto-flush.
 	if _, err := st.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
@@ -79,6 +75,10 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	col := newCollector(plan, app, opts.SampleBD, cancel)
+	col.commit = func() error {
+		_, err := st.conn.ExecContext(ctx, "COMMIT; BEGIN TRANSACTION")
+		return err
+	}
 	sum, runErr := engine.Run(rctx, plan, engine.Options{
 		Registry:     opts.Registry,
 		Sink:         engine.Discard{},
@@ -87,11 +87,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		Observe:      col.observe,
 		ObserveAgent: col.observeAgent,
 	})
-	tEng := time.Now()
-	cEng := cpuTime()
 	storeErr := col.finish()
-	tFin := time.Now()
-	cFin := cpuTime()
 	switch {
 	case storeErr != nil:
 		return nil, storeErr
@@ -102,8 +98,6 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	}
 
 	res, err := st.finish(ctx, sum, opts.StatePath)
-	tDiff := time.Now()
-	cDiff := cpuTime()
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +112,15 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	complete = true
-	fmt.Fprintln(os.Stderr, "DEBUG engine", tEng.Sub(t00), "appenders close", tFin.Sub(tEng), "diff", tDiff.Sub(tFin), "close", time.Since(tDiff), "cpu", cpuTime()-c00, "cpu engine", cEng-c00, "close", cFin-cEng, "diff", cDiff-cFin)
 	res.DBPath = opts.DBPath
 	return res, nil
 }
 
 // store is a preview file being written, on one connection.
 type store struct {
-	db   *sql.DB
-	conn *sql.Conn
+	db    *sql.DB
+	conn  *sql.Conn
+	spill string // DuckDB's temp_directory, removed with the store
 }
 
 func createStore(ctx context.Context, path string) (*store, error) {
@@ -139,8 +133,8 @@ func createStore(ctx context.Context, path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("preview: open %s: %w", path, err)
 	}
-	st := &store{db: db, conn: conn}
-	for _, q := range append(settings(), ddl...) {
+	st := &store{db: db, conn: conn, spill: path + ".spill"}
+	for _, q := range append(settings(st.spill), ddl...) {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			st.close()
 			return nil, fmt.Errorf("preview: create tables: %w", err)
@@ -189,6 +183,9 @@ func (st *store) close() error {
 		errs = append(errs, st.db.Close())
 		st.db = nil
 	}
+	if st.spill != "" {
+		errs = append(errs, os.RemoveAll(st.spill))
+	}
 	return errors.Join(errs...)
 }
 
@@ -218,19 +215,15 @@ func sqlString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// memoryLimit bounds DuckDB's buffer pool. By default it may cache up to
+// 80 % of RAM, so the preview's footprint would grow with the number of
+// calls; bounded, written blocks are evicted to the file and the rest spills
+// to the temp directory.
+const memoryLimit = "256MB"
 
-// settings bound DuckDB's memory: by default it keeps up to 80 % of RAM of
-// table blocks cached, which would make the preview's footprint grow with
-// the number of calls. Written blocks are evicted to the file instead.
-func settings() []string {
-	mem := os.Getenv("PREVIEW_MEM")
-	if mem == "" {
-		mem = "256MB"
+func settings(spill string) []string {
+	return []string{
+		"SET memory_limit = " + sqlString(memoryLimit),
+		"SET temp_directory = " + sqlString(spill),
 	}
-	return []string{"SET memory_limit = '" + mem + "'"}
 }

@@ -35,7 +35,7 @@ type RunLedger struct {
 
 // Staged describes what a run kept in the staging area.
 type Staged struct {
-	Path           string
+	Path          string
 	Calls, Agents int
 }
 

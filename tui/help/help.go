@@ -12,6 +12,7 @@ import (
 // pane renders them.
 type Keys struct {
 	Next, Prev             key.Binding // stepping through the preview's stages
+	Rerun                  key.Binding
 	Up, Down               key.Binding
 	PageUp, PageDown       key.Binding
 	Enter, Back            key.Binding
@@ -31,6 +32,7 @@ func DefaultKeys() Keys {
 	return Keys{
 		Next:       b("n", "next stage", "n"),
 		Prev:       b("N/p", "previous stage", "N", "p"),
+		Rerun:      b("r", "run the preview again", "r"),
 		Up:         b("↑/k", "up", "up", "k"),
 		Down:       b("↓/j", "down", "down", "j"),
 		PageUp:     b("pgup/b", "page up", "pgup", "b"),
@@ -59,7 +61,7 @@ func (k Keys) ShortHelp() []key.Binding {
 // FullHelp is the help pane, in columns.
 func (k Keys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Prev, k.Enter, k.Back, k.Filter, k.NextChange, k.PrevChange, k.Kind},
+		{k.Next, k.Prev, k.Rerun, k.Enter, k.Back, k.Filter, k.NextChange, k.PrevChange, k.Kind},
 		{k.Up, k.Down, k.PageUp, k.PageDown},
 		{k.Plan, k.Stages, k.Rows, k.Diff, k.Apply, k.Help, k.Quit},
 	}

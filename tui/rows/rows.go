@@ -89,9 +89,13 @@ func New(ctx context.Context, keys help.Keys, why map[string]string) Model {
 	return Model{ctx: ctx, keys: keys, why: why, input: in, tbl: tbl, vp: wrapped()}
 }
 
-// SetStore points the pane at a finished preview.
+// SetStore points the pane at a finished preview, forgetting the rows of
+// the one before.
 func (m Model) SetStore(s Store) Model {
 	m.store = s
+	m.title, m.rows, m.err, m.showDetail, m.filtering = "", nil, nil, false, false
+	m.seq++ // answers to queries of the old file are dropped
+	m.tbl.SetRows(nil)
 	return m
 }
 

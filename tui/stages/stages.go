@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/preview"
@@ -110,6 +111,15 @@ func (m Model) Next(ctx context.Context) (Model, tea.Cmd) {
 		m.sel = 0
 	}
 	return m, nil
+}
+
+// Rerun runs the preview again (after an apply, or when the source moved
+// on), back to the first stage when it is done.
+func (m Model) Rerun(ctx context.Context) (Model, tea.Cmd) {
+	if m.running {
+		return m, nil
+	}
+	return m.start(ctx)
 }
 
 // Prev goes back to the previous finished stage.
@@ -244,7 +254,9 @@ func (m Model) View() string {
 		b.WriteString("\nq stops it and leaves the previous preview file as it was.")
 		return b.String()
 	case m.err != nil:
-		fmt.Fprintf(&b, "preview failed:\n\n  %s\n\nNothing was written to the state or the sink. n tries again.", m.err)
+		// Errors can be long (DuckDB's): wrap rather than cut them.
+		msg := lipgloss.NewStyle().Width(max(m.width-2, 20)).Render(m.err.Error())
+		fmt.Fprintf(&b, "preview failed:\n\n%s\n\nNothing was written to the state or the sink. n tries again.", indent(msg))
 		return b.String()
 	case m.result == nil:
 		b.WriteString("No preview yet.\n\nn runs the preview: every stage's rows go into the preview file,\n")
@@ -274,10 +286,12 @@ func (m Model) View() string {
 	if m.cur < n-1 {
 		fmt.Fprintf(&b, "enter: sample rows · n: next stage (%s)", plan.StageTitles[m.result.Stages[m.cur+1].Stage])
 	} else {
-		fmt.Fprintf(&b, "enter: sample rows · last stage: %d would be sent; 4 shows the diff, a applies", m.result.WouldSend.Calls)
+		fmt.Fprintf(&b, "enter: sample rows · last stage: %d calls to send · 4: diff · a: apply", m.result.WouldSend.Calls)
 	}
 	if m.cur > 0 {
 		b.WriteString(" · N/p: back")
 	}
 	return b.String()
 }
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

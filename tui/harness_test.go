@@ -174,7 +174,7 @@ var (
 
 // testPlan compiles testdata/spec (Acme's spec without data: the fakes
 // never read the source).
-func testPlan(t *testing.T) *engine.Plan {
+func testPlan(t testing.TB) *engine.Plan {
 	t.Helper()
 	planOnce.Do(func() {
 		spec, diags := dsl.Load("testdata/spec")

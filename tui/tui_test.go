@@ -9,7 +9,6 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui"
 	"github.com/applink-dev/applink/tui/apply"
 )
@@ -211,5 +210,3 @@ func checkFrame(t *testing.T, s string, w, h int) {
 		}
 	}
 }
-
-var _ = preview.ViewSource

@@ -136,87 +136,109 @@ func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
 	return plan, exitOK
 }
 
-// runPlan runs a compiled plan incrementally: against the spec's state, into
-// the cumulative outbox, keeping a staged copy of what it sends.
+// runPlan runs a compiled plan incrementally and prints the summary.
 func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std stdio) int {
-	st, err := state.Open(ctx, p.state)
-	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
-	}
-	defer st.Close()
-	now := time.Now()
-	retention := plan.Staging.RetentionDays
-	if retention <= 0 {
-		retention = 90
-	}
-	if pruned, err := st.Prune(ctx, now.Add(-time.Duration(retention)*24*time.Hour), now); err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
-	} else if len(pruned) > 0 {
-		fmt.Fprintf(std.err, "staging: pruned %d runs older than %d days\n", len(pruned), retention)
-	}
-	prior, err := st.Prior(ctx)
-	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
-	}
-	runID := now.UTC().Format("20060102T150405.000000Z")
-	stageDir := filepath.Join(p.staging, runID)
-	led, err := st.Begin(runID, plan.SpecHash, stageDir, prior)
-	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
-	}
-	primary, where, err := target(plan, p, nil)
-	if err != nil {
-		led.Abort()
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
-	}
-	// Store and forward: keep what this run sends. The outbox keeps its own
-	// run files (hard links); another sink is teed into a staging outbox.
-	var staged engine.Sink
-	if cum, ok := primary.(*outbox.Cumulative); ok {
-		cum.StageTo(stageDir)
-		staged = cum
-	} else {
-		staged = engine.Tee(primary, outbox.New(stageDir))
-	}
-	stage := &countingSink{Sink: staged, path: stageDir}
-	opts := engine.Options{
-		Registry: registry(),
-		Sink:     stage,
-		RunID:    runID,
-		Prior:    prior,
-		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
-	}
 	var prog *progressPrinter
+	var progress func(engine.Progress)
 	if !quiet {
 		prog = newProgressPrinter(std.err)
-		opts.Progress = prog.update
+		progress = prog.update
 	}
-	sum, err := engine.Run(ctx, plan, opts)
+	r, err := execute(ctx, plan, p, registry(), progress)
 	if prog != nil {
 		prog.finish()
 	}
+	if r != nil && r.pruned > 0 {
+		fmt.Fprintf(std.err, "staging: pruned %d runs older than %d days\n", r.pruned, r.retention)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
-		_ = os.RemoveAll(stageDir)
 		if errors.Is(err, engine.ErrInterrupted) {
 			fmt.Fprintf(std.err, "resume with: applink run %s\n", plan.SpecDir)
 		}
 		return exitFindings
 	}
-	if stage.calls+stage.agents == 0 {
-		_ = os.RemoveAll(stageDir) // nothing sent, nothing to keep
-	}
-	engine.WriteSummary(std.out, sum)
-	fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", where, p.state)
-	if stage.calls+stage.agents > 0 {
-		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", stageDir, retention)
+	engine.WriteSummary(std.out, r.sum)
+	fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.where, p.state)
+	if r.staged {
+		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.stageDir, r.retention)
 	}
 	return exitOK
+}
+
+// applyPlan is a run without printing, for the TUI.
+func applyPlan(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*engine.Summary, error) {
+	r, err := execute(ctx, plan, p, reg, progress)
+	if r == nil {
+		return nil, err
+	}
+	return r.sum, err
+}
+
+type runResult struct {
+	sum               *engine.Summary
+	where, stageDir   string
+	staged            bool
+	retention, pruned int
+}
+
+// execute runs a plan against the spec's state, into its sink (the
+// cumulative outbox or CXone), keeping a staged copy of what it sends.
+func execute(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*runResult, error) {
+	st, err := state.Open(ctx, p.state)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	now := time.Now()
+	r := &runResult{retention: plan.Staging.RetentionDays}
+	if r.retention <= 0 {
+		r.retention = 90
+	}
+	pruned, err := st.Prune(ctx, now.Add(-time.Duration(r.retention)*24*time.Hour), now)
+	r.pruned = len(pruned)
+	if err != nil {
+		return r, err
+	}
+	prior, err := st.Prior(ctx)
+	if err != nil {
+		return r, err
+	}
+	runID := now.UTC().Format("20060102T150405.000000Z")
+	r.stageDir = filepath.Join(p.staging, runID)
+	led, err := st.Begin(runID, plan.SpecHash, r.stageDir, prior)
+	if err != nil {
+		return r, err
+	}
+	primary, where, err := target(plan, p, nil)
+	if err != nil {
+		led.Abort()
+		return r, err
+	}
+	r.where = where
+	// Store and forward: keep what this run sends. The outbox keeps its own
+	// run files (hard links); another sink is teed into a staging outbox.
+	var staged engine.Sink
+	if cum, ok := primary.(*outbox.Cumulative); ok {
+		cum.StageTo(r.stageDir)
+		staged = cum
+	} else {
+		staged = engine.Tee(primary, outbox.New(r.stageDir))
+	}
+	stage := &countingSink{Sink: staged, path: r.stageDir}
+	r.sum, err = engine.Run(ctx, plan, engine.Options{
+		Registry: reg,
+		Sink:     stage,
+		RunID:    runID,
+		Prior:    prior,
+		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
+		Progress: progress,
+	})
+	r.staged = err == nil && stage.calls+stage.agents > 0
+	if !r.staged {
+		_ = os.RemoveAll(r.stageDir) // nothing committed, or nothing sent: nothing to keep
+	}
+	return r, err
 }
 
 // countingSink counts what reaches the staging copy.

@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
-	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/state"
@@ -20,10 +19,11 @@ import (
 // cmdTui opens the TUI over a spec: step through a preview, look at rows and
 // the diff, and apply for real after a typed confirmation.
 func cmdTui(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("tui", "tui [--db FILE] [--state FILE] [--out OUTDIR] DIR", std)
+	fs := newFlags("tui", "tui [--db FILE] [--state FILE] [--out OUTDIR] [--bd] DIR", std)
 	db := fs.String("db", "", "preview file (default DIR/.applink/preview.duckdb)")
 	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
 	out := fs.String("out", "", "outbox folder for apply (default DIR/.applink/outbox); cumulative across runs")
+	sampleBD := fs.Bool("bd", false, "also keep the source business data in the preview file, to show it in a row's detail (slower on big sources)")
 	pos, code, ok := parseFlags(fs, args, std)
 	if !ok {
 		return code
@@ -50,7 +50,7 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 		Context: ctx,
 		Plan:    plan,
 		Preview: func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, tui.Store, error) {
-			res, err := preview.Run(ctx, plan, preview.Options{DBPath: dbPath, StatePath: p.state, Registry: reg, Progress: progress})
+			res, err := preview.Run(ctx, plan, preview.Options{DBPath: dbPath, StatePath: p.state, Registry: reg, Progress: progress, SampleBD: *sampleBD})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -96,49 +96,6 @@ func divertStderr(path string) (restore func()) {
 		os.Stderr = orig
 		_ = f.Close()
 	}
-}
-
-// applyPlan is runPlan's wiring (state, prior ledger, cumulative outbox,
-// staging copy) without its printing, which would draw over the TUI.
-// TODO(lead): runPlan could call this and print; kept apart so runcmd.go is
-// untouched.
-func applyPlan(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*engine.Summary, error) {
-	st, err := state.Open(ctx, p.state)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	now := time.Now()
-	retention := plan.Staging.RetentionDays
-	if retention <= 0 {
-		retention = 90
-	}
-	if _, err := st.Prune(ctx, now.Add(-time.Duration(retention)*24*time.Hour), now); err != nil {
-		return nil, err
-	}
-	prior, err := st.Prior(ctx)
-	if err != nil {
-		return nil, err
-	}
-	runID := now.UTC().Format("20060102T150405.000000Z")
-	stageDir := filepath.Join(p.staging, runID)
-	led, err := st.Begin(runID, plan.SpecHash, stageDir, prior)
-	if err != nil {
-		return nil, err
-	}
-	stage := &countingSink{Sink: outbox.New(stageDir), path: stageDir}
-	sum, err := engine.Run(ctx, plan, engine.Options{
-		Registry: reg,
-		Sink:     engine.Tee(outbox.NewCumulative(p.outbox), stage),
-		RunID:    runID,
-		Prior:    prior,
-		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
-		Progress: progress,
-	})
-	if err != nil || stage.calls+stage.agents == 0 {
-		_ = os.RemoveAll(stageDir) // nothing committed, or nothing sent: nothing to keep
-	}
-	return sum, err
 }
 
 // ledgerState says what the state holds after a failed apply: the last

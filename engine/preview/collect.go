@@ -210,8 +210,8 @@ func (c *collector) loop() {
 // commitEvery is how many calls go into one transaction. One transaction
 // for everything would hold a whole preview's rows in DuckDB's memory until
 // the end; one per Appender auto-flush would sync the WAL every few thousand
-// rows.
-const commitEvery = 100_000
+// rows. A variable for tests.
+var commitEvery = 100_000
 
 func (c *collector) flushCommit() error {
 	for _, a := range []*duckdb.Appender{c.app.calls, c.app.results, c.app.mapped, c.app.agents, c.app.bd} {

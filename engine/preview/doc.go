@@ -6,10 +6,12 @@
 // per reason and per change kind, as text or one JSON object.
 //
 // Rows reach DuckDB through the Appender on a goroutine of their own, fed by
-// the engine's Observe callbacks through a small pool of batches, so memory
-// stays flat with the number of calls and the engine never waits on SQL
-// except when the pool is full. DuckDB stores; it does not pivot: mapped
+// the engine's Observe callbacks through a small pool of batches, so the Go
+// side stays flat with the number of calls and the engine waits on DuckDB
+// only when the pool is full. DuckDB stores; it does not pivot: mapped
 // business data is rendered once per imported call as the outbox's JSON.
+// Rows are committed in slices of 100 000 calls and DuckDB's buffer pool is
+// capped (memory_limit), so an uncommitted preview does not sit in memory.
 //
 // The file is written beside its final name and renamed into place only when
 // complete, so an interrupted preview leaves the previous one intact. OpenDB

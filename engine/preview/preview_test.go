@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -433,5 +434,54 @@ func TestBadInputs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.duckdb")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("OpenDB created a file")
+	}
+}
+
+// TestCommitsInSlices: a preview longer than one transaction stores every
+// row once, and a cancel after some commits still leaves no file behind.
+func TestCommitsInSlices(t *testing.T) {
+	defer func(n int) { commitEvery = n }(commitEvery)
+	commitEvery = 1000
+	big := func() *memSource {
+		src := testSource()
+		for i := range 5000 {
+			src.calls = append(src.calls, memCall{call: goodCall(fmt.Sprintf("X%05d", i), "a1"), bd: bd("a", "1", "gold")})
+		}
+		return src
+	}
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "preview.duckdb")
+	res := runPreview(t, dbPath, "", big(), false)
+	if res.Reasons["imported"] != 5002 || res.Summary.SourceRows != 5011 {
+		t.Fatalf("reasons %v, rows %d", res.Reasons, res.Summary.SourceRows)
+	}
+	d, err := OpenDB(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    string
+		want int
+	}{{`SELECT count(*) FROM calls`, 5010}, {`SELECT count(DISTINCT pos) FROM results`, 5010}, {`SELECT count(*) FROM mapped_calls`, 5003}} {
+		var n int
+		if err := d.db.QueryRow(c.q).Scan(&n); err != nil || n != c.want {
+			t.Errorf("%s: %d (%v), want %d", c.q, n, err, c.want)
+		}
+	}
+	d.Close()
+	before := fileHash(t, dbPath)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := big()
+	src.cancelAfter, src.cancel = 4500, cancel
+	if _, err := Run(ctx, testPlan(t), Options{DBPath: dbPath, Sources: []engine.Source{src}}); !errors.Is(err, engine.ErrInterrupted) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if fileHash(t, dbPath) != before {
+		t.Error("the previous preview changed")
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"preview.duckdb"}) {
+		t.Errorf("files left: %v", names)
 	}
 }

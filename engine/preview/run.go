@@ -89,10 +89,10 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 	})
 	storeErr := col.finish()
 	switch {
+	case ctx.Err() != nil: // the store's error, if any, is only a consequence
+		return nil, fmt.Errorf("preview interrupted; the previous preview file is left as it was: %w (%v)", engine.ErrInterrupted, context.Cause(ctx))
 	case storeErr != nil:
 		return nil, storeErr
-	case runErr != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("preview interrupted; the previous preview file is left as it was: %w", runErr)
 	case runErr != nil:
 		return nil, fmt.Errorf("preview: %w", runErr)
 	}

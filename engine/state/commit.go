@@ -51,8 +51,8 @@ func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, erro
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 9)}
-	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq"}); err != nil {
+	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10)}
+	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq", "key"}); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -69,6 +69,7 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	l.rec[7] = l.runID
 	l.rows++
 	l.rec[8] = strconv.Itoa(l.rows) // a later row of the same id wins (a sink's late failure)
+	l.rec[9] = strconv.FormatUint(rowKey(r.Entity, r.ID), 10)
 	return l.w.Write(l.rec)
 }
 
@@ -107,20 +108,25 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	}
 	defer tx.Rollback()
 	if l.rows > 0 {
-		// Upsert without an index: load the changes (the last row per id
-		// wins), delete the rows they replace with a hash join, insert.
-		load := fmt.Sprintf(`CREATE TEMP TABLE changes AS
-			SELECT entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id
+		// Upsert without an index, in operators DuckDB can spill to disk (a
+		// window function cannot): load the changes, keep the last row per id
+		// (a sink's late failure replaces the row written during the run),
+		// delete the rows they replace, insert.
+		load := fmt.Sprintf(`CREATE TABLE ledger_changes AS
+			SELECT key, entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id, seq
 			FROM read_csv(%s, header = true, quote = '"', escape = '"',
 			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
-			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT'})
-			QUALIFY row_number() OVER (PARTITION BY entity, id ORDER BY seq DESC) = 1`, sqlString(l.path))
+			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT', 'key': 'UBIGINT'})`, sqlString(l.path))
 		for _, q := range []string{
-			`DROP TABLE IF EXISTS changes`,
+			`DROP TABLE IF EXISTS ledger_changes`,
 			load,
-			`DELETE FROM ledger WHERE (entity, id) IN (SELECT entity, id FROM changes)`,
-			`INSERT INTO ledger SELECT * FROM changes`,
-			`DROP TABLE changes`,
+			`DELETE FROM ledger_changes WHERE seq IN (
+				SELECT c.seq FROM ledger_changes c
+				JOIN (SELECT key, max(seq) AS last FROM ledger_changes GROUP BY key HAVING count(*) > 1) d USING (key)
+				WHERE c.seq < d.last)`,
+			`DELETE FROM ledger WHERE key IN (SELECT key FROM ledger_changes)`,
+			`INSERT INTO ledger SELECT key, entity, id, state, reason, detail, fp, active, run_id FROM ledger_changes`,
+			`DROP TABLE ledger_changes`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("state: upsert ledger: %w", err)

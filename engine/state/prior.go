@@ -42,18 +42,16 @@ func (s *Store) Prior(ctx context.Context) (*Index, error) {
 		return nil, fmt.Errorf("state: count ledger: %w", err)
 	}
 	idx := &Index{entries: make([]entry, 0, n)}
-	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, fp, active FROM ledger`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, fp, active FROM ledger`)
 	if err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var entity, id string
 		var e entry
-		if err := rows.Scan(&entity, &id, &e.fp, &e.active); err != nil {
+		if err := rows.Scan(&e.key, &e.fp, &e.active); err != nil {
 			return nil, fmt.Errorf("state: load ledger: %w", err)
 		}
-		e.key = rowKey(entity, id)
 		idx.entries = append(idx.entries, e)
 	}
 	if err := rows.Err(); err != nil {

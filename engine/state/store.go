@@ -21,6 +21,7 @@ const SchemaVersion = 1
 var migrations = map[int][]string{
 	1: {
 		`CREATE TABLE ledger (
+			key     UBIGINT NOT NULL,  -- rowKey(entity, id): joins and aggregates on 8 bytes, not strings
 			entity  VARCHAR NOT NULL,
 			id      VARCHAR NOT NULL,
 			state   VARCHAR NOT NULL,
@@ -73,9 +74,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(1) // one connection: temp tables and transactions stay on it
 	// The state's work (an upsert of a run's changes) spills to disk rather
 	// than growing the process: peak memory must not grow with calls.
-	if _, err := db.ExecContext(ctx, `SET memory_limit = '192MB'`); err != nil {
-		db.Close()
-		return nil, stateErr(path, err)
+	for _, set := range []string{`SET memory_limit = '128MB'`, `SET threads = 1`, `SET preserve_insertion_order = false`} {
+		if _, err := db.ExecContext(ctx, set); err != nil {
+			db.Close()
+			return nil, stateErr(path, err)
+		}
 	}
 	s := &Store{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {

@@ -141,36 +141,43 @@ func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool,
 			return os.Rename(fresh, final)
 		}
 	}
-	tmp, err := os.CreateTemp(c.dir, "."+name+".merge-*")
+	header := name != callsFile
+	return replaceFile(final, func(w *bufio.Writer) error {
+		if err := copyKept(w, final, header, replaced); err != nil {
+			return err
+		}
+		return appendFile(w, fresh, header)
+	})
+}
+
+// replaceFile writes path anew through a temp file beside it, synced, then
+// renamed over it (and the folder synced): a crash leaves the old file or
+// the new one, never half of one.
+func replaceFile(path string, write func(w *bufio.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	header := name != callsFile
-	if err := copyKept(w, final, header, replaced); err != nil {
-		tmp.Close()
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	if err := appendFile(w, fresh, header); err != nil {
-		tmp.Close()
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return err
-	}
-	return syncDir(c.dir)
+	return syncDir(dir)
 }
 
 // copyKept copies the old file (header included) minus replaced rows. CSV

@@ -210,26 +210,7 @@ func rewrite(dir, name string, header bool, drop func([]byte) (uint64, bool, err
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dir, "."+name+".purge-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	if err := copyKept(w, path, header, drop); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return replaceFile(path, func(w *bufio.Writer) error {
+		return copyKept(w, path, header, drop)
+	})
 }

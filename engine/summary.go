@@ -191,6 +191,12 @@ func WriteSummary(w io.Writer, s *Summary) {
 	} else {
 		fmt.Fprintf(w, "sent: %d agents, %d calls\n", s.Sent.Agents, s.Sent.Calls)
 	}
+	WriteSummaryNotes(w, s)
+}
+
+// WriteSummaryNotes renders what a summary says beyond the counts: drift,
+// duplicates, bad rows, values left out, warnings. The preview's text shares it.
+func WriteSummaryNotes(w io.Writer, s *Summary) {
 	for _, d := range s.AgentDiff.Drift {
 		fmt.Fprintf(w, "drift: agent %s was %s in Engage: not synced, act on it in CXone by hand\n", d.UserID, d.Change)
 	}

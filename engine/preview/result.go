@@ -363,34 +363,7 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %-23s %9d %9d\n", l.name, l.c, l.a)
 	}
 	fmt.Fprintf(w, "a run now would send: %d agents, %d calls\n", r.WouldSend.Agents, r.WouldSend.Calls)
-	for _, d := range s.AgentDiff.Drift {
-		fmt.Fprintf(w, "drift: agent %s was %s in Engage: not synced, act on it in CXone by hand\n", d.UserID, d.Change)
-	}
-	if s.DuplicateSeen > 0 {
-		fmt.Fprintf(w, "calls seen from more than one site (imported once): %d\n", s.DuplicateSeen)
-	}
-	if s.BadRows > 0 {
-		fmt.Fprintf(w, "bad source rows: %d (%d without a readable id, not in the ledger)\n", s.BadRows, s.BadNoID)
-		for _, m := range s.BadRowSamples {
-			fmt.Fprintf(w, "  %s\n", m)
-		}
-		if s.BadRows > len(s.BadRowSamples) {
-			fmt.Fprintf(w, "  … and %d more\n", s.BadRows-len(s.BadRowSamples))
-		}
-	}
-	if len(s.FieldOmitted) > 0 {
-		var parts []string
-		for _, k := range sortedKeys(s.FieldOmitted) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, s.FieldOmitted[k]))
-		}
-		fmt.Fprintf(w, "field values left out (on_error = omit): %s\n", strings.Join(parts, ", "))
-	}
-	if s.Warnings > 0 {
-		fmt.Fprintf(w, "warnings: %d\n", s.Warnings)
-		for _, m := range s.WarnSamples {
-			fmt.Fprintf(w, "  %s\n", m)
-		}
-	}
+	engine.WriteSummaryNotes(w, s)
 }
 
 func shortHash(h string) string {

@@ -20,7 +20,7 @@ import (
 
 // applinkBinary makes the test binary callable as `applink` (testscript.Main
 // dispatches on the program name) and returns its path.
-func applinkBinary(t *testing.T) string {
+func applinkBinary(t testing.TB) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {

@@ -79,6 +79,11 @@ func TestCustomerSpecs(t *testing.T) {
 // runOwnData runs a spec on the data its sources name, as `applink run`
 // would, and checks that every source row got exactly one verdict.
 func runOwnData(t *testing.T, spec *dsl.Spec) {
+	for _, s := range spec.Sources {
+		if s.Driver != "snapshot" {
+			t.Skipf("source %q reads a live %s server; its tests/ cover the rules", s.Name, s.Driver)
+		}
+	}
 	plan, err := engine.Compile(spec)
 	if err != nil {
 		t.Fatal(err)

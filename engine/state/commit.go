@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,8 @@ type RunLedger struct {
 	bw       *bufio.Writer
 	w        *csv.Writer
 	rows     int
+	keys     []uint64 // row keys of this run, to know at commit whether an id repeats
+	sorted   int      // 0 not checked yet, 1 no repeats, 2 repeats
 	rec      []string
 	// Watermarks to record at commit (source name -> last call), set by the
 	// caller from the summary.
@@ -69,7 +72,9 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	l.rec[7] = l.runID
 	l.rows++
 	l.rec[8] = strconv.Itoa(l.rows) // a later row of the same id wins (a sink's late failure)
-	l.rec[9] = strconv.FormatUint(rowKey(r.Entity, r.ID), 10)
+	k := rowKey(r.Entity, r.ID)
+	l.keys = append(l.keys, k)
+	l.rec[9] = strconv.FormatUint(k, 10)
 	return l.w.Write(l.rec)
 }
 
@@ -108,26 +113,37 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	}
 	defer tx.Rollback()
 	if l.rows > 0 {
-		// Upsert without an index, in operators DuckDB can spill to disk (a
-		// window function cannot): load the changes, keep the last row per id
-		// (a sink's late failure replaces the row written during the run),
-		// delete the rows they replace, insert.
-		load := fmt.Sprintf(`CREATE TABLE ledger_changes AS
-			SELECT key, entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id, seq
-			FROM read_csv(%s, header = true, quote = '"', escape = '"',
+		// Upsert without an index, in operators DuckDB can spill to disk:
+		// delete the rows the changes replace (a hash join on the 8-byte key;
+		// skipped for an empty ledger), then insert the changes straight from
+		// the CSV. Only when an id was written twice this run (a sink's late
+		// failure, or a source listing a call twice) do the changes go through
+		// a table first, to keep the last row per id.
+		src := fmt.Sprintf(`read_csv(%s, header = true, quote = '"', escape = '"',
 			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
 			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT', 'key': 'UBIGINT'})`, sqlString(l.path))
-		for _, q := range []string{
-			`DROP TABLE IF EXISTS ledger_changes`,
-			load,
-			`DELETE FROM ledger_changes WHERE seq IN (
-				SELECT c.seq FROM ledger_changes c
-				JOIN (SELECT key, max(seq) AS last FROM ledger_changes GROUP BY key HAVING count(*) > 1) d USING (key)
-				WHERE c.seq < d.last)`,
-			`DELETE FROM ledger WHERE key IN (SELECT key FROM ledger_changes)`,
-			`INSERT INTO ledger SELECT key, entity, id, state, reason, detail, fp, active, run_id FROM ledger_changes`,
-			`DROP TABLE ledger_changes`,
-		} {
+		cols := `key, entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id`
+		replace := l.idx == nil || l.idx.Len() > 0
+		var stmts []string
+		if !l.repeats() {
+			if replace {
+				stmts = append(stmts, `DELETE FROM ledger WHERE key IN (SELECT key FROM `+src+`)`)
+			}
+			stmts = append(stmts, `INSERT INTO ledger SELECT `+cols+` FROM `+src)
+		} else {
+			stmts = append(stmts,
+				`DROP TABLE IF EXISTS ledger_changes`,
+				`CREATE TABLE ledger_changes AS SELECT `+cols+`, seq FROM `+src,
+				`DELETE FROM ledger_changes WHERE seq IN (
+					SELECT c.seq FROM ledger_changes c
+					JOIN (SELECT key, max(seq) AS last FROM ledger_changes GROUP BY key HAVING count(*) > 1) d USING (key)
+					WHERE c.seq < d.last)`)
+			if replace {
+				stmts = append(stmts, `DELETE FROM ledger WHERE key IN (SELECT key FROM ledger_changes)`)
+			}
+			stmts = append(stmts, `INSERT INTO ledger SELECT * EXCLUDE (seq) FROM ledger_changes`, `DROP TABLE ledger_changes`)
+		}
+		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("state: upsert ledger: %w", err)
 			}
@@ -202,4 +218,19 @@ func summaryJSON(s *engine.Summary) map[string]any {
 		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
 		"ended": s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
 	}
+}
+
+// repeats reports whether an id was written more than once in this run.
+func (l *RunLedger) repeats() bool {
+	if l.sorted == 0 {
+		slices.Sort(l.keys)
+		l.sorted = 1
+		for i := 1; i < len(l.keys); i++ {
+			if l.keys[i] == l.keys[i-1] {
+				l.sorted = 2
+				break
+			}
+		}
+	}
+	return l.sorted == 2
 }

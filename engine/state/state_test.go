@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,57 @@ func TestAbortLeavesStateUntouched(t *testing.T) {
 	idx, _ := s.Prior(ctx)
 	if idx.Len() != 0 {
 		t.Fatalf("aborted run left %d rows", idx.Len())
+	}
+}
+
+// The later row of an id written twice in a run wins (a sink's late
+// failure), and a later run replaces earlier rows: one row per id always.
+func TestUpsertKeepsOneRowPerID(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commit := func(run string, rows ...engine.LedgerRow) {
+		t.Helper()
+		idx, err := s.Prior(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Begin(run, "spec", filepath.Join(dir, run), idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if err := l.Row(r, uint64(i+1), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Commit(ctx, &engine.Summary{RunID: run, Started: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ledger := func() string {
+		var out []string
+		s.Ledger(ctx, func(r LedgerRow) error {
+			out = append(out, r.ID+"="+r.State+"/"+r.Reason+"@"+r.RunID)
+			return nil
+		})
+		return strings.Join(out, " ")
+	}
+	imp := func(id string) engine.LedgerRow { return engine.LedgerRow{Entity: "call", ID: id, State: "imported"} }
+	commit("r1", imp("c1"), imp("c2"), engine.LedgerRow{Entity: "call", ID: "c1", State: "failed", Reason: "http_422"})
+	if got, want := ledger(), "c1=failed/http_422@r1 c2=imported/@r1"; got != want {
+		t.Fatalf("after r1: %s, want %s", got, want)
+	}
+	commit("r2", imp("c1"), imp("c3"))
+	if got, want := ledger(), "c1=imported/@r2 c2=imported/@r1 c3=imported/@r2"; got != want {
+		t.Fatalf("after r2: %s, want %s", got, want)
+	}
+	commit("r3", imp("c2"), engine.LedgerRow{Entity: "call", ID: "c2", State: "failed", Reason: "media_unreadable"})
+	if got, want := ledger(), "c1=imported/@r2 c2=failed/media_unreadable@r3 c3=imported/@r2"; got != want {
+		t.Fatalf("after r3: %s, want %s", got, want)
 	}
 }

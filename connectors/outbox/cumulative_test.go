@@ -67,7 +67,9 @@ func ids(t *testing.T, path string) string {
 
 func TestCumulativeMerge(t *testing.T) {
 	dir := t.TempDir()
-	imp := func(id string) engine.LedgerRow { return engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported} }
+	imp := func(id string) engine.LedgerRow {
+		return engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+	}
 	runCumulative(t, dir, "r1", cumRun{calls: map[string]string{"C1": "a", "C2": "b"}, ledger: []engine.LedgerRow{imp("C1"), imp("C2")}}, filepath.Join(dir, "stage1"))
 	// Run 2 changes C2, adds C3, and C1 is now excluded: its line goes.
 	r2 := cumRun{calls: map[string]string{"C2": "b2", "C3": "c"},

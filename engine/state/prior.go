@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,23 +10,24 @@ import (
 )
 
 // Index is the committed ledger as the engine needs it during a run: one
-// fingerprint per row, sorted by key for binary search. It is the one
-// structure of a run that grows with the number of known rows: 25 bytes a row
-// (10 M calls: 250 MB), the price of comparing a full snapshot with the last
-// run in one pass.
+// fingerprint per row, sorted by key for binary search, 16 bytes a row plus a
+// bit (10 M rows: 160 MB). It is the one structure of a run that grows with
+// the number of known rows, the price of comparing a full snapshot with the
+// last run in one pass.
 type Index struct {
 	entries []entry
-	seen    []bool
+	seen    []uint64 // bitset over entries: looked up this run
 }
 
-// entry packs a row: key is xxh3(entity, id) with the low bit replaced by
-// "is agent", so an agent and a call with the same id never collide.
+// entry packs a row. key is rowKey(entity, id); fpa is the fingerprint, whose
+// low bit the engine leaves 0, with the agent's active flag in that bit.
 type entry struct {
-	key    uint64
-	fp     uint64
-	active bool
+	key uint64
+	fpa uint64
 }
 
+// rowKey is xxh3(entity, id) with the low bit replaced by "is agent", so an
+// agent and a call with the same id never collide.
 func rowKey(entity, id string) uint64 {
 	h := xxh3.HashString(entity + "\x00" + id)
 	h &^= 1
@@ -49,24 +51,21 @@ func (s *Store) Prior(ctx context.Context) (*Index, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var e entry
-		if err := rows.Scan(&e.key, &e.fp, &e.active); err != nil {
+		var active bool
+		if err := rows.Scan(&e.key, &e.fpa, &active); err != nil {
 			return nil, fmt.Errorf("state: load ledger: %w", err)
+		}
+		e.fpa &^= 1
+		if active {
+			e.fpa |= 1
 		}
 		idx.entries = append(idx.entries, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
-	slices.SortFunc(idx.entries, func(a, b entry) int {
-		switch {
-		case a.key < b.key:
-			return -1
-		case a.key > b.key:
-			return 1
-		}
-		return 0
-	})
-	idx.seen = make([]bool, len(idx.entries))
+	slices.SortFunc(idx.entries, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
+	idx.seen = make([]uint64, (len(idx.entries)+63)/64)
 	return idx, nil
 }
 
@@ -76,29 +75,22 @@ func (x *Index) Len() int { return len(x.entries) }
 // Lookup implements engine.Prior.
 func (x *Index) Lookup(entity, id string) (uint64, bool, bool) {
 	k := rowKey(entity, id)
-	i, ok := slices.BinarySearchFunc(x.entries, k, func(e entry, k uint64) int {
-		switch {
-		case e.key < k:
-			return -1
-		case e.key > k:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(x.entries, k, func(e entry, k uint64) int { return cmp.Compare(e.key, k) })
 	if !ok {
 		return 0, false, false
 	}
-	x.seen[i] = true
-	return x.entries[i].fp, x.entries[i].active, true
+	x.seen[i/64] |= 1 << (i % 64)
+	e := x.entries[i]
+	return e.fpa &^ 1, e.fpa&1 == 1, true
 }
 
 // Unseen counts the rows never looked up: no longer in the source.
 func (x *Index) Unseen() (agents, calls int) {
-	for i, s := range x.seen {
-		if s {
+	for i, e := range x.entries {
+		if x.seen[i/64]&(1<<(i%64)) != 0 {
 			continue
 		}
-		if x.entries[i].key&1 == 1 {
+		if e.key&1 == 1 {
 			agents++
 		} else {
 			calls++

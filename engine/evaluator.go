@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -329,7 +330,7 @@ func (ev *evaluator) fieldValue(i int, f *dsl.Field) (v Value, ok bool, err erro
 		return v, true, nil
 	case fieldBDEqual:
 		val, _ := ev.bdValue(i, fp.bd)
-		v.Bool = equalBytes(val, fp.lit)
+		v.Bool = bytes.Equal(val, fp.lit)
 		return v, true, nil
 	}
 	ev.env.BD = ev.bdEnv()

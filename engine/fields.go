@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -103,8 +102,6 @@ func checkFinite(v float64) error {
 	}
 	return nil
 }
-
-func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

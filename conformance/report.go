@@ -60,6 +60,12 @@ func SummaryText(s *engine.Summary) string {
 			fmt.Fprintf(&b, "  %s\n", m)
 		}
 	}
+	if s.BDWithoutCall > 0 {
+		fmt.Fprintf(&b, "business data rows without a call: %d\n", s.BDWithoutCall)
+		for _, m := range s.BDWithoutCallSamples {
+			fmt.Fprintf(&b, "  %s\n", m)
+		}
+	}
 	if len(s.FieldOmitted) > 0 {
 		names := make([]string, 0, len(s.FieldOmitted))
 		for n := range s.FieldOmitted {

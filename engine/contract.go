@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type CallRecord struct {
 	Pos string // where it came from, e.g. "calls.csv:12"
 	Err error  // non-nil: a bad row; Call.CallID is set when it could be read
 }
+
+// ErrBDWithoutCall marks a business-data row whose call the source does not
+// have. A source emits such a row as a CallRecord whose Err wraps it (Pos set,
+// Call empty): it is counted on its own line, never as a call row, so the
+// accounting of call rows stays exact.
+var ErrBDWithoutCall = errors.New("business-data row without a call")
 
 // Source reads one Engage site. ReadAgents and ReadCalls stream: they call
 // emit once per row and stop at the first error emit returns. Bad rows are

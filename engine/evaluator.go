@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -109,6 +110,11 @@ func (ev *evaluator) evalBatch(b *batch) {
 }
 
 func (ev *evaluator) evalOne(b *batch, r *rec) {
+	if r.err != nil && errors.Is(r.err, ErrBDWithoutCall) {
+		ev.sum.bdWithoutCall(r.pos, r.err) // not a call row
+		r.skip = true
+		return
+	}
 	ev.sum.SourceRows++ // only the evaluator writes call counts
 	if r.err != nil {
 		ev.sum.badRow(r.pos, r.call.CallID, r.err)

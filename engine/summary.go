@@ -33,6 +33,10 @@ type Summary struct {
 	FieldOmitted  map[string]int // field name -> values left out (on_error = omit)
 	DuplicateSeen int            // calls seen from more than one site, imported once
 	SourceRows    int            // call rows read, bad ones included
+	// BDWithoutCall counts business-data rows whose call is not in the
+	// source (ErrBDWithoutCall): not call rows, so not in SourceRows.
+	BDWithoutCall        int
+	BDWithoutCallSamples []string
 
 	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
 
@@ -146,6 +150,15 @@ func (s *Summary) badRow(pos, id string, err error) {
 	}
 }
 
+func (s *Summary) bdWithoutCall(pos string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.BDWithoutCall++
+	if len(s.BDWithoutCallSamples) < maxSamples {
+		s.BDWithoutCallSamples = append(s.BDWithoutCallSamples, fmt.Sprintf("%s: %v", pos, err))
+	}
+}
+
 func (s *Summary) warn(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,6 +223,15 @@ func WriteSummaryNotes(w io.Writer, s *Summary) {
 		}
 		if s.BadRows > len(s.BadRowSamples) {
 			fmt.Fprintf(w, "  … and %d more\n", s.BadRows-len(s.BadRowSamples))
+		}
+	}
+	if s.BDWithoutCall > 0 {
+		fmt.Fprintf(w, "business data rows without a call: %d\n", s.BDWithoutCall)
+		for _, m := range s.BDWithoutCallSamples {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+		if s.BDWithoutCall > len(s.BDWithoutCallSamples) {
+			fmt.Fprintf(w, "  … and %d more\n", s.BDWithoutCall-len(s.BDWithoutCallSamples))
 		}
 	}
 	if len(s.FieldOmitted) > 0 {

@@ -214,7 +214,7 @@ func (g *group) reset() {
 }
 
 func orphanErr(id []byte) error {
-	return fmt.Errorf("call %q is not in %s", id, CallsFile)
+	return fmt.Errorf("%w: call %q is not in %s", engine.ErrBDWithoutCall, id, CallsFile)
 }
 
 // mergeJoin is the fast path: one pass over both files, business data rows

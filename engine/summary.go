@@ -168,6 +168,49 @@ func (s *Summary) warn(msg string) {
 	}
 }
 
+// Problems counts what a scheduler must hear about: rows that ended failed
+// (agents and calls, bad rows with an id included), rows that could not be
+// read at all (no id, so no ledger row) and business-data rows without a
+// call. A run is clean only when all three are 0: every row imported or
+// excluded by a rule.
+func (s *Summary) Problems() (failed, unreadable, bdWithoutCall int) {
+	return s.Agents.Count(StateFailed) + s.Calls.Count(StateFailed), s.BadNoID, s.BDWithoutCall
+}
+
+// Clean reports whether every row was imported or excluded by a rule.
+func (s *Summary) Clean() bool {
+	f, u, o := s.Problems()
+	return f+u+o == 0
+}
+
+// WriteVerdict writes the last line of a run that was not clean: how many
+// rows need attention and where to look. It writes nothing for a clean run.
+func WriteVerdict(w io.Writer, s *Summary, specDir string) {
+	f, u, o := s.Problems()
+	if f+u+o == 0 {
+		return
+	}
+	var parts []string
+	if f > 0 {
+		parts = append(parts, plural(f, "failed row"))
+	}
+	if u > 0 {
+		parts = append(parts, plural(u, "unreadable row")+" without an id")
+	}
+	if o > 0 {
+		parts = append(parts, plural(o, "business data row")+" without a call")
+	}
+	fmt.Fprintf(w, "needs attention: %s; see `applink report %s` (failures and bad rows with file:line); failed rows are retried on the next run\n",
+		strings.Join(parts, ", "), specDir)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
 // CallsPerSecond is the run's throughput over the source's call rows.
 func (s *Summary) CallsPerSecond() float64 {
 	if s.Elapsed <= 0 {

@@ -163,6 +163,12 @@ func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std st
 	if r.staged {
 		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.stageDir, r.retention)
 	}
+	if !r.sum.Clean() {
+		// A scheduler alerts on the exit status: failed or unreadable rows
+		// are findings even though the run committed.
+		engine.WriteVerdict(std.out, r.sum, plan.SpecDir)
+		return exitFindings
+	}
 	return exitOK
 }
 

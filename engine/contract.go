@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"time"
 
@@ -203,8 +204,57 @@ type Sink interface {
 	Abort() error
 }
 
+// SinkFactory opens the sink a spec's `sink` block names. A non-nil dryRun
+// makes the sink print each request it would make there and send nothing.
+type SinkFactory func(cfg dsl.Sink, dryRun io.Writer) (Sink, error)
+
+// StagedRow is one row read back from a staged run: exactly one field is set.
+type StagedRow struct {
+	Agent  *OutAgent
+	Call   *OutCall
+	Ledger *LedgerRow
+}
+
+// StagingArea is the store-and-forward format: one folder per run holding
+// what the run sent, kept for the staging retention.
+type StagingArea interface {
+	// Writer returns a sink that writes a staged copy into dir.
+	Writer(dir string) Sink
+	// Read reads a staged run back: agents, then calls (those keep accepts,
+	// all when keep is nil), then the ledger rows of what it read.
+	Read(dir string, fields []dsl.Field, keep func(callID string) bool, fn func(StagedRow) error) error
+	// RemoveCalls rewrites a staged run without the given calls and returns
+	// how many rows it removed.
+	RemoveCalls(dir string, ids map[string]bool) (int, error)
+}
+
+// SelfStager is implemented by a sink that keeps the staged copy of a run
+// itself (the outbox hard-links its own run files) instead of being teed into
+// StagingArea.Writer.
+type SelfStager interface {
+	StageTo(dir string)
+}
+
 // Registry names the connectors a command may use. cmd/applink fills it; no
 // connector registers itself.
 type Registry struct {
 	Sources map[string]SourceFactory // by driver name
+	Sinks   map[string]SinkFactory   // by sink kind (a spec's `sink "KIND"` block)
+	// Outbox is the embedded default sink, used when the spec has no sink
+	// block: a folder that is cumulative across runs.
+	Outbox  func(dir string) Sink
+	Staging StagingArea
+	// SourceCheckers check a source as `applink check` does for its driver
+	// (mssql: version, replica, catalog, counts); a driver without one is
+	// read through. SinkCheckers check a sink's credentials and endpoint.
+	SourceCheckers map[string]SourceChecker
+	SinkCheckers   map[string]SinkChecker
 }
+
+// SourceChecker checks one source, writing what it finds for people to w;
+// it returns an error when a run could not read the source as planned.
+type SourceChecker func(ctx context.Context, src dsl.Source, from time.Time, w io.Writer) error
+
+// SinkChecker checks a sink block (credentials, endpoint, the fields it will
+// write), writing what it finds to w, never a secret.
+type SinkChecker func(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer) error

@@ -303,3 +303,26 @@ func short(h string) string {
 	}
 	return h
 }
+
+// JSON is the summary as stored in the run history and printed by
+// `run --format json`: one place decides its field names.
+func (s *Summary) JSON() map[string]any {
+	tally := func(t *Tally) map[string]int {
+		m := map[string]int{}
+		for k, v := range t.By {
+			m[k.State+"/"+k.Reason] = v
+		}
+		return m
+	}
+	failed, unreadable, bdWithoutCall := s.Problems()
+	return map[string]any{
+		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
+		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
+		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
+		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
+		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "duplicates_seen": s.DuplicateSeen,
+		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
+		"problems": map[string]int{"failed": failed, "unreadable": unreadable, "bd_without_call": bdWithoutCall},
+		"ended":    s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
+	}
+}

@@ -14,16 +14,16 @@ import (
 // (*.txtar) of DIR. It prints one line per case, the diff of each failure,
 // and ends with "conformance: N passed, M failed".
 func cmdConformance(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("conformance", "conformance [--update] [--run REGEXP] [DIR]", std)
-	upd := fs.Bool("update", false, "rewrite each case's expect/ sections with what the engine does now (needs DIR; review the diff)")
-	runRE := fs.String("run", "", "run only the cases whose name matches this regular expression")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("conformance", "[DIR]", std)
+	upd := c.fs.Bool("update", false, "rewrite each case's expect/ sections with what the engine does now (needs DIR; review the diff)")
+	runRE := c.fs.String("run", "", "run only the cases whose name matches this `REGEXP`")
+	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 1 {
 		fmt.Fprintf(std.err, "applink conformance: expected at most one folder of cases, got %d arguments\n", len(pos))
-		fs.Usage()
+		c.usageLine(std.err)
 		return exitUsage
 	}
 	filter, code, ok := compileRun(*runRE, "conformance", std)

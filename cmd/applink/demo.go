@@ -8,23 +8,25 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine/workspace"
 )
 
 func cmdDemo(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("demo", "demo [--out DIR] [--spec SPECDIR] [--calls N] [--bd-fields K] [--agents N] [--seed S]", std)
-	out := fs.String("out", "", "write the Engage snapshot (agents.csv, calls.csv, business_data.csv) into DIR")
-	specDir := fs.String("spec", "", "also write a matching spec folder into SPECDIR (data in SPECDIR/data unless --out)")
-	calls := fs.Int("calls", demogen.DefaultCalls, "number of calls")
-	bdFields := fs.Int("bd-fields", demogen.DefaultBDFields, "business-data fields per call, 0..50")
-	agents := fs.Int("agents", demogen.DefaultAgents, "number of Engage users")
-	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same files")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("demo", "", std)
+	out := c.fs.String("out", "", "write the Engage snapshot (agents.csv, calls.csv, business_data.csv) into `DIR`")
+	specDir := c.fs.String("spec", "", "also write a matching spec folder into `SPECDIR` (data in SPECDIR/data unless --out)")
+	calls := c.fs.Int("calls", demogen.DefaultCalls, "number of calls")
+	bdFields := c.fs.Int("bd-fields", demogen.DefaultBDFields, "business-data fields per call, 0..50")
+	agents := c.fs.Int("agents", demogen.DefaultAgents, "number of Engage users")
+	seed := c.fs.Uint64("seed", 1, "random `SEED`: the same seed gives the same files")
+	quiet := c.fs.Bool("quiet", false, "no progress on stderr")
+	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 0 {
 		fmt.Fprintf(std.err, "applink demo: unexpected argument %q\n", pos[0])
+		c.usageLine(std.err)
 		return exitUsage
 	}
 	if *calls < 1 || *bdFields < 0 || *bdFields > 50 || *agents < 1 {
@@ -71,5 +73,6 @@ func cmdDemo(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	fmt.Fprintf(std.out, "\n%s\n", plan.String())
-	return runPlan(ctx, plan, specPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""), *quiet, std)
+	ws := workspace.New(plan, workspace.DefaultPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""), registry())
+	return runPlan(ctx, ws, *quiet, "text", std)
 }

@@ -12,16 +12,12 @@ import (
 )
 
 func cmdFmt(_ context.Context, args []string, std stdio) int {
-	fs := newFlags("fmt", "fmt [--check] [--diff] DIR", std)
-	check := fs.Bool("check", false, "change nothing; list the files that are not formatted and exit 1 if any")
-	diff := fs.Bool("diff", false, "show how each file would change")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("fmt", "DIR", std)
+	check := c.fs.Bool("check", false, "change nothing; list the files that are not formatted and exit 1 if any")
+	diff := c.fs.Bool("diff", false, "show how each file would change")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok {
-		return exitUsage
 	}
 	changed, err := dsl.FormatDir(dir)
 	if err != nil {

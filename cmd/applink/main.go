@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +46,9 @@ type verb struct {
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
+	// inspect, when set (tests), sees each verb's command line before it
+	// parses: the help test checks every flag is in the usage.
+	inspect func(*command)
 }
 
 func verbs() map[string]verb {
@@ -62,34 +63,59 @@ func verbs() map[string]verb {
 		"tui":         {"step through a plan, its preview and diff, then apply it", cmdTui},
 		"test":        {"run a spec folder's own fixture tests (tests/*.txtar)", cmdTest},
 		"conformance": {"run the conformance suite (built in, or a folder of cases)", cmdConformance},
-		"report":      {"report a run from the state: counts, exclusions, failures, drift, loss", cmdReport},
+		"report":      {"report the state: the whole ledger, the runs, exclusions, failures, loss", cmdReport},
 		"restore":     {"resend a run's staged rows to the sink", cmdRestore},
 		"purge":       {"delete staged data (by date, by call, or all)", cmdPurge},
+		"version":     {"print applink's version, commit and DuckDB version", cmdVersion},
+		"help":        {"print the help of a command", cmdHelp},
 	}
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	std := stdio{in: stdin, out: stdout, err: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := stdout
-		if len(args) == 0 {
-			w = stderr
-		}
-		usage(w)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	return runWith(args, stdio{in: stdin, out: stdout, err: stderr})
+}
+
+func runWith(args []string, std stdio) int {
+	if len(args) == 0 {
+		usage(std.err)
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(std.out)
 		return exitOK
 	}
 	v, ok := verbs()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "applink: unknown command %q%s\n\n", args[0], didYouMean(args[0], verbNames()))
-		usage(stderr)
+		fmt.Fprintf(std.err, "applink: unknown command %q%s\n\n", args[0], didYouMean(args[0], verbNames()))
+		usage(std.err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return v.run(ctx, args[1:], std)
+}
+
+// cmdHelp prints the general help, or one command's (`applink help run`).
+func cmdHelp(ctx context.Context, args []string, std stdio) int {
+	c := newCommand("help", "[COMMAND]", std)
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
+	}
+	switch len(pos) {
+	case 0:
+		usage(std.out)
+		return exitOK
+	case 1:
+		if _, ok := verbs()[pos[0]]; !ok {
+			fmt.Fprintf(std.err, "applink help: unknown command %q%s\n", pos[0], didYouMean(pos[0], verbNames()))
+			return exitUsage
+		}
+		return verbs()[pos[0]].run(ctx, []string{"--help"}, std)
+	}
+	fmt.Fprintln(std.err, "applink help: give one command")
+	c.usageLine(std.err)
+	return exitUsage
 }
 
 func verbNames() []string {
@@ -107,56 +133,7 @@ func usage(w io.Writer) {
 	for _, n := range verbNames() {
 		fmt.Fprintf(w, "  %-12s %s\n", n, verbs()[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'applink COMMAND --help' for a command's flags. Exit codes: 0 success, 1 findings, 2 usage error.")
-}
-
-// newFlags makes a verb's flag set: errors and --help go to stderr/stdout
-// with the verb's synopsis.
-func newFlags(name, synopsis string, std stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: applink %s\n\n%s\n", synopsis, verbs()[name].summary)
-		var any bool
-		fs.VisitAll(func(*flag.Flag) { any = true })
-		if any {
-			fmt.Fprintln(fs.Output(), "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
-}
-
-// parseFlags parses args, allowing flags after positional arguments
-// (`applink run DIR --out X`), and returns the positional ones. ok=false
-// means the verb should return code.
-func parseFlags(fs *flag.FlagSet, args []string, std stdio) (pos []string, code int, ok bool) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(std.out)
-				fs.Usage()
-				return nil, exitOK, false
-			}
-			return nil, exitUsage, false
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, 0, true
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// oneDir checks that exactly one DIR was given.
-func oneDir(fs *flag.FlagSet, pos []string, std stdio) (string, bool) {
-	if len(pos) != 1 {
-		fmt.Fprintf(std.err, "applink %s: expected one spec folder, got %d arguments\n", fs.Name(), len(pos))
-		fs.Usage()
-		return "", false
-	}
-	return pos[0], true
+	fmt.Fprintln(w, "\nRun 'applink help COMMAND' or 'applink COMMAND --help' for a command's flags.\nExit codes: 0 success, 1 findings, 2 usage error.")
 }
 
 func didYouMean(s string, options []string) string {

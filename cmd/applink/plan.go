@@ -9,33 +9,36 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/workspace"
 )
 
 func cmdPlan(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("plan", "plan [--out PLANFILE] [--state FILE] [--format text|json|github] DIR", std)
-	out := fs.String("out", "", "also save the plan, with the spec's hash and the source watermarks, for `applink run --plan`")
-	statePath := fs.String("state", "", "state file whose watermarks the saved plan records (default DIR/.applink/state.duckdb)")
-	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("plan", "DIR", std)
+	out := c.fs.String("out", "", "also save the plan, with the spec's hash and the source watermarks, to `PLANFILE` for applink run --plan")
+	statePath := c.fs.String("state", "", "state `FILE` whose watermarks the saved plan records (default DIR/.applink/state.duckdb)")
+	format := c.withFormat(defaultDiagFormat(), diagFormats, "output format of the plan and diagnostics")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok || !checkFormat(*format, std.err) {
-		return exitUsage
 	}
 	plan, code := compile(dir, *format, std)
 	if plan == nil {
 		return code
 	}
-	fmt.Fprint(std.out, plan.String())
+	if *format == "json" {
+		if code := printJSON(std, map[string]string{"plan_hash": plan.Hash(), "plan": plan.String()}); code != exitOK {
+			return code
+		}
+	} else {
+		fmt.Fprint(std.out, plan.String())
+	}
 	if *out == "" {
 		return exitOK
 	}
 	wms := map[string]engine.Watermark{}
-	p := specPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.state); err == nil {
-		st, err := state.Open(ctx, p.state)
+	p := workspace.DefaultPaths(dir, "", *statePath)
+	if _, err := os.Stat(p.State); err == nil {
+		st, err := state.Open(ctx, p.State)
 		if err != nil {
 			fmt.Fprintf(std.err, "applink: %v\n", err)
 			return exitFindings
@@ -65,6 +68,12 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "applink: save plan: %v\n", err)
 		return exitFindings
 	}
-	fmt.Fprintf(std.out, "\nsaved to %s; run it with: applink run --plan %s %s\n", *out, *out, dir)
+	w := std.out
+	if *format == "json" {
+		w = std.err // stdout stays one JSON document
+	} else {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "saved to %s; run it with: applink run --plan %s %s\n", *out, *out, dir)
 	return exitOK
 }

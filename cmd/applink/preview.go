@@ -3,36 +3,31 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/engine/workspace"
 )
 
 func cmdPreview(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("preview", "preview [--db FILE] [--state FILE] [--json] [--bd] DIR", std)
-	db := fs.String("db", "", "the preview DuckDB file (default DIR/.applink/preview.duckdb)")
-	statePath := fs.String("state", "", "the state file to diff against, read only (default DIR/.applink/state.duckdb)")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	bd := fs.Bool("bd", false, "also store the source business data (long format; large)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("preview", "DIR", std)
+	db := c.fs.String("db", "", "the preview DuckDB `FILE` (default DIR/.applink/preview.duckdb)")
+	statePath := c.fs.String("state", "", "the state `FILE` to diff against, read only (default DIR/.applink/state.duckdb)")
+	bd := c.fs.Bool("bd", false, "also store the source business data (long format; large)")
+	quiet := c.fs.Bool("quiet", false, "no progress on stderr")
+	format := c.withFormat(defaultDiagFormat(), diagFormats, "output format of the summary and diagnostics (json: one object)")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok || !checkFormat(*format, std.err) {
-		return exitUsage
 	}
 	plan, code := compile(dir, *format, std)
 	if plan == nil {
 		return code
 	}
-	p := specPaths(dir, "", *statePath)
+	p := workspace.DefaultPaths(dir, "", *statePath)
 	if *db == "" {
-		*db = filepath.Join(dir, ".applink", "preview.duckdb")
+		*db = p.Preview
 	}
-	opts := preview.Options{DBPath: *db, StatePath: p.state, Registry: registry(), SampleBD: *bd}
+	opts := preview.Options{DBPath: *db, StatePath: p.State, Registry: registry(), SampleBD: *bd}
 	var prog *progressPrinter
 	if !*quiet {
 		prog = newProgressPrinter(std.err)
@@ -46,7 +41,7 @@ func cmdPreview(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "applink preview: %v\n", err)
 		return exitFindings
 	}
-	if *asJSON {
+	if *format == "json" {
 		b, err := res.JSON()
 		if err != nil {
 			fmt.Fprintf(std.err, "applink preview: %v\n", err)

@@ -1,18 +1,39 @@
 package main
 
 import (
+	"io"
+
+	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/duckdbsource"
 	"github.com/applink-dev/applink/connectors/mssql"
+	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/connectors/snapshot"
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 )
 
 // registry names the connectors this build offers, explicitly: no connector
 // registers itself (a global registry is a known weakness of benthos's).
 func registry() engine.Registry {
-	return engine.Registry{Sources: map[string]engine.SourceFactory{
-		"snapshot": snapshot.Open,
-		"mssql":    mssql.Open,
-		"duckdb":   duckdbsource.Open,
-	}}
+	return engine.Registry{
+		Sources: map[string]engine.SourceFactory{
+			"snapshot": snapshot.Open,
+			"mssql":    mssql.Open,
+			"duckdb":   duckdbsource.Open,
+		},
+		Sinks: map[string]engine.SinkFactory{
+			"cxone": func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
+				s, err := cxone.New(cfg, cxone.Options{DryRun: dryRun})
+				if err != nil {
+					return nil, err // not a typed nil in the interface
+				}
+				return s, nil
+			},
+		},
+		Outbox:  func(dir string) engine.Sink { return outbox.NewCumulative(dir) },
+		Staging: outbox.Staging{},
+		SourceCheckers: map[string]engine.SourceChecker{
+			"mssql": mssql.Check,
+		},
+	}
 }

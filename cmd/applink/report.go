@@ -11,31 +11,24 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/workspace"
 )
 
 func cmdReport(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("report", "report [--run RUN_ID] [--format text|json|html] [--state FILE] DIR", std)
-	runID := fs.String("run", "", "the run to report (default: the latest)")
-	format := fs.String("format", "text", "text, json, or html (one self-contained file to mail)")
-	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("report", "DIR", std)
+	runID := c.fs.String("run", "", "the `RUN_ID` to report (default: the latest)")
+	format := c.withFormat("text", reportFormats, "report format (html: one self-contained file to mail)")
+	statePath := c.fs.String("state", "", "state `FILE` (default DIR/.applink/state.duckdb)")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
 	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok {
-		return exitUsage
-	}
-	if *format != "text" && *format != "json" && *format != "html" {
-		fmt.Fprintf(std.err, "applink report: --format must be text, json or html, not %q\n", *format)
-		return exitUsage
-	}
-	p := specPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.state); err != nil {
-		fmt.Fprintf(std.err, "applink report: no state at %s: run the spec first\n", p.state)
+	p := workspace.DefaultPaths(dir, "", *statePath)
+	if _, err := os.Stat(p.State); err != nil {
+		fmt.Fprintf(std.err, "applink report: no state at %s: run the spec first\n", p.State)
 		return exitFindings
 	}
-	st, err := state.Open(ctx, p.state)
+	st, err := state.Open(ctx, p.State)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink report: %v\n", err)
 		return exitFindings

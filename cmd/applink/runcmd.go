@@ -2,35 +2,29 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/applink-dev/applink/connectors/cxone"
-	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/charmbracelet/x/term"
 )
 
 func cmdRun(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("run", "run [--out OUTDIR] [--state FILE] [--plan PLANFILE] DIR", std)
-	out := fs.String("out", "", "outbox folder (default DIR/.applink/outbox); cumulative across runs")
-	statePath := fs.String("state", "", "state file (default DIR/.applink/state.duckdb)")
-	planFile := fs.String("plan", "", "run a plan saved by `applink plan --out`, refusing it if the spec changed since")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	dryRun := fs.Bool("dry-run", false, "with a cxone sink: authenticate nothing, send nothing, print each request it would make; the state is not changed")
-	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("run", "DIR", std)
+	out := c.fs.String("out", "", "outbox `OUTDIR`, cumulative across runs (default DIR/.applink/outbox)")
+	statePath := c.fs.String("state", "", "state `FILE` (default DIR/.applink/state.duckdb)")
+	planFile := c.fs.String("plan", "", "run the `PLANFILE` saved by applink plan --out, refusing it if the spec or the state changed since")
+	quiet := c.fs.Bool("quiet", false, "no progress on stderr")
+	dryRun := c.fs.Bool("dry-run", false, "with a cxone sink: authenticate nothing, send nothing, print each request it would make; the state is not changed")
+	format := c.withFormat(defaultDiagFormat(), diagFormats, "output format of the summary and diagnostics")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok || !checkFormat(*format, std.err) {
-		return exitUsage
 	}
 	var plan *engine.Plan
 	if *planFile != "" {
@@ -41,75 +35,31 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
-	paths := specPaths(dir, *out, *statePath)
+	ws := workspace.New(plan, workspace.DefaultPaths(dir, *out, *statePath), registry())
 	if *dryRun {
-		return dryRunPlan(ctx, plan, paths, std)
+		return dryRunPlan(ctx, ws, *format, std)
 	}
-	return runPlan(ctx, plan, paths, *quiet, std)
-}
-
-// target is where a run sends: the spec's cxone sink, or the outbox.
-func target(plan *engine.Plan, p paths, dryRun io.Writer) (engine.Sink, string, error) {
-	if plan.Sink != nil && plan.Sink.Kind == "cxone" {
-		s, err := cxone.New(*plan.Sink, cxone.Options{DryRun: dryRun})
-		if err != nil {
-			return nil, "", err
-		}
-		return s, "CXone " + plan.Sink.APIURL, nil
-	}
-	return outbox.NewCumulative(p.outbox), "outbox " + p.outbox, nil
+	return runPlan(ctx, ws, *quiet, *format, std)
 }
 
 // dryRunPlan prints what a run would send, against the committed state,
 // and changes nothing.
-func dryRunPlan(ctx context.Context, plan *engine.Plan, p paths, std stdio) int {
-	if plan.Sink == nil || plan.Sink.Kind != "cxone" {
-		fmt.Fprintln(std.err, "applink run: --dry-run needs a `sink \"cxone\"` block in the spec (the outbox is itself a dry run)")
-		return exitUsage
-	}
-	sink, _, err := target(plan, p, std.out)
+func dryRunPlan(ctx context.Context, ws *workspace.Workspace, format string, std stdio) int {
+	sum, err := ws.DryRun(ctx, std.out)
 	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
+		fmt.Fprintf(std.err, "applink run: %v\n", err)
+		if sum == nil && (ws.Plan.Sink == nil || ws.Plan.Sink.Kind == "") {
+			return exitUsage
+		}
 		return exitFindings
 	}
-	opts := engine.Options{Registry: registry(), Sink: sink}
-	if _, err := os.Stat(p.state); err == nil {
-		st, err := state.Open(ctx, p.state)
-		if err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
-		defer st.Close()
-		if opts.Prior, err = st.Prior(ctx); err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
-	}
-	sum, err := engine.Run(ctx, plan, opts)
-	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return exitFindings
+	if format == "json" {
+		return printJSON(std, sum.JSON())
 	}
 	fmt.Fprintln(std.out)
 	engine.WriteSummary(std.out, sum)
 	fmt.Fprintln(std.out, "dry run: nothing was sent and the state is unchanged")
 	return exitOK
-}
-
-// paths of a spec's working files.
-type paths struct {
-	outbox, state, staging string
-}
-
-func specPaths(dir, out, statePath string) paths {
-	p := paths{outbox: out, state: statePath, staging: filepath.Join(dir, ".applink", "staging")}
-	if p.outbox == "" {
-		p.outbox = filepath.Join(dir, ".applink", "outbox")
-	}
-	if p.state == "" {
-		p.state = filepath.Join(dir, ".applink", "state.duckdb")
-	}
-	return p
 }
 
 func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
@@ -137,146 +87,65 @@ func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
 }
 
 // runPlan runs a compiled plan incrementally and prints the summary.
-func runPlan(ctx context.Context, plan *engine.Plan, p paths, quiet bool, std stdio) int {
+func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format string, std stdio) int {
 	var prog *progressPrinter
 	var progress func(engine.Progress)
 	if !quiet {
 		prog = newProgressPrinter(std.err)
 		progress = prog.update
 	}
-	r, err := execute(ctx, plan, p, registry(), progress)
+	r, err := ws.Run(ctx, progress)
 	if prog != nil {
 		prog.finish()
 	}
-	if r != nil && r.pruned > 0 {
-		fmt.Fprintf(std.err, "staging: pruned %d runs older than %d days\n", r.pruned, r.retention)
+	if r != nil && len(r.Pruned) > 0 {
+		fmt.Fprintf(std.err, "staging: pruned %d runs older than %d days\n", len(r.Pruned), r.RetentionDays)
 	}
 	if err != nil {
-		fmt.Fprintf(std.err, "applink: %v\n", err)
+		fmt.Fprintf(std.err, "applink run: %v\n", err)
 		if errors.Is(err, engine.ErrInterrupted) {
-			fmt.Fprintf(std.err, "resume with: applink run %s\n", plan.SpecDir)
+			fmt.Fprintf(std.err, "resume with: applink run %s\n", ws.Plan.SpecDir)
 		}
 		return exitFindings
 	}
-	engine.WriteSummary(std.out, r.sum)
-	fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.where, p.state)
-	if r.staged {
-		fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.stageDir, r.retention)
+	if format == "json" {
+		j := r.Summary.JSON()
+		j["sent_to"], j["state"] = r.Where, ws.Paths.State
+		if r.Staged {
+			j["staged"] = r.StageDir
+		}
+		if code := printJSON(std, j); code != exitOK {
+			return code
+		}
+	} else {
+		engine.WriteSummary(std.out, r.Summary)
+		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.Paths.State)
+		if r.Staged {
+			fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.StageDir, r.RetentionDays)
+		}
 	}
-	if !r.sum.Clean() {
+	if !r.Summary.Clean() {
 		// A scheduler alerts on the exit status: failed or unreadable rows
 		// are findings even though the run committed.
-		engine.WriteVerdict(std.out, r.sum, plan.SpecDir)
+		w := std.out
+		if format == "json" {
+			w = std.err // stdout stays one JSON document
+		}
+		engine.WriteVerdict(w, r.Summary, ws.Plan.SpecDir)
 		return exitFindings
 	}
 	return exitOK
 }
 
-// applyPlan is a run without printing, for the TUI.
-func applyPlan(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*engine.Summary, error) {
-	r, err := execute(ctx, plan, p, reg, progress)
-	if r == nil {
-		return nil, err
-	}
-	return r.sum, err
-}
-
-type runResult struct {
-	sum               *engine.Summary
-	where, stageDir   string
-	staged            bool
-	retention, pruned int
-}
-
-// execute runs a plan against the spec's state, into its sink (the
-// cumulative outbox or CXone), keeping a staged copy of what it sends.
-func execute(ctx context.Context, plan *engine.Plan, p paths, reg engine.Registry, progress func(engine.Progress)) (*runResult, error) {
-	st, err := state.Open(ctx, p.state)
+// printJSON writes one indented JSON document on stdout.
+func printJSON(std stdio, v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
 	}
-	defer st.Close()
-	now := time.Now()
-	r := &runResult{retention: plan.Staging.RetentionDays}
-	if r.retention <= 0 {
-		r.retention = 90
-	}
-	pruned, err := st.Prune(ctx, now.Add(-time.Duration(r.retention)*24*time.Hour), now)
-	r.pruned = len(pruned)
-	if err != nil {
-		return r, err
-	}
-	prior, err := st.Prior(ctx)
-	if err != nil {
-		return r, err
-	}
-	runID := now.UTC().Format("20060102T150405.000000Z")
-	r.stageDir = filepath.Join(p.staging, runID)
-	led, err := st.Begin(runID, plan.SpecHash, r.stageDir, prior)
-	if err != nil {
-		return r, err
-	}
-	primary, where, err := target(plan, p, nil)
-	if err != nil {
-		led.Abort()
-		return r, err
-	}
-	r.where = where
-	// Store and forward: keep what this run sends. The outbox keeps its own
-	// run files (hard links); another sink is teed into a staging outbox.
-	var staged engine.Sink
-	if cum, ok := primary.(*outbox.Cumulative); ok {
-		cum.StageTo(r.stageDir)
-		staged = cum
-	} else {
-		staged = engine.Tee(primary, outbox.New(r.stageDir))
-	}
-	stage := &countingSink{Sink: staged, path: r.stageDir}
-	r.sum, err = engine.Run(ctx, plan, engine.Options{
-		Registry: reg,
-		Sink:     stage,
-		RunID:    runID,
-		Prior:    prior,
-		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
-		Progress: progress,
-	})
-	r.staged = err == nil && stage.calls+stage.agents > 0
-	if !r.staged {
-		_ = os.RemoveAll(r.stageDir) // nothing committed, or nothing sent: nothing to keep
-	}
-	return r, err
-}
-
-// countingSink counts what reaches the staging copy.
-type countingSink struct {
-	engine.Sink
-	path          string
-	calls, agents int
-}
-
-func (c *countingSink) Agent(ctx context.Context, a *engine.OutAgent) error {
-	c.agents++
-	return c.Sink.Agent(ctx, a)
-}
-
-func (c *countingSink) Call(ctx context.Context, o *engine.OutCall) error {
-	c.calls++
-	return c.Sink.Call(ctx, o)
-}
-
-// stagedLedger records the staging entry with the run's counts at commit.
-type stagedLedger struct {
-	*state.RunLedger
-	stage *countingSink
-}
-
-func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
-	if s.stage.calls+s.stage.agents > 0 {
-		s.SetStaged(&state.Staged{Path: s.stage.path, Calls: s.stage.calls, Agents: s.stage.agents})
-	} else {
-		s.SetStaged(nil)
-	}
-	return s.RunLedger.Commit(ctx, sum)
+	fmt.Fprintln(std.out, string(b))
+	return exitOK
 }
 
 // progressPrinter shows a run's progress on stderr once it has lasted a

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/applink-dev/applink/dsl"
@@ -23,11 +22,21 @@ func defaultDiagFormat() string {
 // returns the spec only when it has no errors, and how many diagnostics it
 // printed.
 func loadSpec(dir string, format string, std stdio) (*dsl.Spec, int, int) {
+	return loadSpecTo(dir, format, std, true)
+}
+
+// loadSpecTo is loadSpec; with json, the diagnostics go to stdout when they
+// are the verb's output (validate, or any verb when the spec has errors) and
+// to stderr otherwise, so stdout stays one JSON document.
+func loadSpecTo(dir string, format string, std stdio, diagsAreOutput bool) (*dsl.Spec, int, int) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		fmt.Fprintf(std.err, "applink: %s is not a spec folder\n", dir)
 		return nil, 0, exitUsage
 	}
 	spec, diags := dsl.Load(dir)
+	if format == "json" && !diagsAreOutput && !diags.HasErrors() {
+		std.out = std.err
+	}
 	printDiags(std, spec, diags, format)
 	if diags.HasErrors() {
 		return nil, len(diags), exitFindings
@@ -85,7 +94,7 @@ func plural(n int, word string) string {
 
 // compile loads a spec and compiles its plan.
 func compile(dir, format string, std stdio) (*engine.Plan, int) {
-	spec, _, code := loadSpec(dir, format, std)
+	spec, _, code := loadSpecTo(dir, format, std, false)
 	if spec == nil {
 		return nil, code
 	}
@@ -95,13 +104,4 @@ func compile(dir, format string, std stdio) (*engine.Plan, int) {
 		return nil, exitFindings
 	}
 	return plan, exitOK
-}
-
-func checkFormat(format string, w io.Writer) bool {
-	switch format {
-	case "text", "json", "github":
-		return true
-	}
-	fmt.Fprintf(w, "applink: --format must be text, json or github, not %q\n", format)
-	return false
 }

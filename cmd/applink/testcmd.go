@@ -14,17 +14,13 @@ import (
 // format of specs/README.md): the folder's spec is validated, then run on
 // each fixture's data and compared with its expect/ sections.
 func cmdTest(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("test", "test [--update] [--run REGEXP] DIR", std)
-	upd := fs.Bool("update", false, "rewrite each test's expect/ sections with what the spec does now (review the diff)")
-	runRE := fs.String("run", "", "run only the tests whose name matches this regular expression")
-	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("test", "DIR", std)
+	upd := c.fs.Bool("update", false, "rewrite each test's expect/ sections with what the spec does now (review the diff)")
+	runRE := c.fs.String("run", "", "run only the tests whose name matches this `REGEXP`")
+	format := c.withFormat(defaultDiagFormat(), diagFormats, "diagnostics format")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok || !checkFormat(*format, std.err) {
-		return exitUsage
 	}
 	filter, code, ok := compileRun(*runRE, "test", std)
 	if !ok {

@@ -6,22 +6,11 @@ import (
 )
 
 func cmdValidate(_ context.Context, args []string, std stdio) int {
-	fs := newFlags("validate", "validate [--json] [--format text|json|github] DIR", std)
-	asJSON := fs.Bool("json", false, "print diagnostics as JSON (same as --format json)")
-	format := fs.String("format", defaultDiagFormat(), "diagnostics format: text, json or github (annotations)")
-	pos, code, ok := parseFlags(fs, args, std)
+	c := newCommand("validate", "DIR", std)
+	format := c.withFormat(defaultDiagFormat(), diagFormats, "diagnostics format (github: annotations, the default when CI=true)")
+	dir, code, ok := c.oneDir(args)
 	if !ok {
 		return code
-	}
-	dir, ok := oneDir(fs, pos, std)
-	if !ok {
-		return exitUsage
-	}
-	if *asJSON {
-		*format = "json"
-	}
-	if !checkFormat(*format, std.err) {
-		return exitUsage
 	}
 	spec, printed, code := loadSpec(dir, *format, std)
 	if spec == nil {

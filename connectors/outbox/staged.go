@@ -22,11 +22,23 @@ import (
 // and rewrite it for `applink purge --calls`.
 
 // Staged is what ReadStaged hands to its callback, one at a time.
-type Staged struct {
-	Agent  *engine.OutAgent
-	Call   *engine.OutCall
-	Ledger *engine.LedgerRow
+type Staged = engine.StagedRow
+
+// Staging is the outbox format as the engine's store-and-forward area.
+type Staging struct{}
+
+var _ engine.StagingArea = Staging{}
+
+// Writer implements engine.StagingArea.
+func (Staging) Writer(dir string) engine.Sink { return New(dir) }
+
+// Read implements engine.StagingArea.
+func (Staging) Read(dir string, fields []dsl.Field, keep func(string) bool, fn func(engine.StagedRow) error) error {
+	return ReadStaged(dir, fields, keep, fn)
 }
+
+// RemoveCalls implements engine.StagingArea.
+func (Staging) RemoveCalls(dir string, ids map[string]bool) (int, error) { return RemoveCalls(dir, ids) }
 
 type stagedCall struct {
 	CallID       string    `json:"call_id"`

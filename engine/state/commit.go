@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/applink-dev/applink/engine"
 )
@@ -103,7 +102,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}
-	summary, err := json.Marshal(summaryJSON(sum))
+	summary, err := json.Marshal(sum.JSON())
 	if err != nil {
 		return err
 	}
@@ -199,25 +198,6 @@ func (s *Store) Watermarks(ctx context.Context) (map[string]engine.Watermark, er
 		out[src] = wm
 	}
 	return out, rows.Err()
-}
-
-// summaryJSON is the run summary as stored in the run history.
-func summaryJSON(s *engine.Summary) map[string]any {
-	tally := func(t *engine.Tally) map[string]int {
-		m := map[string]int{}
-		for k, v := range t.By {
-			m[k.State+"/"+k.Reason] = v
-		}
-		return m
-	}
-	return map[string]any{
-		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
-		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
-		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
-		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "duplicates_seen": s.DuplicateSeen,
-		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
-		"ended": s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
-	}
 }
 
 // repeats reports whether an id was written more than once in this run.

@@ -213,3 +213,17 @@ func (s *Store) Ledger(ctx context.Context, fn func(r LedgerRow) error) error {
 	}
 	return rows.Err()
 }
+
+// DuckDBVersion is the version of the DuckDB library this build links.
+func DuckDBVersion(ctx context.Context) (string, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRowContext(ctx, `SELECT version()`).Scan(&v); err != nil {
+		return "", err
+	}
+	return v, nil
+}

@@ -1,0 +1,242 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state"
+)
+
+// DefaultRetentionDays is how long staged runs are kept unless the spec's
+// `staging { retention_days }` says otherwise.
+const DefaultRetentionDays = 90
+
+// Paths are where a spec's working files live.
+type Paths struct {
+	Outbox  string // the cumulative outbox (when the spec has no sink block)
+	State   string // the state file
+	Staging string // one folder per run
+	Preview string // the preview DuckDB file
+}
+
+// DefaultPaths are a spec folder's working files under DIR/.applink; a
+// non-empty outbox or state overrides that path.
+func DefaultPaths(specDir, outbox, statePath string) Paths {
+	base := filepath.Join(specDir, ".applink")
+	p := Paths{Outbox: outbox, State: statePath, Staging: filepath.Join(base, "staging"), Preview: filepath.Join(base, "preview.duckdb")}
+	if p.Outbox == "" {
+		p.Outbox = filepath.Join(base, "outbox")
+	}
+	if p.State == "" {
+		p.State = filepath.Join(base, "state.duckdb")
+	}
+	return p
+}
+
+// Workspace is one spec's working area and the connectors to use on it.
+type Workspace struct {
+	Plan     *engine.Plan
+	Paths    Paths
+	Registry engine.Registry
+	Now      func() time.Time // default time.Now
+}
+
+// New returns the workspace of a compiled plan.
+func New(plan *engine.Plan, paths Paths, reg engine.Registry) *Workspace {
+	return &Workspace{Plan: plan, Paths: paths, Registry: reg}
+}
+
+func (w *Workspace) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// RetentionDays is how long staged runs are kept.
+func (w *Workspace) RetentionDays() int {
+	if d := w.Plan.Staging.RetentionDays; d > 0 {
+		return d
+	}
+	return DefaultRetentionDays
+}
+
+// Target opens the sink a run sends to: the spec's sink block, or the
+// cumulative outbox. where says it for people ("outbox DIR", "CXone URL").
+func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, err error) {
+	if s := w.Plan.Sink; s != nil && s.Kind != "" {
+		f := w.Registry.Sinks[s.Kind]
+		if f == nil {
+			return nil, "", fmt.Errorf("sink %q: no connector for it in this build", s.Kind)
+		}
+		sink, err := f(*s, dryRun)
+		if err != nil {
+			return nil, "", err
+		}
+		where = s.Kind
+		if s.APIURL != "" {
+			where += " " + s.APIURL
+		}
+		return sink, where, nil
+	}
+	if w.Registry.Outbox == nil {
+		return nil, "", errors.New("no outbox connector in this build")
+	}
+	return w.Registry.Outbox(w.Paths.Outbox), "outbox " + w.Paths.Outbox, nil
+}
+
+// RunResult is what Run did.
+type RunResult struct {
+	Summary       *engine.Summary
+	Where         string   // where it sent
+	StageDir      string   // the run's staging folder
+	Staged        bool     // the run sent something and kept a copy
+	RetentionDays int      // how long the copy is kept
+	Pruned        []string // staged runs deleted for retention before the run
+}
+
+// Run executes the plan incrementally against the state: only new and
+// changed rows reach the sink, a copy of what is sent is staged, and the
+// state is committed after the sink. On an error the state is unchanged
+// (the result may still carry the partial summary).
+func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*RunResult, error) {
+	st, err := state.Open(ctx, w.Paths.State)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	now := w.now()
+	r := &RunResult{RetentionDays: w.RetentionDays()}
+	r.Pruned, err = st.Prune(ctx, now.Add(-time.Duration(r.RetentionDays)*24*time.Hour), now)
+	if err != nil {
+		return r, err
+	}
+	prior, err := st.Prior(ctx)
+	if err != nil {
+		return r, err
+	}
+	runID := now.UTC().Format("20060102T150405.000000Z")
+	r.StageDir = filepath.Join(w.Paths.Staging, runID)
+	primary, where, err := w.Target(nil)
+	if err != nil {
+		return r, err
+	}
+	r.Where = where
+	led, err := st.Begin(runID, w.Plan.SpecHash, r.StageDir, prior)
+	if err != nil {
+		return r, err
+	}
+	// Store and forward: keep what this run sends. A sink that stages itself
+	// keeps its own run files; another is teed into the staging format.
+	var staged engine.Sink
+	if s, ok := primary.(engine.SelfStager); ok {
+		s.StageTo(r.StageDir)
+		staged = primary
+	} else {
+		if w.Registry.Staging == nil {
+			led.Abort()
+			return r, errors.New("no staging connector in this build")
+		}
+		staged = engine.Tee(primary, w.Registry.Staging.Writer(r.StageDir))
+	}
+	stage := &countingSink{Sink: staged, path: r.StageDir}
+	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
+		Registry: w.Registry,
+		Sink:     stage,
+		RunID:    runID,
+		Prior:    prior,
+		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
+		Progress: progress,
+	})
+	r.Staged = err == nil && stage.calls+stage.agents > 0
+	if !r.Staged {
+		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
+	}
+	return r, err
+}
+
+// DryRun runs the plan against the committed state with the spec's sink in
+// dry-run mode: the sink writes each request it would make to out; nothing
+// is sent and the state is not changed (not even created).
+func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary, error) {
+	if w.Plan.Sink == nil || w.Plan.Sink.Kind == "" {
+		return nil, errors.New("--dry-run needs a `sink` block in the spec (the outbox is itself a dry run)")
+	}
+	sink, _, err := w.Target(out)
+	if err != nil {
+		return nil, err
+	}
+	opts := engine.Options{Registry: w.Registry, Sink: sink}
+	if _, err := os.Stat(w.Paths.State); err == nil {
+		st, err := state.Open(ctx, w.Paths.State)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		if opts.Prior, err = st.Prior(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return engine.Run(ctx, w.Plan, opts)
+}
+
+// LedgerState says what the state holds, for after a failed run: the last
+// committed run, which the next run resumes from.
+func (w *Workspace) LedgerState(ctx context.Context) (string, error) {
+	if _, err := os.Stat(w.Paths.State); err != nil {
+		return "no state file yet: nothing was ever committed", nil
+	}
+	st, err := state.Open(ctx, w.Paths.State)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if r := runs[i]; r.Kind == "run" || r.Kind == "" {
+			return fmt.Sprintf("unchanged: last committed run %s (ended %s)", r.RunID, r.Ended.UTC().Format(time.RFC3339)), nil
+		}
+	}
+	return "unchanged: no run committed yet", nil
+}
+
+// countingSink counts what reaches the staging copy.
+type countingSink struct {
+	engine.Sink
+	path          string
+	calls, agents int
+}
+
+func (c *countingSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+	c.agents++
+	return c.Sink.Agent(ctx, a)
+}
+
+func (c *countingSink) Call(ctx context.Context, o *engine.OutCall) error {
+	c.calls++
+	return c.Sink.Call(ctx, o)
+}
+
+// stagedLedger records the staging entry with the run's counts at commit.
+type stagedLedger struct {
+	*state.RunLedger
+	stage *countingSink
+}
+
+func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+	if s.stage.calls+s.stage.agents > 0 {
+		s.SetStaged(&state.Staged{Path: s.stage.path, Calls: s.stage.calls, Agents: s.stage.agents})
+	} else {
+		s.SetStaged(nil)
+	}
+	return s.RunLedger.Commit(ctx, sum)
+}

@@ -106,12 +106,38 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return err
 	}
-	tx, err := l.s.db.BeginTx(ctx, nil)
+	return l.s.applyRun(ctx, &ChangeSet{
+		Path: l.path, Rows: l.rows, Repeats: l.rows > 0 && l.repeats(), ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
+		RunID: l.runID, SpecHash: l.specHash, Summary: sum, SummaryJSON: summary, Staged: l.staged,
+	})
+}
+
+// ChangeSet is what a run commits to the state in one transaction: the
+// changed ledger rows (a CSV file with the header entity, id, state, reason,
+// detail, fp, active, run_id, seq, key; a later seq of the same key wins),
+// the run's history line, its watermarks and its staging entry.
+type ChangeSet struct {
+	Path    string // the changes CSV
+	Rows    int
+	Repeats bool // some key appears more than once: keep the last seq
+	// ReplaceExisting is false when the ledger was empty at the start of
+	// the run, so nothing needs deleting before the insert.
+	ReplaceExisting bool
+	RunID, SpecHash string
+	Summary         *engine.Summary
+	SummaryJSON     []byte
+	Staged          *Staged
+}
+
+// applyRun is the DuckDB backend's commit of a ChangeSet.
+func (s *Store) applyRun(ctx context.Context, c *ChangeSet) error {
+	sum := c.Summary
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	defer tx.Rollback()
-	if l.rows > 0 {
+	if c.Rows > 0 {
 		// Upsert without an index, in operators DuckDB can spill to disk:
 		// delete the rows the changes replace (a hash join on the 8-byte key;
 		// skipped for an empty ledger), then insert the changes straight from
@@ -120,11 +146,11 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 		// a table first, to keep the last row per id.
 		src := fmt.Sprintf(`read_csv(%s, header = true, quote = '"', escape = '"',
 			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
-			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT', 'key': 'UBIGINT'})`, sqlString(l.path))
+			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT', 'key': 'UBIGINT'})`, sqlString(c.Path))
 		cols := `key, entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id`
-		replace := l.idx == nil || l.idx.Len() > 0
+		replace := c.ReplaceExisting
 		var stmts []string
-		if !l.repeats() {
+		if !c.Repeats {
 			if replace {
 				stmts = append(stmts, `DELETE FROM ledger WHERE key IN (SELECT key FROM `+src+`)`)
 			}
@@ -149,17 +175,17 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs VALUES (?, 'run', ?, ?, ?, ?, ?)`,
-		l.runID, sum.PlanHash, l.specHash, sum.Started, sum.Started.Add(sum.Elapsed), string(summary)); err != nil {
+		c.RunID, sum.PlanHash, c.SpecHash, sum.Started, sum.Started.Add(sum.Elapsed), string(c.SummaryJSON)); err != nil {
 		return fmt.Errorf("state: record run: %w", err)
 	}
 	for src, wm := range sum.Watermarks {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`, src, wm.StartTime, wm.CallID, l.runID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`, src, wm.StartTime, wm.CallID, c.RunID); err != nil {
 			return fmt.Errorf("state: watermark: %w", err)
 		}
 	}
-	if l.staged != nil {
+	if c.Staged != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, NULL)`,
-			l.runID, l.staged.Path, sum.Started, l.staged.Calls, l.staged.Agents); err != nil {
+			c.RunID, c.Staged.Path, sum.Started, c.Staged.Calls, c.Staged.Agents); err != nil {
 			return fmt.Errorf("state: staging index: %w", err)
 		}
 	}

@@ -37,36 +37,66 @@ func rowKey(entity, id string) uint64 {
 	return h
 }
 
+// RowKey is the ledger's 8-byte key of a row: xxh3(entity, id) with the low
+// bit replaced by "is agent", so an agent and a call with the same id never
+// collide. Every backend stores it, so the prior index is built without
+// reading ids.
+func RowKey(entity, id string) uint64 { return rowKey(entity, id) }
+
+// IndexBuilder builds the prior Index from a backend's committed ledger, one
+// (key, fingerprint, active) row at a time, in any order. It is the one way
+// an Index is made, whatever the backend.
+type IndexBuilder struct {
+	idx *Index
+}
+
+// NewIndexBuilder starts an index; sizeHint is the expected number of rows
+// (0 when unknown).
+func NewIndexBuilder(sizeHint int) *IndexBuilder {
+	return &IndexBuilder{idx: &Index{entries: make([]entry, 0, sizeHint)}}
+}
+
+// Add adds one committed ledger row.
+func (b *IndexBuilder) Add(key, fp uint64, active bool) {
+	e := entry{key: key, fpa: fp &^ 1}
+	if active {
+		e.fpa |= 1
+	}
+	b.idx.entries = append(b.idx.entries, e)
+}
+
+// Finish returns the index, ready for lookups.
+func (b *IndexBuilder) Finish() (*Index, error) {
+	idx := b.idx
+	slices.SortFunc(idx.entries, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
+	idx.seen = make([]uint64, (len(idx.entries)+63)/64)
+	return idx, nil
+}
+
 // Prior loads the committed ledger into an Index.
 func (s *Store) Prior(ctx context.Context) (*Index, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("state: count ledger: %w", err)
 	}
-	idx := &Index{entries: make([]entry, 0, n)}
+	b := NewIndexBuilder(n)
 	rows, err := s.db.QueryContext(ctx, `SELECT key, fp, active FROM ledger`)
 	if err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e entry
+		var key, fp uint64
 		var active bool
-		if err := rows.Scan(&e.key, &e.fpa, &active); err != nil {
+		if err := rows.Scan(&key, &fp, &active); err != nil {
 			return nil, fmt.Errorf("state: load ledger: %w", err)
 		}
-		e.fpa &^= 1
-		if active {
-			e.fpa |= 1
-		}
-		idx.entries = append(idx.entries, e)
+		b.Add(key, fp, active)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
-	slices.SortFunc(idx.entries, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
-	idx.seen = make([]uint64, (len(idx.entries)+63)/64)
-	return idx, nil
+	return b.Finish()
 }
 
 // Len is the number of rows known.

@@ -22,6 +22,7 @@ type evaluator struct {
 	plan      *Plan
 	sum       *Summary
 	prior     Prior
+	cur       *rec // the record being evaluated, for the message of a panic
 	agents    *agentIndex
 	names     []*Names
 	media     []MediaResolver
@@ -105,8 +106,10 @@ func (ev *evaluator) tenantOK(id int64) (bool, error) {
 func (ev *evaluator) evalBatch(b *batch) {
 	ev.b = b
 	for i := range b.n {
-		ev.evalOne(b, &b.recs[i])
+		ev.cur = &b.recs[i] // for the message of a panic
+		ev.evalOne(b, ev.cur)
 	}
+	ev.cur = nil
 }
 
 func (ev *evaluator) evalOne(b *batch, r *rec) {

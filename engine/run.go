@@ -68,7 +68,23 @@ var ErrInterrupted = errors.New("run interrupted before commit; nothing was comm
 // then calls, streamed through a three-stage pipeline (read ∥ evaluate ∥
 // write) over a fixed pool of batches, so memory does not grow with the
 // number of calls.
-func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
+func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error) {
+	// Whatever ends the run before its state commits — an error, an
+	// interrupt, a panic — the ledger writer is aborted (its changes file
+	// closed and removed) and so is the sink (deferred below, after Open).
+	ledgerDone := false
+	defer func() {
+		if opts.Ledger != nil && !ledgerDone {
+			opts.Ledger.Abort()
+		}
+	}()
+	agent := ""
+	defer recoverTo(&err, func() string {
+		if agent != "" {
+			return "classifying and sending agent " + agent
+		}
+		return "reading agents"
+	})
 	if opts.Sink == nil {
 		return nil, fmt.Errorf("run: no sink")
 	}
@@ -76,7 +92,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	if now == nil {
 		now = time.Now
 	}
-	sum := &Summary{PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum = &Summary{PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	if opts.RunID == "" {
 		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
 	}
@@ -87,7 +103,6 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 
 	srcs := opts.Sources
 	if srcs == nil {
-		var err error
 		srcs, err = openSources(ctx, plan, opts.Registry)
 		if err != nil {
 			return nil, err
@@ -124,10 +139,12 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	}
 	classifyAgents(idx, plan.Agents, ev.tenantOK, sum.warn)
 	for _, u := range idx.users {
+		agent = u.rec.UserID
 		if err := sendAgent(ctx, u, opts, sum); err != nil {
 			return nil, err
 		}
 	}
+	agent = ""
 	prog.agents = len(idx.users)
 	ev.agents = idx
 
@@ -150,9 +167,6 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 
 	prog.phase("commit")
 	if err := opts.Sink.Commit(ctx); err != nil {
-		if opts.Ledger != nil {
-			opts.Ledger.Abort()
-		}
 		return sum, fmt.Errorf("commit sink: %w", err)
 	}
 	committed = true
@@ -174,7 +188,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	sum.Elapsed = now().Sub(sum.Started)
 	if opts.Ledger != nil {
 		// The sink has the rows: from here a crash only makes the next run
-		// resend them, which sinks absorb by id.
+		// resend them, which sinks absorb by id. Commit cleans up after
+		// itself whether or not it succeeds.
+		ledgerDone = true
 		if err := opts.Ledger.Commit(ctx, sum); err != nil {
 			return sum, fmt.Errorf("commit state (the sink has the rows; the next run resends them): %w", err)
 		}
@@ -296,14 +312,22 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 
 	g, gctx := errgroup.WithContext(ctx)
 	for i, src := range srcs {
-		g.Go(func() error {
+		g.Go(func() (err error) {
 			defer close(read[i])
-			return readSource(gctx, i, src, plan, names[i], free[i], read[i])
+			last := "" // where the source was: its last record's position
+			defer recoverTo(&err, func() string {
+				if last == "" {
+					return fmt.Sprintf("reading source %q, before its first call", plan.Sources[i].Name)
+				}
+				return fmt.Sprintf("reading source %q after %s", plan.Sources[i].Name, last)
+			})
+			return readSource(gctx, i, src, plan, names[i], free[i], read[i], &last)
 		})
 	}
 	// Evaluator: source by source, in spec order.
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		defer close(done)
+		defer recoverTo(&err, func() string { return "evaluating " + recDesc(ev.cur) })
 		for i := range srcs {
 			for b := range read[i] {
 				ev.evalBatch(b)
@@ -317,10 +341,12 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 		return nil
 	})
 	// Writer: the sink is called from this goroutine only.
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		out := &OutCall{SystemID: plan.SystemID}
+		var cur *rec
+		defer recoverTo(&err, func() string { return "sending " + recDesc(cur) })
 		for b := range done {
-			if err := writeBatch(gctx, b, ev, opts, prog, out); err != nil {
+			if err := writeBatch(gctx, b, ev, opts, prog, out, &cur); err != nil {
 				return err
 			}
 			prog.calls += b.n
@@ -333,7 +359,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	return g.Wait()
 }
 
-func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch) error {
+func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch, last *string) error {
 	var cur *batch
 	take := func() error {
 		select {
@@ -354,6 +380,7 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 		}
 	}
 	err := src.ReadCalls(ctx, q, func(r *CallRecord) error {
+		*last = r.Pos
 		cur.add(r)
 		if cur.n == cap(cur.recs) {
 			select {
@@ -378,9 +405,10 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 	return nil
 }
 
-func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog *progressTicker, out *OutCall) error {
+func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog *progressTicker, out *OutCall, cur **rec) error {
 	for i := range b.n {
 		r := &b.recs[i]
+		*cur = r
 		if r.skip {
 			continue
 		}

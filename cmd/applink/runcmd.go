@@ -103,6 +103,9 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "applink run: %v\n", err)
+		if pe := (*engine.PanicError)(nil); errors.As(err, &pe) {
+			fmt.Fprintf(std.err, "%s\n", pe.Stack) // a bug: the stack is what a report needs
+		}
 		if errors.Is(err, engine.ErrInterrupted) {
 			fmt.Fprintf(std.err, "resume with: applink run %s\n", ws.Plan.SpecDir)
 		}

@@ -87,18 +87,20 @@ func (l *RunLedger) Abort() {
 // rows, records the run and its watermarks and the staging index. A crash
 // before it leaves the state as it was; the next run sends the same rows
 // again and the sinks absorb them by id.
+// Whatever happens, the changes file is closed and removed when it returns.
 func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
-	l.w.Flush()
-	if err := l.w.Error(); err != nil {
-		return err
-	}
-	if err := l.bw.Flush(); err != nil {
-		return err
-	}
-	if err := l.f.Close(); err != nil {
-		return err
-	}
 	defer os.Remove(l.path)
+	l.w.Flush()
+	err := l.w.Error()
+	if err == nil {
+		err = l.bw.Flush()
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("state: changes file: %w", err)
+	}
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,80 +38,266 @@ func applinkBinary(t testing.TB) string {
 	return bin
 }
 
-// TestCrashResume SIGKILLs real `applink run` processes at random moments,
-// runs again, and checks the outbox and the state ledger equal those of one
-// uninterrupted run: nothing lost, nothing written twice.
+// TestCrashResume SIGKILLs real `applink run` processes while they work, on
+// first runs (empty state) and on incremental runs (an existing outbox and
+// state, a source with new and changed calls), then runs again and checks
+// that the outbox, the state ledger with its fingerprints, the watermarks
+// and the run history equal those of uninterrupted runs, and that one more
+// run sends nothing. A kill counts only when it landed while the run was
+// working (its uncommitted changes file was left behind); fewer than 15 of
+// 20 is a failure of the test itself.
 func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills 20 child processes")
 	}
 	bin := applinkBinary(t)
 	root := t.TempDir()
-	data := filepath.Join(root, "data")
+	dataA := filepath.Join(root, "dataA")
 	opt := demogen.Options{Calls: 30000, BDFields: 12, Seed: 7}
-	if _, err := demogen.Generate(data, opt); err != nil {
+	if _, err := demogen.Generate(dataA, opt); err != nil {
 		t.Fatal(err)
 	}
-	spec := func(name string) string {
-		dir := filepath.Join(root, name, "spec")
-		if err := demogen.WriteSpec(dir, data, opt); err != nil {
+	dataB := filepath.Join(root, "dataB")
+	newCalls, changedCalls := mutateSnapshot(t, dataA, dataB)
+	// Every spec reads its data through a symlink, so one spec moves from
+	// the first snapshot to the second by retargeting the link.
+	spec := func(name string) (dir string, use func(data string)) {
+		dir = filepath.Join(root, name, "spec")
+		link := filepath.Join(root, name, "data")
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		return dir
+		use = func(data string) {
+			os.Remove(link)
+			if err := os.Symlink(data, link); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use(dataA)
+		if err := demogen.WriteSpec(dir, link, opt); err != nil {
+			t.Fatal(err)
+		}
+		return dir, use
 	}
 	run := func(dir string) *exec.Cmd {
 		cmd := exec.Command(bin, "run", "--quiet", dir)
 		cmd.Env = append(os.Environ(), "CI=")
 		return cmd
 	}
-
-	ref := spec("reference")
-	start := time.Now()
-	if out, err := run(ref).CombinedOutput(); err != nil {
-		t.Fatalf("reference run: %v\n%s", err, out)
+	mustRun := func(dir, what string) string {
+		out, err := run(dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+		return string(out)
 	}
-	refTime := time.Since(start)
-	want := snapshotOf(t, ref)
+
+	// The references: a first run on A; then an incremental run on B.
+	ref, refUse := spec("reference")
+	refFirstWork := timedRun(t, run(ref), ref)
+	wantFirst := snapshotOf(t, ref)
+	refUse(dataB)
+	refIncrWork := timedRun(t, run(ref), ref)
+	wantIncr := snapshotOf(t, ref)
+	out := mustRun(ref, "reference third run")
+	if !strings.Contains(out, "sent: nothing") {
+		t.Fatalf("reference third run sent something:\n%s", out)
+	}
+	// The incremental reference must really have new and changed calls.
+	// (Changing an excluded call's duration may not change its verdict, so
+	// fewer calls than were edited count as changed; some must.)
+	hist := historyOf(t, ref)
+	m := regexp.MustCompile(`(?m)^== history run: rows \d+, calls new (\d+) changed (\d+)`).FindAllStringSubmatch(hist, -1)
+	if len(m) < 2 || m[1][1] != fmt.Sprint(newCalls) || m[1][2] == "0" {
+		t.Fatalf("incremental reference: want %d new calls and some of the %d edited ones changed:\n%s", newCalls, changedCalls, hist)
+	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	const kills = 20
-	killed := 0
+	landed := 0
 	for k := range kills {
-		dir := spec(fmt.Sprintf("k%02d", k))
-		// Kill points spread over the whole run, commit included.
-		delay := time.Duration(rng.Int64N(int64(refTime) * 11 / 10))
+		incremental := k%2 == 1
+		dir, use := spec(fmt.Sprintf("k%02d", k))
+		want, work, kind := wantFirst, refFirstWork, "first"
+		if incremental {
+			mustRun(dir, "the base run of an incremental kill")
+			use(dataB)
+			want, work, kind = wantIncr, refIncrWork, "incremental"
+		}
+		// Wait until the run works (its changes file exists), then kill it
+		// at a random point of its working time, commit included.
 		cmd := run(dir)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		if !waitWorking(dir, cmd, 30*time.Second) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("kill %d: the %s run never started working:\n%s", k, kind, stderr.String())
+		}
+		delay := time.Duration(rng.Int64N(int64(work) * 8 / 10))
 		time.Sleep(delay)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
-			killed++
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		killedBySignal := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()
+		mid := killedBySignal && uncommitted(dir)
+		if mid {
+			landed++
+		} else {
+			t.Logf("kill %d (%s run, %s into ~%s of work) did not land mid-run", k, kind, delay, work)
 		}
-		_ = cmd.Wait()
-		if out, err := run(dir).CombinedOutput(); err != nil {
-			t.Fatalf("kill %d (after %s): resume failed: %v\n%s", k, delay, err, out)
+		// Resume: the result equals the uninterrupted run's. (When the kill
+		// came too late, the run had committed and the resume is one more
+		// run that sent nothing: its history line is the only difference.)
+		out := mustRun(dir, fmt.Sprintf("kill %d: resume", k))
+		got := snapshotOf(t, dir)
+		if !mid {
+			i := strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")
+			if last := got[i+1:]; strings.Contains(last, "== history run:") && strings.Contains(last, "sent 0 agents 0 calls") {
+				got = got[:i+1]
+			}
 		}
-		if got := snapshotOf(t, dir); got != want {
-			t.Errorf("kill %d after %s of ~%s: result differs from an uninterrupted run:\n%s", k, delay, refTime, diffSnap(want, got))
+		if got != want {
+			t.Errorf("kill %d (%s run, %s into ~%s of work): result differs from an uninterrupted run:\n%s\nresume output:\n%s",
+				k, kind, delay, work, diffSnap(want, got), out)
+		}
+		// And one more run sends nothing.
+		if out := mustRun(dir, fmt.Sprintf("kill %d: run after resume", k)); !strings.Contains(out, "sent: nothing") {
+			t.Errorf("kill %d: the run after the resume sent something:\n%s", k, out)
 		}
 	}
-	t.Logf("%d kills landed (reference run %s)", killed, refTime)
-
-	// And a second run over the same source sends nothing.
-	out, err := run(ref).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "sent: nothing") {
-		t.Errorf("second run: %v\n%s", err, out)
-	}
-	if got := snapshotOf(t, ref); got != want {
-		t.Errorf("second run changed the result:\n%s", diffSnap(want, got))
+	t.Logf("%d of %d kills landed while the run was working", landed, kills)
+	if landed < 15 {
+		t.Errorf("only %d of %d kills landed mid-run: the test proves too little (want ≥ 15)", landed, kills)
 	}
 }
 
-// snapshotOf renders a spec's outbox files and state ledger (without run ids)
-// as one comparable text.
+// timedRun runs cmd to completion and returns how long it worked: from its
+// changes file appearing to its exit.
+func timedRun(t *testing.T, cmd *exec.Cmd, dir string) time.Duration {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitWorking(dir, cmd, 30*time.Second) {
+		t.Fatalf("the run never started working")
+	}
+	start := time.Now()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out.String())
+	}
+	return time.Since(start)
+}
+
+// waitWorking polls until the run in dir has begun (its uncommitted changes
+// file exists) or the process ended.
+func waitWorking(dir string, cmd *exec.Cmd, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if uncommitted(dir) {
+			return true
+		}
+		// Signal 0 on a zombie still succeeds; a process that ended before
+		// working would make us wait out the timeout, which fails the test.
+		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
+// uncommitted reports whether a run's changes file exists in the spec's
+// staging area: created when a run begins, removed once its state commits.
+func uncommitted(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, ".applink", "staging", "*", "ledger-changes.csv"))
+	return len(m) > 0
+}
+
+// mutateSnapshot copies snapshot a into b with every 9th call's duration
+// changed (changed rows) and 500 new calls appended with their business
+// data (new rows), keeping business data in calls order.
+func mutateSnapshot(t *testing.T, a, b string) (newCalls, changed int) {
+	t.Helper()
+	if err := os.MkdirAll(b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	agents, err := os.ReadFile(filepath.Join(a, "agents.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "agents.csv"), agents, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := readLines(t, filepath.Join(a, "calls.csv"))
+	bd := readLines(t, filepath.Join(a, "business_data.csv"))
+	var out []string
+	out = append(out, calls[0])
+	var copied []string
+	for i, line := range calls[1:] {
+		f := strings.Split(line, ",")
+		if i%9 == 4 {
+			f[5] += "1" // duration_ms: a different number
+			changed++
+		}
+		out = append(out, strings.Join(f, ","))
+		if len(copied) < 500 && i%7 == 3 {
+			copied = append(copied, line)
+		}
+	}
+	bdOut := append([]string(nil), bd...)
+	byCall := map[string][]string{}
+	for _, line := range bd[1:] {
+		id, _, _ := strings.Cut(line, ",")
+		byCall[id] = append(byCall[id], line)
+	}
+	for _, line := range copied {
+		id, rest, _ := strings.Cut(line, ",")
+		out = append(out, "N"+id+","+rest)
+		for _, l := range byCall[id] {
+			bdOut = append(bdOut, "N"+l)
+		}
+		newCalls++
+	}
+	writeLines(t, filepath.Join(b, "calls.csv"), out)
+	writeLines(t, filepath.Join(b, "business_data.csv"), bdOut)
+	return newCalls, changed
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+func writeLines(t *testing.T, path string, lines []string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshotOf renders what a spec's runs left behind as one comparable text:
+// the outbox files, the state ledger with fingerprints, the watermarks and
+// the run history (without run ids and times, which differ by design).
 func snapshotOf(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
@@ -117,23 +308,85 @@ func snapshotOf(t *testing.T, dir string) string {
 		}
 		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
 	}
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	ctx := context.Background()
+	st, err := state.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	h := sha256.New()
 	n := 0
-	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v\n", r.Entity, r.ID, r.State, r.Reason, r.Active)
+	err = st.Ledger(ctx, func(r state.LedgerRow) error {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v\x00%x\n", r.Entity, r.ID, r.State, r.Reason, r.Active, r.FP)
 		n++
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(&b, "== state ledger %d rows sha256 %x\n", n, h.Sum(nil))
+	fmt.Fprintf(&b, "== state ledger %d rows (fingerprints included) sha256 %x\n", n, h.Sum(nil))
+	wms, err := st.Watermarks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs []string
+	for s := range wms {
+		srcs = append(srcs, s)
+	}
+	sort.Strings(srcs)
+	for _, s := range srcs {
+		fmt.Fprintf(&b, "== watermark %s %s %s\n", s, wms[s].StartTime.UTC().Format(time.RFC3339Nano), wms[s].CallID)
+	}
+	b.WriteString(historyOfStore(t, st))
 	return b.String()
+}
+
+func historyOf(t *testing.T, dir string) string {
+	t.Helper()
+	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return historyOfStore(t, st)
+}
+
+// historyOfStore renders the run history: per run, its kind and what it
+// counted and sent. Killed runs committed nothing, so they must not appear.
+func historyOfStore(t *testing.T, st *state.Store) string {
+	t.Helper()
+	runs, err := st.Runs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, r := range runs {
+		var s struct {
+			Agents, Calls map[string]int
+			CallDiff      struct{ New, Changed, Unchanged int } `json:"call_diff"`
+			Sent          struct{ Agents, Calls int }
+			SourceRows    int `json:"source_rows"`
+		}
+		if err := json.Unmarshal(r.Summary, &s); err != nil {
+			t.Fatalf("run %s: %v", r.RunID, err)
+		}
+		fmt.Fprintf(&b, "== history %s: rows %d, calls new %d changed %d unchanged %d, sent %d agents %d calls, %s\n",
+			r.Kind, s.SourceRows, s.CallDiff.New, s.CallDiff.Changed, s.CallDiff.Unchanged, s.Sent.Agents, s.Sent.Calls, tallyText(s.Calls))
+	}
+	return b.String()
+}
+
+func tallyText(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func diffSnap(want, got string) string { return "want:\n" + want + "got:\n" + got }

@@ -193,18 +193,19 @@ func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started tim
 type LedgerRow struct {
 	Entity, ID, State, Reason, Detail, RunID string
 	Active                                   bool
+	FP                                       uint64 // fingerprint: state, reason and a hash of what was sent
 }
 
 // Ledger streams the ledger in (entity, id) order.
 func (s *Store) Ledger(ctx context.Context, fn func(r LedgerRow) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, state, reason, detail, active, run_id FROM ledger ORDER BY entity, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, state, reason, detail, active, run_id, fp FROM ledger ORDER BY entity, id`)
 	if err != nil {
 		return fmt.Errorf("state: ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r LedgerRow
-		if err := rows.Scan(&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID); err != nil {
+		if err := rows.Scan(&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID, &r.FP); err != nil {
 			return err
 		}
 		if err := fn(r); err != nil {

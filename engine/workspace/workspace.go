@@ -117,6 +117,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	if err != nil {
 		return r, err
 	}
+	if err := removeUncommitted(ctx, st, w.Paths.Staging); err != nil {
+		return r, err
+	}
 	prior, err := st.Prior(ctx)
 	if err != nil {
 		return r, err
@@ -239,4 +242,36 @@ func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 		s.SetStaged(nil)
 	}
 	return s.RunLedger.Commit(ctx, sum)
+}
+
+// removeUncommitted deletes the staging folders of runs that died before
+// their state committed (a crash, a kill): the state never learnt of them, so
+// nothing would ever prune them, and what they hold is resent by this run.
+func removeUncommitted(ctx context.Context, st *state.Store, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	runs, err := st.Staging(ctx)
+	if err != nil {
+		return err
+	}
+	// By folder name (the run id), not by path: the spec folder may be
+	// given relative to another working directory than the run's.
+	known := map[string]bool{}
+	for _, r := range runs {
+		known[r.RunID], known[filepath.Base(r.Path)] = true, true
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() && !known[e.Name()] {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/mssql"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
@@ -38,6 +39,12 @@ func cmdCheck(ctx context.Context, args []string, std stdio) int {
 			} else {
 				fmt.Fprintf(std.err, "applink check: source %s: %v\n", src.Name, err)
 			}
+			failed++
+		}
+	}
+	if plan.Sink != nil && plan.Sink.Kind == "cxone" {
+		if err := cxone.Check(ctx, *plan.Sink, plan.Fields, std.out, cxone.Options{}); err != nil {
+			fmt.Fprintf(std.err, "applink check: %v\n", err)
 			failed++
 		}
 	}

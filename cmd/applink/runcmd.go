@@ -55,7 +55,7 @@ func target(plan *engine.Plan, p paths, dryRun io.Writer) (engine.Sink, string, 
 		if err != nil {
 			return nil, "", err
 		}
-		return s, "CXone " + plan.Sink.APIURL, nil
+		return s, cxone.Label(*plan.Sink), nil
 	}
 	return outbox.NewCumulative(p.outbox), "outbox " + p.outbox, nil
 }

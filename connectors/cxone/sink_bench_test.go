@@ -21,7 +21,7 @@ func BenchmarkCalls(b *testing.B) {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			srv := cxonetest.New(cxonetest.Config{MaxBody: 256})
 			defer srv.Close()
-			s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.URL, AuthURL: srv.URL, Concurrency: conc, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
+			s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.APIURL, AuthURL: srv.URL, Concurrency: conc, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
 				Options{Getenv: srv.Getenv, Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)

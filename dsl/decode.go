@@ -303,14 +303,14 @@ func (d *decoder) decodeSink(b *hcl.Block) {
 	if a := c.Attributes["concurrency"]; a != nil {
 		s.Concurrency, _ = d.intIn(a, 1, 256, "Invalid concurrency", "concurrency is the number of requests in flight, between %d and %d.")
 	}
-	if a := c.Attributes["requests_per_second"]; a != nil {
-		if v, ok := d.number(a); ok {
-			f, _ := v.Float64()
-			if f <= 0 {
-				d.errorf(a.Expr.Range(), a.Range, "Invalid requests_per_second", "requests_per_second must be greater than 0; remove it for no limit.")
-			} else {
-				s.RequestsPerSecond = f
-			}
+	s.RequestsPerSecond = d.rate(c.Attributes["requests_per_second"])
+	s.BusinessDataRequestsPerSecond = d.rate(c.Attributes["business_data_requests_per_second"])
+	if a := c.Attributes["role"]; a != nil {
+		s.Role = d.nonEmpty(a)
+	}
+	if a := c.Attributes["external_identity"]; a != nil {
+		if v, ok := d.value(a, cty.Bool); ok {
+			s.ExternalIdentity = v.True()
 		}
 	}
 	if a := c.Attributes["timeout"]; a != nil {
@@ -323,6 +323,23 @@ func (d *decoder) decodeSink(b *hcl.Block) {
 		s.MediaPath, _ = d.str(a)
 	}
 	d.spec.Sink = s
+}
+
+// rate reads an optional requests-per-second attribute (> 0); 0 when absent.
+func (d *decoder) rate(a *hcl.Attribute) float64 {
+	if a == nil {
+		return 0
+	}
+	v, ok := d.number(a)
+	if !ok {
+		return 0
+	}
+	f, _ := v.Float64()
+	if f <= 0 {
+		d.errorf(a.Expr.Range(), a.Range, "Invalid "+a.Name, "%s must be greater than 0; remove it for the default.", a.Name)
+		return 0
+	}
+	return f
 }
 
 // value evaluates an attribute and converts it to want.

@@ -173,13 +173,16 @@ var stagingSchema = &hcl.BodySchema{
 
 var sinkSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "api_url", Required: true},
-		{Name: "auth_url", Required: true},
+		{Name: "api_url"},  // optional: discovered from the tenant
+		{Name: "auth_url"}, // optional: CXone's published issuer
 		{Name: "concurrency"},
 		{Name: "requests_per_second"},
 		{Name: "timeout"},
 		{Name: "calls_path"},
 		{Name: "media_path"},
+		{Name: "role"},
+		{Name: "external_identity"},
+		{Name: "business_data_requests_per_second"},
 	},
 }
 

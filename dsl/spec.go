@@ -99,17 +99,26 @@ type Staging struct {
 	RetentionDays int // default 90
 }
 
-// Sink is a `sink "cxone" { … }` block.
+// Sink is a `sink "cxone" { … }` block. Zero values mean the connector's
+// defaults (connectors/cxone).
 type Sink struct {
 	Kind              string // cxone
-	APIURL            string
-	AuthURL           string
+	APIURL            string // "": discovered from the tenant
+	AuthURL           string // the issuer; "": CXone's published one
 	Concurrency       int
 	RequestsPerSecond float64
 	Timeout           time.Duration
 	CallsPath         string
 	MediaPath         string
-	DeclRange         hcl.Range
+	// Role of the CXone users the sink creates ("": Agent).
+	Role string
+	// ExternalIdentity writes the Engage user id into the CXone user's
+	// externalIdentity (which may hold the SSO identity: off by default).
+	ExternalIdentity bool
+	// BusinessDataRequestsPerSecond is the Business Data API's own rate
+	// limit (0: RequestsPerSecond).
+	BusinessDataRequestsPerSecond float64
+	DeclRange                     hcl.Range
 }
 
 // WindowStart is the first instant of the import window: calls that started

@@ -228,6 +228,12 @@ type StagingArea interface {
 	RemoveCalls(dir string, ids map[string]bool) (int, error)
 }
 
+// Labeled is implemented by a sink that can say where it sends, for people
+// ("CXone https://api…").
+type Labeled interface {
+	Label() string
+}
+
 // SelfStager is implemented by a sink that keeps the staged copy of a run
 // itself (the outbox hard-links its own run files) instead of being teed into
 // StagingArea.Writer.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 
 	"github.com/applink-dev/applink/connectors/cxone"
@@ -34,6 +35,11 @@ func registry() engine.Registry {
 		Staging: outbox.Staging{},
 		SourceCheckers: map[string]engine.SourceChecker{
 			"mssql": mssql.Check,
+		},
+		SinkCheckers: map[string]engine.SinkChecker{
+			"cxone": func(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer) error {
+				return cxone.Check(ctx, cfg, fields, w, cxone.Options{})
+			},
 		},
 	}
 }

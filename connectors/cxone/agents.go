@@ -1,6 +1,7 @@
 package cxone
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,47 +12,116 @@ import (
 	"github.com/applink-dev/applink/engine"
 )
 
-// userDoc is a CXone user as we send and read it. The path is CXone user
-// management's; the field names are our assumption (see doc.go).
-type userDoc struct {
-	ID               json.RawMessage `json:"id,omitempty"`
-	FirstName        string          `json:"firstName"`
-	LastName         string          `json:"lastName"`
-	EmailAddress     string          `json:"emailAddress"`
-	Role             string          `json:"role,omitempty"`
-	ExternalIdentity string          `json:"externalIdentity"` // the Engage user_id
-	ACDLoginIDs      []string        `json:"acdLoginIds"`      // the Engage agent IDs
+// User Management as published (developer portal, User Hub, "User
+// Management API", document cxone-usermanagement-api-docs).
+const (
+	UsersSearchPath = "/user-management/v2/users/search" // POST: find by email
+	UsersPath       = "/user-management/v1/users"        // POST: register; PUT: update (id in the body)
+	UserPathV3      = "/user-management/v3/users/{userId}"
+)
+
+// updateFields are the properties of the published UserUpdateRequest.
+// An update sends back every one of them that the v3 read returned, so
+// that what applink does not own stays as CXone has it.
+var updateFields = []string{"id", "firstName", "lastName", "emailAddress", "customAttributes", "mobileNumber",
+	"assignedGroup", "rank", "timeZone", "role", "teamId", "hireDate", "acdInfos", "groupIds", "userName",
+	"applicationAttributes", "emailToBeVerified", "externalIdentity", "billable", "secondaryRoleIds", "views"}
+
+// updateRequired are the UserUpdateRequest's required properties.
+var updateRequired = []string{"id", "firstName", "lastName", "emailAddress", "assignedGroup", "role", "userName", "emailToBeVerified"}
+
+// searchPageSize is top of a user search; searchMaxPages bounds how far a
+// search pages through loose matches before giving up.
+const (
+	searchPageSize = 100
+	searchMaxPages = 20
+)
+
+type acdInfo struct {
+	LoginID string `json:"loginId"`
 }
 
-type userList struct {
-	Users []userDoc `json:"users"`
+// registration is the published UserRegistrationRequest, with the fields
+// applink sets (required: firstName, lastName, emailAddress, role).
+type registration struct {
+	FirstName        string    `json:"firstName"`
+	LastName         string    `json:"lastName"`
+	EmailAddress     string    `json:"emailAddress"`
+	Role             string    `json:"role"`
+	ACDInfos         []acdInfo `json:"acdInfos"`
+	ExternalIdentity string    `json:"externalIdentity,omitempty"`
 }
+
+// registered is the published RegisterUserResponse.
+type registered struct {
+	Success *bool  `json:"success"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+	UUID    string `json:"uuid"`
+}
+
+type searchRequest struct {
+	Filter map[string][]string `json:"filter"`
+	Fields []string            `json:"fields"`
+	Skip   int                 `json:"skip"`
+	Top    int                 `json:"top"`
+}
+
+// searchFields are what a search asks back: enough to match and to tell
+// whether the user differs, without a read.
+var searchFields = []string{"id", "emailAddress", "firstName", "lastName", "status", "acdInfos", "externalIdentity"}
+
+type searchedUser struct {
+	ID               string    `json:"id"`
+	EmailAddress     string    `json:"emailAddress"`
+	FirstName        string    `json:"firstName"`
+	LastName         string    `json:"lastName"`
+	Status           string    `json:"status"`
+	ACDInfos         []acdInfo `json:"acdInfos"`
+	ExternalIdentity string    `json:"externalIdentity"`
+}
+
+type searchResponse struct {
+	TotalRecords int            `json:"totalRecords"`
+	Users        []searchedUser `json:"users"`
+}
+
+// wantUser is what applink owns in a CXone user.
+type wantUser struct {
+	userID, firstName, lastName, email string
+	loginIDs                           []string // sorted
+}
+
+// agentError is a refusal that is not an HTTP status: its code is the
+// ledger reason.
+type agentError struct{ code, detail string }
+
+func (e *agentError) Error() string { return e.code + ": " + e.detail }
 
 // Agent finds the CXone user with a's email (matched, never duplicated),
-// creates it when absent and updates it when its name or agent IDs changed.
-// A refusal fails the agent through RunInfo.Fail and the run goes on; only
-// a fatal error (authentication, cancellation) is returned.
+// registers it when absent and updates it when its name or agent IDs
+// changed. A refusal fails the agent through RunInfo.Fail and the run goes
+// on; only a fatal error (authentication, cancellation) is returned.
 func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
 	if !s.opened || s.done.Load() {
 		return fmt.Errorf("cxone: Agent outside Open..Commit")
 	}
-	email := strings.ToLower(strings.TrimSpace(a.Email))
-	want := userDoc{
-		FirstName:        a.FirstName,
-		LastName:         a.LastName,
-		EmailAddress:     strings.TrimSpace(a.Email),
-		ExternalIdentity: a.UserID,
-		ACDLoginIDs:      slices.Sorted(slices.Values(a.AgentIDs)),
+	want := wantUser{
+		userID:    a.UserID,
+		firstName: a.FirstName,
+		lastName:  a.LastName,
+		email:     strings.TrimSpace(a.Email),
+		loginIDs:  slices.Sorted(slices.Values(a.AgentIDs)),
 	}
 	if s.opts.DryRun != nil {
-		s.dryAgent(a, email, want)
+		s.dryAgent(a, want)
 		return nil
 	}
-	if email == "" {
+	if want.email == "" {
 		s.failAgent(a.UserID, "no_email")
 		return nil
 	}
-	id, err := s.syncAgent(ctx, email, want)
+	id, err := s.syncAgent(ctx, want)
 	if err != nil {
 		if isFatal(err) || ctx.Err() != nil {
 			return err
@@ -70,86 +140,237 @@ func (s *Sink) failAgent(userID, why string) {
 	s.info.Fail("agent", userID, why)
 }
 
-func (s *Sink) usersURL() string { return s.cfg.APIURL + UsersPath }
+func (s *Sink) api(path string) string { return s.apiURL + path }
 
-func (s *Sink) syncAgent(ctx context.Context, email string, want userDoc) (string, error) {
-	found, err := s.findUser(ctx, email)
+func loginIDs(infos []acdInfo) []string {
+	ids := make([]string, 0, len(infos))
+	for _, i := range infos {
+		ids = append(ids, i.LoginID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func acdInfos(ids []string) []acdInfo {
+	out := make([]acdInfo, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, acdInfo{LoginID: id})
+	}
+	return out
+}
+
+func (s *Sink) syncAgent(ctx context.Context, want wantUser) (string, error) {
+	found, err := s.findUser(ctx, want.email)
 	if err != nil {
 		return "", err
 	}
 	if found == nil {
-		create := want
-		create.Role = s.opts.AgentRole
-		body, err := json.Marshal(&create)
-		if err != nil {
-			return "", fmt.Errorf("encode user: %w", err)
+		id, conflict, err := s.registerUser(ctx, want)
+		if err != nil || !conflict {
+			return id, err
 		}
-		resp, err := s.send(ctx, &request{method: "POST", url: s.usersURL(), contentType: "application/json", body: body, bearer: true})
-		if err != nil {
-			return "", err
-		}
-		var got userDoc
-		_ = json.Unmarshal(resp.body, &got)
-		if id := rawID(got.ID); id != "" && resp.status != 409 {
-			s.stats.agentsCreated.Add(1)
-			return id, nil
-		}
-		// 409: created meanwhile (a retried POST whose first answer was lost,
-		// or another writer): look it up again and treat it as matched.
-		if found, err = s.findUser(ctx, email); err != nil {
+		// 409: registered meanwhile (a retried POST whose first answer was
+		// lost, or another writer): look it up again, then as if found.
+		if found, err = s.findUser(ctx, want.email); err != nil {
 			return "", err
 		}
 		if found == nil {
-			return "", fmt.Errorf("http_%d: user %s reported as existing but not found by email", resp.status, email)
+			return "", fmt.Errorf("http_409: user %s reported as existing but not found by email", want.email)
 		}
 	}
-	id := rawID(found.ID)
-	if found.FirstName == want.FirstName && found.LastName == want.LastName &&
-		found.ExternalIdentity == want.ExternalIdentity &&
-		slices.Equal(slices.Sorted(slices.Values(found.ACDLoginIDs)), want.ACDLoginIDs) {
+	if found.FirstName == want.firstName && found.LastName == want.lastName &&
+		slices.Equal(loginIDs(found.ACDInfos), want.loginIDs) &&
+		(!s.cfg.ExternalIdentity || found.ExternalIdentity == want.userID) {
 		s.stats.agentsMatched.Add(1)
-		return id, nil
+		return found.ID, nil
 	}
-	upd := want
-	upd.EmailAddress = found.EmailAddress // keep CXone's spelling of the address
-	body, err := json.Marshal(&upd)
-	if err != nil {
-		return "", fmt.Errorf("encode user: %w", err)
-	}
-	if _, err := s.send(ctx, &request{method: "PUT", url: s.usersURL() + "/" + url.PathEscape(id), contentType: "application/json", body: body, bearer: true}); err != nil {
+	if err := s.updateUser(ctx, found.ID, want); err != nil {
 		return "", err
 	}
 	s.stats.agentsUpdated.Add(1)
-	return id, nil
+	return found.ID, nil
 }
 
-// findUser returns the user whose email matches (trimmed, case-insensitive),
-// or nil.
-func (s *Sink) findUser(ctx context.Context, email string) (*userDoc, error) {
-	resp, err := s.send(ctx, &request{method: "GET", url: s.usersURL() + "?email=" + url.QueryEscape(email), bearer: true})
-	if err != nil {
-		return nil, err
+// searchBody asks for the users whose emailAddress is email. How CXone
+// compares a filter value is not published: the list carries the address
+// as Engage spells it and lower-cased, so that an exact, case-sensitive
+// comparison still finds the usual spellings.
+func (s *Sink) searchBody(email string, skip int) []byte {
+	values := []string{email}
+	if low := strings.ToLower(email); low != email {
+		values = append(values, low)
 	}
-	var list userList
-	if err := json.Unmarshal(resp.body, &list); err != nil {
-		return nil, fmt.Errorf("http_%d: user search answer is not JSON", resp.status)
-	}
-	for i := range list.Users {
-		if strings.EqualFold(strings.TrimSpace(list.Users[i].EmailAddress), email) && rawID(list.Users[i].ID) != "" {
-			return &list.Users[i], nil
+	b, _ := json.Marshal(&searchRequest{
+		Filter: map[string][]string{"emailAddress": values},
+		Fields: searchFields,
+		Skip:   skip,
+		Top:    searchPageSize,
+	})
+	return b
+}
+
+// findUser returns the one live CXone user whose email is email (trimmed,
+// case-insensitive), or nil. The search's own matching is not published,
+// so the exact match is picked here from what it returns. Two live users
+// with the email, or only a deleted one, are refusals: applink never
+// guesses which user an agent is.
+func (s *Sink) findUser(ctx context.Context, email string) (*searchedUser, error) {
+	key := strings.ToLower(email)
+	var hits, deleted []searchedUser
+	seen := 0
+	for page := 0; ; page++ {
+		if page == searchMaxPages {
+			return nil, &agentError{"cxone_search_too_broad", fmt.Sprintf("the user search for %s returned more than %d users", email, seen)}
 		}
+		resp, err := s.send(ctx, &request{method: "POST", url: s.api(UsersSearchPath), contentType: "application/json", body: s.searchBody(email, seen), bearer: true})
+		if err != nil {
+			return nil, err
+		}
+		var ans searchResponse
+		if err := json.Unmarshal(resp.body, &ans); err != nil {
+			return nil, fmt.Errorf("http_%d: user search answer is not JSON", resp.status)
+		}
+		for _, u := range ans.Users {
+			if strings.ToLower(strings.TrimSpace(u.EmailAddress)) != key || u.ID == "" {
+				continue
+			}
+			if strings.EqualFold(u.Status, "DELETED") {
+				deleted = append(deleted, u)
+			} else {
+				hits = append(hits, u)
+			}
+		}
+		seen += len(ans.Users)
+		if len(ans.Users) == 0 || seen >= ans.TotalRecords {
+			break
+		}
+	}
+	switch {
+	case len(hits) > 1:
+		ids := make([]string, 0, len(hits))
+		for _, h := range hits {
+			ids = append(ids, h.ID)
+		}
+		return nil, &agentError{"cxone_duplicate_user", fmt.Sprintf("%d CXone users have the email %s (%s); applink does not guess which is the agent: merge them or change one email in CXone",
+			len(hits), email, strings.Join(ids, ", "))}
+	case len(hits) == 1:
+		return &hits[0], nil
+	case len(deleted) > 0:
+		return nil, &agentError{"cxone_user_deleted", fmt.Sprintf("the CXone user with the email %s (%s) is DELETED; revive it in CXone or change the agent's email", email, deleted[0].ID)}
 	}
 	return nil, nil
 }
 
-func (s *Sink) dryAgent(a *engine.OutAgent, email string, want userDoc) {
+// registerUser creates the user; conflict reports a 409 (already there).
+func (s *Sink) registerUser(ctx context.Context, want wantUser) (id string, conflict bool, err error) {
+	reg := registration{
+		FirstName:    want.firstName,
+		LastName:     want.lastName,
+		EmailAddress: want.email,
+		Role:         s.cfg.Role,
+		ACDInfos:     acdInfos(want.loginIDs),
+	}
+	if s.cfg.ExternalIdentity {
+		reg.ExternalIdentity = want.userID
+	}
+	body, err := json.Marshal(&reg)
+	if err != nil {
+		return "", false, fmt.Errorf("encode user: %w", err)
+	}
+	resp, err := s.send(ctx, &request{method: "POST", url: s.api(UsersPath), contentType: "application/json", body: body, bearer: true})
+	if err != nil {
+		return "", false, err
+	}
+	if resp.status == 409 {
+		return "", true, nil
+	}
+	var ans registered
+	_ = json.Unmarshal(resp.body, &ans)
+	if ans.UUID == "" || (ans.Success != nil && !*ans.Success) {
+		text := ans.Error
+		if text == "" {
+			text = ans.Message
+		}
+		return "", false, fmt.Errorf("http_%d: the registration answered no uuid: %s", resp.status, s.red.clean(errorText([]byte(text), resp.status)))
+	}
+	s.stats.agentsCreated.Add(1)
+	return ans.UUID, false, nil
+}
+
+// updateUser reads the user (v3) and PUTs it back with applink's fields
+// changed: names, acdInfos and, with external_identity, externalIdentity.
+// Every other field of the update schema goes back exactly as read; one
+// the update requires but the read lacks is a refusal, never invented,
+// except emailToBeVerified (see CONTRACT.md).
+func (s *Sink) updateUser(ctx context.Context, id string, want wantUser) error {
+	resp, err := s.send(ctx, &request{method: "GET", url: s.api(strings.ReplaceAll(UserPathV3, "{userId}", url.PathEscape(id))), bearer: true})
+	if err != nil {
+		return err
+	}
+	var read struct {
+		User map[string]json.RawMessage `json:"user"`
+	}
+	if err := json.Unmarshal(resp.body, &read); err != nil || read.User == nil {
+		return fmt.Errorf("http_%d: the user read answered no user", resp.status)
+	}
+	body, err := updateBody(id, read.User, want, s.cfg.ExternalIdentity)
+	if err != nil {
+		return err
+	}
+	_, err = s.send(ctx, &request{method: "PUT", url: s.api(UsersPath), contentType: "application/json", body: body, bearer: true})
+	return err
+}
+
+func isNull(m json.RawMessage) bool {
+	m = bytes.TrimSpace(m)
+	return len(m) == 0 || string(m) == "null"
+}
+
+// updateBody builds the UserUpdateRequest from the user as read.
+func updateBody(id string, read map[string]json.RawMessage, want wantUser, externalIdentity bool) ([]byte, error) {
+	out := make(map[string]json.RawMessage, len(updateFields))
+	for _, k := range updateFields {
+		if v, ok := read[k]; ok && !isNull(v) {
+			out[k] = v
+		}
+	}
+	set := func(k string, v any) {
+		b, _ := json.Marshal(v)
+		out[k] = b
+	}
+	set("id", id)
+	set("firstName", want.firstName)
+	set("lastName", want.lastName)
+	set("acdInfos", acdInfos(want.loginIDs))
+	if externalIdentity {
+		set("externalIdentity", want.userID)
+	}
+	if _, ok := out["emailToBeVerified"]; !ok {
+		// No pending change of address: the current one (assumed; the
+		// schema requires the field without saying what "none" is).
+		if e, ok := out["emailAddress"]; ok {
+			out["emailToBeVerified"] = e
+		}
+	}
+	for _, k := range updateRequired {
+		if _, ok := out[k]; !ok {
+			return nil, &agentError{"cxone_user_incomplete", fmt.Sprintf("CXone user %s has no %s in its read, and the published update requires it; applink does not invent it: set it in CXone", id, k)}
+		}
+	}
+	return json.Marshal(out)
+}
+
+func (s *Sink) dryAgent(a *engine.OutAgent, want wantUser) {
 	s.stats.agentsMatched.Add(1) // counted as a lookup
-	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("GET", s.usersURL()+"?email="+url.QueryEscape(email), dryHeaders("", ""), "", nil, ""))
-	want.Role = s.opts.AgentRole
-	body, _ := json.Marshal(&want)
-	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.usersURL(), dryHeaders("application/json", ""), "application/json", body,
-		""))
-	fmt.Fprintf(s.opts.DryRun, "  # only when the email is not found; a found user is updated (PUT %s/{id}) if it differs\n", UsersPath)
+	h := dryHeaders("application/json", "")
+	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.dryAPI(UsersSearchPath), h, "application/json", s.searchBody(want.email, 0), ""))
+	reg := registration{FirstName: want.firstName, LastName: want.lastName, EmailAddress: want.email, Role: s.cfg.Role, ACDInfos: acdInfos(want.loginIDs)}
+	if s.cfg.ExternalIdentity {
+		reg.ExternalIdentity = want.userID
+	}
+	body, _ := json.Marshal(&reg)
+	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.dryAPI(UsersPath), h, "application/json", body, ""))
+	fmt.Fprintf(s.opts.DryRun, "  # only when no user has this email; a found user that differs is read (GET %s) and written back (PUT %s) with only its names and acdInfos changed\n", UserPathV3, UsersPath)
 	// Calls of this agent name a placeholder CXone id in the dry run.
 	s.mu.Lock()
 	s.agents[strings.Clone(a.UserID)] = "(cxone id of " + a.UserID + ")"

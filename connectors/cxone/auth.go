@@ -22,10 +22,11 @@ const defaultTokenLifetime = time.Hour
 // tokenSource holds the current access token. get is single-flight: the
 // mutex is held during a fetch, so concurrent workers wait for one request.
 type tokenSource struct {
-	s     *Sink
-	mu    sync.Mutex
-	token string
-	renew time.Time // fetch a new token at or after this instant
+	s      *Sink
+	mu     sync.Mutex
+	token  string
+	renew  time.Time // fetch a new token at or after this instant
+	tenant string    // tenantId claim of the last id_token, "" if none
 }
 
 type tokenResponse struct {
@@ -33,6 +34,7 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
 }
 
 func (t *tokenSource) get(ctx context.Context) (string, error) {
@@ -48,6 +50,13 @@ func (t *tokenSource) get(ctx context.Context) (string, error) {
 	margin := min(refreshMargin, life/2)
 	t.token, t.renew = tok, t.s.opts.Now().Add(life-margin)
 	return tok, nil
+}
+
+// tenantID is the tenant the last id_token named.
+func (t *tokenSource) tenantID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tenant
 }
 
 // invalidate drops used if it is still the current token (after a 401); a
@@ -93,6 +102,15 @@ func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	}
 	s.red.add(tr.AccessToken)
 	s.red.add(tr.RefreshToken)
+	s.red.add(tr.IDToken)
+	if tr.IDToken != "" {
+		// fetch runs under t.mu (get holds it).
+		tenant, err := tenantOf(tr.IDToken)
+		if err != nil {
+			s.log.Info("cxone: no tenant in the id_token", "err", s.red.clean(err.Error()))
+		}
+		t.tenant = tenant
+	}
 	life := time.Duration(tr.ExpiresIn) * time.Second
 	if life <= 0 {
 		life = defaultTokenLifetime

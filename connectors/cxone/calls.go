@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -122,14 +123,32 @@ func (s *Sink) newJob(c *engine.OutCall) (*job, error) {
 	return j, nil
 }
 
-func (s *Sink) callURL() string { return s.cfg.APIURL + s.cfg.CallsPath }
+func (s *Sink) callURL() string { return s.apiURL + s.cfg.CallsPath }
 
 func (s *Sink) mediaURL(callID string) string {
-	return s.cfg.APIURL + strings.ReplaceAll(s.cfg.MediaPath, "{call_id}", url.PathEscape(callID))
+	return s.apiURL + s.mediaPath(callID)
+}
+
+func (s *Sink) mediaPath(callID string) string {
+	return strings.ReplaceAll(s.cfg.MediaPath, "{call_id}", url.PathEscape(callID))
 }
 
 func (s *Sink) bdURL(contactID string) string {
-	return s.cfg.APIURL + strings.ReplaceAll(BusinessDataPath, "{contact_id}", url.PathEscape(contactID))
+	return s.apiURL + strings.ReplaceAll(BusinessDataPath, "{contact_id}", url.PathEscape(contactID))
+}
+
+// bdNotFound is the Business Data API's 404: the contact does not exist
+// yet, or is not closed yet (the API works only on closed contacts). The
+// call fails with reason bd_contact_not_found and the next run retries
+// it; its POST and media PUT are then answered from the receiver's
+// idempotency store, so only the business data is written again.
+type bdNotFound struct {
+	contactID string
+	text      string
+}
+
+func (e *bdNotFound) Error() string {
+	return fmt.Sprintf("bd_contact_not_found: contact %s: %s (the Business Data API accepts only closed contacts; the next run retries)", e.contactID, e.text)
 }
 
 func (s *Sink) worker() {
@@ -205,8 +224,13 @@ func (s *Sink) deliver(ctx context.Context, j *job) error {
 		}
 		if _, err := s.send(ctx, &request{
 			method: "PUT", url: s.bdURL(contactID), contentType: "application/json",
-			body: j.bd, bearer: true,
+			body: j.bd, bearer: true, lim: s.bdLim,
 		}); err != nil {
+			var he *HTTPError
+			if errors.As(err, &he) && he.Status == http.StatusNotFound {
+				s.stats.bdNotFound.Add(1)
+				return &bdNotFound{contactID: contactID, text: he.Text}
+			}
 			return err
 		}
 		s.stats.bd.Add(1)
@@ -230,7 +254,7 @@ func rawID(m json.RawMessage) string {
 // dryCall prints what deliver would send.
 func (s *Sink) dryCall(j *job) {
 	h := dryHeaders("application/json", j.key)
-	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.callURL(), h, "application/json", j.meta, ""))
+	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.dryAPI(s.cfg.CallsPath), h, "application/json", j.meta, ""))
 	if j.mediaFile != "" {
 		note := "media file " + j.mediaFile
 		if fi, err := os.Stat(j.mediaFile); err == nil {
@@ -239,11 +263,32 @@ func (s *Sink) dryCall(j *job) {
 			note += " (unreadable: the call would fail)"
 		}
 		s.stats.media.Add(1)
-		fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("PUT", s.mediaURL(j.callID), dryHeaders("application/octet-stream", j.key), "", nil, note))
+		fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("PUT", s.dryAPI(s.mediaPath(j.callID)), dryHeaders("application/octet-stream", j.key), "", nil, note))
 	}
 	if j.bd != nil {
 		s.stats.bd.Add(1)
-		fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("PUT", s.cfg.APIURL+BusinessDataPath, dryHeaders("application/json", ""), "application/json", j.bd, ""))
+		fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("PUT", s.dryAPI(BusinessDataPath), dryHeaders("application/json", ""), "application/json", j.bd, ""))
+	}
+}
+
+// dryAPI is an API URL in a dry run, which discovers nothing: without
+// api_url the host is a placeholder.
+func (s *Sink) dryAPI(path string) string {
+	if s.apiURL == "" {
+		return "{api_endpoint}" + path
+	}
+	return s.apiURL + path
+}
+
+// dryOpen prints how a run would authenticate and find the API.
+func (s *Sink) dryOpen() {
+	tok := s.tokenURL
+	if tok == "" {
+		tok = "the token_endpoint of " + s.issuer + OpenIDConfigPath
+	}
+	s.dryf("# dry run: nothing is authenticated or sent; a run gets a token from %s with the access key\n", tok)
+	if s.apiURL == "" {
+		s.dryf("# {api_endpoint}: the api_endpoint of %s%s?tenantId=(the tenantId of the id_token)\n", s.issuer, CXoneConfigPath)
 	}
 }
 

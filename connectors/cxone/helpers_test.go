@@ -58,7 +58,7 @@ func (h *harness) sleeps() []time.Duration {
 func newHarness(t *testing.T, srv *cxonetest.Server, edit func(*dsl.Sink, *Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: srv, fail: map[string]string{}}
-	cfg := dsl.Sink{Kind: "cxone", APIURL: srv.URL, AuthURL: srv.URL, Concurrency: 4, RequestsPerSecond: 1e5, Timeout: 2 * time.Second}
+	cfg := dsl.Sink{Kind: "cxone", APIURL: srv.APIURL, AuthURL: srv.URL, Concurrency: 4, RequestsPerSecond: 1e5, Timeout: 2 * time.Second}
 	opts := Options{
 		Getenv: srv.Getenv,
 		Log:    slog.New(slog.NewTextHandler(&lockedWriter{w: &h.log}, nil)),

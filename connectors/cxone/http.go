@@ -22,8 +22,9 @@ type request struct {
 	body        []byte
 	file        string // media upload: the body is read from here, reopened per attempt
 	idemKey     string
-	bearer      bool // send the access token
-	basic       bool // send the client id/secret (token endpoint)
+	bearer      bool     // send the access token
+	basic       bool     // send the client id/secret (token endpoint)
+	lim         *limiter // an endpoint's own rate limit, waited for before the sink's
 }
 
 type response struct {
@@ -132,6 +133,11 @@ func (s *Sink) send(ctx context.Context, r *request) (*response, error) {
 // back as *retryableError; a cancelled ctx, an auth failure or an unreadable
 // media file as themselves. It returns the token it used, for invalidation.
 func (s *Sink) attempt(ctx context.Context, r *request) (*response, string, error) {
+	if r.lim != nil {
+		if err := r.lim.wait(ctx, s.opts.Sleep); err != nil {
+			return nil, "", fmt.Errorf("cxone: rate limit wait: %w", err)
+		}
+	}
 	if err := s.lim.wait(ctx, s.opts.Sleep); err != nil {
 		return nil, "", fmt.Errorf("cxone: rate limit wait: %w", err)
 	}
@@ -235,7 +241,7 @@ func (s *Sink) httpError(resp *response) *HTTPError {
 // one of a few keys; anything else is shown as text, on one line.
 func errorText(body []byte, status int) string {
 	t := strings.TrimSpace(string(body))
-	for _, k := range []string{`"error_description"`, `"message"`, `"error"`, `"detail"`} {
+	for _, k := range []string{`"error_description"`, `"message"`, `"error"`, `"detail"`, `"details"`} {
 		if i := strings.Index(t, k); i >= 0 {
 			if v, ok := jsonStringAfter(t[i+len(k):]); ok && v != "" {
 				t = v

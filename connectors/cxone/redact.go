@@ -58,7 +58,7 @@ func (r *redactor) clean(s string) string {
 var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key"}
 
 // sensitiveFields are form and JSON keys whose value is always hidden.
-var sensitiveFields = []string{"password", "username", "client_secret", "client_id", "refresh_token", "access_token", "accessKeySecret", "accessKeyId"}
+var sensitiveFields = []string{"password", "username", "client_secret", "client_id", "refresh_token", "access_token", "id_token", "accessKeySecret", "accessKeyId"}
 
 // dumpRequest renders a request for humans: method, URL, headers (sorted,
 // sensitive ones hidden) and a one-line body summary, then passes the whole

@@ -41,9 +41,8 @@ const (
 	// BusinessDataPath is CXone's published endpoint; {contact_id} is the
 	// contact the call POST returned.
 	BusinessDataPath = "/business-data-manager/v1/business-data/contact/{contact_id}"
-	// UsersPath is CXone user management.
-	UsersPath = "/user-management/v1/users"
-	// TokenPath is appended to auth_url.
+	// TokenPath ends an auth_url that names the token endpoint itself
+	// (then the OpenID configuration is not read).
 	TokenPath = "/auth/token"
 )
 
@@ -69,7 +68,6 @@ type Options struct {
 	// MaxRetryAfter caps a server's Retry-After so a bogus value cannot stall
 	// the run; default 5 minutes.
 	MaxRetryAfter time.Duration
-	AgentRole     string // role of created users, default DefaultAgentRole
 }
 
 // Stats counts what a run did; read it after Commit.
@@ -77,7 +75,9 @@ type Stats struct {
 	AgentsCreated, AgentsUpdated, AgentsMatched, AgentsFailed int64
 	Calls, CallsAcked, CallsFailed                            int64
 	Media, BusinessData                                       int64
-	Requests, Retries, TokenFetches                           int64
+	// BusinessDataNotFound counts calls failed with bd_contact_not_found.
+	BusinessDataNotFound            int64
+	Requests, Retries, TokenFetches int64
 }
 
 // Sink sends a run to CXone. Create it with New; it implements engine.Sink.
@@ -85,13 +85,16 @@ type Sink struct {
 	cfg  dsl.Sink
 	opts Options
 	cred credentials
-	// tokenURL is auth_url + /auth/token.
-	tokenURL string
-	red      *redactor
-	lim      *limiter
-	tok      *tokenSource
-	hc       *http.Client
-	log      *slog.Logger
+	// issuer is auth_url (default DefaultIssuer); tokenURL is its token
+	// endpoint, discovered in Open unless auth_url names it; apiURL is
+	// api_url, or discovered in Open from the tenant of the id_token.
+	issuer, tokenURL, apiURL string
+	red                      *redactor
+	lim                      *limiter
+	bdLim                    *limiter // business data's own rate limit, before lim
+	tok                      *tokenSource
+	hc                       *http.Client
+	log                      *slog.Logger
 
 	info   engine.RunInfo
 	ctx    context.Context // workers' context, from Open's
@@ -109,7 +112,7 @@ type Sink struct {
 
 	stats struct {
 		agentsCreated, agentsUpdated, agentsMatched, agentsFailed atomic.Int64
-		calls, acked, failed, media, bd                           atomic.Int64
+		calls, acked, failed, media, bd, bdNotFound               atomic.Int64
 		requests, retries, tokens                                 atomic.Int64
 	}
 }
@@ -132,6 +135,9 @@ func New(cfg dsl.Sink, opts Options) (*Sink, error) {
 	if cfg.RequestsPerSecond <= 0 {
 		cfg.RequestsPerSecond = DefaultRequestsPerSecond
 	}
+	if cfg.BusinessDataRequestsPerSecond <= 0 {
+		cfg.BusinessDataRequestsPerSecond = cfg.RequestsPerSecond
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -141,9 +147,17 @@ func New(cfg dsl.Sink, opts Options) (*Sink, error) {
 	if cfg.MediaPath == "" {
 		cfg.MediaPath = DefaultMediaPath
 	}
+	if cfg.Role == "" {
+		cfg.Role = DefaultAgentRole
+	}
+	if cfg.AuthURL == "" {
+		cfg.AuthURL = DefaultIssuer
+	}
 	var err error
-	if cfg.APIURL, err = checkBaseURL("api_url", cfg.APIURL); err != nil {
-		return nil, err
+	if cfg.APIURL != "" {
+		if cfg.APIURL, err = checkBaseURL("api_url", cfg.APIURL); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.AuthURL, err = checkBaseURL("auth_url", cfg.AuthURL); err != nil {
 		return nil, err
@@ -181,9 +195,6 @@ func New(cfg dsl.Sink, opts Options) (*Sink, error) {
 	if opts.MaxRetryAfter <= 0 {
 		opts.MaxRetryAfter = 5 * time.Minute
 	}
-	if opts.AgentRole == "" {
-		opts.AgentRole = DefaultAgentRole
-	}
 	if opts.HTTPClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = cfg.Concurrency + 2
@@ -201,34 +212,60 @@ func New(cfg dsl.Sink, opts Options) (*Sink, error) {
 		{EnvClientID, &s.cred.clientID},
 		{EnvClientSecret, &s.cred.clientSecret},
 	}
-	var missing []string
 	for _, v := range vars {
 		*v.dst = opts.Getenv(v.name)
-		if *v.dst == "" {
-			missing = append(missing, v.name)
-		}
 		s.red.add(*v.dst)
 	}
-	if len(missing) > 0 && opts.DryRun == nil {
+	if missing := MissingEnv(opts.Getenv); len(missing) > 0 && opts.DryRun == nil {
 		return nil, fmt.Errorf("cxone: environment variable %s is not set (the CXone credentials come only from the environment)", strings.Join(missing, ", "))
 	}
 	s.red.add(basicAuth(s.cred.clientID, s.cred.clientSecret))
-	// auth_url is the token host; a spec that names the whole token URL
-	// (…/auth/token) is taken as written.
-	s.tokenURL = cfg.AuthURL
-	if !strings.HasSuffix(s.tokenURL, TokenPath) {
-		s.tokenURL += TokenPath
+	// auth_url is the issuer; one that names the token endpoint itself
+	// (…/auth/token, as older specs do) is taken as written.
+	s.issuer = cfg.AuthURL
+	if strings.HasSuffix(cfg.AuthURL, TokenPath) {
+		s.tokenURL = cfg.AuthURL
+		s.issuer = strings.TrimSuffix(cfg.AuthURL, TokenPath)
 	}
+	s.apiURL = cfg.APIURL
 	s.lim = newLimiter(cfg.RequestsPerSecond, opts.Now)
+	s.bdLim = newLimiter(cfg.BusinessDataRequestsPerSecond, opts.Now)
 	s.tok = &tokenSource{s: s}
 	return s, nil
+}
+
+// MissingEnv names the credential variables that are not set, in the
+// order of the documentation.
+func MissingEnv(getenv func(string) string) []string {
+	var missing []string
+	for _, name := range []string{EnvAccessKeyID, EnvAccessKeySecret, EnvClientID, EnvClientSecret} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+// Label names where this sink sends, for humans (engine's Labeled).
+func (s *Sink) Label() string { return Label(s.cfg) }
+
+// Label names where a run with this sink block sends, for humans.
+func Label(cfg dsl.Sink) string {
+	if cfg.APIURL != "" {
+		return "CXone " + cfg.APIURL
+	}
+	issuer := cfg.AuthURL
+	if issuer == "" {
+		issuer = DefaultIssuer
+	}
+	return "CXone (API endpoint discovered through " + issuer + ")"
 }
 
 // checkBaseURL refuses plain http except to loopback: a bearer token must
 // not cross a network in clear text. The test server listens on 127.0.0.1.
 func checkBaseURL(name, raw string) (string, error) {
 	if raw == "" {
-		return "", fmt.Errorf("cxone: %s is required in the sink block", name)
+		return "", fmt.Errorf("cxone: %s is empty", name)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
@@ -259,11 +296,11 @@ func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
 		s.info.Fail = func(string, string, string) {}
 	}
 	if s.opts.DryRun != nil {
-		s.dryf("# dry run: nothing is authenticated or sent; %s would be called with the access key\n", s.tokenURL)
+		s.dryOpen()
 		return nil
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	if _, err := s.tok.get(ctx); err != nil {
+	if err := s.connect(ctx); err != nil {
 		s.cancel()
 		return err
 	}
@@ -368,18 +405,19 @@ func (s *Sink) stop() {
 // Stats returns the counters so far.
 func (s *Sink) Stats() Stats {
 	return Stats{
-		AgentsCreated: s.stats.agentsCreated.Load(),
-		AgentsUpdated: s.stats.agentsUpdated.Load(),
-		AgentsMatched: s.stats.agentsMatched.Load(),
-		AgentsFailed:  s.stats.agentsFailed.Load(),
-		Calls:         s.stats.calls.Load(),
-		CallsAcked:    s.stats.acked.Load(),
-		CallsFailed:   s.stats.failed.Load(),
-		Media:         s.stats.media.Load(),
-		BusinessData:  s.stats.bd.Load(),
-		Requests:      s.stats.requests.Load(),
-		Retries:       s.stats.retries.Load(),
-		TokenFetches:  s.stats.tokens.Load(),
+		AgentsCreated:        s.stats.agentsCreated.Load(),
+		AgentsUpdated:        s.stats.agentsUpdated.Load(),
+		AgentsMatched:        s.stats.agentsMatched.Load(),
+		AgentsFailed:         s.stats.agentsFailed.Load(),
+		Calls:                s.stats.calls.Load(),
+		CallsAcked:           s.stats.acked.Load(),
+		CallsFailed:          s.stats.failed.Load(),
+		Media:                s.stats.media.Load(),
+		BusinessData:         s.stats.bd.Load(),
+		BusinessDataNotFound: s.stats.bdNotFound.Load(),
+		Requests:             s.stats.requests.Load(),
+		Retries:              s.stats.retries.Load(),
+		TokenFetches:         s.stats.tokens.Load(),
 	}
 }
 

@@ -21,7 +21,7 @@ func BenchmarkCalls(b *testing.B) {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			srv := cxonetest.New(cxonetest.Config{MaxBody: 256})
 			defer srv.Close()
-			s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.URL, AuthURL: srv.URL, Concurrency: conc, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
+			s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.APIURL, AuthURL: srv.URL, Concurrency: conc, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
 				Options{Getenv: srv.Getenv, Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
@@ -53,4 +53,41 @@ func BenchmarkCalls(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// BenchmarkAgents syncs b.N new agents (a search and a registration each)
+// and then the same agents again, renamed (a search, a read and an update
+// each), against the local fake tenant, at concurrency 1 as the engine
+// sends agents.
+func BenchmarkAgents(b *testing.B) {
+	srv := cxonetest.New(cxonetest.Config{MaxBody: 256})
+	defer srv.Close()
+	s, err := New(dsl.Sink{Kind: "cxone", APIURL: srv.APIURL, AuthURL: srv.URL, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
+		Options{Getenv: srv.Getenv, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var failed atomic.Int64
+	ctx := context.Background()
+	if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _, _ string) { failed.Add(1) }}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for pass, last := range []string{"Smith", "Smythe"} {
+		for i := range b.N {
+			a := &engine.OutAgent{UserID: fmt.Sprint(i), FirstName: "Agent", LastName: last, Email: fmt.Sprintf("agent%d@acme.example", i), AgentIDs: []string{fmt.Sprint(1000 + i)}}
+			if err := s.Agent(ctx, a); err != nil {
+				b.Fatalf("pass %d: %v", pass, err)
+			}
+		}
+	}
+	b.StopTimer()
+	if err := s.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if st := s.Stats(); failed.Load() != 0 || st.AgentsCreated != int64(b.N) || st.AgentsUpdated != int64(b.N) {
+		b.Fatalf("failed %d, stats %+v", failed.Load(), st)
+	}
+	b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds(), "agents/s")
 }

@@ -404,75 +404,37 @@ func TestAuthFailure(t *testing.T) {
 	}
 }
 
-func TestAgents(t *testing.T) {
-	srv := cxonetest.New(cxonetest.Config{})
-	defer srv.Close()
-	// Bob exists with another spelling of his email and old agent IDs; Cy
-	// exists unchanged.
-	bob := srv.AddUser(cxonetest.User{FirstName: "Bob", LastName: "Jones", EmailAddress: " bob@ACME.example", ExternalIdentity: "u1", ACDLoginIDs: []string{"1002"}, Role: "Supervisor"})
-	cy := srv.AddUser(cxonetest.User{FirstName: "Cy", LastName: "Young", EmailAddress: "cy@acme.example", ExternalIdentity: "u2", ACDLoginIDs: []string{"1004"}})
-	h := newHarness(t, srv, nil)
-	ctx := context.Background()
-	if err := h.open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	agents := append(testAgents(), &engine.OutAgent{UserID: "u9", FirstName: "No", LastName: "Mail"})
-	for _, a := range agents {
-		if err := h.sink.Agent(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := h.sink.Call(ctx, testCall(t, t.TempDir(), 1)); err != nil { // agent u1 = Bob
-		t.Fatal(err)
-	}
-	if err := h.sink.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st := h.sink.Stats()
-	if st.AgentsCreated != 1 || st.AgentsUpdated != 1 || st.AgentsMatched != 1 || st.AgentsFailed != 1 {
-		t.Errorf("created/updated/matched/failed = %d/%d/%d/%d, want 1/1/1/1", st.AgentsCreated, st.AgentsUpdated, st.AgentsMatched, st.AgentsFailed)
-	}
-	if h.fail["agent:u9"] != "no_email" {
-		t.Errorf("agent without email: %q", h.fail["agent:u9"])
-	}
-	users := srv.Users()
-	if len(users) != 3 {
-		t.Fatalf("users %d, want 3 (no duplicate)", len(users))
-	}
-	for _, u := range users {
-		switch u.ID {
-		case bob.ID:
-			if strings.Join(u.ACDLoginIDs, ",") != "1002,1003" || u.Role != "Supervisor" || u.EmailAddress != bob.EmailAddress {
-				t.Errorf("bob after update: %+v", u)
-			}
-		case cy.ID:
-		default:
-			if u.EmailAddress != "ann@acme.example" || u.Role != DefaultAgentRole {
-				t.Errorf("created user: %+v", u)
-			}
-		}
-	}
-	if got := srv.Calls()["call-0001"].Meta["agent_cxone_user_id"]; got != bob.ID {
-		t.Errorf("agent_cxone_user_id %v, want %s", got, bob.ID)
-	}
-}
-
 func TestNew(t *testing.T) {
 	env := map[string]string{EnvAccessKeyID: "a", EnvAccessKeySecret: "b", EnvClientID: "c", EnvClientSecret: "d"}
 	base := dsl.Sink{Kind: "cxone", APIURL: "https://api-eu1.niceincontact.com", AuthURL: "https://cxone.niceincontact.com"}
 	tests := []struct {
-		name  string
-		edit  func(*dsl.Sink)
-		unset string
-		want  string // substring of the error; "" for success
+		name    string
+		edit    func(*dsl.Sink)
+		unset   string
+		want    string // substring of the error; "" for success
+		issuer  string // with want == "": the issuer
+		token   string // with want == "": the token URL known before Open ("" = discovered)
+		api     string // with want == "": the API URL known before Open ("" = discovered)
+		rateBD  float64
+		roleNew string
 	}{
-		{name: "ok"},
+		{name: "ok", issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
 		{name: "missing key id", unset: EnvAccessKeyID, want: "environment variable CXONE_ACCESS_KEY_ID is not set"},
 		{name: "missing client secret", unset: EnvClientSecret, want: "CXONE_CLIENT_SECRET is not set"},
-		{name: "no api_url", edit: func(s *dsl.Sink) { s.APIURL = "" }, want: "api_url is required"},
+		{name: "no api_url: discovered", edit: func(s *dsl.Sink) { s.APIURL = "" }, issuer: DefaultIssuer, rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "no auth_url: the published issuer", edit: func(s *dsl.Sink) { s.AuthURL = "" }, issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "auth_url names the token endpoint", edit: func(s *dsl.Sink) { s.AuthURL = "https://cxone.niceincontact.com/auth/token" },
+			issuer: DefaultIssuer, token: "https://cxone.niceincontact.com/auth/token", api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "block values", edit: func(s *dsl.Sink) {
+			s.Role = "Agent Plus"
+			s.BusinessDataRequestsPerSecond = 0.5
+			s.RequestsPerSecond = 40
+		},
+			issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: 0.5, roleNew: "Agent Plus"},
+		{name: "business data rate follows the sink's", edit: func(s *dsl.Sink) { s.RequestsPerSecond = 40 },
+			issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: 40, roleNew: DefaultAgentRole},
 		{name: "plain http to a remote host", edit: func(s *dsl.Sink) { s.AuthURL = "http://cxone.niceincontact.com" }, want: "auth_url \"http://cxone.niceincontact.com\" must use https"},
-		{name: "plain http to loopback", edit: func(s *dsl.Sink) { s.APIURL = "http://127.0.0.1:8080/" }},
-		{name: "auth_url with the token path", edit: func(s *dsl.Sink) { s.AuthURL = "https://cxone.niceincontact.com/auth/token" }},
+		{name: "plain http to loopback", edit: func(s *dsl.Sink) { s.APIURL = "http://127.0.0.1:8080/" }, issuer: DefaultIssuer, api: "http://127.0.0.1:8080", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
 		{name: "relative URL", edit: func(s *dsl.Sink) { s.APIURL = "api-eu1" }, want: "not an absolute URL"},
 		{name: "media path without call id", edit: func(s *dsl.Sink) { s.MediaPath = "/media" }, want: "must contain {call_id}"},
 		{name: "calls path not absolute", edit: func(s *dsl.Sink) { s.CallsPath = "calls" }, want: "calls_path \"calls\" must start with /"},
@@ -496,10 +458,17 @@ func TestNew(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("New: %v, want error containing %q", err, tt.want)
-			case tt.want == "" && (s.cfg.Concurrency != DefaultConcurrency || s.cfg.CallsPath != DefaultCallsPath || s.cfg.Timeout != DefaultTimeout):
+			case tt.want != "":
+				return
+			}
+			if s.cfg.Concurrency != DefaultConcurrency || s.cfg.CallsPath != DefaultCallsPath || s.cfg.Timeout != DefaultTimeout {
 				t.Errorf("defaults not applied: %+v", s.cfg)
-			case tt.want == "" && s.tokenURL != "https://cxone.niceincontact.com/auth/token":
-				t.Errorf("token URL %q", s.tokenURL)
+			}
+			if s.issuer != tt.issuer || s.tokenURL != tt.token || s.apiURL != tt.api {
+				t.Errorf("issuer %q, token %q, api %q; want %q, %q, %q", s.issuer, s.tokenURL, s.apiURL, tt.issuer, tt.token, tt.api)
+			}
+			if s.cfg.BusinessDataRequestsPerSecond != tt.rateBD || s.cfg.Role != tt.roleNew {
+				t.Errorf("business-data rate %v, role %q; want %v, %q", s.cfg.BusinessDataRequestsPerSecond, s.cfg.Role, tt.rateBD, tt.roleNew)
 			}
 		})
 	}

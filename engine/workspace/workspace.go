@@ -80,7 +80,9 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 			return nil, "", err
 		}
 		where = s.Kind
-		if s.APIURL != "" {
+		if l, ok := sink.(engine.Labeled); ok {
+			where = l.Label()
+		} else if s.APIURL != "" {
 			where += " " + s.APIURL
 		}
 		return sink, where, nil

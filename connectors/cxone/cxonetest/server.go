@@ -3,7 +3,7 @@ package cxonetest
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -58,15 +58,23 @@ func Cycle(faults ...Fault) func(n int, r *http.Request) Fault {
 	}
 }
 
-// Limit wraps a schedule so that one logical request (method, path, query
-// and idempotency key) meets at most len(perAttempt) faults: its attempt i
-// (0-based) gets perAttempt[i](n, r), later attempts none. It keeps a fault
-// test deterministic in outcome while the order of requests is not.
+// Limit wraps a schedule so that one logical request meets at most
+// len(perAttempt) faults: its attempt i (0-based) gets perAttempt[i](n, r),
+// later attempts none. A logical request is its method, URI and
+// idempotency key, or, without a key, a hash of its body (user searches
+// share one URI). It keeps a fault test deterministic in outcome while the
+// order of requests is not.
 func Limit(perAttempt ...func(n int, r *http.Request) Fault) func(n int, r *http.Request) Fault {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	return func(n int, r *http.Request) Fault {
 		k := r.Method + " " + r.URL.RequestURI() + "\x00" + r.Header.Get("Idempotency-Key")
+		if r.Header.Get("Idempotency-Key") == "" && r.Body != nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			h := sha256.Sum256(b)
+			k += "\x00" + hex.EncodeToString(h[:8])
+		}
 		mu.Lock()
 		i := seen[k]
 		seen[k]++
@@ -82,12 +90,15 @@ func Limit(perAttempt ...func(n int, r *http.Request) Fault) func(n int, r *http
 // are generated at random.
 type Config struct {
 	AccessKeyID, AccessKeySecret, ClientID, ClientSecret string
+	// TenantID is the tenantId claim of the id_tokens the server issues and
+	// the tenant its cxone-configuration knows; default a fixed UUID.
+	TenantID string
 
 	TokenTTL  time.Duration // lifetime of issued tokens, default 1h
 	CallsPath string        // default /applink/v1/calls; media is CallsPath/{call_id}/media
 
-	// Faults picks the fault of API request n (token requests are not
-	// counted). nil: no faults.
+	// Faults picks the fault of API request n (requests to the issuer —
+	// discovery and tokens — are not counted). nil: no faults.
 	Faults func(n int, r *http.Request) Fault
 	// Reject, when it returns a non-zero status, refuses the call POST of
 	// callID with that status and {"message": text}: a permanent refusal.
@@ -95,7 +106,24 @@ type Config struct {
 	// MaxBody bounds the recorded body of a request (the whole body is still
 	// read and applied); default 64 KiB.
 	MaxBody int
+
+	// BusinessDataFields are the business-data fields defined in the
+	// tenant: the Business Data API cannot create fields, so a PUT naming
+	// another is refused with 400. nil accepts every name (a tenant where
+	// every field the test uses exists).
+	BusinessDataFields []string
+	// ExactSearch makes a user search's filter match exactly and
+	// case-sensitively, the strictest reading; the default is the loosest
+	// (a case-insensitive substring). CXone does not publish which.
+	ExactSearch bool
+	// ContactsStayOpen keeps the contacts the call POST creates open: the
+	// Business Data API works only on closed contacts and answers 404 for
+	// an open one, until CloseContacts.
+	ContactsStayOpen bool
 }
+
+// DefaultTenantID is the tenant of a Server without Config.TenantID.
+const DefaultTenantID = "11eb0000-0000-4000-8000-00000000a11c"
 
 // Request is one request as the server saw it.
 type Request struct {
@@ -108,6 +136,7 @@ type Request struct {
 	Status                 int // 0 for a dropped connection
 	Fault                  FaultKind
 	Replayed               bool // answered from the idempotency store
+	Issuer                 bool // served by the issuer (discovery, token), not the API host
 }
 
 // Call is a call the server accepted.
@@ -117,43 +146,41 @@ type Call struct {
 	Media                             []byte
 }
 
-// User is a CXone user of the fake user management.
-type User struct {
-	ID               string   `json:"id"`
-	FirstName        string   `json:"firstName"`
-	LastName         string   `json:"lastName"`
-	EmailAddress     string   `json:"emailAddress"`
-	Role             string   `json:"role,omitempty"`
-	ExternalIdentity string   `json:"externalIdentity"`
-	ACDLoginIDs      []string `json:"acdLoginIds"`
-}
-
 type result struct {
 	status int
 	header http.Header
 	body   []byte
 }
 
-// Server is a fake CXone tenant on an httptest server. Safe for concurrent use.
+// Server is a fake CXone tenant on two httptest servers, as CXone has
+// them: the issuer (URL: OpenID and CXone discovery, the token endpoint)
+// and the tenant's API host (APIURL: user management, business data and
+// the call-import contract). Safe for concurrent use.
 type Server struct {
-	URL string // base URL: use it as both api_url and auth_url
-	cfg Config
-	hs  *httptest.Server
+	URL    string // the issuer: use it as auth_url
+	APIURL string // the API host: use it as api_url, or let discovery find it
+	cfg    Config
+	issuer *httptest.Server
+	api    *httptest.Server
 
 	mu        sync.Mutex
 	n         int // API requests so far
 	requests  []Request
 	tokens    map[string]time.Time // token -> expiry
+	secrets   []string             // refresh and id tokens issued
 	issued    int
 	first     map[string]result // "METHOD path\x00key" -> first answer
 	writes    map[string]int    // "call:"+key / "media:"+key -> writes applied
 	calls     map[string]*Call  // by call_id
 	contacts  map[string]string // contact id -> call id
+	open      map[string]bool   // contacts not closed yet
+	nextCall  int
 	bd        map[string]map[string]any
 	bdWrites  map[string]int
-	users     map[string]*User
-	nextID    int
-	userWrite map[string]int // email -> POSTs applied
+	users     map[string]map[string]any // id -> the user as CXone holds it
+	nextUser  int
+	userWrite map[string]int // email -> registrations applied
+	updates   map[string]int // id -> updates applied
 	inFlight  int            // API requests being handled now
 	maxFlight int
 }
@@ -164,6 +191,9 @@ func New(cfg Config) *Server {
 		if *p == "" {
 			*p = randHex(12)
 		}
+	}
+	if cfg.TenantID == "" {
+		cfg.TenantID = DefaultTenantID
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = time.Hour
@@ -181,20 +211,25 @@ func New(cfg Config) *Server {
 		writes:    map[string]int{},
 		calls:     map[string]*Call{},
 		contacts:  map[string]string{},
+		open:      map[string]bool{},
 		bd:        map[string]map[string]any{},
 		bdWrites:  map[string]int{},
-		users:     map[string]*User{},
+		users:     map[string]map[string]any{},
 		userWrite: map[string]int{},
+		updates:   map[string]int{},
 	}
-	s.hs = httptest.NewServer(s)
-	s.URL = s.hs.URL
+	s.issuer = httptest.NewServer(http.HandlerFunc(s.serveIssuer))
+	s.api = httptest.NewServer(http.HandlerFunc(s.serveAPI))
+	s.URL, s.APIURL = s.issuer.URL, s.api.URL
 	return s
 }
 
-// Close stops the server, cutting slow answers short.
+// Close stops both servers, cutting slow answers short.
 func (s *Server) Close() {
-	s.hs.CloseClientConnections()
-	s.hs.Close()
+	for _, hs := range []*httptest.Server{s.issuer, s.api} {
+		hs.CloseClientConnections()
+		hs.Close()
+	}
 }
 
 // Env is the credentials as the sink reads them from the environment.
@@ -220,8 +255,11 @@ func (s *Server) Environ() []string {
 	return out
 }
 
-// Secrets are the credential values and every token issued so far: none may
-// appear in anything the sink prints.
+// TenantID is the tenant the server's id_tokens name.
+func (s *Server) TenantID() string { return s.cfg.TenantID }
+
+// Secrets are the credential values and every token issued so far (access,
+// refresh and id tokens): none may appear in anything the sink prints.
 func (s *Server) Secrets() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -229,41 +267,10 @@ func (s *Server) Secrets() []string {
 	for t := range s.tokens {
 		out = append(out, t)
 	}
-	return out
+	return append(out, s.secrets...)
 }
 
-// AddUser seeds an existing CXone user (ID assigned when empty).
-func (s *Server) AddUser(u User) User {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u.ID == "" {
-		s.nextID++
-		u.ID = "u-" + strconv.Itoa(s.nextID)
-	}
-	s.users[u.ID] = &u
-	return u
-}
-
-// Users returns the users, by ID order.
-func (s *Server) Users() []User {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []User
-	for _, u := range s.users {
-		out = append(out, *u)
-	}
-	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
-
-// UserCreates counts applied user POSTs by lower-cased email.
-func (s *Server) UserCreates() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return copyCounts(s.userWrite)
-}
-
-// Requests returns every request so far, in arrival order of completion.
+// Requests returns every request so far, in order of completion.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,6 +303,13 @@ func (s *Server) Calls() map[string]Call {
 	return out
 }
 
+// CallCount is len(Calls()) without copying them.
+func (s *Server) CallCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
 // BusinessData returns the business data stored for a contact.
 func (s *Server) BusinessData(contactID string) map[string]any {
 	s.mu.Lock()
@@ -305,6 +319,15 @@ func (s *Server) BusinessData(contactID string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// CloseContacts closes every open contact (see Config.ContactsStayOpen)
+// and, when stayOpen is false, lets later contacts close at once.
+func (s *Server) CloseContacts(stayOpen bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.open)
+	s.cfg.ContactsStayOpen = stayOpen
 }
 
 // TokensIssued counts successful token requests.
@@ -330,32 +353,58 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// readRequest reads r's body and starts its record; the caller appends the
+// record when done.
+func (s *Server) readRequest(r *http.Request) (Request, []byte, error) {
 	body, err := io.ReadAll(r.Body)
-	rec := Request{
+	r.Body = io.NopCloser(bytes.NewReader(body)) // a fault schedule may read it
+	return Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Authorization:  r.Header.Get("Authorization"),
 		ContentType:    r.Header.Get("Content-Type"),
 		Body:           body[:min(len(body), s.cfg.MaxBody)],
 		BodySize:       len(body),
-	}
-	defer func() {
-		s.mu.Lock()
-		s.requests = append(s.requests, rec)
-		s.mu.Unlock()
-	}()
+	}, body, err
+}
+
+func (s *Server) record(rec *Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, *rec)
+	s.mu.Unlock()
+}
+
+// serveIssuer answers discovery and the token endpoint; it knows nothing
+// of the tenant's APIs, as the real issuer host does not.
+func (s *Server) serveIssuer(w http.ResponseWriter, r *http.Request) {
+	rec, body, err := s.readRequest(r)
+	rec.Issuer = true
+	defer s.record(&rec)
 	if err != nil {
-		rec.Status = 0
 		return // the client went away mid-body
 	}
-	if r.URL.Path == "/auth/token" {
-		res := s.token(r, body)
-		rec.Status = res.status
-		write(w, res)
+	var res result
+	switch {
+	case r.URL.Path == "/.well-known/openid-configuration" && r.Method == "GET":
+		res = s.openIDConfiguration()
+	case r.URL.Path == "/.well-known/cxone-configuration" && r.Method == "GET":
+		res = s.cxoneConfiguration(r.URL.Query())
+	case r.URL.Path == tokenPath:
+		res = s.token(r, body)
+	default:
+		res = jsonResult(404, map[string]string{"message": "no route for " + r.Method + " " + r.URL.Path + " on the issuer"})
+	}
+	rec.Status = res.status
+	write(w, res)
+}
+
+// serveAPI answers the tenant's API host, with the scheduled faults.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	rec, body, err := s.readRequest(r)
+	defer s.record(&rec)
+	if err != nil {
 		return
 	}
-
 	s.mu.Lock()
 	n := s.n
 	s.n++
@@ -428,29 +477,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	write(w, res)
 }
 
-func (s *Server) token(r *http.Request, body []byte) result {
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(s.cfg.ClientID+":"+s.cfg.ClientSecret))
-	if r.Method != "POST" || r.Header.Get("Authorization") != want {
-		return jsonResult(401, map[string]string{"error": "invalid_client", "error_description": "bad client credentials"})
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("grant_type") != "password" {
-		return jsonResult(400, map[string]string{"error": "unsupported_grant_type"})
-	}
-	if form.Get("username") != s.cfg.AccessKeyID || form.Get("password") != s.cfg.AccessKeySecret {
-		return jsonResult(400, map[string]string{"error": "invalid_grant", "error_description": "bad access key"})
-	}
-	tok := "tok-" + randHex(16)
-	s.mu.Lock()
-	s.tokens[tok] = time.Now().Add(s.cfg.TokenTTL)
-	s.issued++
-	s.mu.Unlock()
-	return jsonResult(200, map[string]any{
-		"access_token": tok, "token_type": "bearer",
-		"expires_in": int(s.cfg.TokenTTL / time.Second), "refresh_token": "rt-" + randHex(16),
-	})
-}
-
 func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -462,13 +488,10 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && time.Now().Before(exp)
 }
 
-const (
-	usersPath = "/user-management/v1/users"
-	bdPrefix  = "/business-data-manager/v1/business-data/contact/"
-)
-
-// route applies a request under the lock and returns its answer. conflict
-// turns a successful POST into a 409 carrying the same body.
+// route applies an API request under the lock and returns its answer.
+// conflict turns a successful POST into a 409 carrying the same body.
+// Query parameters an endpoint does not publish are ignored, as CXone
+// ignores them.
 func (s *Server) route(r *http.Request, body []byte, conflict bool) (result, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -484,16 +507,20 @@ func (s *Server) route(r *http.Request, body []byte, conflict bool) (result, boo
 		return s.idempotent(r, func() result { return s.putMedia(id, r, body) }, false)
 	case strings.HasPrefix(p, bdPrefix) && r.Method == "PUT":
 		return s.putBD(strings.TrimPrefix(p, bdPrefix), body), false
-	case p == usersPath && r.Method == "GET":
-		return s.findUsers(r.URL.Query().Get("email")), false
-	case p == usersPath && r.Method == "POST":
-		res := s.postUser(body)
-		if conflict && res.status == 201 {
+	case p == usersV1 && r.Method == "GET":
+		return s.listUsers(), false
+	case p == usersV1 && r.Method == "POST":
+		res := s.registerUser(body)
+		if conflict && res.status/100 == 2 {
 			res.status = 409
 		}
 		return res, false
-	case strings.HasPrefix(p, usersPath+"/") && r.Method == "PUT":
-		return s.putUser(strings.TrimPrefix(p, usersPath+"/"), body), false
+	case p == usersV1 && r.Method == "PUT":
+		return s.updateUser(body), false
+	case p == usersSearchV2 && r.Method == "POST":
+		return s.searchUsers(body), false
+	case strings.HasPrefix(p, usersV3+"/") && r.Method == "GET":
+		return s.getUser(strings.TrimPrefix(p, usersV3+"/")), false
 	}
 	return jsonResult(404, map[string]string{"message": "no route for " + r.Method + " " + p}), false
 }
@@ -545,10 +572,13 @@ func (s *Server) postCall(r *http.Request, body []byte) result {
 		// Same call under another key: an already-existing recording.
 		return jsonResult(409, map[string]string{"contact_id": c.ContactID, "message": "call already exists"})
 	}
-	s.nextID++
-	c := &Call{CallID: id, ContactID: strconv.Itoa(100000 + s.nextID), IdempotencyKey: key, Meta: meta}
+	s.nextCall++
+	c := &Call{CallID: id, ContactID: strconv.Itoa(100000 + s.nextCall), IdempotencyKey: key, Meta: meta}
 	s.calls[id] = c
 	s.contacts[c.ContactID] = id
+	if s.cfg.ContactsStayOpen {
+		s.open[c.ContactID] = true
+	}
 	return jsonResult(201, map[string]string{"contact_id": c.ContactID})
 }
 
@@ -563,79 +593,6 @@ func (s *Server) putMedia(callID string, r *http.Request, body []byte) result {
 	s.writes["media:"+r.Header.Get("Idempotency-Key")]++
 	c.Media = bytes.Clone(body)
 	return result{status: 204, header: http.Header{}}
-}
-
-func (s *Server) putBD(contactID string, body []byte) result {
-	if _, ok := s.contacts[contactID]; !ok {
-		return jsonResult(404, map[string]string{"message": "contact " + contactID + " not found"})
-	}
-	var items []map[string]any
-	if err := json.Unmarshal(body, &items); err != nil {
-		return jsonResult(400, map[string]string{"message": "body must be an array of objects"})
-	}
-	m := map[string]any{}
-	for _, it := range items {
-		if len(it) != 1 {
-			return jsonResult(400, map[string]string{"message": "each item must have exactly one field"})
-		}
-		for k, v := range it {
-			switch v.(type) {
-			case string, float64, bool:
-				m[k] = v
-			default:
-				return jsonResult(400, map[string]string{"message": "field " + k + " must be text, number or boolean"})
-			}
-		}
-	}
-	s.bd[contactID] = m
-	s.bdWrites[contactID]++
-	return result{status: 204, header: http.Header{}}
-}
-
-func (s *Server) findUsers(email string) result {
-	email = strings.ToLower(strings.TrimSpace(email))
-	list := []User{}
-	for _, u := range s.users {
-		if strings.ToLower(strings.TrimSpace(u.EmailAddress)) == email {
-			list = append(list, *u)
-		}
-	}
-	return jsonResult(200, map[string]any{"users": list})
-}
-
-func (s *Server) postUser(body []byte) result {
-	var u User
-	if err := json.Unmarshal(body, &u); err != nil || u.EmailAddress == "" {
-		return jsonResult(400, map[string]string{"message": "a user needs emailAddress"})
-	}
-	email := strings.ToLower(strings.TrimSpace(u.EmailAddress))
-	for _, x := range s.users {
-		if strings.ToLower(strings.TrimSpace(x.EmailAddress)) == email {
-			return jsonResult(409, map[string]string{"message": "a user with this email already exists"})
-		}
-	}
-	s.nextID++
-	u.ID = "u-" + strconv.Itoa(s.nextID)
-	s.users[u.ID] = &u
-	s.userWrite[email]++
-	return jsonResult(201, u)
-}
-
-func (s *Server) putUser(id string, body []byte) result {
-	old, ok := s.users[id]
-	if !ok {
-		return jsonResult(404, map[string]string{"message": "user " + id + " not found"})
-	}
-	var u User
-	if err := json.Unmarshal(body, &u); err != nil {
-		return jsonResult(400, map[string]string{"message": "bad user"})
-	}
-	u.ID = id
-	if u.Role == "" {
-		u.Role = old.Role
-	}
-	s.users[id] = &u
-	return jsonResult(200, u)
 }
 
 func jsonResult(status int, v any) result {

@@ -1,6 +1,7 @@
 package cxonetest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,9 +19,15 @@ type step struct {
 	wantBody           string // substring
 }
 
+// run sends st to the API host.
 func run(t *testing.T, s *Server, token string, st step) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(st.method, s.URL+st.path, strings.NewReader(st.body))
+	return send(t, s.APIURL, token, st)
+}
+
+func send(t *testing.T, base, token string, st step) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(st.method, base+st.path, strings.NewReader(st.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +53,13 @@ func run(t *testing.T, s *Server, token string, st step) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func token(t *testing.T, s *Server) string {
+type tokenAnswer struct {
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IDToken     string `json:"id_token"`
+}
+
+func tokenResponse(t *testing.T, s *Server) tokenAnswer {
 	t.Helper()
 	form := url.Values{"grant_type": {"password"}, "username": {s.cfg.AccessKeyID}, "password": {s.cfg.AccessKeySecret}}
 	req, _ := http.NewRequest("POST", s.URL+"/auth/token", strings.NewReader(form.Encode()))
@@ -57,31 +70,39 @@ func token(t *testing.T, s *Server) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var tr struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
+	var tr tokenAnswer
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" || tr.ExpiresIn != 3600 {
 		t.Fatalf("token: %v %+v", err, tr)
 	}
-	return tr.AccessToken
+	return tr
+}
+
+func token(t *testing.T, s *Server) string { return tokenResponse(t, s).AccessToken }
+
+func runSteps(t *testing.T, s *Server, tok string, steps []step) {
+	t.Helper()
+	for i, st := range steps {
+		status, body := run(t, s, tok, st)
+		if status != st.wantStatus || !strings.Contains(body, st.wantBody) {
+			t.Errorf("step %d %s %s: %d %s; want %d containing %q", i, st.method, st.path, status, body, st.wantStatus, st.wantBody)
+		}
+	}
 }
 
 const callBody = `{"call_id":"c1","start_time":"2026-11-02T09:00:00Z","duration_ms":5000,"direction":"in","business_data":{},"agent_cxone_user_id":null}`
 
-// TestServerContract walks the fake tenant through its endpoints in order;
-// each step depends on the ones before it.
+// TestServerContract walks the call-import contract (ours) and business data
+// in order; each step depends on the ones before it.
 func TestServerContract(t *testing.T) {
 	s := New(Config{Reject: func(id string) (int, string) {
 		if id == "bad" {
 			return 422, "nope"
 		}
 		return 0, ""
-	}})
+	}, BusinessDataFields: []string{"a", "n", "b"}})
 	defer s.Close()
 	tok := token(t, s)
-	steps := []step{
-		{method: "POST", path: "/auth/token", auth: "Basic eDp5", ctype: "application/x-www-form-urlencoded", wantStatus: 401, wantBody: "invalid_client"},
+	runSteps(t, s, tok, []step{
 		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", wantStatus: 401, wantBody: "invalid_token"},
 		{method: "POST", path: "/applink/v1/calls", body: callBody, auth: "token", wantStatus: 400, wantBody: "Idempotency-Key"},
 		{method: "POST", path: "/applink/v1/calls", body: `{"call_id":"c1"}`, key: "k0", auth: "token", wantStatus: 422, wantBody: "start_time is required"},
@@ -92,22 +113,13 @@ func TestServerContract(t *testing.T) {
 		{method: "PUT", path: "/applink/v1/calls/nope/media", body: "x", key: "k1", auth: "token", ctype: "application/octet-stream", wantStatus: 404},
 		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "x", key: "k1", auth: "token", ctype: "audio/wav", wantStatus: 415},
 		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFF", key: "k1", auth: "token", ctype: "application/octet-stream", wantStatus: 204},
-		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/999", body: `[]`, auth: "token", wantStatus: 404},
+		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/999", body: `[]`, auth: "token", wantStatus: 404, wantBody: "not found"},
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"a":1,"b":2}]`, auth: "token", wantStatus: 400, wantBody: "exactly one"},
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"a":[1]}]`, auth: "token", wantStatus: 400, wantBody: "text, number or boolean"},
+		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"zz":"x"}]`, auth: "token", wantStatus: 400, wantBody: "zz does not exist"},
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"a":"x"},{"n":2.5},{"b":true}]`, auth: "token", wantStatus: 204},
-		{method: "POST", path: "/user-management/v1/users", body: `{"firstName":"A","emailAddress":"A@x.example"}`, auth: "token", wantStatus: 201, wantBody: `"id":"u-`},
-		{method: "POST", path: "/user-management/v1/users", body: `{"firstName":"A","emailAddress":" a@X.example"}`, auth: "token", wantStatus: 409, wantBody: "already exists"},
-		{method: "GET", path: "/user-management/v1/users?email=a%40x.example", auth: "token", wantStatus: 200, wantBody: `"emailAddress":"A@x.example"`},
-		{method: "PUT", path: "/user-management/v1/users/u-404", body: `{}`, auth: "token", wantStatus: 404},
 		{method: "DELETE", path: "/user-management/v1/users", auth: "token", wantStatus: 404, wantBody: "no route"},
-	}
-	for i, st := range steps {
-		status, body := run(t, s, tok, st)
-		if status != st.wantStatus || !strings.Contains(body, st.wantBody) {
-			t.Errorf("step %d %s %s: %d %s; want %d containing %q", i, st.method, st.path, status, body, st.wantStatus, st.wantBody)
-		}
-	}
+	})
 	if w := s.Writes(); w["call:k1"] != 1 || w["media:k1"] != 1 || w["call:k2"] != 1 || len(w) != 3 {
 		t.Errorf("writes %v", w)
 	}
@@ -118,9 +130,225 @@ func TestServerContract(t *testing.T) {
 		t.Errorf("media %q", got)
 	}
 	s.ExpireTokens()
-	if status, _ := run(t, s, tok, steps[6]); status != 401 {
+	if status, _ := run(t, s, tok, step{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token"}); status != 401 {
 		t.Errorf("expired token: %d", status)
 	}
+}
+
+// TestDiscovery: the issuer serves the OpenID and CXone configurations and
+// the token endpoint, and nothing of the tenant's API; the id_token names
+// the tenant whose configuration gives the API host.
+func TestDiscovery(t *testing.T) {
+	s := New(Config{TenantID: "t-123"})
+	defer s.Close()
+	tr := tokenResponse(t, s)
+	parts := strings.Split(tr.IDToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("id_token %q is not a JWT", tr.IDToken)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		TenantID string `json:"tenantId"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.TenantID != "t-123" {
+		t.Fatalf("id_token claims %s: %v", payload, err)
+	}
+	tests := []struct {
+		base, method, path string
+		wantStatus         int
+		wantBody           string
+	}{
+		{s.URL, "GET", "/.well-known/openid-configuration", 200, `"token_endpoint":"` + s.URL + `/auth/token"`},
+		{s.URL, "GET", "/.well-known/cxone-configuration?tenantId=t-123", 200, `"api_endpoint":"` + s.APIURL + `"`},
+		{s.URL, "GET", "/.well-known/cxone-configuration?tenantId=other", 404, "not found"},
+		{s.URL, "GET", "/.well-known/cxone-configuration", 400, "tenantId is required"},
+		{s.URL, "POST", "/auth/token", 401, "invalid_client"},
+		{s.URL, "POST", "/user-management/v2/users/search", 404, "on the issuer"},
+		{s.APIURL, "POST", "/auth/token", 401, "invalid_token"}, // the API host has no token endpoint
+	}
+	for _, tt := range tests {
+		status, body := send(t, tt.base, "", step{method: tt.method, path: tt.path, body: "{}"})
+		if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+			t.Errorf("%s %s: %d %s; want %d containing %q", tt.method, tt.path, status, body, tt.wantStatus, tt.wantBody)
+		}
+	}
+	for _, sec := range []string{tr.AccessToken, tr.IDToken} {
+		found := false
+		for _, x := range s.Secrets() {
+			found = found || x == sec
+		}
+		if !found {
+			t.Errorf("Secrets lacks an issued token")
+		}
+	}
+}
+
+// without returns the JSON object obj without key.
+func without(t *testing.T, obj map[string]any, key string) string {
+	t.Helper()
+	m := map[string]any{}
+	for k, v := range obj {
+		if k != key {
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRegisterSchema: one case per required field of the published
+// registration, and the fields it does not have.
+func TestRegisterSchema(t *testing.T) {
+	s := New(Config{})
+	defer s.Close()
+	tok := token(t, s)
+	ok := map[string]any{"firstName": "Ann", "lastName": "Smith", "emailAddress": "Ann@acme.example", "role": "Agent",
+		"acdInfos": []any{map[string]any{"loginId": "1001"}}}
+	var steps []step
+	for _, k := range registerRequired {
+		steps = append(steps, step{method: "POST", path: usersV1, body: without(t, ok, k), auth: "token", wantStatus: 400, wantBody: k + " is required"})
+	}
+	bad := func(k string, v any) string {
+		m := map[string]any{}
+		for x, y := range ok {
+			m[x] = y
+		}
+		m[k] = v
+		return jsonOf(t, m)
+	}
+	steps = append(steps,
+		step{method: "POST", path: usersV1, body: bad("acdLoginIds", []string{"1001"}), auth: "token", wantStatus: 400, wantBody: `unrecognized field \"acdLoginIds\"`},
+		step{method: "POST", path: usersV1, body: bad("id", "x"), auth: "token", wantStatus: 400, wantBody: `unrecognized field \"id\"`},
+		step{method: "POST", path: usersV1, body: bad("acdInfos", []string{"1001"}), auth: "token", wantStatus: 400, wantBody: "acdInfos items"},
+		step{method: "POST", path: usersV1, body: bad("role", nil), auth: "token", wantStatus: 400, wantBody: "role is required"},
+		step{method: "POST", path: usersV1, body: bad("firstName", 7), auth: "token", wantStatus: 400, wantBody: "firstName must be a string"},
+		step{method: "POST", path: usersV1, body: bad("emailAddress", " "), auth: "token", wantStatus: 400, wantBody: "must not be empty"},
+		step{method: "POST", path: usersV1, body: jsonOf(t, ok), auth: "token", wantStatus: 201, wantBody: `"uuid":"11eb`},
+		step{method: "POST", path: usersV1, body: bad("emailAddress", " ann@ACME.example"), auth: "token", wantStatus: 409, wantBody: "already exists"},
+	)
+	runSteps(t, s, tok, steps)
+	users := s.Users()
+	if len(users) != 1 || users[0].UserName != "Ann@acme.example" || users[0].AssignedGroup != DefaultGroup || strings.Join(users[0].ACDLoginIDs, ",") != "1001" {
+		t.Errorf("users %+v", users)
+	}
+	if s.UserCreates()["ann@acme.example"] != 1 {
+		t.Errorf("creates %v", s.UserCreates())
+	}
+}
+
+// TestUpdateSchema: one case per required field of the published update;
+// the path takes no id; what the body leaves out is cleared, so a client
+// must send back what it read.
+func TestUpdateSchema(t *testing.T) {
+	s := New(Config{})
+	defer s.Close()
+	tok := token(t, s)
+	bob := s.AddUser(User{FirstName: "Bob", LastName: "Jones", EmailAddress: "bob@acme.example", Role: "Agent",
+		UserName: "bob.jones", AssignedGroup: "Sales EU", TeamID: "team-7", ACDLoginIDs: []string{"1002"},
+		Other: map[string]any{"timeZone": "Europe/Brussels", "middleName": "Q"}})
+	// Read as a client would, change the names, write back.
+	status, body := run(t, s, tok, step{method: "GET", path: usersV3 + "/" + bob.ID, auth: "token"})
+	var read struct {
+		User map[string]any `json:"user"`
+	}
+	if err := json.Unmarshal([]byte(body), &read); status != 200 || err != nil {
+		t.Fatalf("GET v3: %d %s %v", status, body, err)
+	}
+	if read.User["middleName"] != "Q" || read.User["assignedGroup"] != "Sales EU" {
+		t.Fatalf("v3 user %v", read.User)
+	}
+	upd := map[string]any{"id": bob.ID, "emailToBeVerified": "bob@acme.example"}
+	for _, k := range updateFields {
+		if v, ok := read.User[k]; ok {
+			upd[k] = v
+		}
+	}
+	upd["firstName"] = "Robert"
+	var steps []step
+	for _, k := range updateRequired {
+		steps = append(steps, step{method: "PUT", path: usersV1, body: without(t, upd, k), auth: "token", wantStatus: 400, wantBody: k + " is required"})
+	}
+	withV3Only := jsonOf(t, read.User) // middleName, status: read-only fields
+	steps = append(steps,
+		step{method: "PUT", path: usersV1, body: withV3Only, auth: "token", wantStatus: 400, wantBody: "unrecognized field"},
+		step{method: "PUT", path: usersV1 + "/" + bob.ID, body: jsonOf(t, upd), auth: "token", wantStatus: 404, wantBody: "no route"},
+		step{method: "PUT", path: usersV1, body: strings.Replace(jsonOf(t, upd), bob.ID, "nobody", 1), auth: "token", wantStatus: 404, wantBody: "not found"},
+		step{method: "PUT", path: usersV1, body: jsonOf(t, upd), auth: "token", wantStatus: 200, wantBody: `"success":true`},
+	)
+	runSteps(t, s, tok, steps)
+	got := s.Users()[0]
+	if got.FirstName != "Robert" || got.AssignedGroup != "Sales EU" || got.UserName != "bob.jones" || got.TeamID != "team-7" ||
+		got.Other["timeZone"] != "Europe/Brussels" || got.Other["middleName"] != "Q" || got.Status != "ACTIVE" {
+		t.Errorf("after a read-modify-write: %+v", got)
+	}
+	// A PUT that leaves teamId out clears it: the strict reading.
+	delete(upd, "teamId")
+	if st, b := run(t, s, tok, step{method: "PUT", path: usersV1, body: jsonOf(t, upd), auth: "token"}); st != 200 {
+		t.Fatalf("PUT: %d %s", st, b)
+	}
+	if got := s.Users()[0]; got.TeamID != "" {
+		t.Errorf("teamId left out but kept: %+v", got)
+	}
+	if s.UserUpdates()[bob.ID] != 2 {
+		t.Errorf("updates %v", s.UserUpdates())
+	}
+}
+
+func TestSearchUsers(t *testing.T) {
+	s := New(Config{})
+	defer s.Close()
+	tok := token(t, s)
+	s.AddUser(User{FirstName: "Ann", LastName: "Smith", EmailAddress: "ann@acme.example", Role: "Agent"})
+	s.AddUser(User{FirstName: "Jo", LastName: "Ann", EmailAddress: "joann@acme.example", Role: "Agent"})
+	s.AddUser(User{FirstName: "Cy", LastName: "Young", EmailAddress: "cy@acme.example", Role: "Agent", Status: "DELETED"})
+	runSteps(t, s, tok, []step{
+		{method: "POST", path: usersSearchV2, body: `{"filter":{"emailAddress":["ANN@acme.example"]},"fields":["id","emailAddress"],"top":10}`,
+			auth: "token", wantStatus: 200, wantBody: `"totalRecords":2`},
+		{method: "POST", path: usersSearchV2, body: `{"filter":{"emailAddress":"cy@"}}`, auth: "token", wantStatus: 200, wantBody: `"status":"DELETED"`},
+		{method: "POST", path: usersSearchV2, body: `{"filter":{"emailAddress":["ann"]},"top":1,"skip":1,"fields":["emailAddress"]}`,
+			auth: "token", wantStatus: 200, wantBody: `"users":[{"emailAddress":"joann@acme.example"}]`},
+		{method: "POST", path: usersSearchV2, body: `{"email":"ann@acme.example"}`, auth: "token", wantStatus: 400, wantBody: `unrecognized field \"email\"`},
+		{method: "POST", path: usersSearchV2, body: `{"filter":{"mail":["x"]}}`, auth: "token", wantStatus: 400, wantBody: "cannot filter"},
+		{method: "POST", path: usersSearchV2, body: `{"fields":["password"]}`, auth: "token", wantStatus: 400, wantBody: "unknown field"},
+		// GET v1 has no email parameter: it is ignored, the whole tenant comes back.
+		{method: "GET", path: usersV1 + "?email=ann%40acme.example", auth: "token", wantStatus: 200, wantBody: "cy@acme.example"},
+	})
+	st, body := run(t, s, tok, step{method: "POST", path: usersSearchV2, body: `{"filter":{"emailAddress":["ann@acme.example"]},"fields":["id","emailAddress"]}`, auth: "token"})
+	var ans struct {
+		Users []map[string]any `json:"users"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); st != 200 || err != nil || len(ans.Users) != 2 || len(ans.Users[0]) != 2 {
+		t.Errorf("search answer %d %s: fields must be projected", st, body)
+	}
+}
+
+func TestContactsStayOpen(t *testing.T) {
+	s := New(Config{ContactsStayOpen: true})
+	defer s.Close()
+	tok := token(t, s)
+	bd := step{method: "PUT", path: bdPrefix + "100001", body: `[{"a":"x"}]`, auth: "token"}
+	runSteps(t, s, tok, []step{
+		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token", wantStatus: 201},
+		{method: bd.method, path: bd.path, body: bd.body, auth: "token", wantStatus: 404, wantBody: "not found"},
+	})
+	s.CloseContacts(false)
+	bd.wantStatus = 204
+	runSteps(t, s, tok, []step{bd})
 }
 
 func TestFaults(t *testing.T) {
@@ -143,7 +371,7 @@ func TestFaults(t *testing.T) {
 			s := New(Config{Faults: Limit(func(int, *http.Request) Fault { return tt.fault })})
 			defer s.Close()
 			tok := token(t, s)
-			req, _ := http.NewRequest("POST", s.URL+"/applink/v1/calls", strings.NewReader(callBody))
+			req, _ := http.NewRequest("POST", s.APIURL+"/applink/v1/calls", strings.NewReader(callBody))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Idempotency-Key", "k")
 			req.Header.Set("Content-Type", "application/json")
@@ -168,6 +396,21 @@ func TestFaults(t *testing.T) {
 				t.Errorf("retry: %d %s, writes %d", st, body, s.Writes()["call:k"])
 			}
 		})
+	}
+}
+
+// TestLimitByBody: requests without a key are told apart by their body, so
+// two searches on one URI each get their own first fault.
+func TestLimitByBody(t *testing.T) {
+	s := New(Config{Faults: Limit(func(int, *http.Request) Fault { return Fault{Kind: ServerError} })})
+	defer s.Close()
+	tok := token(t, s)
+	for _, body := range []string{`{"filter":{"emailAddress":["a"]}}`, `{"filter":{"emailAddress":["b"]}}`} {
+		for i, want := range []int{500, 200} {
+			if st, b := run(t, s, tok, step{method: "POST", path: usersSearchV2, body: body, auth: "token"}); st != want {
+				t.Errorf("%s attempt %d: %d %s, want %d", body, i, st, b, want)
+			}
+		}
 	}
 }
 

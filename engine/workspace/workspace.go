@@ -158,6 +158,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		Prior:    prior,
 		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
 		Progress: progress,
+		Now:      w.Now, // one clock for the run, its history and its staging entry
 	})
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {

@@ -232,7 +232,13 @@ func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
 	if !ok {
 		return nil
 	}
-	return &Filter{Source: ce.text, Program: ce.prog, Range: ce.rng}
+	root := ce.prog.Node()
+	f := &Filter{Block: b.Type, Source: ce.text, Program: ce.prog, Range: ce.rng, pos: ce.pos,
+		ReadsBD: readsIdent(root, "bd")}
+	if b.Type == "tenant" {
+		f.TenantID = tenantEquals(root)
+	}
+	return f
 }
 
 func (d *decoder) decodeField(b *hcl.Block) {
@@ -268,8 +274,9 @@ func (d *decoder) decodeField(b *hcl.Block) {
 		f.Range = a.Expr.Range()
 		if want >= 0 {
 			if ce, ok := d.compile(a, CallEnv{}, want, f.Type+" field value"); ok {
-				f.Value, f.Program, f.Range = ce.text, ce.prog, ce.rng
-				f.BDRef = bdRef(ce.text)
+				f.Value, f.Program, f.Range, f.pos = ce.text, ce.prog, ce.rng, ce.pos
+				root := ce.prog.Node()
+				f.ReadsBD, f.Direct = readsIdent(root, "bd"), directShape(root, f.Type)
 			}
 		} else if v, ok := d.str(a); ok {
 			f.Value = v

@@ -78,20 +78,28 @@ func TestLoadClean(t *testing.T) {
 		t.Errorf("TenantEquals = %d, %v", n, ok)
 	}
 
-	type fieldSummary struct{ Type, Name, Value, OnError, BDRef string }
+	if spec.Calls.ReadsBD || spec.Agents.ReadsBD || spec.Tenant.ReadsBD {
+		t.Errorf("ReadsBD: calls %v, agents %v, tenant %v", spec.Calls.ReadsBD, spec.Agents.ReadsBD, spec.Tenant.ReadsBD)
+	}
+
+	type fieldSummary struct {
+		Type, Name, Value, OnError string
+		ReadsBD                    bool
+		Direct                     Direct
+	}
 	var fields []fieldSummary
 	for _, f := range spec.Fields {
 		if f.Program == nil {
 			t.Errorf("field %s not compiled", f.Name)
 		}
-		fields = append(fields, fieldSummary{f.Type, f.Name, f.Value, f.OnError, f.BDRef})
+		fields = append(fields, fieldSummary{f.Type, f.Name, f.Value, f.OnError, f.ReadsBD, f.Direct})
 	}
 	wantFields := []fieldSummary{
-		{"text", "CustomerID", "bd.CustomerID", "omit", "CustomerID"},
-		{"text", "Order", `bd["Order No"]`, "omit", "Order No"},
-		{"number", "OrderTotal", "float(bd.OrderTotal)", "exclude", ""},
-		{"boolean", "VIP", "bd.Tier == 'gold'", "omit", ""},
-		{"text", "Skill", "call.skill", "omit", ""},
+		{"text", "CustomerID", "bd.CustomerID", "omit", true, Direct{Kind: DirectText, BD: "CustomerID"}},
+		{"text", "Order", `bd["Order No"]`, "omit", true, Direct{Kind: DirectText, BD: "Order No"}},
+		{"number", "OrderTotal", "float(bd.OrderTotal)", "exclude", true, Direct{Kind: DirectFloat, BD: "OrderTotal"}},
+		{"boolean", "VIP", "bd.Tier == 'gold'", "omit", true, Direct{Kind: DirectEqual, BD: "Tier", Lit: "gold"}},
+		{"text", "Skill", "call.skill", "omit", false, Direct{}},
 	}
 	if !reflect.DeepEqual(fields, wantFields) {
 		t.Errorf("fields = %+v\nwant %+v", fields, wantFields)
@@ -254,57 +262,6 @@ func TestEnvAndDSN(t *testing.T) {
 				t.Errorf("DSN, DSNEnv = %q, %q; want %q, %q", s.DSN, s.DSNEnv, tt.wantDSN, tt.wantEnv)
 			}
 		})
-	}
-}
-
-func TestBDRef(t *testing.T) {
-	tests := []struct{ value, want string }{
-		{"bd.CustomerID", "CustomerID"},
-		{`bd["Order No"]`, "Order No"},
-		{"bd?.X", "X"},
-		{"  bd.X  ", "X"},
-		{"bd.X + ''", ""},
-		{"string(bd.X)", ""},
-		{"bd", ""},
-		{"call.skill", ""},
-		{"bd[call.skill]", ""},
-		{"nobd.X", ""},
-		{"bd.X.Y", ""},
-		{"bd.", ""},
-	}
-	for _, tt := range tests {
-		if got := bdRef(tt.value); got != tt.want {
-			t.Errorf("bdRef(%q) = %q, want %q", tt.value, got, tt.want)
-		}
-	}
-}
-
-func TestTenantEquals(t *testing.T) {
-	tests := []struct {
-		src    string
-		want   int64
-		wantOK bool
-	}{
-		{"tenant_id == 12", 12, true},
-		{"12 == tenant_id", 12, true},
-		{"(tenant_id == 7)", 7, true},
-		{"tenant_id == -3", -3, true},
-		{"tenant_id != 12", 0, false},
-		{"tenant_id in [1, 2]", 0, false},
-		{"tenant_id == 1 || tenant_id == 2", 0, false},
-		{"tenant_id == 1.5", 0, false},
-		{"tenant_id == tenant_id", 0, false},
-		{"true", 0, false},
-		{"tenant_id ==", 0, false},
-	}
-	for _, tt := range tests {
-		n, ok := TenantEquals(&Filter{Source: tt.src})
-		if n != tt.want || ok != tt.wantOK {
-			t.Errorf("TenantEquals(%q) = %d, %v; want %d, %v", tt.src, n, ok, tt.want, tt.wantOK)
-		}
-	}
-	if _, ok := TenantEquals(nil); ok {
-		t.Error("TenantEquals(nil) reported a tenant")
 	}
 }
 

@@ -75,9 +75,16 @@ type Source struct {
 
 // Filter is a compiled `where` expression of a tenant, agents or calls block.
 type Filter struct {
+	Block   string      // tenant | agents | calls
 	Source  string      // the expression text as written
 	Program *vm.Program // compiled against the block's environment; yields bool
 	Range   hcl.Range   // the expression in the .hcl file
+
+	// Facts read once from the compiled tree (facts.go).
+	ReadsBD  bool   // the expression names bd: the engine builds the map only then
+	TenantID *int64 // set when the filter is exactly tenant_id == N (push-down)
+
+	pos exprMap // expr positions -> file positions, for RunError
 }
 
 // Field is one `field TYPE NAME` block: a CXone business-data field.
@@ -87,11 +94,14 @@ type Field struct {
 	Value   string      // the expression text
 	Program *vm.Program // compiled against CallEnv
 	OnError string      // omit | exclude
-	// BDRef is set when Value is exactly `bd.NAME` (or bd["NAME"]): the engine
-	// then reads the value directly instead of running the program.
-	BDRef string
-	Range hcl.Range // the value expression
-	Decl  hcl.Range // the block header
+	Range   hcl.Range   // the value expression
+	Decl    hcl.Range   // the block header
+
+	// Facts read once from the compiled tree (facts.go).
+	ReadsBD bool   // the value names bd: the engine builds the map only then
+	Direct  Direct // a shape the engine reads without the VM, if any
+
+	pos exprMap // expr positions -> file positions, for RunError
 }
 
 // Staging configures the 90-day store-and-forward area.

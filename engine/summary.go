@@ -45,6 +45,10 @@ type Summary struct {
 	Sent                struct{ Agents, Calls int } // handed to the sink (new or changed)
 	Watermarks          map[string]Watermark        // by source name: the last call read
 
+	// FieldOmittedSamples keeps, per field, why the first values were left
+	// out (at most maxOmitSamples each), each naming its spec position.
+	FieldOmittedSamples map[string][]string
+
 	mu sync.Mutex
 }
 
@@ -147,6 +151,24 @@ func (s *Summary) badRow(pos, id string, err error) {
 			msg = fmt.Sprintf("%s: %s: %v", pos, id, err)
 		}
 		s.BadRowSamples = append(s.BadRowSamples, msg)
+	}
+}
+
+// maxOmitSamples bounds the reasons kept per field left out.
+const maxOmitSamples = 5
+
+// fieldOmitted counts a value left out of a call (on_error = omit) and keeps
+// the first reasons. Only the evaluator's goroutine calls it.
+func (s *Summary) fieldOmitted(field, callID string, err error) {
+	if s.FieldOmitted == nil {
+		s.FieldOmitted = map[string]int{}
+	}
+	s.FieldOmitted[field]++
+	if s.FieldOmittedSamples == nil {
+		s.FieldOmittedSamples = map[string][]string{}
+	}
+	if len(s.FieldOmittedSamples[field]) < maxOmitSamples {
+		s.FieldOmittedSamples[field] = append(s.FieldOmittedSamples[field], fmt.Sprintf("call %s: %v", callID, err))
 	}
 }
 
@@ -288,6 +310,11 @@ func WriteSummaryNotes(w io.Writer, s *Summary) {
 			parts[i] = fmt.Sprintf("%s %d", n, s.FieldOmitted[n])
 		}
 		fmt.Fprintf(w, "field values left out (on_error = omit): %s\n", strings.Join(parts, ", "))
+		for _, n := range names {
+			for _, m := range s.FieldOmittedSamples[n] {
+				fmt.Fprintf(w, "  %s\n", m)
+			}
+		}
 	}
 	if s.Warnings > 0 {
 		fmt.Fprintf(w, "warnings: %d\n", s.Warnings)

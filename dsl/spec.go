@@ -63,14 +63,14 @@ type Source struct {
 	Site     string // defaults to Name
 
 	// mssql only.
-	DSN               string // may come from env("NAME"); empty until resolved
+	DSN               string `json:"-"` // may come from env("NAME"): a secret, never hashed or printed
 	DSNEnv            string // the variable env() named, if any, for errors at run time
 	ApplicationIntent string // "" or ReadOnly
 	BatchSize         int
 	QueryTimeout      time.Duration
 	Queries           map[string]string // overrides of the default queries, by name
 
-	DeclRange hcl.Range
+	DeclRange hcl.Range `json:"-"`
 }
 
 // Filter is a compiled `where` expression of a tenant, agents or calls block.
@@ -119,7 +119,7 @@ type Sink struct {
 	Timeout           time.Duration
 	CallsPath         string
 	MediaPath         string
-	DeclRange         hcl.Range
+	DeclRange         hcl.Range `json:"-"`
 }
 
 // WindowStart is the first instant of the import window: calls that started

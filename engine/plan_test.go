@@ -1,17 +1,34 @@
 package engine
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/applink-dev/applink/dsl"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+// compileSrc compiles a one-file spec in folder dir.
+func compileSrc(t *testing.T, dir, src string) *Plan {
+	t.Helper()
+	spec, diags := dsl.Parse(dir, map[string][]byte{"main.hcl": []byte(src)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestPlanGolden pins what `applink plan` prints for a spec that uses every
 // block: sources of one system at two sites, the backfill window, the rule
@@ -52,15 +69,7 @@ field "boolean" "VIP" {
 }
 field "text" "Skill" { value = "upper(call.skill)" }
 `
-	spec, diags := dsl.Parse("specs/acme", map[string][]byte{"main.hcl": []byte(src)})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	p, err := Compile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := p.String()
+	got := compileSrc(t, "specs/acme", src).String()
 	path := filepath.Join("testdata", "plan.golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -73,6 +82,155 @@ field "text" "Skill" { value = "upper(call.skill)" }
 	}
 	if got != string(want) {
 		t.Errorf("plan differs from %s (rerun with -update and review the diff):\n%s", path, got)
+	}
+}
+
+// hashSpec uses every part of a plan the hash must cover.
+const hashSpec = `spec {
+  customer     = "acme"
+  cxone_tenant = "acme-eu1"
+  installed_at = "2026-11-01T00:00:00Z"
+}
+source "engage" "dc1" {
+  driver    = "snapshot"
+  path      = "data/dc1"
+  system_id = "engage-acme"
+}
+source "engage" "dc2" {
+  driver             = "mssql"
+  dsn                = env("ENGAGE_DC2_DSN")
+  application_intent = "ReadOnly"
+  batch_size         = 5000
+  system_id          = "engage-acme"
+  queries {
+    calls = "SELECT 1"
+  }
+}
+tenant { where = "tenant_id == 12" }
+calls { where = "call.direction != 'internal'" }
+field "text" "CustomerID" { value = "bd.CustomerID" }
+staging { retention_days = 30 }
+sink "cxone" {
+  api_url  = "https://api-eu1.niceincontact.com"
+  auth_url = "https://cxone.niceincontact.com"
+  concurrency = 8
+}
+`
+
+// TestPlanHashCoversPlan: the hash is over the plan's value, so changing
+// any setting a run acts on changes it (a saved plan is then another
+// plan), while what does not change the run keeps it.
+func TestPlanHashCoversPlan(t *testing.T) {
+	hash := func(t *testing.T, dir, src string) string {
+		t.Helper()
+		return compileSrc(t, dir, src).Hash()
+	}
+	base := hash(t, "specs/acme", hashSpec)
+	changed := []struct{ name, old, new string }{
+		{"sink url", `api_url  = "https://api-eu1`, `api_url  = "https://api-eu2`},
+		{"sink concurrency", "concurrency = 8", "concurrency = 9"},
+		{"staging", "retention_days = 30", "retention_days = 31"},
+		{"a query", `calls = "SELECT 1"`, `calls = "SELECT 2"`},
+		{"batch size", "batch_size         = 5000", "batch_size         = 500"},
+		{"application intent", `application_intent = "ReadOnly"`, `application_intent = "ReadWrite"`},
+		{"DSN variable", `env("ENGAGE_DC2_DSN")`, `env("ENGAGE_DSN")`},
+		{"path", `"data/dc1"`, `"data/dc3"`},
+		{"site", `driver    = "snapshot"`, "driver    = \"snapshot\"\n  site = \"x\""},
+		{"window", `"2026-11-01T00:00:00Z"`, `"2026-11-02T00:00:00Z"`},
+		{"tenant filter", "tenant_id == 12", "tenant_id == 13"},
+		{"calls filter", "'internal'", "'in'"},
+		{"a field", "bd.CustomerID", "bd.Customer"},
+		{"customer", `"acme"`, `"acme2"`},
+	}
+	for _, tt := range changed {
+		t.Run("changes: "+tt.name, func(t *testing.T) {
+			src := strings.Replace(hashSpec, tt.old, tt.new, 1)
+			if src == hashSpec {
+				t.Fatalf("%q not in the spec", tt.old)
+			}
+			if hash(t, "specs/acme", src) == base {
+				t.Error("same hash")
+			}
+		})
+	}
+	t.Run("changes: no sink", func(t *testing.T) {
+		if hash(t, "specs/acme", hashSpec[:strings.Index(hashSpec, "sink \"cxone\"")]) == base {
+			t.Error("same hash")
+		}
+	})
+	same := []struct{ name, dir, src string }{
+		{"another folder", "elsewhere/acme", hashSpec},
+		{"comments and layout", "specs/acme", "# note\n" + strings.ReplaceAll(hashSpec, "  concurrency = 8", "  concurrency    =    8 # more")},
+		{"the same instant in another zone", "specs/acme", strings.Replace(hashSpec, `"2026-11-01T00:00:00Z"`, `"2026-11-01T01:00:00+01:00"`, 1)},
+	}
+	for _, tt := range same {
+		t.Run("keeps: "+tt.name, func(t *testing.T) {
+			if hash(t, tt.dir, tt.src) != base {
+				t.Error("hash changed")
+			}
+		})
+	}
+	t.Run("keeps: the DSN variable's value", func(t *testing.T) {
+		t.Setenv("ENGAGE_DC2_DSN", "sqlserver://applink:secret@db")
+		if hash(t, "specs/acme", hashSpec) != base {
+			t.Error("hash changed with the environment")
+		}
+	})
+}
+
+func TestCheckWatermarks(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 11, 2, h, 0, 0, 0, time.UTC) }
+	saved := map[string]Watermark{"dc1": {StartTime: at(10), CallID: "C1"}, "dc2": {StartTime: at(11), CallID: "C7"}}
+	tests := []struct {
+		name    string
+		saved   map[string]Watermark
+		current map[string]Watermark
+		want    string // "" accepted
+	}{
+		{"no runs, none since", nil, nil, ""},
+		{"unchanged", saved, map[string]Watermark{"dc1": {StartTime: at(10).In(time.FixedZone("x", 3600)), CallID: "C1"}, "dc2": {StartTime: at(11), CallID: "C7"}}, ""},
+		{"first run since", nil, map[string]Watermark{"dc1": {StartTime: at(10), CallID: "C1"}},
+			"source dc1: saved no watermark, the state now has call C1 at 2026-11-02T10:00:00Z"},
+		{"one source moved", saved, map[string]Watermark{"dc1": {StartTime: at(12), CallID: "C9"}, "dc2": {StartTime: at(11), CallID: "C7"}},
+			"source dc1: saved call C1 at 2026-11-02T10:00:00Z, the state now has call C9 at 2026-11-02T12:00:00Z)"},
+		{"same time, another call", saved, map[string]Watermark{"dc1": {StartTime: at(10), CallID: "C2"}, "dc2": {StartTime: at(11), CallID: "C7"}},
+			"source dc1: saved call C1"},
+		{"state reset", saved, nil,
+			"source dc1: saved call C1 at 2026-11-02T10:00:00Z, the state now has no watermark; source dc2: saved call C7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&PlanFile{Watermarks: tt.saved}).CheckWatermarks(tt.current)
+			var we *WatermarkError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (!errors.As(err, &we) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSavedPlanRoundTrip: a saved plan recompiles to the same hash; one
+// whose saved hash differs is refused.
+func TestSavedPlanRoundTrip(t *testing.T) {
+	p := compileSrc(t, "specs/acme", hashSpec)
+	var buf bytes.Buffer
+	if err := SavePlan(&buf, p, nil, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := ReadPlanFile(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pf.Plan("somewhere/else")
+	if err != nil || got.Hash() != p.Hash() {
+		t.Fatalf("recompiled: %v, hash %s vs %s", err, got.Hash(), p.Hash())
+	}
+	pf.PlanHash = strings.Repeat("0", 64)
+	if _, err := pf.Plan("specs/acme"); err == nil || !strings.Contains(err.Error(), "compiles to another plan") {
+		t.Errorf("a plan with another hash: %v", err)
 	}
 }
 

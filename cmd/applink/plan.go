@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/state"
 )
 
 func cmdPlan(ctx context.Context, args []string, std stdio) int {
@@ -32,20 +31,10 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 	if *out == "" {
 		return exitOK
 	}
-	wms := map[string]engine.Watermark{}
-	p := specPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.state); err == nil {
-		st, err := state.Open(ctx, p.state)
-		if err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
-		wms, err = st.Watermarks(ctx)
-		st.Close()
-		if err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
+	wms, err := stateWatermarks(ctx, specPaths(dir, "", *statePath).state)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)

@@ -34,7 +34,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	}
 	var plan *engine.Plan
 	if *planFile != "" {
-		plan, code = loadPlanFile(*planFile, dir, std)
+		plan, code = loadPlanFile(ctx, *planFile, dir, specPaths(dir, *out, *statePath).state, std)
 	} else {
 		plan, code = compile(dir, *format, std)
 	}
@@ -112,7 +112,9 @@ func specPaths(dir, out, statePath string) paths {
 	return p
 }
 
-func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
+// loadPlanFile reads a saved plan and refuses it when the spec files or the
+// state's watermarks are no longer what it was made from.
+func loadPlanFile(ctx context.Context, path, dir, statePath string, std stdio) (*engine.Plan, int) {
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
@@ -128,12 +130,35 @@ func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
+	wms, err := stateWatermarks(ctx, statePath)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return nil, exitFindings
+	}
+	if err := pf.CheckWatermarks(wms); err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
 	plan, err := pf.Plan(dir)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
 	return plan, exitOK
+}
+
+// stateWatermarks reads the state's watermarks, without creating a state
+// file where there is none (no runs yet: no watermarks).
+func stateWatermarks(ctx context.Context, path string) (map[string]engine.Watermark, error) {
+	if _, err := os.Stat(path); err != nil {
+		return map[string]engine.Watermark{}, nil
+	}
+	st, err := state.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Watermarks(ctx)
 }
 
 // runPlan runs a compiled plan incrementally and prints the summary.

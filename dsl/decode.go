@@ -159,13 +159,7 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	}
 	if a := c.Attributes["dsn"]; a != nil {
 		src.DSN, _ = d.str(a)
-		src.DSNEnv = envName(a.Expr, d.ctx)
-		if literal(a.Expr) && hasPassword(src.DSN) {
-			r := a.Expr.Range()
-			d.add(hcl.DiagWarning, "Literal password in DSN",
-				"The dsn holds a password in clear text, so it ends up in version control and in logs. Did you mean dsn = env(\"ENGAGE_DSN\")? Put the DSN in an environment variable and read it with env().",
-				&r, a.Range.Ptr())
-		}
+		src.DSNEnv = envName(a.Expr, d.ctx) // a literal password is an error of the secrets scan
 	}
 	if a := c.Attributes["application_intent"]; a != nil {
 		if v, ok := d.str(a); ok {
@@ -468,24 +462,6 @@ func literal(e hcl.Expression) bool {
 			}
 		}
 		return true
-	}
-	return false
-}
-
-// hasPassword spots a password in an ADO-style (password=, pwd=) or URL-style
-// (user:pass@host) DSN.
-func hasPassword(dsn string) bool {
-	for _, kv := range strings.FieldsFunc(dsn, func(r rune) bool { return r == ';' || r == '&' || r == '?' }) {
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if ok && (k == "password" || k == "pwd") && strings.TrimSpace(v) != "" {
-			return true
-		}
-	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, set := u.User.Password(); set && p != "" {
-			return true
-		}
 	}
 	return false
 }

@@ -233,30 +233,34 @@ func TestWindowStart(t *testing.T) {
 func TestEnvAndDSN(t *testing.T) {
 	t.Setenv("APPLINK_SET", "sqlserver://db?database=x")
 	tests := []struct {
-		name, dsn          string
-		wantDSN, wantEnv   string
-		wantPasswordWarned bool
+		name, dsn        string
+		wantDSN, wantEnv string
+		wantPasswordErr  string // Pos of the "Literal password in DSN" error; "" none
 	}{
-		{"env set", `env("APPLINK_SET")`, "sqlserver://db?database=x", "APPLINK_SET", false},
-		{"env unset reads empty", `env("APPLINK_UNSET_VARIABLE")`, "", "APPLINK_UNSET_VARIABLE", false},
-		{"env in a template", `"sqlserver://sa:${env("APPLINK_UNSET_VARIABLE")}@db"`, "sqlserver://sa:@db", "APPLINK_UNSET_VARIABLE", false},
-		{"literal without password", `"sqlserver://db?database=x"`, "sqlserver://db?database=x", "", false},
-		{"URL userinfo password", `"sqlserver://sa:pw@db"`, "sqlserver://sa:pw@db", "", true},
-		{"ADO password key", `"server=db;user id=sa;Password=pw"`, "server=db;user id=sa;Password=pw", "", true},
-		{"ADO pwd key", `"server=db;uid=sa;pwd=pw;"`, "server=db;uid=sa;pwd=pw;", "", true},
-		{"URL query password", `"sqlserver://sa@db?password=pw"`, "sqlserver://sa@db?password=pw", "", true},
-		{"user without password", `"sqlserver://sa@db"`, "sqlserver://sa@db", "", false},
+		{"env set", `env("APPLINK_SET")`, "sqlserver://db?database=x", "APPLINK_SET", ""},
+		{"env unset reads empty", `env("APPLINK_UNSET_VARIABLE")`, "", "APPLINK_UNSET_VARIABLE", ""},
+		{"env in a template", `"sqlserver://sa:${env("APPLINK_UNSET_VARIABLE")}@db"`, "sqlserver://sa:@db", "APPLINK_UNSET_VARIABLE", ""},
+		{"literal without password", `"sqlserver://db?database=x"`, "sqlserver://db?database=x", "", ""},
+		{"URL userinfo password", `"sqlserver://sa:pw@db"`, "sqlserver://sa:pw@db", "", "s/a.hcl:8,9-31"},
+		{"ADO password key", `"server=db;user id=sa;Password=pw"`, "server=db;user id=sa;Password=pw", "", "s/a.hcl:8,9-43"},
+		{"ADO pwd key", `"server=db;uid=sa;pwd=pw;"`, "server=db;uid=sa;pwd=pw;", "", "s/a.hcl:8,9-35"},
+		{"URL query password", `"sqlserver://sa@db?password=pw"`, "sqlserver://sa@db?password=pw", "", "s/a.hcl:8,9-40"},
+		{"user without password", `"sqlserver://sa@db"`, "sqlserver://sa@db", "", ""},
+		{"heredoc", "<<EOT\nsqlserver://sa:pw@db\nEOT", "sqlserver://sa:pw@db\n", "", "s/a.hcl:8,9-10,4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := strings.Replace(minimal, "driver    = \"duckdb\"\n  path      = \"data\"", "driver = \"mssql\"\n  dsn = "+tt.dsn, 1)
 			spec, diags := Parse("s", map[string][]byte{"a.hcl": []byte(src)})
-			if diags.HasErrors() {
-				t.Fatal(diags)
+			var got string
+			for _, d := range diags {
+				if d.Summary != "Literal password in DSN" || d.Severity != hcl.DiagError || got != "" {
+					t.Fatalf("unexpected diagnostic: %s: %s: %s", Pos(d), d.Summary, d.Detail)
+				}
+				got = Pos(d)
 			}
-			warned := len(diags) == 1 && diags[0].Summary == "Literal password in DSN" && diags[0].Severity == hcl.DiagWarning
-			if warned != tt.wantPasswordWarned || (!warned && len(diags) > 0) {
-				t.Errorf("diagnostics = %v, want password warning %v", diags, tt.wantPasswordWarned)
+			if got != tt.wantPasswordErr {
+				t.Errorf("password error at %q, want %q", got, tt.wantPasswordErr)
 			}
 			if s := spec.Sources[0]; s.DSN != tt.wantDSN || s.DSNEnv != tt.wantEnv {
 				t.Errorf("DSN, DSNEnv = %q, %q; want %q, %q", s.DSN, s.DSNEnv, tt.wantDSN, tt.wantEnv)

@@ -52,6 +52,11 @@ type Spec struct {
 
 	Staging Staging
 	Sink    *Sink // nil: the outbox, chosen on the command line
+
+	// Literal secrets found in the files (secrets.go): every renderer masks
+	// them (mask.go).
+	secrets    []secretSpan
+	secretText []string
 }
 
 // Source is one `source "engage" NAME` block: one site of one Engage system.
@@ -109,7 +114,8 @@ type Staging struct {
 	RetentionDays int // default 90
 }
 
-// Sink is a `sink "cxone" { … }` block.
+// Sink is a `sink "cxone" { … }` block. Credentials are not part of it: the
+// sink reads them from the environment (secrets.go names the variables).
 type Sink struct {
 	Kind              string // cxone
 	APIURL            string

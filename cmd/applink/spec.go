@@ -41,7 +41,7 @@ func printDiags(std stdio, spec *dsl.Spec, diags hcl.Diagnostics, format string)
 	}
 	switch format {
 	case "json":
-		b, err := dsl.DiagnosticsJSON(diags)
+		b, err := dsl.DiagnosticsJSON(spec, diags)
 		if err != nil {
 			fmt.Fprintf(std.err, "applink: %v\n", err)
 			return
@@ -49,7 +49,7 @@ func printDiags(std stdio, spec *dsl.Spec, diags hcl.Diagnostics, format string)
 		fmt.Fprintln(std.out, string(b))
 		return
 	case "github":
-		dsl.WriteGitHubAnnotations(std.out, diags)
+		dsl.WriteGitHubAnnotations(std.out, spec, diags)
 	}
 	// Each diagnostic opens with FILE:LINE,COL-… (what editors and grep
 	// understand), then hcl's rendering with the snippet.

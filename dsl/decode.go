@@ -143,6 +143,7 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 		}
 	}
 	if a := c.Attributes["path"]; a != nil {
+		src.PathRange = a.Expr.Range()
 		if v, ok := d.str(a); ok && v != "" {
 			src.Path = v
 			if !filepath.IsAbs(v) {

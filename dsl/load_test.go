@@ -44,7 +44,10 @@ func TestLoadClean(t *testing.T) {
 		t.Fatalf("%d sources, want 2", len(spec.Sources))
 	}
 	s0 := spec.Sources[0]
-	s0.DeclRange = hcl.Range{}
+	if got := s0.PathRange.String(); got != "testdata/clean/main.hcl:11,15-28" {
+		t.Errorf("PathRange = %s", got)
+	}
+	s0.DeclRange, s0.PathRange = hcl.Range{}, hcl.Range{}
 	want0 := Source{Name: "dc1", Driver: "snapshot", Path: filepath.Join(dir, "data/engage"), SystemID: "engage-acme", Site: "dc1"}
 	if !reflect.DeepEqual(s0, want0) {
 		t.Errorf("source 0 = %+v\nwant %+v", s0, want0)

@@ -66,6 +66,9 @@ type Source struct {
 	Path     string // snapshot folder or DuckDB file, resolved against Dir
 	SystemID string
 	Site     string // defaults to Name
+	// PathRange is where path's value is written: checks of the folder or
+	// file (engine.CheckSources) report there.
+	PathRange hcl.Range `json:"-"`
 
 	// mssql only.
 	DSN               string `json:"-"` // may come from env("NAME"): a secret, never hashed or printed

@@ -206,5 +206,6 @@ type Sink interface {
 // Registry names the connectors a command may use. cmd/applink fills it; no
 // connector registers itself.
 type Registry struct {
-	Sources map[string]SourceFactory // by driver name
+	Sources    map[string]SourceFactory   // by driver name
+	Validators map[string]SourceValidator // by driver name; optional (CheckSources)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/hashicorp/hcl/v2"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -231,6 +232,39 @@ func TestSavedPlanRoundTrip(t *testing.T) {
 	pf.PlanHash = strings.Repeat("0", 64)
 	if _, err := pf.Plan("specs/acme"); err == nil || !strings.Contains(err.Error(), "compiles to another plan") {
 		t.Errorf("a plan with another hash: %v", err)
+	}
+}
+
+// TestCheckSources: the registry's validators run per driver, only on a
+// spec without errors; a saved plan's sources are checked the same way.
+func TestCheckSources(t *testing.T) {
+	spec, diags := dsl.Parse("s", map[string][]byte{"main.hcl": []byte(hashSpec)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var seen []string
+	reg := Registry{Validators: map[string]SourceValidator{"snapshot": func(src dsl.Source) hcl.Diagnostics {
+		seen = append(seen, src.Name+" "+src.PathRange.String())
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Snapshot folder not found", Subject: src.PathRange.Ptr()}}
+	}}}
+	got := CheckSources(spec, nil, reg)
+	if len(got) != 1 || got[0].Summary != "Snapshot folder not found" || strings.Join(seen, ",") != "dc1 s/main.hcl:8,15-25" {
+		t.Errorf("diags %v, validated %v", got, seen)
+	}
+	prior := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid expression"}}
+	if got := CheckSources(spec, prior, reg); len(got) != 1 || got[0] != prior[0] {
+		t.Errorf("a spec with errors was checked: %v", got)
+	}
+	warn := hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Unused backfill_days"}}
+	if got := CheckSources(spec, warn, reg); len(got) != 2 {
+		t.Errorf("a spec with warnings was not checked: %v", got)
+	}
+	p := compileSrc(t, "s", hashSpec)
+	if got := p.CheckSources(reg); len(got) != 1 {
+		t.Errorf("plan sources: %v", got)
+	}
+	if got := p.CheckSources(Registry{}); len(got) != 0 {
+		t.Errorf("no validators: %v", got)
 	}
 }
 

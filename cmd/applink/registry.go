@@ -10,9 +10,16 @@ import (
 // registry names the connectors this build offers, explicitly: no connector
 // registers itself (a global registry is a known weakness of benthos's).
 func registry() engine.Registry {
-	return engine.Registry{Sources: map[string]engine.SourceFactory{
-		"snapshot": snapshot.Open,
-		"mssql":    mssql.Open,
-		"duckdb":   duckdbsource.Open,
-	}}
+	return engine.Registry{
+		Sources: map[string]engine.SourceFactory{
+			"snapshot": snapshot.Open,
+			"mssql":    mssql.Open,
+			"duckdb":   duckdbsource.Open,
+		},
+		// Checked at validate (mssql is reached by `check`, not validate).
+		Validators: map[string]engine.SourceValidator{
+			"snapshot": snapshot.Validate,
+			"duckdb":   duckdbsource.Validate,
+		},
+	}
 }

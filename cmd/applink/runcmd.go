@@ -112,8 +112,8 @@ func specPaths(dir, out, statePath string) paths {
 	return p
 }
 
-// loadPlanFile reads a saved plan and refuses it when the spec files or the
-// state's watermarks are no longer what it was made from.
+// loadPlanFile reads a saved plan and refuses it when the spec files, the
+// state's watermarks or its sources are no longer what it was made from.
 func loadPlanFile(ctx context.Context, path, dir, statePath string, std stdio) (*engine.Plan, int) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -142,6 +142,10 @@ func loadPlanFile(ctx context.Context, path, dir, statePath string, std stdio) (
 	plan, err := pf.Plan(dir)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	if diags := plan.CheckSources(registry()); diags.HasErrors() {
+		printDiags(std, nil, diags, "text")
 		return nil, exitFindings
 	}
 	return plan, exitOK

@@ -21,13 +21,17 @@ func defaultDiagFormat() string {
 
 // loadSpec loads and validates a spec folder, printing its diagnostics. It
 // returns the spec only when it has no errors, and how many diagnostics it
-// printed.
-func loadSpec(dir string, format string, std stdio) (*dsl.Spec, int, int) {
+// printed. With sources, the registry's connectors check that each source's
+// folder or file can be opened (a spec's fixture tests do without).
+func loadSpec(dir string, format string, std stdio, sources bool) (*dsl.Spec, int, int) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		fmt.Fprintf(std.err, "applink: %s is not a spec folder\n", dir)
 		return nil, 0, exitUsage
 	}
 	spec, diags := dsl.Load(dir)
+	if sources {
+		diags = engine.CheckSources(spec, diags, registry())
+	}
 	printDiags(std, spec, diags, format)
 	if diags.HasErrors() {
 		return nil, len(diags), exitFindings
@@ -85,7 +89,7 @@ func plural(n int, word string) string {
 
 // compile loads a spec and compiles its plan.
 func compile(dir, format string, std stdio) (*engine.Plan, int) {
-	spec, _, code := loadSpec(dir, format, std)
+	spec, _, code := loadSpec(dir, format, std, true)
 	if spec == nil {
 		return nil, code
 	}

@@ -23,7 +23,7 @@ func cmdValidate(_ context.Context, args []string, std stdio) int {
 	if !checkFormat(*format, std.err) {
 		return exitUsage
 	}
-	spec, printed, code := loadSpec(dir, *format, std)
+	spec, printed, code := loadSpec(dir, *format, std, true)
 	if spec == nil {
 		return code
 	}

@@ -280,9 +280,8 @@ func (ev *evaluator) mapFields() bool {
 		f := &ev.plan.Fields[i]
 		v, ok, err := ev.fieldValue(i, f)
 		if err != nil {
-			err = f.RunError(err) // "FILE:LINE,COL-COL: field NAME: …"
 			if f.OnError == dsl.OnErrorExclude {
-				r.detail = err.Error()
+				r.detail = f.RunError(err).Error() // "FILE:LINE,COL-COL: field NAME: …"
 				return false
 			}
 			ev.omitted = append(ev.omitted, omission{i, err})
@@ -293,8 +292,15 @@ func (ev *evaluator) mapFields() bool {
 		}
 	}
 	// Counted only for calls that are imported: an excluded call sends nothing.
+	// Placed in the spec only while samples are kept: a field empty in most
+	// calls fails on every one of them.
 	for _, o := range ev.omitted {
-		ev.sum.fieldOmitted(ev.plan.Fields[o.field].Name, r.call.CallID, o.err)
+		f := &ev.plan.Fields[o.field]
+		err := o.err
+		if ev.sum.wantsOmitSample(f.Name) {
+			err = f.RunError(err)
+		}
+		ev.sum.fieldOmitted(f.Name, r.call.CallID, err)
 	}
 	r.valHi = int32(len(b.vals))
 	return true

@@ -167,9 +167,15 @@ func (s *Summary) fieldOmitted(field, callID string, err error) {
 	if s.FieldOmittedSamples == nil {
 		s.FieldOmittedSamples = map[string][]string{}
 	}
-	if len(s.FieldOmittedSamples[field]) < maxOmitSamples {
+	if s.wantsOmitSample(field) {
 		s.FieldOmittedSamples[field] = append(s.FieldOmittedSamples[field], fmt.Sprintf("call %s: %v", callID, err))
 	}
+}
+
+// wantsOmitSample reports whether the next value left out of field is kept
+// as a sample.
+func (s *Summary) wantsOmitSample(field string) bool {
+	return len(s.FieldOmittedSamples[field]) < maxOmitSamples
 }
 
 func (s *Summary) bdWithoutCall(pos string, err error) {

@@ -74,6 +74,9 @@ func SummaryText(s *engine.Summary) string {
 		sort.Strings(names)
 		for _, n := range names {
 			fmt.Fprintf(&b, "field %s left out: %d\n", n, s.FieldOmitted[n])
+			for _, m := range s.FieldOmittedSamples[n] {
+				fmt.Fprintf(&b, "  %s\n", m)
+			}
 		}
 	}
 	if s.Warnings > 0 {

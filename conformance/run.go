@@ -74,7 +74,12 @@ func Run(ctx context.Context, c *Case) *Result {
 		return res
 	}
 	specDir := filepath.Join(tmp, "spec")
+	reg := engine.Registry{
+		Sources:    map[string]engine.SourceFactory{"snapshot": snapshot.Open},
+		Validators: map[string]engine.SourceValidator{"snapshot": snapshot.Validate},
+	}
 	spec, diags := dsl.Load(specDir)
+	diags = engine.CheckSources(spec, diags, reg) // as validate does
 	want := c.expectations()
 	_, wantDiags := want[ExpectDiagnostics]
 	if wantDiags || diags.HasErrors() {
@@ -86,7 +91,6 @@ func Run(ctx context.Context, c *Case) *Result {
 		res.Err = err
 		return res
 	}
-	reg := engine.Registry{Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open}}
 	res.Got, res.Err = runPlan(ctx, plan, engine.Options{Registry: reg}, tmp, want)
 	if res.Err != nil {
 		return res
@@ -175,7 +179,8 @@ func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp st
 			sort.Strings(sum.BadRowSamples)
 			sort.Strings(sum.WarnSamples)
 		}
-		got[ExpectSummary] = []byte(SummaryText(sum))
+		// Run-time expression errors name the spec file: as a case sees it.
+		got[ExpectSummary] = []byte(strings.ReplaceAll(SummaryText(sum), plan.SpecDir+string(filepath.Separator), ""))
 	}
 	return got, nil
 }

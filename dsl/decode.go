@@ -143,6 +143,7 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 		}
 	}
 	if a := c.Attributes["path"]; a != nil {
+		src.PathRange = a.Expr.Range()
 		if v, ok := d.str(a); ok && v != "" {
 			src.Path = v
 			if !filepath.IsAbs(v) {
@@ -159,13 +160,7 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	}
 	if a := c.Attributes["dsn"]; a != nil {
 		src.DSN, _ = d.str(a)
-		src.DSNEnv = envName(a.Expr, d.ctx)
-		if literal(a.Expr) && hasPassword(src.DSN) {
-			r := a.Expr.Range()
-			d.add(hcl.DiagWarning, "Literal password in DSN",
-				"The dsn holds a password in clear text, so it ends up in version control and in logs. Did you mean dsn = env(\"ENGAGE_DSN\")? Put the DSN in an environment variable and read it with env().",
-				&r, a.Range.Ptr())
-		}
+		src.DSNEnv = envName(a.Expr, d.ctx) // a literal password is an error of the secrets scan
 	}
 	if a := c.Attributes["application_intent"]; a != nil {
 		if v, ok := d.str(a); ok {
@@ -232,7 +227,13 @@ func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
 	if !ok {
 		return nil
 	}
-	return &Filter{Source: ce.text, Program: ce.prog, Range: ce.rng}
+	root := ce.prog.Node()
+	f := &Filter{Block: b.Type, Source: ce.text, Program: ce.prog, Range: ce.rng, pos: ce.pos,
+		ReadsBD: readsIdent(root, "bd")}
+	if b.Type == "tenant" {
+		f.TenantID = tenantEquals(root)
+	}
+	return f
 }
 
 func (d *decoder) decodeField(b *hcl.Block) {
@@ -268,8 +269,9 @@ func (d *decoder) decodeField(b *hcl.Block) {
 		f.Range = a.Expr.Range()
 		if want >= 0 {
 			if ce, ok := d.compile(a, CallEnv{}, want, f.Type+" field value"); ok {
-				f.Value, f.Program, f.Range = ce.text, ce.prog, ce.rng
-				f.BDRef = bdRef(ce.text)
+				f.Value, f.Program, f.Range, f.pos = ce.text, ce.prog, ce.rng, ce.pos
+				root := ce.prog.Node()
+				f.ReadsBD, f.Direct = readsIdent(root, "bd"), directShape(root, f.Type)
 			}
 		} else if v, ok := d.str(a); ok {
 			f.Value = v
@@ -478,24 +480,6 @@ func literal(e hcl.Expression) bool {
 			}
 		}
 		return true
-	}
-	return false
-}
-
-// hasPassword spots a password in an ADO-style (password=, pwd=) or URL-style
-// (user:pass@host) DSN.
-func hasPassword(dsn string) bool {
-	for _, kv := range strings.FieldsFunc(dsn, func(r rune) bool { return r == ';' || r == '&' || r == '?' }) {
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if ok && (k == "password" || k == "pwd") && strings.TrimSpace(v) != "" {
-			return true
-		}
-	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, set := u.User.Password(); set && p != "" {
-			return true
-		}
 	}
 	return false
 }

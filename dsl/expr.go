@@ -12,9 +12,7 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -55,6 +53,7 @@ type compiled struct {
 	text string
 	prog *vm.Program
 	rng  hcl.Range // the expression text in the file (inside quotes or heredoc markers)
+	pos  exprMap   // expr's positions in text -> the file's
 }
 
 // compile evaluates attribute a to its string and compiles it with expr
@@ -72,7 +71,8 @@ func (d *decoder) compile(a *hcl.Attribute, env any, want exprKind, what string)
 	}
 	text := v.AsString()
 	m := mapExpr(d.src[a.Expr.Range().Filename], a.Expr.Range(), text)
-	ce := compiled{text: text, rng: m.textRange()}
+	ce := compiled{text: text, rng: m.textRange(), pos: m}
+	ce.pos.expr = ce.rng // a run-time error without a position covers the text
 	if strings.TrimSpace(text) == "" {
 		d.errorf(ce.rng, a.Range, "Empty expression", "The %s is empty; write an expression or remove the attribute.", what)
 		return ce, false
@@ -376,69 +376,4 @@ func (m exprMap) pos(off int) hcl.Pos {
 		off = len(m.src)
 	}
 	return hcl.Pos{Line: line, Column: utf8.RuneCount(m.src[lineStart:off]) + 1, Byte: off}
-}
-
-// bdRef returns NAME when text is exactly bd.NAME or bd["NAME"].
-func bdRef(text string) string {
-	tree, err := parser.Parse(text)
-	if err != nil {
-		return ""
-	}
-	node := tree.Node
-	if ch, ok := node.(*ast.ChainNode); ok { // bd?.NAME
-		node = ch.Node
-	}
-	mn, ok := node.(*ast.MemberNode)
-	if !ok || mn.Method {
-		return ""
-	}
-	id, ok := mn.Node.(*ast.IdentifierNode)
-	if !ok || id.Value != "bd" {
-		return ""
-	}
-	if s, ok := mn.Property.(*ast.StringNode); ok {
-		return s.Value
-	}
-	return ""
-}
-
-// TenantEquals recognises a tenant filter of the form `tenant_id == N` (or
-// `N == tenant_id`), which a source can push down into its query.
-func TenantEquals(f *Filter) (int64, bool) {
-	if f == nil {
-		return 0, false
-	}
-	tree, err := parser.Parse(f.Source)
-	if err != nil {
-		return 0, false
-	}
-	bn, ok := tree.Node.(*ast.BinaryNode)
-	if !ok || bn.Operator != "==" {
-		return 0, false
-	}
-	isTenant := func(n ast.Node) bool {
-		id, ok := n.(*ast.IdentifierNode)
-		return ok && id.Value == "tenant_id"
-	}
-	number := func(n ast.Node) (int64, bool) {
-		neg := false
-		if u, ok := n.(*ast.UnaryNode); ok && u.Operator == "-" {
-			neg, n = true, u.Node
-		}
-		in, ok := n.(*ast.IntegerNode)
-		if !ok {
-			return 0, false
-		}
-		if neg {
-			return -int64(in.Value), true
-		}
-		return int64(in.Value), true
-	}
-	switch {
-	case isTenant(bn.Left):
-		return number(bn.Right)
-	case isTenant(bn.Right):
-		return number(bn.Left)
-	}
-	return 0, false
 }

@@ -1,9 +1,10 @@
 package dsl
 
 import (
-	"io"
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(minimal))
+	f.Add([]byte(maskCase))
+	f.Add([]byte("source \"engage\" \"a\" {\n  dsn = \"server=x;pwd=\\u00e9abcd\"\n  password = <<EOT\n  two\n  lines\nEOT\n}\n# pwd=\u00e9abcd\n"))
 	f.Add([]byte("calls {\n  where = \"\\u00e9 == call.skil\"\n}\n"))
 	f.Add([]byte("calls {\n  where = <<-EXPR\n\t  call.x\n  EXPR\n}\n"))
 	f.Add([]byte("calls { where = \"$${x} %%{y} == call.z\" }"))
@@ -36,11 +39,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil spec")
 		}
 		checkSubjects(t, diags)
-		if err := WriteDiagnostics(io.Discard, spec, diags, 80, false); err != nil {
+		var text, gh bytes.Buffer
+		if err := WriteDiagnostics(&text, spec, diags, 80, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := DiagnosticsJSON(diags); err != nil {
+		js, err := DiagnosticsJSON(spec, diags)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if err := WriteGitHubAnnotations(&gh, spec, diags); err != nil {
+			t.Fatal(err)
+		}
+		// No renderer shows a secret the scan found.
+		for _, s := range spec.secretText {
+			if len(s) < minMaskText || strings.ContainsRune(s, '\n') {
+				continue
+			}
+			for name, out := range map[string][]byte{"text": text.Bytes(), "json": js, "github": gh.Bytes()} {
+				if bytes.Contains(out, []byte(s)) {
+					t.Fatalf("%s output shows the secret %q:\n%s", name, s, out)
+				}
+			}
 		}
 		_ = Format(data)
 	})

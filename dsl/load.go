@@ -97,6 +97,7 @@ func Parse(dir string, files map[string][]byte) (*Spec, hcl.Diagnostics) {
 		d.first = filepath.Join(dir, names[0])
 	}
 	d.decodeBlocks(blocks)
+	d.scanSecrets(sortedKeys(spec.HCLFiles))
 	d.validate()
 	sortDiags(d.diags)
 	return spec, d.diags

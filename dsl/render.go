@@ -15,13 +15,19 @@ import (
 // line N", the source snippet, the detail) plus a caret line under the
 // subject, which hcl only shows with colour. spec may be nil; snippets then
 // read "source code not available". width wraps the detail (0: no wrapping).
+// The spec's secrets are masked in snippets and text (mask.go).
 func WriteDiagnostics(w io.Writer, spec *Spec, diags hcl.Diagnostics, width uint, color bool) error {
 	var files map[string]*hcl.File
 	if spec != nil {
 		files = spec.HCLFiles
 	}
+	m := spec.masker()
+	if m != nil {
+		files = m.files
+	}
 	var buf bytes.Buffer
 	for _, d := range diags {
+		d = m.snippet(d)
 		buf.Reset()
 		tw := hcl.NewDiagnosticTextWriter(&buf, files, width, color)
 		if err := tw.WriteDiagnostic(d); err != nil {
@@ -102,9 +108,13 @@ type jsonPos struct {
 }
 
 // DiagnosticsJSON renders diags as a JSON array, in their order, for tools.
-func DiagnosticsJSON(diags hcl.Diagnostics) ([]byte, error) {
+// Positions point into the real files; the spec's secrets (spec may be nil)
+// are masked in the text.
+func DiagnosticsJSON(spec *Spec, diags hcl.Diagnostics) ([]byte, error) {
+	m := spec.masker()
 	out := make([]jsonDiag, 0, len(diags))
 	for _, d := range diags {
+		d = m.words(d)
 		j := jsonDiag{Severity: severity(d.Severity), Summary: d.Summary, Detail: d.Detail}
 		if s := d.Subject; s != nil {
 			j.File = s.Filename
@@ -131,9 +141,12 @@ func severity(s hcl.DiagnosticSeverity) string {
 }
 
 // WriteGitHubAnnotations writes diags as GitHub Actions workflow commands,
-// so that a CI run annotates the spec files in a pull request.
-func WriteGitHubAnnotations(w io.Writer, diags hcl.Diagnostics) error {
+// so that a CI run annotates the spec files in a pull request. The spec's
+// secrets (spec may be nil) are masked.
+func WriteGitHubAnnotations(w io.Writer, spec *Spec, diags hcl.Diagnostics) error {
+	m := spec.masker()
 	for _, d := range diags {
+		d = m.words(d)
 		cmd := "error"
 		if d.Severity == hcl.DiagWarning {
 			cmd = "warning"

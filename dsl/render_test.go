@@ -43,21 +43,21 @@ func TestRenderers(t *testing.T) {
 	diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No subject", Detail: "Line one,\nline two: 100%."})
 
 	t.Run("json", func(t *testing.T) {
-		b, err := DiagnosticsJSON(diags)
+		b, err := DiagnosticsJSON(dsnSpec, diags)
 		if err != nil {
 			t.Fatal(err)
 		}
 		golden(t, "render/diagnostics.json", b)
 	})
 	t.Run("json empty is an array", func(t *testing.T) {
-		b, err := DiagnosticsJSON(nil)
+		b, err := DiagnosticsJSON(nil, nil)
 		if err != nil || string(b) != "[]\n" {
 			t.Errorf("got %q, %v", b, err)
 		}
 	})
 	t.Run("github", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := WriteGitHubAnnotations(&buf, diags); err != nil {
+		if err := WriteGitHubAnnotations(&buf, dsnSpec, diags); err != nil {
 			t.Fatal(err)
 		}
 		golden(t, "render/github.txt", buf.Bytes())

@@ -3,37 +3,98 @@ package dsl
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr/file"
 	"github.com/hashicorp/hcl/v2"
 )
 
-// ExprDiagnostic turns an error of running a compiled expression (a Filter
-// or a Field: rng and text are its Range and Source or Value) into a
-// diagnostic at the exact place in the .hcl file, as validate reports
-// compile errors. The engine uses it for run-time failures such as a
-// float() of a non-number, so a message names the spec line, not the row.
-func (s *Spec) ExprDiagnostic(rng hcl.Range, text string, err error) *hcl.Diagnostic {
-	d := &hcl.Diagnostic{
+// ExprError is a run-time failure of a compiled expression (a float() of a
+// non-number, a member of nil), placed in the .hcl file as validate places
+// compile errors, so a ledger detail, a warning or a sample of a value left
+// out names the spec line to fix rather than only the row.
+type ExprError struct {
+	What  string    // "calls filter", "field OrderTotal"
+	Range hcl.Range // the failing part when expr says which, else the whole expression
+	Expr  hcl.Range // the whole expression
+	Msg   string    // expr's message, without its own snippet
+	Err   error     // what the expression (or the engine's direct path) returned
+}
+
+// Error is "FILE:LINE,COL-COL: WHAT: MESSAGE", one line.
+func (e *ExprError) Error() string {
+	if e.Range.Filename == "" {
+		return e.What + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Range, e.What, e.Msg)
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// Diagnostic is the error as a diagnostic, for rendering with a snippet.
+func (e *ExprError) Diagnostic() *hcl.Diagnostic {
+	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Expression failed",
-		Detail:   sentence(err.Error()) + ".",
-		Subject:  rng.Ptr(),
-		Context:  rng.Ptr(),
+		Detail:   sentence(e.Msg) + ".",
+		Subject:  e.Range.Ptr(),
+		Context:  e.Expr.Ptr(),
 	}
+}
+
+// RunError places an error of running the filter in the spec. An error
+// that is already placed is returned as is.
+func (f *Filter) RunError(err error) error {
+	return runError(f.Block+" filter", f.pos, f.Range, err)
+}
+
+// RunError places an error of computing the field (its program's, or the
+// engine's direct path's) in the spec.
+func (f *Field) RunError(err error) error {
+	return runError("field "+f.Name, f.pos, f.Range, err)
+}
+
+// maxRunMessage bounds the message of a run-time error: expr quotes the
+// value it failed on, which may be any length.
+const maxRunMessage = 200
+
+func runError(what string, m exprMap, rng hcl.Range, err error) error {
+	if err == nil {
+		return nil
+	}
+	var placed *ExprError
+	if errors.As(err, &placed) {
+		return err
+	}
+	e := &ExprError{What: what, Range: rng, Expr: rng, Msg: err.Error(), Err: err}
 	var fe *file.Error
-	if !errors.As(err, &fe) {
-		return d
+	if errors.As(err, &fe) {
+		e.Msg = fe.Message
+		if m.offs != nil {
+			e.Range = m.span(fe.From, fe.To)
+		}
 	}
-	d.Detail = sentence(fe.Message) + "."
+	e.Msg = strings.TrimRight(e.Msg, ". ")
+	if len(e.Msg) > maxRunMessage {
+		e.Msg = e.Msg[:maxRunMessage] + "…"
+	}
+	return e
+}
+
+// ExprDiagnostic turns an error of running a compiled expression (a Filter
+// or a Field: rng and text are its Range and Source or Value) into a
+// diagnostic at the exact place in the .hcl file. Filter.RunError and
+// Field.RunError do the same from what was kept at compile time; this
+// rebuilds it from the file, for callers holding only a range.
+func (s *Spec) ExprDiagnostic(rng hcl.Range, text string, err error) *hcl.Diagnostic {
 	var src []byte
 	if f := s.HCLFiles[rng.Filename]; f != nil {
 		src = f.Bytes
 	}
-	if m := mapText(src, rng, text); m.offs != nil {
-		d.Subject = m.span(fe.From, fe.To).Ptr()
-	}
-	return d
+	var e *ExprError
+	errors.As(runError("expression", mapText(src, rng, text), rng, err), &e)
+	return e.Diagnostic()
 }
 
 // mapText rebuilds the exprMap of an expression from the range of its text

@@ -52,6 +52,11 @@ type Spec struct {
 
 	Staging Staging
 	Sink    *Sink // nil: the outbox, chosen on the command line
+
+	// Literal secrets found in the files (secrets.go): every renderer masks
+	// them (mask.go).
+	secrets    []secretSpan
+	secretText []string
 }
 
 // Source is one `source "engage" NAME` block: one site of one Engage system.
@@ -61,23 +66,33 @@ type Source struct {
 	Path     string // snapshot folder or DuckDB file, resolved against Dir
 	SystemID string
 	Site     string // defaults to Name
+	// PathRange is where path's value is written: checks of the folder or
+	// file (engine.CheckSources) report there.
+	PathRange hcl.Range `json:"-"`
 
 	// mssql only.
-	DSN               string // may come from env("NAME"); empty until resolved
+	DSN               string `json:"-"` // may come from env("NAME"): a secret, never hashed or printed
 	DSNEnv            string // the variable env() named, if any, for errors at run time
 	ApplicationIntent string // "" or ReadOnly
 	BatchSize         int
 	QueryTimeout      time.Duration
 	Queries           map[string]string // overrides of the default queries, by name
 
-	DeclRange hcl.Range
+	DeclRange hcl.Range `json:"-"`
 }
 
 // Filter is a compiled `where` expression of a tenant, agents or calls block.
 type Filter struct {
+	Block   string      // tenant | agents | calls
 	Source  string      // the expression text as written
 	Program *vm.Program // compiled against the block's environment; yields bool
 	Range   hcl.Range   // the expression in the .hcl file
+
+	// Facts read once from the compiled tree (facts.go).
+	ReadsBD  bool   // the expression names bd: the engine builds the map only then
+	TenantID *int64 // set when the filter is exactly tenant_id == N (push-down)
+
+	pos exprMap // expr positions -> file positions, for RunError
 }
 
 // Field is one `field TYPE NAME` block: a CXone business-data field.
@@ -87,11 +102,14 @@ type Field struct {
 	Value   string      // the expression text
 	Program *vm.Program // compiled against CallEnv
 	OnError string      // omit | exclude
-	// BDRef is set when Value is exactly `bd.NAME` (or bd["NAME"]): the engine
-	// then reads the value directly instead of running the program.
-	BDRef string
-	Range hcl.Range // the value expression
-	Decl  hcl.Range // the block header
+	Range   hcl.Range   // the value expression
+	Decl    hcl.Range   // the block header
+
+	// Facts read once from the compiled tree (facts.go).
+	ReadsBD bool   // the value names bd: the engine builds the map only then
+	Direct  Direct // a shape the engine reads without the VM, if any
+
+	pos exprMap // expr positions -> file positions, for RunError
 }
 
 // Staging configures the 90-day store-and-forward area.
@@ -100,7 +118,8 @@ type Staging struct {
 }
 
 // Sink is a `sink "cxone" { … }` block. Zero values mean the connector's
-// defaults (connectors/cxone).
+// defaults (connectors/cxone). Credentials are not part of it: the sink reads
+// them from the environment (secrets.go names the variables).
 type Sink struct {
 	Kind              string // cxone
 	APIURL            string // "": discovered from the tenant
@@ -118,7 +137,7 @@ type Sink struct {
 	// BusinessDataRequestsPerSecond is the Business Data API's own rate
 	// limit (0: RequestsPerSecond).
 	BusinessDataRequestsPerSecond float64
-	DeclRange                     hcl.Range
+	DeclRange                     hcl.Range `json:"-"`
 }
 
 // WindowStart is the first instant of the import window: calls that started

@@ -107,9 +107,9 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 		case !u.isAgent || len(u.agentIDs) == 0:
 			u.reason = ReasonNotAgent
 		default:
-			ok, err := tenantOK(u.rec.TenantID)
+			ok, err := tenantOK(u.rec.TenantID) // err names the filter's place in the spec
 			if err != nil {
-				warn(fmt.Sprintf("tenant filter failed on user %s: %v", u.rec.UserID, err))
+				warn(fmt.Sprintf("user %s: %v", u.rec.UserID, err))
 			}
 			switch {
 			case !ok:
@@ -149,7 +149,7 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 		env.Agent = &u.env
 		out, err := machine.Run(agents.Program, env)
 		if err != nil {
-			warn(fmt.Sprintf("agent filter failed on user %s: %v", u.rec.UserID, err))
+			warn(fmt.Sprintf("user %s: %v", u.rec.UserID, agents.RunError(err)))
 		}
 		if ok, _ := out.(bool); !ok {
 			u.reason = ReasonFilteredOut

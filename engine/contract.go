@@ -244,8 +244,9 @@ type SelfStager interface {
 // Registry names the connectors a command may use. cmd/applink fills it; no
 // connector registers itself.
 type Registry struct {
-	Sources map[string]SourceFactory // by driver name
-	Sinks   map[string]SinkFactory   // by sink kind (a spec's `sink "KIND"` block)
+	Sources    map[string]SourceFactory   // by driver name
+	Validators map[string]SourceValidator // by driver name; optional (CheckSources)
+	Sinks      map[string]SinkFactory     // by sink kind (a spec's `sink "KIND"` block)
 	// Outbox is the embedded default sink, used when the spec has no sink
 	// block: a folder that is cumulative across runs.
 	Outbox  func(dir string) Sink

@@ -4,6 +4,9 @@
 // the spec's filters and its field mapping, and giving every source row exactly
 // one ledger state with a reason code.
 //
-// The engine declares the small interfaces it needs (Source, Sink) and never
-// imports a concrete connector: cmd/applink registers them in a Registry.
+// The engine declares the small interfaces it needs (Source, Sink,
+// SourceValidator) and never imports a concrete connector: cmd/applink
+// registers them in a Registry. CheckSources runs the connectors' checks
+// at validate time, so a source that cannot be opened is a diagnostic at its
+// `path =` before any verb creates state or preview files.
 package engine

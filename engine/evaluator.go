@@ -10,8 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/zeebo/xxh3"
 )
@@ -45,17 +43,23 @@ type evaluator struct {
 	gen      [][]uint32
 	curGen   uint32
 
-	omitted []int // fields left out of the current call (on_error = omit)
+	omitted []omission // fields left out of the current call (on_error = omit)
 	facts   callFacts
 	b       *batch
 	r       *rec
 	hashBuf []byte
 }
 
+// omission is a field left out of a call, and why.
+type omission struct {
+	field int
+	err   error
+}
+
 func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
 	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{}}
 	if plan.Calls != nil {
-		ev.filterBD = readsIdent(plan.Calls.Source, "bd")
+		ev.filterBD = plan.Calls.ReadsBD
 	}
 	ev.facts.windowFrom = plan.Window.From
 	ev.facts.callFilter = ev.callFilter
@@ -63,30 +67,8 @@ func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
 	return ev, nil
 }
 
-// readsIdent reports whether an expression names ident (conservatively true
-// when it cannot be parsed).
-func readsIdent(src, ident string) bool {
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return true
-	}
-	v := &identVisitor{name: ident}
-	ast.Walk(&tree.Node, v)
-	return v.found
-}
-
-type identVisitor struct {
-	name  string
-	found bool
-}
-
-func (v *identVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == v.name {
-		v.found = true
-	}
-}
-
-// tenantOK runs the tenant filter, once per distinct tenant id.
+// tenantOK runs the tenant filter, once per distinct tenant id. Its error
+// names the filter's place in the spec.
 func (ev *evaluator) tenantOK(id int64) (bool, error) {
 	if ev.plan.Tenant == nil {
 		return true, nil
@@ -96,7 +78,7 @@ func (ev *evaluator) tenantOK(id int64) (bool, error) {
 	}
 	out, err := ev.tenantVM.Run(ev.plan.Tenant.Program, &dsl.TenantEnv{TenantID: id})
 	if err != nil {
-		return false, err
+		return false, ev.plan.Tenant.RunError(err)
 	}
 	ok, _ := out.(bool)
 	ev.tenantC[id] = ok
@@ -146,7 +128,7 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 	f.call = &r.call
 	ok, err := ev.tenantOK(r.call.TenantID)
 	if err != nil {
-		ev.sum.warn(fmt.Sprintf("tenant filter failed on call %s: %v", r.call.CallID, err))
+		ev.sum.warn(fmt.Sprintf("call %s: %v", r.call.CallID, err))
 	}
 	f.tenantOK = ok
 	var synced *user
@@ -283,8 +265,9 @@ func (ev *evaluator) callFilter() (bool, error) {
 	}
 	out, err := ev.machine.Run(ev.plan.Calls.Program, &ev.env)
 	if err != nil {
-		ev.r.detail = "calls filter: " + err.Error()
-		ev.sum.warn(fmt.Sprintf("calls filter failed on call %s: %v", ev.r.call.CallID, err))
+		err = ev.plan.Calls.RunError(err) // "FILE:LINE,COL-COL: calls filter: …"
+		ev.r.detail = err.Error()
+		ev.sum.warn(fmt.Sprintf("call %s: %v", ev.r.call.CallID, err))
 		return false, err
 	}
 	ok, _ := out.(bool)
@@ -301,10 +284,10 @@ func (ev *evaluator) mapFields() bool {
 		v, ok, err := ev.fieldValue(i, f)
 		if err != nil {
 			if f.OnError == dsl.OnErrorExclude {
-				r.detail = fmt.Sprintf("field %s: %v", f.Name, err)
+				r.detail = f.RunError(err).Error() // "FILE:LINE,COL-COL: field NAME: …"
 				return false
 			}
-			ev.omitted = append(ev.omitted, i)
+			ev.omitted = append(ev.omitted, omission{i, err})
 			continue
 		}
 		if ok {
@@ -312,8 +295,15 @@ func (ev *evaluator) mapFields() bool {
 		}
 	}
 	// Counted only for calls that are imported: an excluded call sends nothing.
-	for _, i := range ev.omitted {
-		ev.sum.FieldOmitted[ev.plan.Fields[i].Name]++
+	// Placed in the spec only while samples are kept: a field empty in most
+	// calls fails on every one of them.
+	for _, o := range ev.omitted {
+		f := &ev.plan.Fields[o.field]
+		err := o.err
+		if ev.sum.wantsOmitSample(f.Name) {
+			err = f.RunError(err)
+		}
+		ev.sum.fieldOmitted(f.Name, r.call.CallID, err)
 	}
 	r.valHi = int32(len(b.vals))
 	return true
@@ -342,7 +332,10 @@ func (ev *evaluator) fieldValue(i int, f *dsl.Field) (v Value, ok bool, err erro
 		v.Bool = bytes.Equal(val, fp.lit)
 		return v, true, nil
 	}
-	ev.env.BD = ev.bdEnv()
+	ev.env.BD = nil
+	if f.ReadsBD {
+		ev.env.BD = ev.bdEnv()
+	}
 	out, err := ev.machine.Run(f.Program, &ev.env)
 	if err != nil {
 		return v, false, err

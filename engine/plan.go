@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -97,16 +98,83 @@ func Compile(spec *dsl.Spec) (*Plan, error) {
 		}
 		p.fields[i] = fp
 	}
-	sum := sha256.Sum256([]byte(p.render(false)))
+	canon, err := json.Marshal(p.canonical())
+	if err != nil {
+		return nil, fmt.Errorf("compile: hashing the plan: %w", err)
+	}
+	sum := sha256.Sum256(canon)
 	p.hash = hex.EncodeToString(sum[:])
 	return p, nil
 }
 
-// Hash identifies what the plan does (not where the spec lives).
+// Hash identifies what the plan does (not where the spec lives): a sha256
+// over its canonical value, so any change of a source's settings, its
+// queries, the sink, staging, the window, a filter or a field makes a saved
+// plan another plan.
 func (p *Plan) Hash() string { return p.hash }
 
+// planValue is the canonical value a plan hash is taken over: everything a
+// run acts on, in a fixed shape, JSON-encoded (maps sorted by key).
+// dsl.Source and dsl.Sink are taken whole, so a setting added to them is
+// covered without changing this; their json:"-" fields (ranges, the
+// resolved DSN) are not part of what the plan does.
+type planValue struct {
+	Format      int // bump when the meaning of a field changes
+	Customer    string
+	CXoneTenant string
+	SystemID    string
+	Window      Window
+	Sources     []sourceValue
+	Filters     map[string]string // block -> expression as written
+	Fields      []fieldValue
+	Staging     dsl.Staging
+	Sink        *dsl.Sink
+	Rules       []string // the engine's rule chain, in order: a build with other rules is another plan
+}
+
+type sourceValue struct {
+	dsl.Source
+	RelPath    string // Path relative to the spec folder: moving the folder keeps the hash
+	DSNLiteral string // the DSN when written in the spec; one from env() is named by DSNEnv only
+}
+
+type fieldValue struct {
+	Type, Name, Value, OnError string
+}
+
+func (p *Plan) canonical() planValue {
+	v := planValue{Format: 1, Customer: p.Customer, CXoneTenant: p.CXoneTenant, SystemID: p.SystemID,
+		Window: p.Window, Filters: map[string]string{}, Staging: p.Staging, Sink: p.Sink}
+	// One instant, one spelling: 01:00+01:00 and 00:00Z are the same window.
+	w := &v.Window
+	w.From, w.InstalledAt, w.BackfillRequestedAt = w.From.UTC(), w.InstalledAt.UTC(), w.BackfillRequestedAt.UTC()
+	for _, s := range p.Sources {
+		sv := sourceValue{Source: s, RelPath: p.relPath(s.Path)}
+		sv.Path = ""
+		if s.DSNEnv == "" {
+			sv.DSNLiteral = s.DSN // a literal password is a validation error, so none is hashed
+		}
+		v.Sources = append(v.Sources, sv)
+	}
+	for _, f := range []*dsl.Filter{p.Tenant, p.Agents, p.Calls} {
+		if f != nil {
+			v.Filters[f.Block] = f.Source
+		}
+	}
+	for _, f := range p.Fields {
+		v.Fields = append(v.Fields, fieldValue{f.Type, f.Name, f.Value, f.OnError})
+	}
+	for _, r := range AgentRules {
+		v.Rules = append(v.Rules, "agent:"+r.Reason)
+	}
+	for _, r := range CallRules {
+		v.Rules = append(v.Rules, "call:"+r.Reason)
+	}
+	return v
+}
+
 // String is the human-readable plan, as `applink plan` prints it.
-func (p *Plan) String() string { return p.render(true) }
+func (p *Plan) String() string { return p.render() }
 
 func hashFiles(files map[string][]byte) string {
 	names := make([]string, 0, len(files))
@@ -132,12 +200,10 @@ func (p *Plan) relPath(path string) string {
 	return path
 }
 
-func (p *Plan) render(withHash bool) string {
+func (p *Plan) render() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan: customer %q -> CXone tenant %q\n", p.Customer, p.CXoneTenant)
-	if withHash {
-		fmt.Fprintf(&b, "hash: %s\n", p.hash[:16])
-	}
+	fmt.Fprintf(&b, "hash: %s\n", p.hash[:16])
 	fmt.Fprintf(&b, "\nsources (Engage system %q):\n", p.SystemID)
 	for _, s := range p.Sources {
 		loc := p.relPath(s.Path)

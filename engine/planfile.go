@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
@@ -62,7 +63,8 @@ func (e *StaleError) Error() string {
 	return fmt.Sprintf("the plan is stale: spec %s changed since it was saved: %v; run `applink plan` again", e.Dir, e.Changed)
 }
 
-// Check compares the plan's spec files with the folder on disk.
+// Check compares the plan's spec files with the folder on disk. The CLI
+// also calls CheckWatermarks before running a saved plan.
 func (pf *PlanFile) Check(dir string) error {
 	now := map[string][]byte{}
 	matches, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
@@ -96,6 +98,51 @@ func (pf *PlanFile) Check(dir string) error {
 		return &StaleError{Dir: dir, Changed: changed}
 	}
 	return nil
+}
+
+// WatermarkError says which sources were read since a plan was saved: the
+// plan was computed against a state that is no longer the state.
+type WatermarkError struct {
+	Sources []string // one per source that moved: "dc1: saved C2 at …, the state now has C9 at …"
+}
+
+func (e *WatermarkError) Error() string {
+	return fmt.Sprintf("the plan is stale: the state was changed by a run since it was saved (source %s); run `applink plan` again",
+		strings.Join(e.Sources, "; source "))
+}
+
+// CheckWatermarks compares the watermarks saved with the plan with the
+// state's current ones (nil or empty: a state without runs), and names every
+// source whose watermark differs.
+func (pf *PlanFile) CheckWatermarks(current map[string]Watermark) error {
+	names := map[string]bool{}
+	for n := range pf.Watermarks {
+		names[n] = true
+	}
+	for n := range current {
+		names[n] = true
+	}
+	var moved []string
+	for n := range names {
+		saved, okS := pf.Watermarks[n]
+		now, okN := current[n]
+		if okS == okN && saved.CallID == now.CallID && saved.StartTime.Equal(now.StartTime) {
+			continue
+		}
+		moved = append(moved, fmt.Sprintf("%s: saved %s, the state now has %s", n, describeWatermark(saved, okS), describeWatermark(now, okN)))
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	sort.Strings(moved)
+	return &WatermarkError{Sources: moved}
+}
+
+func describeWatermark(w Watermark, ok bool) string {
+	if !ok {
+		return "no watermark"
+	}
+	return fmt.Sprintf("call %s at %s", w.CallID, w.StartTime.UTC().Format(time.RFC3339))
 }
 
 // Plan recompiles the saved spec files (not the folder) into the plan, and

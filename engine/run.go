@@ -103,11 +103,11 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 
 	srcs := opts.Sources
 	if srcs == nil {
-		srcs, err = openSources(ctx, plan, opts.Registry)
+		srcs, err = OpenSources(ctx, plan, opts.Registry)
 		if err != nil {
 			return nil, err
 		}
-		defer closeSources(srcs)
+		defer CloseSources(srcs)
 	}
 	if len(srcs) != len(plan.Sources) {
 		return nil, fmt.Errorf("run: %d sources opened for %d in the plan", len(srcs), len(plan.Sources))
@@ -253,17 +253,20 @@ func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
 	return nil
 }
 
-func openSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
+// OpenSources opens every source of a plan, in spec order; on an error it
+// closes those it opened. A caller that opens them itself (to fail before
+// creating any state) passes them in Options.Sources and closes them.
+func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
 	var srcs []Source
 	for _, s := range plan.Sources {
 		f := reg.Sources[s.Driver]
 		if f == nil {
-			closeSources(srcs)
+			CloseSources(srcs)
 			return nil, fmt.Errorf("source %q: no connector for driver %q in this build", s.Name, s.Driver)
 		}
 		src, err := f(ctx, s)
 		if err != nil {
-			closeSources(srcs)
+			CloseSources(srcs)
 			return nil, fmt.Errorf("open source %q: %w", s.Name, err)
 		}
 		srcs = append(srcs, src)
@@ -271,7 +274,8 @@ func openSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error
 	return srcs, nil
 }
 
-func closeSources(srcs []Source) {
+// CloseSources closes sources opened by OpenSources.
+func CloseSources(srcs []Source) {
 	for _, s := range srcs {
 		_ = s.Close()
 	}

@@ -45,6 +45,10 @@ type Summary struct {
 	Sent                struct{ Agents, Calls int } // handed to the sink (new or changed)
 	Watermarks          map[string]Watermark        // by source name: the last call read
 
+	// FieldOmittedSamples keeps, per field, why the first values were left
+	// out (at most maxOmitSamples each), each naming its spec position.
+	FieldOmittedSamples map[string][]string
+
 	mu sync.Mutex
 }
 
@@ -148,6 +152,30 @@ func (s *Summary) badRow(pos, id string, err error) {
 		}
 		s.BadRowSamples = append(s.BadRowSamples, msg)
 	}
+}
+
+// maxOmitSamples bounds the reasons kept per field left out.
+const maxOmitSamples = 5
+
+// fieldOmitted counts a value left out of a call (on_error = omit) and keeps
+// the first reasons. Only the evaluator's goroutine calls it.
+func (s *Summary) fieldOmitted(field, callID string, err error) {
+	if s.FieldOmitted == nil {
+		s.FieldOmitted = map[string]int{}
+	}
+	s.FieldOmitted[field]++
+	if s.FieldOmittedSamples == nil {
+		s.FieldOmittedSamples = map[string][]string{}
+	}
+	if s.wantsOmitSample(field) {
+		s.FieldOmittedSamples[field] = append(s.FieldOmittedSamples[field], fmt.Sprintf("call %s: %v", callID, err))
+	}
+}
+
+// wantsOmitSample reports whether the next value left out of field is kept
+// as a sample.
+func (s *Summary) wantsOmitSample(field string) bool {
+	return len(s.FieldOmittedSamples[field]) < maxOmitSamples
 }
 
 func (s *Summary) bdWithoutCall(pos string, err error) {
@@ -288,6 +316,11 @@ func WriteSummaryNotes(w io.Writer, s *Summary) {
 			parts[i] = fmt.Sprintf("%s %d", n, s.FieldOmitted[n])
 		}
 		fmt.Fprintf(w, "field values left out (on_error = omit): %s\n", strings.Join(parts, ", "))
+		for _, n := range names {
+			for _, m := range s.FieldOmittedSamples[n] {
+				fmt.Fprintf(w, "  %s\n", m)
+			}
+		}
 	}
 	if s.Warnings > 0 {
 		fmt.Fprintf(w, "warnings: %d\n", s.Warnings)
@@ -320,7 +353,7 @@ func (s *Summary) JSON() map[string]any {
 		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
 		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
 		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
-		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "duplicates_seen": s.DuplicateSeen,
+		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,
 		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
 		"problems": map[string]int{"failed": failed, "unreadable": unreadable, "bd_without_call": bdWithoutCall},
 		"ended":    s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 )
 
@@ -35,20 +34,10 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 	if *out == "" {
 		return exitOK
 	}
-	wms := map[string]engine.Watermark{}
-	p := workspace.DefaultPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.State); err == nil {
-		st, err := state.Open(ctx, p.State)
-		if err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
-		wms, err = st.Watermarks(ctx)
-		st.Close()
-		if err != nil {
-			fmt.Fprintf(std.err, "applink: %v\n", err)
-			return exitFindings
-		}
+	wms, err := workspace.Watermarks(ctx, workspace.DefaultPaths(dir, "", *statePath))
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return exitFindings
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)

@@ -22,6 +22,11 @@ func registry() engine.Registry {
 			"mssql":    mssql.Open,
 			"duckdb":   duckdbsource.Open,
 		},
+		// Checked at validate (mssql is reached by `check`, not validate).
+		Validators: map[string]engine.SourceValidator{
+			"snapshot": snapshot.Validate,
+			"duckdb":   duckdbsource.Validate,
+		},
 		Sinks: map[string]engine.SinkFactory{
 			"cxone": func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
 				s, err := cxone.New(cfg, cxone.Options{DryRun: dryRun})

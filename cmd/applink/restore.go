@@ -24,7 +24,7 @@ func cmdRestore(ctx context.Context, args []string, std stdio) int {
 		c.usageLine(std.err)
 		return exitUsage
 	}
-	plan, code := compile(dir, defaultDiagFormat(), std)
+	plan, code := compileSources(dir, defaultDiagFormat(), std, false)
 	if plan == nil {
 		return code
 	}

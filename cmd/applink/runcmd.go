@@ -27,15 +27,16 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	var plan *engine.Plan
+	paths := workspace.DefaultPaths(dir, *out, *statePath)
 	if *planFile != "" {
-		plan, code = loadPlanFile(*planFile, dir, std)
+		plan, code = loadPlanFile(ctx, *planFile, dir, paths, std)
 	} else {
 		plan, code = compile(dir, *format, std)
 	}
 	if plan == nil {
 		return code
 	}
-	ws := workspace.New(plan, workspace.DefaultPaths(dir, *out, *statePath), registry())
+	ws := workspace.New(plan, paths, registry())
 	if *dryRun {
 		return dryRunPlan(ctx, ws, *format, std)
 	}
@@ -62,7 +63,9 @@ func dryRunPlan(ctx context.Context, ws *workspace.Workspace, format string, std
 	return exitOK
 }
 
-func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
+// loadPlanFile reads a saved plan and refuses it when the spec files, the
+// state's watermarks or its sources are no longer what it was made from.
+func loadPlanFile(ctx context.Context, path, dir string, paths workspace.Paths, std stdio) (*engine.Plan, int) {
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
@@ -78,9 +81,22 @@ func loadPlanFile(path, dir string, std stdio) (*engine.Plan, int) {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
+	wms, err := workspace.Watermarks(ctx, paths)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %v\n", err)
+		return nil, exitFindings
+	}
+	if err := pf.CheckWatermarks(wms); err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
 	plan, err := pf.Plan(dir)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	if diags := plan.CheckSources(registry()); diags.HasErrors() {
+		printDiags(std, nil, diags, "text")
 		return nil, exitFindings
 	}
 	return plan, exitOK

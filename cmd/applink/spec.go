@@ -21,19 +21,24 @@ func defaultDiagFormat() string {
 // loadSpec loads and validates a spec folder, printing its diagnostics. It
 // returns the spec only when it has no errors, and how many diagnostics it
 // printed.
-func loadSpec(dir string, format string, std stdio) (*dsl.Spec, int, int) {
-	return loadSpecTo(dir, format, std, true)
+// With sources, the registry's connectors check that each source's folder or
+// file can be opened (a spec's fixture tests do without).
+func loadSpec(dir string, format string, std stdio, sources bool) (*dsl.Spec, int, int) {
+	return loadSpecTo(dir, format, std, true, sources)
 }
 
 // loadSpecTo is loadSpec; with json, the diagnostics go to stdout when they
 // are the verb's output (validate, or any verb when the spec has errors) and
 // to stderr otherwise, so stdout stays one JSON document.
-func loadSpecTo(dir string, format string, std stdio, diagsAreOutput bool) (*dsl.Spec, int, int) {
+func loadSpecTo(dir string, format string, std stdio, diagsAreOutput, sources bool) (*dsl.Spec, int, int) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		fmt.Fprintf(std.err, "applink: %s is not a spec folder\n", dir)
 		return nil, 0, exitUsage
 	}
 	spec, diags := dsl.Load(dir)
+	if sources {
+		diags = engine.CheckSources(spec, diags, registry())
+	}
 	if format == "json" && !diagsAreOutput && !diags.HasErrors() {
 		std.out = std.err
 	}
@@ -50,7 +55,7 @@ func printDiags(std stdio, spec *dsl.Spec, diags hcl.Diagnostics, format string)
 	}
 	switch format {
 	case "json":
-		b, err := dsl.DiagnosticsJSON(diags)
+		b, err := dsl.DiagnosticsJSON(spec, diags)
 		if err != nil {
 			fmt.Fprintf(std.err, "applink: %v\n", err)
 			return
@@ -58,7 +63,7 @@ func printDiags(std stdio, spec *dsl.Spec, diags hcl.Diagnostics, format string)
 		fmt.Fprintln(std.out, string(b))
 		return
 	case "github":
-		dsl.WriteGitHubAnnotations(std.out, diags)
+		dsl.WriteGitHubAnnotations(std.out, spec, diags)
 	}
 	// Each diagnostic opens with FILE:LINE,COL-… (what editors and grep
 	// understand), then hcl's rendering with the snippet.
@@ -92,9 +97,16 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// compile loads a spec and compiles its plan.
+// compile loads a spec, checks its sources can be opened, and compiles its
+// plan.
 func compile(dir, format string, std stdio) (*engine.Plan, int) {
-	spec, _, code := loadSpecTo(dir, format, std, false)
+	return compileSources(dir, format, std, true)
+}
+
+// compileSources is compile; without sources, the sources are not checked
+// (restore resends staged data and reads no source).
+func compileSources(dir, format string, std stdio, sources bool) (*engine.Plan, int) {
+	spec, _, code := loadSpecTo(dir, format, std, false, sources)
 	if spec == nil {
 		return nil, code
 	}

@@ -26,7 +26,7 @@ func cmdTest(ctx context.Context, args []string, std stdio) int {
 	if !ok {
 		return code
 	}
-	spec, _, code := loadSpec(dir, *format, std)
+	spec, _, code := loadSpec(dir, *format, std, false)
 	if spec == nil {
 		return code
 	}

@@ -12,7 +12,7 @@ func cmdValidate(_ context.Context, args []string, std stdio) int {
 	if !ok {
 		return code
 	}
-	spec, printed, code := loadSpec(dir, *format, std)
+	spec, printed, code := loadSpec(dir, *format, std, true)
 	if spec == nil {
 		return code
 	}

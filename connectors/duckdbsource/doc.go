@@ -14,4 +14,7 @@
 // Differences from the snapshot source: Pos names the table and call_id
 // (a table has no line numbers), duplicate (call_id, name) rows are all
 // passed on, and After is ignored (the engine skips those calls itself).
+//
+// Validate (validate.go) is the validate-time check of a file: it exists,
+// opens read-only as DuckDB and holds the three tables with their columns.
 package duckdbsource

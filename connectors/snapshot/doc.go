@@ -6,5 +6,6 @@
 // join of business data to calls: a one-pass merge join when
 // business_data.csv holds each call's rows together in calls.csv order (an
 // order check proves that first), and an external-sort path with bounded
-// memory for any other order.
+// memory for any other order. Validate (validate.go) is the validate-time
+// check of a folder: it exists and holds the three files with their headers.
 package snapshot

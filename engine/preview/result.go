@@ -244,6 +244,9 @@ type resultJSON struct {
 	Diff           DiffCounts     `json:"diff"`
 	Drift          []driftJSON    `json:"drift"`
 	WouldSend      sendJSON       `json:"would_send"`
+
+	// Why values were left out, per field (a few each, with spec positions).
+	FieldOmittedSamples map[string][]string `json:"field_omitted_samples,omitempty"`
 }
 
 type driftJSON struct {
@@ -267,7 +270,7 @@ func (r *Result) JSON() ([]byte, error) {
 		DB: r.DBPath, RunID: s.RunID, PlanHash: s.PlanHash, Started: s.Started.UTC(), ElapsedMS: s.Elapsed.Milliseconds(),
 		SourceRows: s.SourceRows, BadRows: s.BadRows, BadNoID: s.BadNoID, BadSamples: nonNil(s.BadRowSamples),
 		DuplicatesSeen: s.DuplicateSeen, Warnings: s.Warnings, WarnSamples: nonNil(s.WarnSamples),
-		FieldOmitted: s.FieldOmitted, Stages: r.Stages, Calls: r.Reasons, Agents: r.Agents, Diff: r.Diff,
+		FieldOmitted: s.FieldOmitted, FieldOmittedSamples: s.FieldOmittedSamples, Stages: r.Stages, Calls: r.Reasons, Agents: r.Agents, Diff: r.Diff,
 		Drift:     []driftJSON{},
 		WouldSend: sendJSON{Agents: r.WouldSend.Agents, Calls: r.WouldSend.Calls},
 	}
@@ -301,7 +304,7 @@ func parseResult(b []byte) (*Result, error) {
 		RunID: j.RunID, PlanHash: j.PlanHash, Started: j.Started, Elapsed: time.Duration(j.ElapsedMS) * time.Millisecond,
 		Agents: tallyFrom(j.Agents), Calls: tallyFrom(j.Calls),
 		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
-		FieldOmitted: j.FieldOmitted, DuplicateSeen: j.DuplicatesSeen, SourceRows: j.SourceRows,
+		FieldOmitted: j.FieldOmitted, FieldOmittedSamples: j.FieldOmittedSamples, DuplicateSeen: j.DuplicatesSeen, SourceRows: j.SourceRows,
 		Watermarks: map[string]engine.Watermark{},
 	}
 	s.CallDiff = engine.Diff{New: j.Diff.Calls.New, Changed: j.Diff.Calls.Changed, Unchanged: j.Diff.Calls.Unchanged}

@@ -108,6 +108,13 @@ type RunResult struct {
 // state is committed after the sink. On an error the state is unchanged
 // (the result may still carry the partial summary).
 func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*RunResult, error) {
+	// Sources first: a source that cannot be opened (a missing folder, an
+	// unreachable server) must not leave a new state file behind.
+	srcs, err := engine.OpenSources(ctx, w.Plan, w.Registry)
+	if err != nil {
+		return nil, err
+	}
+	defer engine.CloseSources(srcs)
 	st, err := state.Open(ctx, w.Paths.State)
 	if err != nil {
 		return nil, err
@@ -153,6 +160,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	stage := &countingSink{Sink: staged, path: r.StageDir}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
 		Registry: w.Registry,
+		Sources:  srcs,
 		Sink:     stage,
 		RunID:    runID,
 		Prior:    prior,
@@ -277,4 +285,18 @@ func removeUncommitted(ctx context.Context, st *state.Store, dir string) error {
 		}
 	}
 	return nil
+}
+
+// Watermarks reads the state's watermarks (the last call read per source),
+// without creating a state where there is none (no run yet: none).
+func Watermarks(ctx context.Context, p Paths) (map[string]engine.Watermark, error) {
+	if _, err := os.Stat(p.State); err != nil {
+		return map[string]engine.Watermark{}, nil
+	}
+	st, err := state.Open(ctx, p.State)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Watermarks(ctx)
 }

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
@@ -25,6 +28,8 @@ type evaluator struct {
 	agents    *agentIndex
 	names     []*Names
 	media     []MediaResolver
+	locators  []MediaLocator // by source; nil entries: no media check
+	ctx       context.Context
 	multiSite bool
 	seen      map[uint64]struct{} // call ids seen, only with several sites
 	wms       []Watermark         // by source index
@@ -107,6 +112,46 @@ func (ev *evaluator) evalBatch(b *batch) {
 	for i := range b.n {
 		ev.evalOne(b, &b.recs[i])
 	}
+	if b.src < len(ev.locators) && ev.locators[b.src] != nil {
+		ev.locateMedia(b, ev.locators[b.src])
+	}
+}
+
+// mediaWorkers bounds the media files located at once: opening a file on a
+// NAS costs a round trip, so a batch's files are opened concurrently.
+const mediaWorkers = 16
+
+// locateMedia settles the batch's imported calls of a MediaLocator source:
+// a call whose media cannot be read is failed (media_unreadable), never
+// sent without it.
+func (ev *evaluator) locateMedia(b *batch, loc MediaLocator) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range mediaWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.n {
+					return
+				}
+				if r := &b.recs[i]; r.locate {
+					r.mediaFile, r.mediaErr = loc.LocateMedia(ev.ctx, r.call.MediaPath)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range b.n {
+		r := &b.recs[i]
+		if !r.locate {
+			continue
+		}
+		if r.mediaErr != nil {
+			r.state, r.reason, r.detail, r.hash = StateFailed, ReasonMediaUnreadable, r.mediaErr.Error(), 0
+		}
+		ev.sum.Calls.add(r.state, r.reason)
+		ev.settle(r)
+	}
 }
 
 func (ev *evaluator) evalOne(b *batch, r *rec) {
@@ -180,6 +225,10 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		r.reason = ReasonAgentUnmapped
 	}
 	r.hash = ev.contentHash(b, r)
+	if b.src < len(ev.locators) && ev.locators[b.src] != nil {
+		r.locate = true // settled by locateMedia, with the batch's other calls
+		return
+	}
 	ev.sum.Calls.add(r.state, r.reason)
 	ev.settle(r)
 }

@@ -212,7 +212,7 @@ func summaryJSON(s *engine.Summary) map[string]any {
 	}
 	return map[string]any{
 		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
-		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
+		"agents": tally(&s.Agents), "calls": tally(&s.Calls), "counted": tally(&engine.Tally{By: s.Counted}),
 		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
 		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "duplicates_seen": s.DuplicateSeen,
 		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,

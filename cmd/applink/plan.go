@@ -28,6 +28,10 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
+	if err := plan.Describe(registry()); err != nil {
+		fmt.Fprintf(std.err, "applink plan: %v\n", err)
+		return exitFindings
+	}
 	fmt.Fprint(std.out, plan.String())
 	if *out == "" {
 		return exitOK

@@ -10,69 +10,77 @@ import (
 	"github.com/applink-dev/applink/engine"
 )
 
-// Positions of the canonical columns in dsl.CallColumns and dsl.AgentColumns.
-const (
-	cCallID = iota
-	cTenantID
-	cSite
-	cAgentID
-	cStartTime
-	cDurationMS
-	cDirection
-	cANI
-	cDNIS
-	cArchived
-	cAudioPackets
-	cStatus
-	cExceptionCode
-	cMediaPath
-	cSkill
-)
+// callSetters convert one canonical call column into its field.
+var callSetters = map[string]func(c *dsl.Call, v any) error{
+	"call_id":   func(c *dsl.Call, v any) (err error) { c.CallID, err = String(v); return },
+	"tenant_id": func(c *dsl.Call, v any) (err error) { c.TenantID, err = Int64(v); return },
+	"site":      func(c *dsl.Call, v any) (err error) { c.Site, err = String(v); return },
+	"agent_id":  func(c *dsl.Call, v any) (err error) { c.AgentID, err = String(v); return },
+	"start_time": func(c *dsl.Call, v any) (err error) {
+		if v == nil || v == "" {
+			return ErrMissing // a call without start_time cannot be ordered
+		}
+		c.StartTime, err = Time(v)
+		return
+	},
+	"duration_ms":    func(c *dsl.Call, v any) (err error) { c.DurationMS, err = Int64(v); return },
+	"direction":      func(c *dsl.Call, v any) (err error) { c.Direction, err = Enum(v, engine.Directions); return },
+	"ani":            func(c *dsl.Call, v any) (err error) { c.ANI, err = String(v); return },
+	"dnis":           func(c *dsl.Call, v any) (err error) { c.DNIS, err = String(v); return },
+	"archived":       func(c *dsl.Call, v any) (err error) { c.Archived, err = Bool(v); return },
+	"audio_packets":  func(c *dsl.Call, v any) (err error) { c.AudioPackets, err = Int64(v); return },
+	"status":         func(c *dsl.Call, v any) (err error) { c.Status, err = Enum(v, engine.Statuses); return },
+	"exception_code": func(c *dsl.Call, v any) (err error) { c.ExceptionCode, err = Int64(v); return },
+	"media_path":     func(c *dsl.Call, v any) (err error) { c.MediaPath, err = String(v); return },
+	"skill":          func(c *dsl.Call, v any) (err error) { c.Skill, err = String(v); return },
+}
 
-const (
-	aUserID = iota
-	aAgentID
-	aFirstName
-	aLastName
-	aEmail
-	aActive
-	aIsAgent
-	aTenantID
-	aCreatedAt
-)
+// agentSetters convert one canonical agent column into its field.
+var agentSetters = map[string]func(a *engine.AgentRecord, v any) error{
+	"user_id":    func(a *engine.AgentRecord, v any) (err error) { a.UserID, err = String(v); return },
+	"agent_id":   func(a *engine.AgentRecord, v any) (err error) { a.AgentID, err = String(v); return },
+	"first_name": func(a *engine.AgentRecord, v any) (err error) { a.FirstName, err = String(v); return },
+	"last_name":  func(a *engine.AgentRecord, v any) (err error) { a.LastName, err = String(v); return },
+	"email":      func(a *engine.AgentRecord, v any) (err error) { a.Email, err = String(v); return },
+	"active":     func(a *engine.AgentRecord, v any) (err error) { a.Active, err = Bool(v); return },
+	"is_agent":   func(a *engine.AgentRecord, v any) (err error) { a.IsAgent, err = Bool(v); return },
+	"tenant_id":  func(a *engine.AgentRecord, v any) (err error) { a.TenantID, err = Int64(v); return },
+	"created_at": func(a *engine.AgentRecord, v any) (err error) { a.CreatedAt, err = Time(v); return },
+}
 
-// positions maps each canonical column to its index in a row of cols, -1
-// when the row does not have it. Every name of cols must be canonical.
-func positions(canonical, cols []string) ([]int, error) {
-	pos := make([]int, len(canonical))
-	for i := range pos {
-		pos[i] = -1
-	}
+// setters returns the setter of each column of a row, in row order.
+func setters[T any](known map[string]T, canonical, cols, required []string) ([]T, error) {
+	out := make([]T, len(cols))
 	for i, c := range cols {
-		j := slices.Index(canonical, c)
-		if j < 0 {
+		s, ok := known[c]
+		if !ok {
 			return nil, fmt.Errorf("unknown canonical column %q (known: %s)", c, strings.Join(canonical, ", "))
 		}
-		pos[j] = i
+		out[i] = s
 	}
-	return pos, nil
+	for _, r := range required {
+		if !slices.Contains(cols, r) {
+			return nil, fmt.Errorf("a row needs %s", strings.Join(required, " and "))
+		}
+	}
+	return out, nil
 }
 
 // CallMapper maps rows whose columns are canonical call columns, in any
 // order; a column a row lacks (an mssql row has no site) stays zero.
-type CallMapper struct{ pos []int }
+type CallMapper struct {
+	cols []string
+	set  []func(*dsl.Call, any) error
+}
 
 // NewCallMapper returns the mapper of rows with columns cols. call_id and
 // start_time are required: a call without them cannot be ordered.
 func NewCallMapper(cols []string) (*CallMapper, error) {
-	pos, err := positions(dsl.CallColumns, cols)
+	set, err := setters(callSetters, dsl.CallColumns, cols, []string{"call_id", "start_time"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("calls: %w", err)
 	}
-	if pos[cCallID] < 0 || pos[cStartTime] < 0 {
-		return nil, errors.New("a calls row needs call_id and start_time")
-	}
-	return &CallMapper{pos: pos}, nil
+	return &CallMapper{cols: cols, set: set}, nil
 }
 
 // Map fills r.Call and r.Err from a row (Pos and BD are the caller's).
@@ -80,34 +88,11 @@ func (m *CallMapper) Map(r *engine.CallRecord, v []any) {
 	c := &r.Call
 	*c = dsl.Call{}
 	var errs []error
-	conv := func(col int, f func(x any) error) {
-		if i := m.pos[col]; i >= 0 {
-			if err := f(v[i]); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", dsl.CallColumns[col], err))
-			}
+	for i, set := range m.set {
+		if err := set(c, v[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.cols[i], err))
 		}
 	}
-	conv(cCallID, func(x any) (err error) { c.CallID, err = String(x); return })
-	conv(cTenantID, func(x any) (err error) { c.TenantID, err = Int64(x); return })
-	conv(cSite, func(x any) (err error) { c.Site, err = String(x); return })
-	conv(cAgentID, func(x any) (err error) { c.AgentID, err = String(x); return })
-	conv(cStartTime, func(x any) (err error) {
-		if x == nil || x == "" {
-			return ErrMissing
-		}
-		c.StartTime, err = Time(x)
-		return
-	})
-	conv(cDurationMS, func(x any) (err error) { c.DurationMS, err = Int64(x); return })
-	conv(cDirection, func(x any) (err error) { c.Direction, err = Enum(x, engine.Directions); return })
-	conv(cANI, func(x any) (err error) { c.ANI, err = String(x); return })
-	conv(cDNIS, func(x any) (err error) { c.DNIS, err = String(x); return })
-	conv(cArchived, func(x any) (err error) { c.Archived, err = Bool(x); return })
-	conv(cAudioPackets, func(x any) (err error) { c.AudioPackets, err = Int64(x); return })
-	conv(cStatus, func(x any) (err error) { c.Status, err = Enum(x, engine.Statuses); return })
-	conv(cExceptionCode, func(x any) (err error) { c.ExceptionCode, err = Int64(x); return })
-	conv(cMediaPath, func(x any) (err error) { c.MediaPath, err = String(x); return })
-	conv(cSkill, func(x any) (err error) { c.Skill, err = String(x); return })
 	if c.CallID == "" {
 		errs = append(errs, errors.New("call_id is empty"))
 	}
@@ -116,42 +101,30 @@ func (m *CallMapper) Map(r *engine.CallRecord, v []any) {
 
 // AgentMapper maps rows whose columns are canonical agent columns, in any
 // order.
-type AgentMapper struct{ pos []int }
+type AgentMapper struct {
+	cols []string
+	set  []func(*engine.AgentRecord, any) error
+}
 
 // NewAgentMapper returns the mapper of rows with columns cols; user_id is
 // required.
 func NewAgentMapper(cols []string) (*AgentMapper, error) {
-	pos, err := positions(dsl.AgentColumns, cols)
+	set, err := setters(agentSetters, dsl.AgentColumns, cols, []string{"user_id"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("agents: %w", err)
 	}
-	if pos[aUserID] < 0 {
-		return nil, errors.New("an agents row needs user_id")
-	}
-	return &AgentMapper{pos: pos}, nil
+	return &AgentMapper{cols: cols, set: set}, nil
 }
 
 // Map fills r (all but Pos) from a row.
 func (m *AgentMapper) Map(r *engine.AgentRecord, v []any) {
-	pos := r.Pos
-	*r = engine.AgentRecord{Pos: pos}
+	*r = engine.AgentRecord{Pos: r.Pos}
 	var errs []error
-	conv := func(col int, f func(x any) error) {
-		if i := m.pos[col]; i >= 0 {
-			if err := f(v[i]); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", dsl.AgentColumns[col], err))
-			}
+	for i, set := range m.set {
+		if err := set(r, v[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.cols[i], err))
 		}
 	}
-	conv(aUserID, func(x any) (err error) { r.UserID, err = String(x); return })
-	conv(aAgentID, func(x any) (err error) { r.AgentID, err = String(x); return })
-	conv(aFirstName, func(x any) (err error) { r.FirstName, err = String(x); return })
-	conv(aLastName, func(x any) (err error) { r.LastName, err = String(x); return })
-	conv(aEmail, func(x any) (err error) { r.Email, err = String(x); return })
-	conv(aActive, func(x any) (err error) { r.Active, err = Bool(x); return })
-	conv(aIsAgent, func(x any) (err error) { r.IsAgent, err = Bool(x); return })
-	conv(aTenantID, func(x any) (err error) { r.TenantID, err = Int64(x); return })
-	conv(aCreatedAt, func(x any) (err error) { r.CreatedAt, err = Time(x); return })
 	if r.UserID == "" {
 		errs = append(errs, errors.New("user_id is empty"))
 	}

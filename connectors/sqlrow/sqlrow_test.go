@@ -188,3 +188,17 @@ func BenchmarkCallMapper(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestSettersCoverTheContract: every canonical column has a setter and no
+// setter is for a column the contract lacks.
+func TestSettersCoverTheContract(t *testing.T) {
+	if len(callSetters) != len(dsl.CallColumns) || len(agentSetters) != len(dsl.AgentColumns) {
+		t.Fatalf("%d call setters for %d columns, %d agent setters for %d", len(callSetters), len(dsl.CallColumns), len(agentSetters), len(dsl.AgentColumns))
+	}
+	if _, err := NewCallMapper(dsl.CallColumns); err != nil {
+		t.Error(err)
+	}
+	if _, err := NewAgentMapper(dsl.AgentColumns); err != nil {
+		t.Error(err)
+	}
+}

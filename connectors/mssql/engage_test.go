@@ -120,7 +120,7 @@ func newEngageFixture(t testing.TB, opt demogen.Options) *engageFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.bytes) < 100 {
+	if len(f.bytes) < opt.WithDefaults().Calls/2 {
 		t.Fatalf("%d media files: the fixture tests nothing", len(f.bytes))
 	}
 

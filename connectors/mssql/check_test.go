@@ -82,10 +82,14 @@ func TestCheckEngage(t *testing.T) {
 		fmt.Fprintf(&maps, "    path_map {\n      from = %q\n      to   = %q\n    }\n", p.From, p.To)
 	}
 	block := func(engage string) dsl.Source {
+		queries := ""
+		if q, ok := strings.CutPrefix(engage, "queries:"); ok {
+			queries, engage = q, ""
+		}
 		return specSource(t, `source "engage" "dc1" {
   driver    = "mssql"
   dsn       = "sqlserver://engage?database=nice_interactions"
-  system_id = "engage-acme"
+  system_id = "engage-acme"`+queries+`
   engage {
 `+engage+`
   }
@@ -121,6 +125,15 @@ func TestCheckEngage(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The default calls query of one set, as a spec's own query.
+	dm, err := newMapping(DuckDB, dsl.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callsPerSet, err := dm.callsSet(setToken, fixtureStorage, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name   string
@@ -179,6 +192,13 @@ func TestCheckEngage(t *testing.T) {
 			"spec/main.hcl:12,13: source dc1: finding: the SQL of column duration_ms: ",
 			"source dc1: query business_data readable",
 			"source dc1: 1 finding",
+		}},
+		{name: "calls query of the spec, per set", clean: true, engage: "queries:\n  queries {\n    calls = <<-SQL\n" + callsPerSet + "\n    SQL\n  }", want: []string{
+			"source dc1: interaction catalog nice_interactions.dbo.tblInteractionCatalog: 3 sets; the window (from 2026-10-27T00:00:00Z) reads 2",
+			"source dc1: query calls readable",
+			"source dc1:   set 2 (2026-10-26 ", "): read, ",
+			"source dc1: media: 20 of the 20 most recent recordings readable",
+			"source dc1: no findings",
 		}},
 		{name: "unreadable media file", setup: func(t *testing.T) {
 			// The newest recordings' files: one gone, one empty.

@@ -245,12 +245,11 @@ func (c *checker) run(ctx context.Context, from time.Time) error {
 				c.finding(nil, "the interaction catalog lists no set: a run would read no call")
 			}
 		}
-		if c.m.usedAliases(QueryCalls, nil)["r"] && c.info[dbStorage].exists {
-			if _, overridden := c.m.overrides[QueryCalls]; !overridden {
-				c.say("storage-center tables in %s.%s: %s", c.m.dbs[dbStorage].value, c.m.schema.value, orDefault(strings.Join(cat.storage, ", "), "none"))
-				if len(cat.storage) == 0 && catalogOK {
-					c.finding(c.m.dbs[dbStorage].spec, "%s", errNoStorage{c.m.dbs[dbStorage].value + "." + c.m.schema.value}.Error())
-				}
+		_, overridden := c.m.overrides[QueryCalls]
+		if info := c.info[dbStorage]; !overridden && c.m.usedAliases(QueryCalls, nil)["r"] && info != nil && info.exists {
+			c.say("storage-center tables in %s.%s: %s", c.m.dbs[dbStorage].value, c.m.schema.value, orDefault(strings.Join(cat.storage, ", "), "none"))
+			if len(cat.storage) == 0 && catalogOK {
+				c.finding(c.m.dbs[dbStorage].spec, "%s", errNoStorage{c.m.dbs[dbStorage].value + "." + c.m.schema.value}.Error())
 			}
 		}
 	}

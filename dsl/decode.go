@@ -179,6 +179,9 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	}
 	var queries *hcl.Block
 	for _, qb := range c.Blocks {
+		if qb.Type != "queries" {
+			continue // engage and media: decodeSourceBlocks (engage.go)
+		}
 		if queries != nil {
 			d.errorf(qb.DefRange, blockRange(qb), "Duplicate queries block",
 				"A source has at most one queries block; the first is at %s. Merge them.", rangeStart(queries.DefRange))
@@ -194,6 +197,8 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 			}
 		}
 	}
+
+	d.decodeSourceBlocks(&src, c.Blocks)
 
 	missing := b.Body.MissingItemRange()
 	switch src.Driver {

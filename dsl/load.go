@@ -154,7 +154,7 @@ var sourceSchema = &hcl.BodySchema{
 		{Name: "batch_size"},
 		{Name: "query_timeout"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "queries"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "queries"}, {Type: "engage"}, {Type: "media"}},
 }
 
 var filterSchema = &hcl.BodySchema{

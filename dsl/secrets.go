@@ -216,6 +216,16 @@ func (d *decoder) addSecret(e hclsyntax.Expression, value string, spans [][2]int
 	}
 }
 
+// MaskPasswords returns a connection string with each password replaced by
+// "****", for hashing and printing what a DSN says without its secret.
+func MaskPasswords(s string) string {
+	spans := passwordSpans(s)
+	for i := len(spans) - 1; i >= 0; i-- {
+		s = s[:spans[i][0]] + "****" + s[spans[i][1]:]
+	}
+	return s
+}
+
 // passwordSpans finds the passwords of a connection string, as byte spans
 // of s: the password of a URL's user info (sqlserver://user:PASS@host) and
 // the value of an ADO or query key password= or pwd=.

@@ -77,6 +77,8 @@ type Source struct {
 	BatchSize         int
 	QueryTimeout      time.Duration
 	Queries           map[string]string // overrides of the default queries, by name
+	Engage            *Engage           // the engage block (database names, column SQL); nil when absent
+	Media             *Media            // the media block (path maps); nil when absent
 
 	DeclRange hcl.Range `json:"-"`
 }

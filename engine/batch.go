@@ -34,6 +34,9 @@ type rec struct {
 	fp                    uint64 // fingerprint of the verdict (state, reason, hash)
 	change                string // new | changed | unchanged
 	skip                  bool   // seen from another site already: no second ledger row
+	locate                bool   // imported by the rules, settled once its media is located
+	mediaFile             string // the located media file (MediaLocator sources)
+	mediaErr              error  // why the media could not be located
 }
 
 func newBatch(size int) *batch {

@@ -158,6 +158,26 @@ type OutCall struct {
 	Hash        uint64 // content hash of what is sent, for incremental runs
 }
 
+// Canonical values of dsl.Call's enumerated columns (shared/README.md §4).
+// Sources map Engage's codes onto these and nothing else; the rules compare
+// with them.
+const (
+	DirectionIn       = "in"
+	DirectionOut      = "out"
+	DirectionInternal = "internal"
+	DirectionUnknown  = "unknown"
+
+	StatusOK      = "ok"
+	StatusInvalid = "invalid"
+	StatusError   = "error"
+)
+
+// Directions and Statuses list the canonical values in the contract's order.
+var (
+	Directions = []string{DirectionIn, DirectionOut, DirectionInternal, DirectionUnknown}
+	Statuses   = []string{StatusOK, StatusInvalid, StatusError}
+)
+
 // Ledger states and reasons (shared/README.md §2 and §5).
 const (
 	StateImported = "imported"
@@ -191,6 +211,48 @@ type RunInfo struct {
 type MediaResolver interface {
 	MediaFile(mediaPath string) string
 }
+
+// MediaLocator is implemented by sources whose calls must never be sent
+// without their media (a live Engage). The engine asks it for every call
+// the rules import, several at a time (it must be safe for concurrent use):
+// LocateMedia returns the readable file of a media_path, or why it cannot
+// be read, and the call then ends failed with reason media_unreadable, to
+// be retried by the next run. A source implementing it is not asked
+// MediaResolver.MediaFile.
+type MediaLocator interface {
+	LocateMedia(ctx context.Context, mediaPath string) (file string, err error)
+}
+
+// FilteredCounter is implemented by sources that push a CallQuery's window
+// or tenant into the database, so rows outside them are never read. After
+// ReadCalls returned, the engine asks it how many rows the same query left
+// out, by the ledger state and reason each would have had (other_tenant
+// before before_window, the rules' order); the summary and the report show
+// them as counted by the database, so no row goes unaccounted.
+type FilteredCounter interface {
+	CountFiltered(ctx context.Context, q CallQuery) (map[StateReason]int, error)
+}
+
+// SourceMapping says how a source fills the canonical columns, for
+// `applink plan`: every item with where it came from (the connector's
+// default, public or assumed, or the spec line that overrides it).
+type SourceMapping struct {
+	Notes    []string      // sentences on how the source reads (sets, pagination)
+	Settings []MappingItem // Name = setting, Value = its value
+	Tables   []MappingItem // Name = SQL alias, Value = table
+	Columns  []MappingItem // Name = canonical column ("calls.duration_ms"), Value = SQL expression
+}
+
+// MappingItem is one line of a SourceMapping.
+type MappingItem struct {
+	Name, Value string
+	Origin      string // e.g. "default, public", "default, ASSUMED", "spec main.hcl:12,7"
+}
+
+// SourceDescriber describes a source block's mapping without connecting
+// to anything. A connector supplies it through the Registry, so the engine
+// prints mappings without importing connectors.
+type SourceDescriber func(src dsl.Source) (*SourceMapping, error)
 
 // Sink receives a run's output. The engine calls it from one goroutine, in
 // the order Open, Agent*, (Call|Ledger)*, Commit or Abort. Nothing counts as
@@ -256,6 +318,7 @@ type Registry struct {
 	// read through. SinkCheckers check a sink's credentials and endpoint.
 	SourceCheckers map[string]SourceChecker
 	SinkCheckers   map[string]SinkChecker
+	Describe       map[string]SourceDescriber // optional, by driver name: the mapping `applink plan` prints
 }
 
 // SourceChecker checks one source, writing what it finds for people to w;

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
@@ -24,6 +27,8 @@ type evaluator struct {
 	agents    *agentIndex
 	names     []*Names
 	media     []MediaResolver
+	locators  []MediaLocator // by source; nil entries: no media check
+	ctx       context.Context
 	multiSite bool
 	seen      map[uint64]struct{} // call ids seen, only with several sites
 	wms       []Watermark         // by source index
@@ -92,6 +97,64 @@ func (ev *evaluator) evalBatch(b *batch) {
 		ev.evalOne(b, ev.cur)
 	}
 	ev.cur = nil
+	if b.src < len(ev.locators) && ev.locators[b.src] != nil {
+		ev.locateMedia(b, ev.locators[b.src])
+	}
+}
+
+type mediaPanic struct {
+	rec   *rec
+	value any
+}
+
+// mediaWorkers bounds the media files located at once: opening a file on a
+// NAS costs a round trip, so a batch's files are opened concurrently.
+const mediaWorkers = 16
+
+// locateMedia settles the batch's imported calls of a MediaLocator source:
+// a call whose media cannot be read is failed (media_unreadable), never
+// sent without it.
+func (ev *evaluator) locateMedia(b *batch, loc MediaLocator) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var panicked atomic.Pointer[mediaPanic]
+	for range mediaWorkers {
+		wg.Go(func() {
+			i := -1
+			defer func() {
+				// A connector's panic is re-raised on the evaluator's
+				// goroutine, whose recover names the call.
+				if p := recover(); p != nil {
+					panicked.CompareAndSwap(nil, &mediaPanic{rec: &b.recs[i], value: p})
+				}
+			}()
+			for {
+				i = int(next.Add(1) - 1)
+				if i >= b.n {
+					return
+				}
+				if r := &b.recs[i]; r.locate {
+					r.mediaFile, r.mediaErr = loc.LocateMedia(ev.ctx, r.call.MediaPath)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		ev.cur = p.rec
+		panic(p.value)
+	}
+	for i := range b.n {
+		r := &b.recs[i]
+		if !r.locate {
+			continue
+		}
+		if r.mediaErr != nil {
+			r.state, r.reason, r.detail, r.hash = StateFailed, ReasonMediaUnreadable, r.mediaErr.Error(), 0
+		}
+		ev.sum.Calls.add(r.state, r.reason)
+		ev.settle(r)
+	}
 }
 
 func (ev *evaluator) evalOne(b *batch, r *rec) {
@@ -165,6 +228,10 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		r.reason = ReasonAgentUnmapped
 	}
 	r.hash = ev.contentHash(b, r)
+	if b.src < len(ev.locators) && ev.locators[b.src] != nil {
+		r.locate = true // settled by locateMedia, with the batch's other calls
+		return
+	}
 	ev.sum.Calls.add(r.state, r.reason)
 	ev.settle(r)
 }

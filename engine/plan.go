@@ -34,6 +34,10 @@ type Plan struct {
 	Staging dsl.Staging
 	Sink    *dsl.Sink
 
+	// Mappings, by source index, say how each source fills the canonical
+	// columns (nil for a driver without a describer); set by Describe.
+	Mappings []*SourceMapping
+
 	fields []fieldPlan // how each field is evaluated (fast paths)
 	hash   string
 }
@@ -152,7 +156,9 @@ func (p *Plan) canonical() planValue {
 		sv := sourceValue{Source: s, RelPath: p.relPath(s.Path)}
 		sv.Path = ""
 		if s.DSNEnv == "" {
-			sv.DSNLiteral = s.DSN // a literal password is a validation error, so none is hashed
+			// A literal password is only a warning: it is left out of the
+			// plan's value (changing it does not change what the plan does).
+			sv.DSNLiteral = dsl.MaskPasswords(s.DSN)
 		}
 		v.Sources = append(v.Sources, sv)
 	}
@@ -175,6 +181,50 @@ func (p *Plan) canonical() planValue {
 
 // String is the human-readable plan, as `applink plan` prints it.
 func (p *Plan) String() string { return p.render() }
+
+// Describe asks each source's driver for its mapping (reg.Describe), so
+// String prints it. It connects to nothing. The mappings derive from the
+// spec files, which the plan's hashes already cover.
+func (p *Plan) Describe(reg Registry) error {
+	p.Mappings = make([]*SourceMapping, len(p.Sources))
+	for i, s := range p.Sources {
+		f := reg.Describe[s.Driver]
+		if f == nil {
+			continue
+		}
+		m, err := f(s)
+		if err != nil {
+			return fmt.Errorf("source %q: %w", s.Name, err)
+		}
+		p.Mappings[i] = m
+	}
+	return nil
+}
+
+// writeMapping renders one source's mapping: canonical ← expression, and
+// where each came from.
+func writeMapping(b *strings.Builder, name string, m *SourceMapping) {
+	fmt.Fprintf(b, "\nmapping of source %s:\n", name)
+	for _, n := range m.Notes {
+		fmt.Fprintf(b, "  %s\n", n)
+	}
+	for _, sec := range []struct {
+		title, arrow string
+		items        []MappingItem
+	}{{"settings", "=", m.Settings}, {"tables", "=", m.Tables}, {"columns", "<-", m.Columns}} {
+		if len(sec.items) == 0 {
+			continue
+		}
+		width := 0
+		for _, it := range sec.items {
+			width = max(width, len(it.Name))
+		}
+		fmt.Fprintf(b, "  %s:\n", sec.title)
+		for _, it := range sec.items {
+			fmt.Fprintf(b, "    %-*s %s %s  [%s]\n", width, it.Name, sec.arrow, oneLine(it.Value), it.Origin)
+		}
+	}
+}
 
 func hashFiles(files map[string][]byte) string {
 	names := make([]string, 0, len(files))
@@ -214,6 +264,12 @@ func (p *Plan) render() string {
 			}
 		}
 		fmt.Fprintf(&b, "  %-10s driver=%-8s site=%-8s %s\n", s.Name, s.Driver, s.Site, loc)
+	}
+	// The hash covers the spec files the mappings derive from.
+	for i, m := range p.Mappings {
+		if m != nil && i < len(p.Sources) {
+			writeMapping(&b, p.Sources[i].Name, m)
+		}
 	}
 	b.WriteString("\nwindow:\n")
 	fmt.Fprintf(&b, "  calls with start_time >= %s (inclusive), no upper bound\n", p.Window.From.UTC().Format(time.RFC3339))

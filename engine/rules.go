@@ -27,6 +27,9 @@ const (
 	ReasonMappingError      = "mapping_error"
 	ReasonAgentUnmapped     = "agent_unmapped"
 	ReasonBadRow            = "bad_row"
+	// ReasonMediaUnreadable: an imported call whose media file its source
+	// (a MediaLocator) could not read; the call is failed, not sent without it.
+	ReasonMediaUnreadable = "media_unreadable"
 )
 
 // MinDurationMS: a call of this length or less is too short (the seed's 2 s).
@@ -64,9 +67,9 @@ var CallRules = []CallRule{
 	{ReasonBeforeWindow, "started before the import window", func(f *callFacts) bool { return f.call.StartTime.Before(f.windowFrom) }},
 	{ReasonNoAgentInfo, "no agent ID on the call", func(f *callFacts) bool { return strings.TrimSpace(f.call.AgentID) == "" }},
 	{ReasonNotArchived, "not archived", func(f *callFacts) bool { return !f.call.Archived }},
-	{ReasonInvalid, "status invalid", func(f *callFacts) bool { return f.call.Status == "invalid" }},
+	{ReasonInvalid, "status invalid", func(f *callFacts) bool { return f.call.Status == StatusInvalid }},
 	{ReasonException, "an exception or error code, even if partly recorded", func(f *callFacts) bool {
-		return f.call.ExceptionCode != 0 || f.call.Status == "error"
+		return f.call.ExceptionCode != 0 || f.call.Status == StatusError
 	}},
 	{ReasonNoAudio, "no valid audio packets", func(f *callFacts) bool { return f.call.AudioPackets <= 0 }},
 	{ReasonTooShort, "2 seconds or less", func(f *callFacts) bool { return f.call.DurationMS <= MinDurationMS }},

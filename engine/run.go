@@ -307,14 +307,18 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	}
 	ev.names = names
 	ev.media = make([]MediaResolver, len(srcs))
+	ev.locators = make([]MediaLocator, len(srcs))
 	for i, s := range srcs {
-		if m, ok := s.(MediaResolver); ok {
+		if l, ok := s.(MediaLocator); ok {
+			ev.locators[i] = l
+		} else if m, ok := s.(MediaResolver); ok {
 			ev.media[i] = m
 		}
 	}
 	ev.multiSite = len(srcs) > 1
 
 	g, gctx := errgroup.WithContext(ctx)
+	ev.ctx = gctx
 	for i, src := range srcs {
 		g.Go(func() (err error) {
 			defer close(read[i])
@@ -325,7 +329,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 				}
 				return fmt.Sprintf("reading source %q after %s", plan.Sources[i].Name, last)
 			})
-			return readSource(gctx, i, src, plan, names[i], free[i], read[i], &last)
+			return readSource(gctx, i, src, plan, names[i], free[i], read[i], &last, sum)
 		})
 	}
 	// Evaluator: source by source, in spec order.
@@ -363,7 +367,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	return g.Wait()
 }
 
-func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch, last *string) error {
+func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch, last *string, sum *Summary) error {
 	var cur *batch
 	take := func() error {
 		select {
@@ -406,6 +410,13 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 			return ctx.Err()
 		}
 	}
+	if fc, ok := src.(FilteredCounter); ok {
+		counts, err := fc.CountFiltered(ctx, q)
+		if err != nil {
+			return fmt.Errorf("count the calls source %q filtered in the database: %w", plan.Sources[si].Name, err)
+		}
+		sum.addCounted(counts)
+	}
 	return nil
 }
 
@@ -433,7 +444,7 @@ func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog
 			out.ANI = r.call.ANI
 			out.DNIS = r.call.DNIS
 			out.Media = r.call.MediaPath
-			out.MediaFile = ""
+			out.MediaFile = r.mediaFile // located by a MediaLocator source
 			if m := ev.media[b.src]; m != nil && r.call.MediaPath != "" {
 				out.MediaFile = m.MediaFile(r.call.MediaPath)
 			}

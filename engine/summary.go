@@ -37,6 +37,11 @@ type Summary struct {
 	// source (ErrBDWithoutCall): not call rows, so not in SourceRows.
 	BDWithoutCall        int
 	BDWithoutCallSamples []string
+	// Counted are call rows sources filtered inside the database (the window
+	// or tenant pushed into SQL, FilteredCounter), by the state and reason
+	// each would have had: never read, so not in SourceRows nor the ledger,
+	// but accounted. With several sites a replicated call counts per site.
+	Counted map[StateReason]int
 
 	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
 
@@ -187,6 +192,35 @@ func (s *Summary) bdWithoutCall(pos string, err error) {
 	}
 }
 
+func (s *Summary) addCounted(m map[StateReason]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range m {
+		if n == 0 {
+			continue
+		}
+		if s.Counted == nil {
+			s.Counted = map[StateReason]int{}
+		}
+		s.Counted[k] += n
+	}
+}
+
+// CountedRows is the number of call rows counted by the database.
+func (s *Summary) CountedRows() int {
+	n := 0
+	for _, v := range s.Counted {
+		n += v
+	}
+	return n
+}
+
+// CountedSorted lists the counted rows like Tally.Sorted.
+func (s *Summary) CountedSorted() []TallyEntry {
+	t := Tally{By: s.Counted}
+	return t.Sorted()
+}
+
 func (s *Summary) warn(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,7 +236,8 @@ func (s *Summary) warn(msg string) {
 // call. A run is clean only when all three are 0: every row imported or
 // excluded by a rule.
 func (s *Summary) Problems() (failed, unreadable, bdWithoutCall int) {
-	return s.Agents.Count(StateFailed) + s.Calls.Count(StateFailed), s.BadNoID, s.BDWithoutCall
+	counted := Tally{By: s.Counted}
+	return s.Agents.Count(StateFailed) + s.Calls.Count(StateFailed) + counted.Count(StateFailed), s.BadNoID, s.BDWithoutCall
 }
 
 // Clean reports whether every row was imported or excluded by a rule.
@@ -281,6 +316,12 @@ func WriteSummary(w io.Writer, s *Summary) {
 // WriteSummaryNotes renders what a summary says beyond the counts: drift,
 // duplicates, bad rows, values left out, warnings. The preview's text shares it.
 func WriteSummaryNotes(w io.Writer, s *Summary) {
+	if n := s.CountedRows(); n > 0 {
+		fmt.Fprintf(w, "calls filtered in the database, not read: %d\n", n)
+		for _, e := range s.CountedSorted() {
+			fmt.Fprintf(w, "  %s\n", CountedLine(e))
+		}
+	}
 	for _, d := range s.AgentDiff.Drift {
 		fmt.Fprintf(w, "drift: agent %s was %s in Engage: not synced, act on it in CXone by hand\n", d.UserID, d.Change)
 	}
@@ -330,6 +371,15 @@ func WriteSummaryNotes(w io.Writer, s *Summary) {
 	}
 }
 
+// CountedLine renders one entry of Summary.Counted the way the summary and
+// the report show it: "other_tenant: 12 (counted by the database)".
+func CountedLine(e TallyEntry) string {
+	if e.State == StateExcluded {
+		return fmt.Sprintf("%s: %d (counted by the database)", e.Reason, e.N)
+	}
+	return fmt.Sprintf("%s: %d (%s, counted by the database)", e.Reason, e.N, e.State)
+}
+
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
@@ -350,7 +400,7 @@ func (s *Summary) JSON() map[string]any {
 	failed, unreadable, bdWithoutCall := s.Problems()
 	return map[string]any{
 		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
-		"agents": tally(&s.Agents), "calls": tally(&s.Calls),
+		"agents": tally(&s.Agents), "calls": tally(&s.Calls), "counted": tally(&Tally{By: s.Counted}),
 		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
 		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
 		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,

@@ -24,6 +24,10 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
+	if err := plan.Describe(registry()); err != nil {
+		fmt.Fprintf(std.err, "applink plan: %v\n", err)
+		return exitFindings
+	}
 	if *format == "json" {
 		if code := printJSON(std, map[string]string{"plan_hash": plan.Hash(), "plan": plan.String()}); code != exitOK {
 			return code

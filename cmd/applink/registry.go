@@ -46,5 +46,7 @@ func registry() engine.Registry {
 				return cxone.Check(ctx, cfg, fields, w, cxone.Options{})
 			},
 		},
+		// What `applink plan` prints of a source's mapping.
+		Describe: map[string]engine.SourceDescriber{"mssql": mssql.Describe},
 	}
 }

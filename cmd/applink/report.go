@@ -98,6 +98,9 @@ func writeReportText(w io.Writer, r *state.Report) {
 			fmt.Fprintf(w, "  %-9s %-20s %8d\n", c.State, reason, c.N)
 		}
 	}
+	for _, l := range r.CountedLines() {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 	fmt.Fprintf(w, "sent this run: %d agents, %d calls\n", r.Sent.Agents, r.Sent.Calls)
 	if len(r.Excluded) > 0 {
 		fmt.Fprintln(w, "excluded by this run, with examples:")
@@ -140,6 +143,7 @@ td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}td.n{text-align
 {{range .AgentLines}}<tr><td>{{.State}}</td><td>{{.Reason}}</td><td class="n">{{.N}}</td></tr>{{end}}</table>
 <h2>Calls</h2><table><tr><th>state</th><th>reason</th><th>rows</th></tr>
 {{range .CallLines}}<tr><td>{{.State}}</td><td>{{.Reason}}</td><td class="n">{{.N}}</td></tr>{{end}}</table>
+{{range .CountedLines}}<p>{{.}}</p>{{end}}
 {{if .Excluded}}<h2>Excluded by this run</h2><table><tr><th>entity</th><th>reason</th><th>rows</th><th>examples</th></tr>
 {{range .Excluded}}<tr><td>{{.Entity}}</td><td>{{.Reason}}</td><td class="n">{{.Count}}</td><td>{{range $i, $e := .Examples}}{{if $i}}, {{end}}{{$e}}{{end}}</td></tr>{{end}}</table>{{end}}
 {{if .Failures}}<h2>Failures</h2><table><tr><th>entity</th><th>id</th><th>reason</th><th>error</th></tr>

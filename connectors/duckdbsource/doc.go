@@ -8,7 +8,10 @@
 // with the number of calls; DuckDB does the sorting (and spills if needed).
 // The window (CallQuery.From) and a tenant equality are pushed down; rows
 // whose start_time or tenant_id cannot be read are kept, not filtered, so
-// they are reported as bad rows exactly as the snapshot source does.
+// they are reported as bad rows exactly as the snapshot source does. The
+// rows the push-down leaves out are counted (engine.FilteredCounter), so a
+// run's report equals the snapshot source's. Values are converted by
+// connectors/sqlrow, as for the mssql source.
 // Business-data rows of no call are emitted as bad rows at the end.
 //
 // Differences from the snapshot source: Pos names the table and call_id

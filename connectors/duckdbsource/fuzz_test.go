@@ -25,7 +25,7 @@ func FuzzCallRecord(f *testing.F) {
 			}
 		}
 		var r engine.CallRecord
-		callRecord(&r, cells)
+		callMapper.Map(&r, cells)
 		_, errT := time.Parse(time.RFC3339Nano, start)
 		okInt := func(s string) bool {
 			if s == "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/applink-dev/applink/connectors/sqlrow"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/duckdb/duckdb-go/v2"
@@ -17,11 +18,20 @@ import (
 
 // Table and column names of the file (shared/README.md §4).
 var (
-	agentColumns = []string{"user_id", "agent_id", "first_name", "last_name", "email", "active", "is_agent", "tenant_id", "created_at"}
-	callColumns  = []string{"call_id", "tenant_id", "site", "agent_id", "start_time", "duration_ms", "direction", "ani", "dnis", "archived", "audio_packets", "status", "exception_code", "media_path", "skill"}
-	bdColumns    = []string{"call_id", "name", "value"}
-	tables       = map[string][]string{"agents": agentColumns, "calls": callColumns, "business_data": bdColumns}
+	agentColumns = dsl.AgentColumns
+	callColumns  = dsl.CallColumns
+	tables       = map[string][]string{"agents": agentColumns, "calls": callColumns, "business_data": dsl.BDColumns}
+	// The file's columns are the canonical ones, so the mappers cannot fail.
+	agentMapper = must(sqlrow.NewAgentMapper(agentColumns))
+	callMapper  = must(sqlrow.NewCallMapper(callColumns))
 )
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // Source reads one DuckDB file.
 type Source struct {
@@ -31,9 +41,10 @@ type Source struct {
 }
 
 var (
-	_ engine.Source        = (*Source)(nil)
-	_ engine.MediaResolver = (*Source)(nil)
-	_ engine.SourceFactory = Open
+	_ engine.Source          = (*Source)(nil)
+	_ engine.MediaResolver   = (*Source)(nil)
+	_ engine.FilteredCounter = (*Source)(nil)
+	_ engine.SourceFactory   = Open
 )
 
 // Open opens src.Path read-only and checks that the three tables have the
@@ -124,13 +135,13 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 		return fmt.Errorf("%s: reading agents: %w", s.label, err)
 	}
 	defer rows.Close()
-	vals, ptrs := scanTargets(len(agentColumns))
+	vals, ptrs := sqlrow.ScanTargets(len(agentColumns))
 	var r engine.AgentRecord
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("%s: reading agents: %w", s.label, err)
 		}
-		agentRecord(&r, vals)
+		agentMapper.Map(&r, vals)
 		r.Pos = "agents user_id=" + r.UserID
 		if err := emit(&r); err != nil {
 			return err
@@ -142,56 +153,70 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 	return nil
 }
 
-func agentRecord(r *engine.AgentRecord, v []any) {
-	*r = engine.AgentRecord{}
-	var errs []error
-	conv := func(col int, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", agentColumns[col], err))
-		}
-	}
-	var err error
-	r.UserID, err = asString(v[0])
-	conv(0, err)
-	r.AgentID, err = asString(v[1])
-	conv(1, err)
-	r.FirstName, err = asString(v[2])
-	conv(2, err)
-	r.LastName, err = asString(v[3])
-	conv(3, err)
-	r.Email, err = asString(v[4])
-	conv(4, err)
-	r.Active, err = asBool(v[5])
-	conv(5, err)
-	r.IsAgent, err = asBool(v[6])
-	conv(6, err)
-	r.TenantID, err = asInt64(v[7])
-	conv(7, err)
-	r.CreatedAt, err = asTime(v[8], false)
-	conv(8, err)
-	r.Err = errors.Join(errs...)
-}
-
 // startExpr is start_time as a timestamp whatever the column's type; NULL
 // when it cannot be read, and such rows are kept (as bad rows).
 const startExpr = `TRY_CAST(c."start_time" AS TIMESTAMP)`
 
-// where renders the pushed-down window and tenant, with the arguments.
-func where(q engine.CallQuery) (string, []any) {
-	var conds []string
-	var args []any
+// pushdown is the window and tenant predicates of a query, with their
+// arguments; a row whose start_time or tenant_id cannot be read passes (it
+// is then reported as a bad row, as the snapshot source does).
+type pushdown struct {
+	window, tenant string // "" when not pushed
+	args           []any
+}
+
+func newPushdown(q engine.CallQuery) pushdown {
+	var p pushdown
 	if !q.From.IsZero() {
-		args = append(args, q.From.UTC())
-		conds = append(conds, fmt.Sprintf("(%s >= $%d OR %s IS NULL)", startExpr, len(args), startExpr))
+		p.args = append(p.args, q.From.UTC())
+		p.window = fmt.Sprintf("(%s >= $%d OR %s IS NULL)", startExpr, len(p.args), startExpr)
 	}
 	if q.TenantEquals != nil {
-		args = append(args, *q.TenantEquals)
-		conds = append(conds, fmt.Sprintf(`(TRY_CAST(c."tenant_id" AS BIGINT) = $%d OR TRY_CAST(c."tenant_id" AS BIGINT) IS NULL)`, len(args)))
+		p.args = append(p.args, *q.TenantEquals)
+		p.tenant = fmt.Sprintf(`(TRY_CAST(c."tenant_id" AS BIGINT) = $%d OR TRY_CAST(c."tenant_id" AS BIGINT) IS NULL)`, len(p.args))
+	}
+	return p
+}
+
+// where renders the pushed-down window and tenant, with the arguments.
+func where(q engine.CallQuery) (string, []any) {
+	p := newPushdown(q)
+	var conds []string
+	for _, c := range []string{p.window, p.tenant} {
+		if c != "" {
+			conds = append(conds, c)
+		}
 	}
 	if len(conds) == 0 {
 		return "", nil
 	}
-	return "\nWHERE " + strings.Join(conds, " AND "), args
+	return "\nWHERE " + strings.Join(conds, " AND "), p.args
+}
+
+// CountFiltered implements engine.FilteredCounter: the rows the pushed-down
+// tenant (first, as the rules order them) and window left out.
+func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[engine.StateReason]int, error) {
+	p := newPushdown(q)
+	if p.window == "" && p.tenant == "" {
+		return nil, nil
+	}
+	tenantIn, windowIn := orTrue(p.tenant), orTrue(p.window)
+	var other, before int
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE NOT "+tenantIn+"), count(*) FILTER (WHERE "+tenantIn+" AND NOT "+windowIn+")\nFROM calls AS c", p.args...).Scan(&other, &before)
+	if err != nil {
+		return nil, fmt.Errorf("%s: counting the calls filtered in the database: %w", s.label, err)
+	}
+	return map[engine.StateReason]int{
+		{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  other,
+		{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: before,
+	}, nil
+}
+
+func orTrue(cond string) string {
+	if cond == "" {
+		return "TRUE"
+	}
+	return cond
 }
 
 const order = "\nORDER BY " + startExpr + ` NULLS FIRST, CAST(c."call_id" AS VARCHAR), c.rowid`
@@ -218,7 +243,7 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 	}
 	defer bd.Close()
 
-	vals, ptrs := scanTargets(len(callColumns))
+	vals, ptrs := sqlrow.ScanTargets(len(callColumns))
 	var rec engine.CallRecord
 	var bdID, bdName, bdValue sql.NullString
 	bdOK := bd.Next()
@@ -231,7 +256,7 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 		if err := calls.Scan(ptrs...); err != nil {
 			return fmt.Errorf("%s: reading calls: %w", s.label, err)
 		}
-		callRecord(&rec, vals)
+		callMapper.Map(&rec, vals)
 		rec.Pos = "calls call_id=" + rec.Call.CallID
 		rec.BD = rec.BD[:0]
 		for bdOK && bdID.String == rec.Call.CallID {
@@ -279,60 +304,4 @@ GROUP BY id ORDER BY id`)
 		}
 	}
 	return rows.Err()
-}
-
-func callRecord(r *engine.CallRecord, v []any) {
-	c := &r.Call
-	*c = dsl.Call{}
-	r.Err = nil
-	var errs []error
-	conv := func(col int, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", callColumns[col], err))
-		}
-	}
-	var err error
-	c.CallID, err = asString(v[0])
-	conv(0, err)
-	c.TenantID, err = asInt64(v[1])
-	conv(1, err)
-	c.Site, err = asString(v[2])
-	conv(2, err)
-	c.AgentID, err = asString(v[3])
-	conv(3, err)
-	c.StartTime, err = asTime(v[4], true)
-	conv(4, err)
-	c.DurationMS, err = asInt64(v[5])
-	conv(5, err)
-	c.Direction, err = asEnum(v[6], "in", "out", "internal", "unknown")
-	conv(6, err)
-	c.ANI, err = asString(v[7])
-	conv(7, err)
-	c.DNIS, err = asString(v[8])
-	conv(8, err)
-	c.Archived, err = asBool(v[9])
-	conv(9, err)
-	c.AudioPackets, err = asInt64(v[10])
-	conv(10, err)
-	c.Status, err = asEnum(v[11], "ok", "invalid", "error")
-	conv(11, err)
-	c.ExceptionCode, err = asInt64(v[12])
-	conv(12, err)
-	c.MediaPath, err = asString(v[13])
-	conv(13, err)
-	c.Skill, err = asString(v[14])
-	conv(14, err)
-	if c.CallID == "" {
-		errs = append(errs, errors.New("call_id is empty"))
-	}
-	r.Err = errors.Join(errs...)
-}
-
-func scanTargets(n int) ([]any, []any) {
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	return vals, ptrs
 }

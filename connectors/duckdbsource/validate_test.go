@@ -19,7 +19,7 @@ func TestValidate(t *testing.T) {
 	snap := filepath.Join(dir, "snap")
 	os.Mkdir(snap, 0o755)
 	for name, h := range map[string]string{
-		snapshot.AgentsFile: strings.Join(agentColumns, ","), snapshot.CallsFile: strings.Join(callColumns, ","), snapshot.BDFile: strings.Join(bdColumns, ","),
+		snapshot.AgentsFile: strings.Join(agentColumns, ","), snapshot.CallsFile: strings.Join(callColumns, ","), snapshot.BDFile: strings.Join(dsl.BDColumns, ","),
 	} {
 		if err := os.WriteFile(filepath.Join(snap, name), []byte(h+"\n"), 0o644); err != nil {
 			t.Fatal(err)

@@ -38,6 +38,7 @@ const (
 	KindTable      = "missing_table"
 	KindPermission = "permission"
 	KindConfig     = "config"
+	KindMapping    = "mapping" // the mapping needs what this Engage lacks
 	KindOther      = "other"
 )
 
@@ -73,10 +74,13 @@ func Check(ctx context.Context, src dsl.Source, from time.Time, w io.Writer) err
 }
 
 // checkDB runs the checks that need only a connection; Check runs it on SQL
-// Server, tests on DuckDB.
+// Server, tests on DuckDB. It prints what it finds on w; any finding (a
+// table or column the mapping needs and Engage lacks, an unreadable media
+// file, a query the server refuses) makes it return a CheckError of kind
+// KindMapping after all checks ran.
 func checkDB(ctx context.Context, db *sql.DB, d Dialect, src dsl.Source, from time.Time, w io.Writer) error {
 	label := "source " + src.Name
-	qs, err := resolveQueries(d, src.Queries)
+	m, err := newMapping(d, src)
 	if err != nil {
 		return &CheckError{Kind: KindConfig, Msg: label + ": " + err.Error(), Err: err}
 	}
@@ -84,7 +88,7 @@ func checkDB(ctx context.Context, db *sql.DB, d Dialect, src dsl.Source, from ti
 	if timeout <= 0 {
 		timeout = DefaultQueryTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
 
 	var version, updateability string
@@ -104,54 +108,10 @@ func checkDB(ctx context.Context, db *sql.DB, d Dialect, src dsl.Source, from ti
 		fmt.Fprintf(w, "%s: on a writable database (Updateability %s): reads load the primary; set application_intent = \"ReadOnly\" to use a secondary\n", label, orDefault(updateability, "unknown"))
 	}
 
-	for _, name := range QueryNames {
-		q := probeQuery(d, name, qs[name])
-		t0 := time.Now()
-		rows, err := db.QueryContext(ctx, q.SQL, q.Args...)
-		if err == nil {
-			for rows.Next() {
-			}
-			err = errors.Join(rows.Err(), rows.Close())
-		}
-		if err != nil {
-			return fmt.Errorf("%s: query %s: %w", label, name, err)
-		}
-		fmt.Fprintf(w, "%s: query %s readable (%s)\n", label, name, ms(time.Since(t0)))
+	c := &checker{db: db, d: d, m: m, w: w, label: label, media: newPathMapper(label, src.Media)}
+	if err := c.run(ctx, from); err != nil {
+		return err
 	}
-
-	// Keyset predicates never match a NULL start_time: such calls would
-	// be skipped silently, so say so here.
-	var noStart int64
-	nq := noStartQuery(d, qs[QueryCalls])
-	if err := db.QueryRowContext(ctx, nq.SQL, nq.Args...).Scan(&noStart); err != nil {
-		return fmt.Errorf("%s: counting calls without start_time: %w", label, err)
-	}
-	if noStart > 0 {
-		fmt.Fprintf(w, "%s: warning: %d calls without start_time: a run cannot read them; fix the calls query\n", label, noStart)
-	}
-
-	q := dailyCountsQuery(d, qs[QueryCalls], callWindow{from: from})
-	rows, err := db.QueryContext(ctx, q.SQL, q.Args...)
-	if err != nil {
-		return fmt.Errorf("%s: counting calls per day: %w", label, err)
-	}
-	defer rows.Close()
-	var total int64
-	fmt.Fprintf(w, "%s: calls per day since %s:\n", label, from.UTC().Format(time.DateOnly))
-	for rows.Next() {
-		var day any
-		var n int64
-		if err := rows.Scan(&day, &n); err != nil {
-			return fmt.Errorf("%s: counting calls per day: %w", label, err)
-		}
-		t, _ := asTime(day)
-		fmt.Fprintf(w, "  %s %8d\n", t.Format(time.DateOnly), n)
-		total += n
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: counting calls per day: %w", label, err)
-	}
-	fmt.Fprintf(w, "  total %8d\n", total)
 
 	var lat []time.Duration
 	for range 3 {
@@ -164,6 +124,14 @@ func checkDB(ctx context.Context, db *sql.DB, d Dialect, src dsl.Source, from ti
 	}
 	slices.Sort(lat)
 	fmt.Fprintf(w, "%s: round-trip latency %s (median of 3)\n", label, ms(lat[1]))
+	if c.findings > 0 {
+		msg := fmt.Sprintf("%s: %d findings: the mapping does not fit this Engage (see the lines marked finding)", label, c.findings)
+		if c.findings == 1 {
+			msg = label + ": 1 finding: the mapping does not fit this Engage (see the line marked finding)"
+		}
+		return &CheckError{Kind: KindMapping, Msg: msg}
+	}
+	fmt.Fprintf(w, "%s: no findings\n", label)
 	return nil
 }
 

@@ -43,6 +43,23 @@ func (d Dialect) Day(expr string) string {
 	return "CONVERT(date, " + expr + ")"
 }
 
+// MillisBetween is the number of milliseconds from one timestamp
+// expression to another, as a 64-bit integer.
+func (d Dialect) MillisBetween(from, to string) string {
+	if d == DuckDB {
+		return "date_diff('millisecond', " + from + ", " + to + ")"
+	}
+	return "DATEDIFF_BIG(millisecond, " + from + ", " + to + ")"
+}
+
+// Count is the 64-bit COUNT of the dialect.
+func (d Dialect) Count(expr string) string {
+	if d == DuckDB {
+		return "COUNT(" + expr + ")"
+	}
+	return "COUNT_BIG(" + expr + ")"
+}
+
 // FirstRow joins the first row of a correlated subquery (ordered by
 // orderBy) as alias, keeping the outer row when there is none. SQL Server
 // needs OUTER APPLY with TOP 1 to seek per call; DuckDB spells it LATERAL.

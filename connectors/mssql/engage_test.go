@@ -3,8 +3,10 @@ package mssql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
-	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,79 +18,141 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
-	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
-// loadEngage fills the Engage-shaped tables from a snapshot folder with the
-// inverse of the default queries' mapping, adding the noise real Engage
-// has: several participants, recordings and exceptions per interaction, the
-// direction codes 4–6, sub-exception 1702, interactions without a recording.
-// Each noise row is one the queries must see through; the comparison with
-// the snapshot source proves they do.
-var loadEngage = []string{
-	`CREATE MACRO num(s) AS CAST(regexp_replace(s, '^[^0-9]*', '') AS BIGINT)`,
-	`CREATE TABLE src_calls AS SELECT * FROM read_csv(%[1]s, header = true, all_varchar = true)`,
-	`CREATE TABLE src_agents AS SELECT * FROM read_csv(%[2]s, header = true, all_varchar = true)`,
-	`CREATE TABLE src_bd AS SELECT * FROM read_csv(%[3]s, header = true, all_varchar = true)`,
-	`CREATE TABLE c AS SELECT *, num(call_id) AS n, CAST(start_time AS TIMESTAMP) AS ts,
-	   CAST(duration_ms AS BIGINT) AS dur,
-	   COALESCE(CAST(audio_packets AS BIGINT), 0) AS ap,
-	   COALESCE(CAST(exception_code AS BIGINT), 0) AS ex,
-	   (archived = 'false' AND COALESCE(CAST(audio_packets AS BIGINT), 0) = 0 AND media_path IS NULL AND num(call_id) % 3 = 0) AS norec
-	 FROM src_calls`,
-	`INSERT INTO tblInteraction SELECT n, n, ts, ts + to_milliseconds(dur), ts, dur, 1, 1,
-	   CASE direction WHEN 'in' THEN 1 WHEN 'out' THEN 2 WHEN 'internal' THEN 3 ELSE [0, 4, 5, 6][n % 4 + 1] END,
-	   dnis, 1, CAST(tenant_id AS INTEGER),
-	   CASE status WHEN 'invalid' THEN 1 WHEN 'error' THEN 2 ELSE CASE WHEN n % 2 = 0 THEN 0 END END,
-	   skill
-	 FROM c`,
-	// The caller, who initiated the call: its number is the ANI.
-	`INSERT INTO tblParticipant SELECT n * 10 + 1, n, NULL, CASE WHEN n % 3 = 0 THEN '' END, NULL, ani, 1, TRUE FROM c`,
-	`INSERT INTO tblParticipant SELECT n * 10 + 2, n, NULL, agent_id, 'ST1', '+100', 2, FALSE FROM c WHERE agent_id <> ''`,
-	// A later transfer target: the first agent is the call's agent.
-	`INSERT INTO tblParticipant SELECT n * 10 + 3, n, NULL, 'transfer-' || agent_id, 'ST2', '+101', 2, FALSE FROM c WHERE agent_id <> '' AND n % 7 = 0`,
-	`INSERT INTO tblRecording SELECT n * 10 + 1, n, ts, NULL, 1,
-	   CASE WHEN archived = 'true' THEN 1 WHEN n % 2 = 0 THEN 0 ELSE 2 END,
-	   media_path, 1,
-	   CASE WHEN ap = 0 AND ex = 0 AND n % 2 = 0 THEN 999 ELSE ap END
-	 FROM c WHERE NOT norec`,
-	`INSERT INTO tblRecording SELECT n * 10 + 5, n, ts, NULL, 1, 9, 'later.nmf', 2, 12345 FROM c WHERE NOT norec AND n % 5 = 0`,
-	`INSERT INTO tblInteractionException SELECT n * 10 + 1, n, 1, ex, ts, 'demo' FROM c WHERE ex <> 0`,
-	`INSERT INTO tblInteractionException SELECT n * 10 + 2, n, 1, 7, ts + INTERVAL 1 SECOND, 'later' FROM c WHERE ex <> 0 AND n % 4 = 0`,
-	// No VoIP audio: the recording claims 999 packets, the sub-exception wins.
-	`INSERT INTO tblInteractionException SELECT n * 10 + 3, n, 12, 1702, ts, 'no VoIP audio' FROM c WHERE ap = 0 AND ex = 0 AND n % 2 = 0 AND NOT norec`,
-	`INSERT INTO tblUser SELECT DISTINCT ON (user_id) num(user_id), first_name, last_name, email, 'login' || user_id,
-	   active = 'true', CAST(tenant_id AS INTEGER), CAST(created_at AS TIMESTAMP)
-	 FROM src_agents ORDER BY user_id`,
-	`INSERT INTO tblAgent SELECT row_number() OVER (), num(user_id), agent_id, NULL FROM src_agents WHERE is_agent = 'true'`,
-	`INSERT INTO tblBusinessData SELECT num(call_id), name, value FROM src_bd`,
-	`DROP TABLE c`, `DROP TABLE src_calls`, `DROP TABLE src_agents`, `DROP TABLE src_bd`, `DROP MACRO num`,
+const demoSite = "dc1"
+
+// Unit roots of the fixture, as tblScSamUnit holds them.
+var unitRoots = map[int64]string{1: `\\nas01\NICE\Archive`, 2: `\\NAS02\rec\`}
+
+// engageFixture is an Engage in the public layout, in DuckDB (three
+// attached catalogs), built from demo data with the inverse of the default
+// mapping (loadEngage), and the demo's media files copied under a temp
+// mount the way the units' UNC roots map to it.
+type engageFixture struct {
+	db    *sql.DB
+	dbDir string
+	dir   string // the snapshot folder of the same data
+	opt   demogen.Options
+	from  time.Time       // the demo spec's window
+	media *dsl.Media      // path maps to the mount
+	bytes map[string]bool // distinct media contents written
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// engageDuckDB builds an Engage-shaped DuckDB database from a snapshot folder.
-func engageDuckDB(t testing.TB, dir string) *sql.DB {
+func demoData(t testing.TB, opt demogen.Options) string {
 	t.Helper()
-	db, err := sql.Open("duckdb", filepath.Join(t.TempDir(), "engage.duckdb"))
+	dir := t.TempDir()
+	if _, err := demogen.Generate(dir, opt); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// demoOptions is the fixture's data: two tenants (the demo spec keeps
+// tenant 1), media files.
+func demoOptions(calls int) demogen.Options {
+	return demogen.Options{Calls: calls, BDFields: 8, Seed: 7, TenantIDs: []int64{1, 2}, Sites: []string{demoSite}, MediaFiles: true}
+}
+
+// openEngage opens the fixture's main DuckDB file with the three Engage
+// databases attached on every connection.
+func openEngage(t testing.TB, dir string) *sql.DB {
+	t.Helper()
+	c, err := duckdb.NewConnector(filepath.Join(dir, "main.duckdb"), func(ex driver.ExecerContext) error {
+		stmts := []string{"SET TimeZone = 'UTC'"}
+		for _, db := range []string{DefaultInteractionsDatabase, DefaultStorageDatabase, DefaultAdminDatabase} {
+			stmts = append(stmts, "ATTACH IF NOT EXISTS "+sqlString(filepath.Join(dir, db+".duckdb"))+" AS "+db)
+		}
+		for _, st := range stmts {
+			if _, err := ex.ExecContext(context.Background(), st, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := sql.OpenDB(c)
 	t.Cleanup(func() { db.Close() })
-	tables, indexes := schemaDDL(DuckDB)
-	for _, st := range tables {
-		mustExec(t, db, st)
-	}
-	for _, st := range loadEngage {
-		if strings.Contains(st, "%[") {
-			st = fmt.Sprintf(st, sqlString(filepath.Join(dir, "calls.csv")), sqlString(filepath.Join(dir, "agents.csv")), sqlString(filepath.Join(dir, "business_data.csv")))
+	return db
+}
+
+func newEngageFixture(t testing.TB, opt demogen.Options) *engageFixture {
+	t.Helper()
+	f := &engageFixture{dir: demoData(t, opt), opt: opt, dbDir: t.TempDir(), bytes: map[string]bool{}}
+	f.from = opt.WithDefaults().BackfillRequestedAt.Add(-7 * 24 * time.Hour)
+	mount := t.TempDir()
+	f.media = &dsl.Media{PathMaps: []dsl.PathMap{
+		{From: `\\nas01\NICE`, To: filepath.Join(mount, "nas01")},
+		{From: `//nas02/REC`, To: filepath.Join(mount, "nas02", "rec")},
+	}}
+	// Distinct bytes per file (the demo writes one placeholder), in the
+	// snapshot folder and under the mount where its unit's root maps.
+	err := filepath.WalkDir(filepath.Join(f.dir, "media"), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
 		}
-		mustExec(t, db, st)
+		rel, _ := filepath.Rel(f.dir, p)
+		body := []byte("RIFF demo audio of " + filepath.ToSlash(rel))
+		f.bytes[string(body)] = true
+		n, err := strconv.ParseInt(strings.TrimLeft(strings.TrimSuffix(e.Name(), ".wav"), "C"), 10, 64)
+		if err != nil {
+			return err
+		}
+		local := filepath.Join(mount, "nas01", "Archive", rel)
+		if n%2 == 0 {
+			local = filepath.Join(mount, "nas02", "rec", rel)
+		}
+		for _, dst := range []string{p, local} {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(dst, body, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.bytes) < opt.WithDefaults().Calls/2 {
+		t.Fatalf("%d media files: the fixture tests nothing", len(f.bytes))
+	}
+
+	f.db = openEngage(t, f.dbDir)
+	tables, indexes := schemaDDL(DuckDB, [3]string{DefaultInteractionsDatabase, DefaultStorageDatabase, DefaultAdminDatabase}, engageTables(fixtureSets, fixtureStorage))
+	for _, st := range tables {
+		mustExec(t, f.db, st)
+	}
+	for _, st := range loadEngage(f.from.Format("2006-01-02 15:04:05")) {
+		if strings.Contains(st, "%[") {
+			st = fmt.Sprintf(st, sqlString(filepath.Join(f.dir, "calls.csv")), sqlString(filepath.Join(f.dir, "agents.csv")), sqlString(filepath.Join(f.dir, "business_data.csv")))
+		}
+		mustExec(t, f.db, st)
 	}
 	for _, st := range indexes {
-		mustExec(t, db, st)
+		mustExec(t, f.db, st)
 	}
-	return db
+	return f
+}
+
+// source opens the mssql source on the fixture (DuckDB dialect).
+func (f *engageFixture) source(t testing.TB, batch int, mod ...func(*dsl.Source)) *Source {
+	t.Helper()
+	src := dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch, Media: f.media}
+	for _, m := range mod {
+		m(&src)
+	}
+	s, err := New(f.db, DuckDB, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func mustExec(t testing.TB, db *sql.DB, st string) {
@@ -106,6 +170,33 @@ func canonID(t testing.TB, id string) string {
 		t.Fatalf("demo ID %q has no number", id)
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// engageForm is a snapshot call as the default mapping reads it back from
+// the fixture: numeric ID; media_path the unit's root joined with the
+// archive path (archived calls only); audio_packets a presence flag.
+func engageForm(t testing.TB, c *callRow) {
+	n, _ := strconv.ParseInt(canonID(t, c.CallID), 10, 64)
+	mp := ""
+	if c.Archived {
+		arch := c.MediaPath
+		if arch == "" {
+			arch = "media/noaudio/" + c.CallID + ".nmf"
+		}
+		if n%2 == 1 { // odd calls are on unit 1, even ones on unit 2
+			mp = unitRoots[1]
+		} else {
+			mp = unitRoots[2]
+		}
+		mp += `\` + strings.ReplaceAll(arch, "/", `\`)
+	}
+	c.MediaPath = mp
+	if c.Archived && c.AudioPackets > 0 {
+		c.AudioPackets = 1
+	} else {
+		c.AudioPackets = 0
+	}
+	c.CallID = canonID(t, c.CallID)
 }
 
 // callRow is a call as compared: the canonical call, its business data by
@@ -193,63 +284,41 @@ func diffCalls(t *testing.T, got, want []callRow) {
 	}
 }
 
-const demoSite = "dc1"
-
-func demoData(t testing.TB, opt demogen.Options) string {
-	t.Helper()
-	dir := t.TempDir()
-	if _, err := demogen.Generate(dir, opt); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestEngageDuckDB runs the DuckDB rendering of the very query plans SQL
-// Server gets against an Engage-shaped database holding the demo data, and
-// checks the canonical rows equal the snapshot source's on the same data,
-// for every push-down case and for pages small enough to split ties.
+// Server gets against an Engage in the public layout holding the demo
+// data, and checks the canonical rows equal the snapshot source's on the
+// same data, for every push-down case and for pages small enough to split
+// ties; then that an engine run writes the snapshot run's outbox, ledger
+// and report counts, media bytes included.
 func TestEngageDuckDB(t *testing.T) {
-	opt := demogen.Options{Calls: 2000, BDFields: 8, Seed: 7, TenantIDs: []int64{1, 2}, Sites: []string{demoSite}}
-	dir := demoData(t, opt)
-	db := engageDuckDB(t, dir)
-
-	snap := snapshot.New(dir)
-	norm := func(c *callRow) { c.CallID = canonID(t, c.CallID) }
-	all := readAllCalls(t, snap, engine.CallQuery{}, norm)
+	f := newEngageFixture(t, demoOptions(2000))
+	snap := snapshot.New(f.dir)
+	all := readAllCalls(t, snap, engine.CallQuery{}, func(c *callRow) { engageForm(t, c) })
 	sortCalls(all)
 	if len(all) != 2000 {
 		t.Fatalf("snapshot gave %d calls", len(all))
 	}
-	compareWithSnapshot(t, snap, all, opt, func(batch int) engine.Source {
-		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	compareWithSnapshot(t, snap, all, f.opt, func(batch int) engine.Source { return f.source(t, batch) })
 	t.Run("engine run equals snapshot run", func(t *testing.T) {
-		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: 700})
-		if err != nil {
-			t.Fatal(err)
-		}
-		compareRuns(t, dir, opt, s)
+		compareRuns(t, f.dir, f.opt, f.source(t, 700))
 	})
-
-	base, _ := DefaultQuery(DuckDB, QueryCalls)
-	withCalls := func(q string, batch int) engine.Source {
-		s, err := New(db, DuckDB, dsl.Source{Name: "dc1", Site: demoSite, BatchSize: batch, Queries: map[string]string{QueryCalls: q}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	withColumn := func(batch int, name, sql string) engine.Source {
+		return f.source(t, batch, func(s *dsl.Source) {
+			q, c, _ := strings.Cut(name, ".")
+			if c == "" {
+				q, c = QueryCalls, name
+			}
+			s.Engage = &dsl.Engage{Columns: []dsl.EngageColumn{{Query: q, Column: c, SQL: sql}}}
+		})
 	}
 
-	t.Run("override exception 20 as too short", func(t *testing.T) {
+	t.Run("column override: duration from biInteractionDuration ticks", func(t *testing.T) {
+		// The unit the only public query implies: 100-ns ticks.
+		diffCalls(t, readAllCalls(t, withColumn(300, "duration_ms", "i.biInteractionDuration / 10000"), engine.CallQuery{}, nil), all)
+	})
+
+	t.Run("column override: exception 20 as too short", func(t *testing.T) {
 		// The override MAPPING.md documents.
-		q := strings.Replace(base, "ex.iExceptionNumber AS exception_code", "CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END AS exception_code", 1)
-		if q == base {
-			t.Fatal("the default query no longer has the documented exception_code expression")
-		}
 		var want []callRow
 		n20 := 0
 		for _, c := range all {
@@ -262,12 +331,33 @@ func TestEngageDuckDB(t *testing.T) {
 		if n20 == 0 {
 			t.Fatal("no demo call has exception 20: the case tests nothing")
 		}
-		diffCalls(t, readAllCalls(t, withCalls(q, 300), engine.CallQuery{}, nil), want)
+		got := readAllCalls(t, withColumn(300, "exception_code", "CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END"), engine.CallQuery{}, nil)
+		diffCalls(t, got, want)
+	})
+
+	t.Run("column override reads another column of a join", func(t *testing.T) {
+		// r.dtRecordingGMTStartTime is not in the default select list of
+		// the recording join: naming it adds it.
+		got := readAllCalls(t, withColumn(500, "skill", "CAST(r.dtRecordingGMTStartTime AS VARCHAR)"), engine.CallQuery{}, nil)
+		n := 0
+		for _, c := range got {
+			if c.Skill != "" {
+				n++
+			}
+		}
+		if n < 1000 {
+			t.Errorf("%d calls have a recording start as skill", n)
+		}
 	})
 
 	t.Run("bad enum is a bad row, not a stop", func(t *testing.T) {
-		q := "SELECT * REPLACE (CASE WHEN call_id % 10 = 0 THEN 'sideways' ELSE direction END AS direction) FROM (" + base + ")"
-		got := readAllCalls(t, withCalls(q, 300), engine.CallQuery{}, nil)
+		var def string
+		for _, c := range f.source(t, 0).m.columns[QueryCalls] {
+			if c.name == "direction" {
+				def = c.sql
+			}
+		}
+		got := readAllCalls(t, withColumn(300, "direction", "CASE WHEN i.iInteractionID % 10 = 0 THEN 'sideways' ELSE "+def+" END"), engine.CallQuery{}, nil)
 		bad := 0
 		for _, c := range got {
 			if c.Bad != "" {
@@ -284,52 +374,52 @@ func TestEngageDuckDB(t *testing.T) {
 
 	t.Run("row without key stops with an error", func(t *testing.T) {
 		// One page: once paging has a key, a NULL start_time matches no
-		// keyset predicate (check counts such rows, see checkDB).
-		q := "SELECT * REPLACE (CASE WHEN call_id = 1500 THEN NULL ELSE start_time END AS start_time) FROM (" + base + ")"
-		err := withCalls(q, 5000).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { return nil })
+		// keyset predicate (check counts such rows, a run counts them failed).
+		s := withColumn(5000, "start_time", "CASE WHEN i.iInteractionID = 1500 THEN NULL ELSE i.dtInteractionGMTStartTime END")
+		err := s.ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { return nil })
 		if err == nil || !strings.Contains(err.Error(), "without call_id or start_time") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
-	t.Run("check", func(t *testing.T) {
-		from := opt.WithDefaults().InstalledAt
-		want := 0
+	t.Run("queries override with {set}", func(t *testing.T) {
+		// The whole calls query replaced, still read once per set.
+		base, err := f.source(t, 0).m.callsSet(setToken, fixtureStorage, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := f.source(t, 400, func(s *dsl.Source) { s.Queries = map[string]string{QueryCalls: base} })
+		diffCalls(t, readAllCalls(t, s, engine.CallQuery{}, nil), all)
+	})
+
+	t.Run("counted by the database", func(t *testing.T) {
+		one := int64(1)
+		s := f.source(t, 0)
+		q := engine.CallQuery{From: f.from, TenantEquals: &one}
+		got, err := s.CountFiltered(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var other, before int
 		for _, c := range all {
-			if !c.StartTime.Before(from) {
-				want++
+			switch {
+			case c.TenantID != 1:
+				other++
+			case c.StartTime.Before(f.from):
+				before++
 			}
 		}
-		var out strings.Builder
-		if err := checkDB(context.Background(), db, DuckDB, dsl.Source{Name: "dc1"}, from, &out); err != nil {
-			t.Fatal(err)
+		want := map[engine.StateReason]int{
+			{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  other,
+			{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: before,
+			{State: engine.StateFailed, Reason: engine.ReasonBadRow}:         0,
 		}
-		for _, line := range []string{
-			"source dc1: query agents readable", "source dc1: query calls readable", "source dc1: query business_data readable",
-			fmt.Sprintf("  total %8d\n", want), "source dc1: round-trip latency",
-		} {
-			if !strings.Contains(out.String(), line) {
-				t.Errorf("output lacks %q:\n%s", line, out.String())
-			}
+		if fmt.Sprint(got) != fmt.Sprint(want) || other == 0 || before == 0 {
+			t.Errorf("counted %v, want %v", got, want)
 		}
-	})
-
-	t.Run("check counts calls without start_time", func(t *testing.T) {
-		q := "SELECT * REPLACE (CASE WHEN call_id IN (3, 4) THEN NULL ELSE start_time END AS start_time) FROM (" + base + ")"
-		var out strings.Builder
-		if err := checkDB(context.Background(), db, DuckDB, dsl.Source{Name: "dc1", Queries: map[string]string{QueryCalls: q}}, time.Time{}, &out); err != nil {
-			t.Fatal(err)
-		}
-		if want := "source dc1: warning: 2 calls without start_time"; !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	})
-
-	t.Run("check names a missing table", func(t *testing.T) {
-		src := dsl.Source{Name: "dc1", Queries: map[string]string{QueryAgents: "SELECT * FROM tblNoSuchUsers"}}
-		err := checkDB(context.Background(), db, DuckDB, src, time.Time{}, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "source dc1: query agents:") || !strings.Contains(err.Error(), "tblNoSuchUsers") {
-			t.Fatalf("err = %v", err)
+		read := len(readAllCalls(t, s, q, nil))
+		if read+other+before != len(all) {
+			t.Errorf("read %d + counted %d + %d = %d, want %d", read, other, before, read+other+before, len(all))
 		}
 	})
 }

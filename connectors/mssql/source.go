@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/applink-dev/applink/connectors/sqlrow"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	mssqldb "github.com/microsoft/go-mssqldb"
@@ -25,7 +26,8 @@ type Source struct {
 	d       Dialect
 	label   string // "source dc1", prefix of messages
 	site    string
-	queries map[string]string
+	m       *mapping
+	media   *pathMapper
 	batch   int
 	timeout time.Duration
 	retry   RetryPolicy
@@ -34,9 +36,26 @@ type Source struct {
 	// fetch reads one page of calls; a field so tests can inject failures
 	// at the page boundary, where resumption is decided.
 	fetch func(ctx context.Context, w callWindow, names *engine.Names) (*page, error)
+	// window resolves the base queries of a run against the catalog (nil:
+	// the window's queries are already set, as tests do).
+	window func(ctx context.Context, w *callWindow) (bool, error)
 }
 
-var _ engine.Source = (*Source)(nil)
+var (
+	_ engine.Source          = (*Source)(nil)
+	_ engine.MediaLocator    = (*Source)(nil)
+	_ engine.FilteredCounter = (*Source)(nil)
+
+	agentMapper = must(sqlrow.NewAgentMapper(agentColumns))
+	callMapper  = must(sqlrow.NewCallMapper(callColumns))
+)
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // Open connects to the Engage SQL Server of a source block (driver
 // "mssql"). It is an engine.SourceFactory. It pings the server so that a
@@ -64,12 +83,12 @@ func Open(ctx context.Context, src dsl.Source) (engine.Source, error) {
 // with DuckDB to execute the very queries SQL Server would get.
 func New(db *sql.DB, d Dialect, src dsl.Source) (*Source, error) {
 	label := "source " + src.Name
-	qs, err := resolveQueries(d, src.Queries)
+	m, err := newMapping(d, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	s := &Source{
-		db: db, d: d, label: label, site: src.Site, queries: qs,
+		db: db, d: d, label: label, site: src.Site, m: m, media: newPathMapper(label, src.Media),
 		batch: src.BatchSize, timeout: src.QueryTimeout, retry: DefaultRetry,
 	}
 	if s.site == "" {
@@ -82,7 +101,31 @@ func New(db *sql.DB, d Dialect, src dsl.Source) (*Source, error) {
 		s.timeout = DefaultQueryTimeout
 	}
 	s.fetch = s.fetchPage
+	s.window = s.resolveWindow
 	return s, nil
+}
+
+// resolveWindow reads the catalog and sets the window's base queries to
+// the interaction sets it reaches. It reports false when there is nothing
+// to read.
+func (s *Source) resolveWindow(ctx context.Context, w *callWindow) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.m.readCatalog(ctx, s.db)
+	if err != nil {
+		return false, err
+	}
+	sets := numbers(c.inWindow(w.from))
+	if s.m.needsCatalog() && len(sets) == 0 {
+		return false, nil
+	}
+	if w.calls, err = s.m.callsBase(sets, c.storage, nil); err != nil {
+		return false, &permanentError{err}
+	}
+	if w.keys, err = s.m.callsBase(sets, c.storage, keyColumns); err != nil {
+		return false, &permanentError{err}
+	}
+	return true, nil
 }
 
 // Close closes the database handle.
@@ -108,13 +151,13 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 func (s *Source) readAgents(ctx context.Context) ([]engine.AgentRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	q := agentsQuery(s.d, s.queries[QueryAgents])
+	q := agentsQuery(s.d, s.m.agentsBase(nil))
 	rows, err := s.db.QueryContext(ctx, q.SQL, q.Args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	vals, ptrs := scanTargets(len(agentColumns))
+	vals, ptrs := sqlrow.ScanTargets(len(agentColumns))
 	var out []engine.AgentRecord
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
@@ -127,29 +170,11 @@ func (s *Source) readAgents(ctx context.Context) ([]engine.AgentRecord, error) {
 
 func (s *Source) agentRecord(v []any) engine.AgentRecord {
 	var r engine.AgentRecord
-	var errs []error
-	conv := func(col int, f func(any) error) {
-		if err := f(v[col]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", agentColumns[col], err))
-		}
-	}
-	conv(0, func(x any) (err error) { r.UserID, err = asString(x); return })
-	conv(1, func(x any) (err error) { r.AgentID, err = asString(x); return })
-	conv(2, func(x any) (err error) { r.FirstName, err = asString(x); return })
-	conv(3, func(x any) (err error) { r.LastName, err = asString(x); return })
-	conv(4, func(x any) (err error) { r.Email, err = asString(x); return })
-	conv(5, func(x any) (err error) { r.Active, err = asBool(x); return })
-	conv(6, func(x any) (err error) { r.IsAgent, err = asBool(x); return })
-	conv(7, func(x any) (err error) { r.TenantID, err = asInt64(x); return })
-	conv(8, func(x any) (err error) { r.CreatedAt, err = asTime(x); return })
+	agentMapper.Map(&r, v)
 	if !r.IsAgent {
 		r.AgentID = "" // the contract: a non-agent user has no agent ID
 	}
 	r.Pos = s.label + " user " + r.UserID
-	if r.UserID == "" {
-		errs = append(errs, errors.New("user_id is empty"))
-	}
-	r.Err = errors.Join(errs...)
 	return r
 }
 
@@ -173,6 +198,15 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 	w := callWindow{from: q.From, tenant: q.TenantEquals}
 	if q.After != "" {
 		w.after = &key{t: q.From, id: parseID(q.After)}
+	}
+	if s.window != nil {
+		more, err := withRetry(ctx, s.retry, func(ctx context.Context) (bool, error) { return s.window(ctx, &w) })
+		if err != nil {
+			return fmt.Errorf("%s: reading the Engage catalog: %w", s.label, scrubbed(err, s.secrets))
+		}
+		if !more {
+			return nil // no interaction set reaches the window
+		}
 	}
 	for {
 		p, err := withRetry(ctx, s.retry, func(ctx context.Context) (*page, error) {
@@ -220,12 +254,12 @@ func parseID(id string) any {
 func (s *Source) fetchPage(ctx context.Context, w callWindow, names *engine.Names) (*page, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	q := callsBatch(s.d, s.queries[QueryCalls], w, s.batch)
+	q := callsBatch(s.d, w, s.batch)
 	p, err := s.readCallRows(ctx, q)
 	if err != nil || len(p.calls) == 0 {
 		return p, err
 	}
-	bq := bdBatch(s.d, s.queries[QueryBusinessData], s.queries[QueryCalls], w, p.keys[len(p.keys)-1])
+	bq := bdBatch(s.d, s.m.bdBase(nil), w, p.keys[len(p.keys)-1])
 	return p, s.readBD(ctx, bq, p, names)
 }
 
@@ -236,7 +270,7 @@ func (s *Source) readCallRows(ctx context.Context, q Query) (*page, error) {
 	}
 	defer rows.Close()
 	p := &page{calls: make([]engine.CallRecord, 0, min(s.batch, 1024))}
-	vals, ptrs := scanTargets(len(callColumns))
+	vals, ptrs := sqlrow.ScanTargets(len(callColumns))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
@@ -254,7 +288,6 @@ func (s *Source) readCallRows(ctx context.Context, q Query) (*page, error) {
 
 func (s *Source) callRecord(v []any) (engine.CallRecord, key, error) {
 	var r engine.CallRecord
-	c := &r.Call
 	if v[0] == nil || v[3] == nil {
 		return r, key{}, errors.New("the calls query returned a row without call_id or start_time; both are needed to page through calls")
 	}
@@ -262,34 +295,29 @@ func (s *Source) callRecord(v []any) (engine.CallRecord, key, error) {
 	if err != nil {
 		return r, key{}, fmt.Errorf("call_id: %w", err)
 	}
-	start, err := asTime(v[3])
+	start, err := sqlrow.Time(v[3])
 	if err != nil {
 		return r, key{}, fmt.Errorf("start_time of call %v: %w", id, err)
 	}
-	c.CallID, _ = asString(id)
-	c.StartTime = start.UTC()
-	c.Site = s.site
-	var errs []error
-	conv := func(col int, f func(any) error) {
-		if err := f(v[col]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", callColumns[col], err))
-		}
-	}
-	conv(1, func(x any) (err error) { c.TenantID, err = asInt64(x); return })
-	conv(2, func(x any) (err error) { c.AgentID, err = asString(x); return })
-	conv(4, func(x any) (err error) { c.DurationMS, err = asInt64(x); return })
-	conv(5, func(x any) (err error) { c.Direction, err = asEnum(x, "in", "out", "internal", "unknown"); return })
-	conv(6, func(x any) (err error) { c.ANI, err = asString(x); return })
-	conv(7, func(x any) (err error) { c.DNIS, err = asString(x); return })
-	conv(8, func(x any) (err error) { c.Archived, err = asBool(x); return })
-	conv(9, func(x any) (err error) { c.AudioPackets, err = asInt64(x); return })
-	conv(10, func(x any) (err error) { c.Status, err = asEnum(x, "ok", "invalid", "error"); return })
-	conv(11, func(x any) (err error) { c.ExceptionCode, err = asInt64(x); return })
-	conv(12, func(x any) (err error) { c.MediaPath, err = asString(x); return })
-	conv(13, func(x any) (err error) { c.Skill, err = asString(x); return })
-	r.Err = errors.Join(errs...)
-	r.Pos = s.label + " call " + c.CallID
+	callMapper.Map(&r, v)
+	r.Call.Site = s.site
+	r.Pos = s.label + " call " + r.Call.CallID
 	return r, key{t: start, id: id}, nil
+}
+
+// keyID is the keyset form of a call_id: integers compare as integers
+// (Engage's iInteractionID), anything else as text.
+func keyID(v any) (any, error) {
+	if n, ok := sqlrow.Integer(v); ok {
+		return n, nil
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	}
+	return nil, fmt.Errorf("unsupported call_id type %T", v)
 }
 
 // readBD attaches the page's business data to its calls. Values are copied
@@ -305,13 +333,13 @@ func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Nam
 		return err
 	}
 	defer rows.Close()
-	vals, ptrs := scanTargets(len(bdColumns))
+	vals, ptrs := sqlrow.ScanTargets(len(bdColumns))
 	var arena []byte
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		id, err := asString(vals[0])
+		id, err := sqlrow.String(vals[0])
 		if err != nil {
 			return &permanentError{fmt.Errorf("business data call_id: %w", err)}
 		}
@@ -319,8 +347,8 @@ func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Nam
 		if !ok {
 			continue // the range join only returns the page's calls; be safe anyway
 		}
-		name, err1 := asString(vals[1])
-		value, err2 := asString(vals[2])
+		name, err1 := sqlrow.String(vals[1])
+		value, err2 := sqlrow.String(vals[2])
 		if err := errors.Join(err1, err2); err != nil {
 			rec := &p.calls[i]
 			rec.Err = errors.Join(rec.Err, fmt.Errorf("business data: %w", err))
@@ -336,11 +364,51 @@ func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Nam
 	return rows.Err()
 }
 
-func scanTargets(n int) ([]any, []any) {
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
+// CountFiltered implements engine.FilteredCounter: the rows of every
+// interaction set (those outside the window too) that the window and
+// tenant predicates of ReadCalls left out, by the reason each would have
+// had. A call without start_time no keyset reaches is a failed bad_row.
+func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[engine.StateReason]int, error) {
+	w := callWindow{from: q.From, tenant: q.TenantEquals}
+	if w.from.IsZero() && w.tenant == nil {
+		return nil, nil
 	}
-	return vals, ptrs
+	counts, err := withRetry(ctx, s.retry, func(ctx context.Context) ([]int64, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		c, err := s.m.readCatalog(ctx, s.db)
+		if err != nil {
+			return nil, err
+		}
+		if s.m.needsCatalog() && len(c.sets) == 0 {
+			return nil, nil
+		}
+		keys, err := s.m.callsBase(numbers(c.sets), c.storage, keyColumns)
+		if err != nil {
+			return nil, &permanentError{err}
+		}
+		cq := countFilteredQuery(s.d, keys, w)
+		vals, ptrs := sqlrow.ScanTargets(len(filteredReasons))
+		if err := s.db.QueryRowContext(ctx, cq.SQL, cq.Args...).Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out := make([]int64, len(vals))
+		for i, v := range vals {
+			if out[i], err = sqlrow.Int64(v); err != nil {
+				return nil, &permanentError{err}
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: counting the calls filtered in the database: %w", s.label, scrubbed(err, s.secrets))
+	}
+	if counts == nil {
+		return nil, nil
+	}
+	return map[engine.StateReason]int{
+		{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  int(counts[0]),
+		{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: int(counts[1]),
+		{State: engine.StateFailed, Reason: engine.ReasonBadRow}:         int(counts[2]),
+	}, nil
 }

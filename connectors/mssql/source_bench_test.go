@@ -5,36 +5,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/connectors/demogen"
-	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 )
 
 // BenchmarkRenderCallsBatch is the per-page cost of building the SQL.
 func BenchmarkRenderCallsBatch(b *testing.B) {
-	base, _ := DefaultQuery(TSQL, QueryCalls)
+	base, _ := DefaultQuery(TSQL, QueryCalls, []string{"7", "8"}, []string{"tblStorageCenter01"})
 	tenant := int64(3)
-	w := callWindow{from: time.Now(), tenant: &tenant, after: &key{t: time.Now(), id: int64(42)}}
+	w := callWindow{from: time.Now(), tenant: &tenant, after: &key{t: time.Now(), id: int64(42)}, calls: base}
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		_ = callsBatch(TSQL, base, w, DefaultBatchSize)
+		_ = callsBatch(TSQL, w, DefaultBatchSize)
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "queries/s")
 }
 
-// BenchmarkReadCallsEngageDuckDB reads the Engage-shaped DuckDB database
-// through the DuckDB rendering of the source's plans (pages of 1,000 calls
-// with 20 business-data fields): the source's own overhead plus DuckDB's
-// execution, not a SQL Server figure.
+// BenchmarkReadCallsEngageDuckDB reads the Engage fixture (public layout,
+// three sets) through the DuckDB rendering of the source's plans (pages of
+// 1,000 calls with 20 business-data fields): the source's own overhead plus
+// DuckDB's execution, not a SQL Server figure.
 func BenchmarkReadCallsEngageDuckDB(b *testing.B) {
-	dir := demoData(b, demogen.Options{Calls: 5000, BDFields: 20, Sites: []string{demoSite}})
-	db := engageDuckDB(b, dir)
-	s, err := New(db, DuckDB, dsl.Source{Name: "dc1", BatchSize: 1000})
-	if err != nil {
-		b.Fatal(err)
-	}
+	opt := demoOptions(5000)
+	opt.BDFields = 20
+	s := newEngageFixture(b, opt).source(b, 1000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	n, bd := 0, 0

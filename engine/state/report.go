@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 // Report is what one run did, read back from the state file.
@@ -18,19 +21,38 @@ type Report struct {
 
 	Agents map[string]int `json:"agents"` // "state/reason" -> rows
 	Calls  map[string]int `json:"calls"`
+	// Counted are call rows the source filtered inside the database (window
+	// or tenant pushed into SQL): never read, so not in the ledger, but
+	// counted by the database per "state/reason" and part of SourceRows.
+	Counted map[string]int `json:"counted,omitempty"`
 
 	Excluded []ReasonExamples `json:"excluded"` // by reason, with example ids set by this run
 	Failures []Failure        `json:"failures"`
 	Drift    []Drift          `json:"drift"`
 
-	SourceRows  int `json:"source_rows"`
-	Accounted   int `json:"accounted"`   // calls in a ledger state + bad rows without an id
+	SourceRows  int `json:"source_rows"` // call rows read + counted by the database
+	Accounted   int `json:"accounted"`   // calls in a ledger state + bad rows without an id + counted rows
 	Unexplained int `json:"unexplained"` // SourceRows - Accounted - duplicates seen; must be 0
 	Sent        struct {
 		Agents int `json:"agents"`
 		Calls  int `json:"calls"`
 	} `json:"sent"`
 	BadSamples []string `json:"bad_samples"`
+}
+
+// CountedLines renders the rows counted by the database as the summary
+// does ("other_tenant: 12 (counted by the database)"), largest first.
+func (r *Report) CountedLines() []string {
+	t := engine.Tally{By: map[engine.StateReason]int{}}
+	for k, n := range r.Counted {
+		st, reason, _ := strings.Cut(k, "/")
+		t.By[engine.StateReason{State: st, Reason: reason}] += n
+	}
+	var out []string
+	for _, e := range t.Sorted() {
+		out = append(out, engine.CountedLine(e))
+	}
+	return out
 }
 
 // ReasonExamples is an exclusion reason with a few call ids.
@@ -58,6 +80,7 @@ type Drift struct {
 type storedSummary struct {
 	Agents     map[string]int              `json:"agents"`
 	Calls      map[string]int              `json:"calls"`
+	Counted    map[string]int              `json:"counted"`
 	SourceRows int                         `json:"source_rows"`
 	BadNoID    int                         `json:"bad_no_id"`
 	BadSamples []string                    `json:"bad_samples"`
@@ -98,7 +121,14 @@ func (s *Store) Report(ctx context.Context, runID string) (*Report, error) {
 		r.Accounted += n
 	}
 	r.Accounted += sum.BadNoID
-	r.Unexplained = sum.SourceRows - r.Accounted - sum.Duplicates
+	if len(sum.Counted) > 0 {
+		r.Counted = sum.Counted
+		for _, n := range sum.Counted {
+			r.SourceRows += n // rows of the source, though not read
+			r.Accounted += n
+		}
+	}
+	r.Unexplained = r.SourceRows - r.Accounted - sum.Duplicates
 
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT entity, reason, count(*) AS n, list(id ORDER BY id)[1:5]

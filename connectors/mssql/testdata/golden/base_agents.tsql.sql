@@ -8,5 +8,5 @@ SELECT
   CASE WHEN a.iAgentId IS NULL THEN 0 ELSE 1 END AS is_agent,
   u.iTenantID AS tenant_id,
   u.dtCreatedGMT AS created_at
-FROM tblUser AS u
-LEFT JOIN tblAgent AS a ON a.iUserID = u.iUserID
+FROM [nice_admin].[dbo].[tblUser] AS u
+LEFT JOIN [nice_admin].[dbo].[tblAgent] AS a ON a.iUserID = u.iUserID

@@ -4,31 +4,21 @@ SELECT
   b.iInteractionID AS call_id,
   b.nvcFieldName AS name,
   b.nvcFieldValue AS value
-FROM tblBusinessData AS b
+FROM [nice_interactions].[dbo].[tblBusinessData] AS b
 ) AS b
 WHERE b.[call_id] IN (SELECT q.[call_id]
 FROM (
 SELECT
   i.iInteractionID AS call_id,
   i.iTenantID AS tenant_id,
-  ag.nvcAgentId AS agent_id,
-  i.dtInteractionGMTStartTime AS start_time,
-  i.biInteractionDuration AS duration_ms,
-  CASE i.tiCallDirectionTypeID WHEN 1 THEN 'in' WHEN 2 THEN 'out' WHEN 3 THEN 'internal' ELSE 'unknown' END AS direction,
-  ini.nvcPhoneNumber AS ani,
-  i.nvcDialedNumber AS dnis,
-  CASE WHEN r.tiVoiceArchiveStatus = 1 THEN 1 ELSE 0 END AS archived,
-  CASE WHEN na.iExceptionNumber IS NOT NULL THEN 0 ELSE r.iAudioPackets END AS audio_packets,
-  CASE i.tiInteractionStatusID WHEN 1 THEN 'invalid' WHEN 2 THEN 'error' ELSE 'ok' END AS status,
-  ex.iExceptionNumber AS exception_code,
-  r.vcArchivePath AS media_path,
-  i.nvcSkillName AS skill
-FROM tblInteraction AS i
-OUTER APPLY (SELECT TOP (1) p.nvcAgentId FROM tblParticipant AS p WHERE p.iInteractionID = i.iInteractionID AND p.nvcAgentId <> '' ORDER BY p.iParticipantID) AS ag
-OUTER APPLY (SELECT TOP (1) p.nvcPhoneNumber FROM tblParticipant AS p WHERE p.iInteractionID = i.iInteractionID AND p.bitIsInteractionInitiator = 1 ORDER BY p.iParticipantID) AS ini
-OUTER APPLY (SELECT TOP (1) rc.tiVoiceArchiveStatus, rc.iAudioPackets, rc.vcArchivePath FROM tblRecording AS rc WHERE rc.iInteractionID = i.iInteractionID ORDER BY rc.iRecordingID) AS r
-OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM tblInteractionException AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber <> 1702 ORDER BY e.dtExceptionTimeStamp, e.iExceptionID) AS ex
-OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM tblInteractionException AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber = 1702 ORDER BY e.iExceptionID) AS na
+  i.dtInteractionGMTStartTime AS start_time
+FROM [nice_interactions].[dbo].[tblInteraction7] AS i
+UNION ALL
+SELECT
+  i.iInteractionID AS call_id,
+  i.iTenantID AS tenant_id,
+  i.dtInteractionGMTStartTime AS start_time
+FROM [nice_interactions].[dbo].[tblInteraction8] AS i
 ) AS q
 WHERE q.[start_time] >= @p1
   AND (q.[start_time] > @p2 OR (q.[start_time] = @p2 AND q.[call_id] > @p3))

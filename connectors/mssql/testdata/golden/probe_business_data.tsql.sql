@@ -4,5 +4,5 @@ SELECT
   b.iInteractionID AS call_id,
   b.nvcFieldName AS name,
   b.nvcFieldValue AS value
-FROM tblBusinessData AS b
+FROM [nice_interactions].[dbo].[tblBusinessData] AS b
 ) AS q

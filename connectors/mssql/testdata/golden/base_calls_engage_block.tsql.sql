@@ -1,0 +1,43 @@
+SELECT
+  i.iInteractionID AS call_id,
+  0 AS tenant_id,
+  ag.nvcAgentId AS agent_id,
+  i.dtInteractionGMTStartTime AS start_time,
+  i.biInteractionDuration / 10000 AS duration_ms,
+  CASE i.tiCallDirectionTypeID WHEN 1 THEN 'in' WHEN 2 THEN 'out' WHEN 3 THEN 'internal' ELSE 'unknown' END AS direction,
+  ini.nvcPhoneNumber AS ani,
+  i.nvcDialedNumber AS dnis,
+  CASE WHEN r.tiRecordingRecordedTypeID IN (1, 3) THEN 1 ELSE 0 END AS archived,
+  CASE WHEN na.iExceptionNumber IS NOT NULL THEN 0 WHEN r.vcArchivePath <> '' THEN 1 ELSE 0 END AS audio_packets,
+  CASE i.tiInteractionStatusID WHEN 1 THEN 'invalid' WHEN 2 THEN 'error' ELSE 'ok' END AS status,
+  CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END AS exception_code,
+  CASE WHEN r.vcArchivePath <> '' THEN CONCAT(r.nvcUnitPath, '\', r.vcArchivePath) END AS media_path,
+  i.nvcSkillName AS skill
+FROM [engage_ni].[dbo].[tblInteraction7] AS i
+OUTER APPLY (SELECT TOP (1) p.nvcAgentId FROM [engage_ni].[dbo].[tblParticipant7] AS p WHERE p.iInteractionID = i.iInteractionID AND p.nvcAgentId <> '' ORDER BY p.iParticipantID) AS ag
+OUTER APPLY (SELECT TOP (1) p.nvcPhoneNumber FROM [engage_ni].[dbo].[tblParticipant7] AS p WHERE p.iInteractionID = i.iInteractionID AND p.bitIsInteractionInitiator = 1 ORDER BY p.iParticipantID) AS ini
+OUTER APPLY (SELECT TOP (1) rc.vcArchivePath, rc.tiRecordingRecordedTypeID, un.nvcUnitPath FROM (SELECT iInteractionID, vcArchivePath, dtRecordingGMTStartTime, siUnitID, tiRecordingRecordedTypeID FROM [engage_sc].[dbo].[tblStorageCenter01] UNION ALL SELECT iInteractionID, vcArchivePath, dtRecordingGMTStartTime, siUnitID, tiRecordingRecordedTypeID FROM [engage_sc].[dbo].[tblStorageCenter02]) AS rc LEFT JOIN [nice_admin].[dbo].[tblScSamUnit] AS un ON un.siUnitID = rc.siUnitID WHERE rc.iInteractionID = i.iInteractionID ORDER BY CASE WHEN rc.vcArchivePath <> '' THEN 0 ELSE 1 END, rc.dtRecordingGMTStartTime) AS r
+OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM [engage_ni].[dbo].[tblInteractionException] AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber <> 1702 ORDER BY e.dtExceptionTimeStamp, e.iExceptionID) AS ex
+OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM [engage_ni].[dbo].[tblInteractionException] AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber = 1702 ORDER BY e.iExceptionID) AS na
+UNION ALL
+SELECT
+  i.iInteractionID AS call_id,
+  0 AS tenant_id,
+  ag.nvcAgentId AS agent_id,
+  i.dtInteractionGMTStartTime AS start_time,
+  i.biInteractionDuration / 10000 AS duration_ms,
+  CASE i.tiCallDirectionTypeID WHEN 1 THEN 'in' WHEN 2 THEN 'out' WHEN 3 THEN 'internal' ELSE 'unknown' END AS direction,
+  ini.nvcPhoneNumber AS ani,
+  i.nvcDialedNumber AS dnis,
+  CASE WHEN r.tiRecordingRecordedTypeID IN (1, 3) THEN 1 ELSE 0 END AS archived,
+  CASE WHEN na.iExceptionNumber IS NOT NULL THEN 0 WHEN r.vcArchivePath <> '' THEN 1 ELSE 0 END AS audio_packets,
+  CASE i.tiInteractionStatusID WHEN 1 THEN 'invalid' WHEN 2 THEN 'error' ELSE 'ok' END AS status,
+  CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END AS exception_code,
+  CASE WHEN r.vcArchivePath <> '' THEN CONCAT(r.nvcUnitPath, '\', r.vcArchivePath) END AS media_path,
+  i.nvcSkillName AS skill
+FROM [engage_ni].[dbo].[tblInteraction8] AS i
+OUTER APPLY (SELECT TOP (1) p.nvcAgentId FROM [engage_ni].[dbo].[tblParticipant8] AS p WHERE p.iInteractionID = i.iInteractionID AND p.nvcAgentId <> '' ORDER BY p.iParticipantID) AS ag
+OUTER APPLY (SELECT TOP (1) p.nvcPhoneNumber FROM [engage_ni].[dbo].[tblParticipant8] AS p WHERE p.iInteractionID = i.iInteractionID AND p.bitIsInteractionInitiator = 1 ORDER BY p.iParticipantID) AS ini
+OUTER APPLY (SELECT TOP (1) rc.vcArchivePath, rc.tiRecordingRecordedTypeID, un.nvcUnitPath FROM (SELECT iInteractionID, vcArchivePath, dtRecordingGMTStartTime, siUnitID, tiRecordingRecordedTypeID FROM [engage_sc].[dbo].[tblStorageCenter01] UNION ALL SELECT iInteractionID, vcArchivePath, dtRecordingGMTStartTime, siUnitID, tiRecordingRecordedTypeID FROM [engage_sc].[dbo].[tblStorageCenter02]) AS rc LEFT JOIN [nice_admin].[dbo].[tblScSamUnit] AS un ON un.siUnitID = rc.siUnitID WHERE rc.iInteractionID = i.iInteractionID ORDER BY CASE WHEN rc.vcArchivePath <> '' THEN 0 ELSE 1 END, rc.dtRecordingGMTStartTime) AS r
+OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM [engage_ni].[dbo].[tblInteractionException] AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber <> 1702 ORDER BY e.dtExceptionTimeStamp, e.iExceptionID) AS ex
+OUTER APPLY (SELECT TOP (1) e.iExceptionNumber FROM [engage_ni].[dbo].[tblInteractionException] AS e WHERE e.iInteractionID = i.iInteractionID AND e.iExceptionNumber = 1702 ORDER BY e.iExceptionID) AS na

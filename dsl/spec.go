@@ -51,7 +51,8 @@ type Spec struct {
 	Fields  []Field
 
 	Staging Staging
-	Sink    *Sink // nil: the outbox, chosen on the command line
+	Sink    *Sink  // nil: the outbox, chosen on the command line
+	State   *State // nil: the DuckDB file beside the spec
 }
 
 // Source is one `source "engage" NAME` block: one site of one Engage system.

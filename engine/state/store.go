@@ -98,6 +98,12 @@ func stateErr(path string, err error) error {
 // Path is the state file's path.
 func (s *Store) Path() string { return s.path }
 
+// String implements Backend: the file's path.
+func (s *Store) String() string { return s.path }
+
+// Queue implements Backend: the embedded state has no delivery queue.
+func (s *Store) Queue(context.Context) (QueueStats, error) { return QueueStats{}, nil }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -193,18 +199,19 @@ func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started tim
 type LedgerRow struct {
 	Entity, ID, State, Reason, Detail, RunID string
 	Active                                   bool
+	FP                                       uint64 // the fingerprint, as Prior sees it
 }
 
 // Ledger streams the ledger in (entity, id) order.
 func (s *Store) Ledger(ctx context.Context, fn func(r LedgerRow) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, state, reason, detail, active, run_id FROM ledger ORDER BY entity, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, state, reason, detail, active, run_id, fp FROM ledger ORDER BY entity, id`)
 	if err != nil {
 		return fmt.Errorf("state: ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r LedgerRow
-		if err := rows.Scan(&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID); err != nil {
+		if err := rows.Scan(&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID, &r.FP); err != nil {
 			return err
 		}
 		if err := fn(r); err != nil {

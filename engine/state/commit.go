@@ -32,7 +32,7 @@ type RunLedger struct {
 	keys     []uint64 // row keys of this run, to know at commit whether an id repeats
 	sorted   int      // 0 not checked yet, 1 no repeats, 2 repeats
 	rec      []string
-	staged *Staged
+	staged   *Staged
 	// Deliveries to enqueue at commit (backends with a queue): one JSON job
 	// per line in a file beside the changes, so memory does not grow.
 	dpath  string

@@ -461,4 +461,3 @@ func (s *PGStore) runRows(ctx context.Context, runID string, r *Report) error {
 	})
 	return err
 }
-

@@ -32,6 +32,7 @@ type Plan struct {
 	Fields  []dsl.Field
 	Staging dsl.Staging
 	Sink    *dsl.Sink
+	State   *dsl.State // where the state lives; nil: the DuckDB file (not part of the hash)
 
 	fields []fieldPlan // how each field is evaluated (fast paths)
 	hash   string
@@ -74,6 +75,7 @@ func Compile(spec *dsl.Spec) (*Plan, error) {
 		Fields:  spec.Fields,
 		Staging: spec.Staging,
 		Sink:    spec.Sink,
+		State:   spec.State,
 	}
 	if p.Window.BackfillDays == 0 && !p.Window.BackfillRequestedAt.IsZero() {
 		p.Window.BackfillDays = dsl.DefaultBackfillDays

@@ -36,9 +36,8 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 		return exitOK
 	}
 	wms := map[string]engine.Watermark{}
-	p := workspace.DefaultPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.State); err == nil {
-		st, err := state.Open(ctx, p.State)
+	if cfg := workspace.StateConfig(plan.State, plan.Customer, workspace.DefaultPaths(dir, "", *statePath)); cfg.Exists() {
+		st, err := state.OpenConfig(ctx, cfg)
 		if err != nil {
 			fmt.Fprintf(std.err, "applink: %v\n", err)
 			return exitFindings

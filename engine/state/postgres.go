@@ -60,7 +60,7 @@ func OpenPostgres(ctx context.Context, dsn, spec string) (*PGStore, error) {
 		return nil, err
 	}
 	s := &PGStore{pool: pool, spec: spec, where: RedactDSN(dsn) + " (spec " + spec + ")", Attempts: DeliveryAttempts}
-	if err := migratePG(ctx, pool); err != nil {
+	if err := MigratePostgres(ctx, pool); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("state %s: %w", s.where, err)
 	}
@@ -107,7 +107,9 @@ func PGSchemaVersion() int64 {
 // other application of the database uses).
 const migrateLockKey = 0x6170706c696e6b // "applink"
 
-func migratePG(ctx context.Context, pool *pgxpool.Pool) error {
+// MigratePostgres brings a database to this build's schema (applink's and
+// River's tables); a delivery worker calls it too, as it may start first.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err

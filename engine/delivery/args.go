@@ -20,12 +20,12 @@ type Args struct {
 	// stores them (the 64 bits as a signed integer): the worker settles the
 	// row only while it is still this delivery's (a later run may have
 	// queued a newer version of the call).
-	Key   int64     `json:"key"`
-	FP    int64     `json:"fp"`
+	Key int64 `json:"key"`
+	FP  int64 `json:"fp"`
 	// Reason is the imported row's reason (agent_unmapped or none).
 	Reason string    `json:"reason,omitempty"`
 	Call   CallDoc   `json:"call"`
-	Agent *AgentDoc `json:"agent,omitempty"`
+	Agent  *AgentDoc `json:"agent,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -73,10 +73,10 @@ type AgentDoc struct {
 // spec's sink block, or (no sink block) the outbox folder, and the fields
 // the calls' values index.
 type Target struct {
-	Sink     *dsl.Sink `json:"sink,omitempty"`
-	Outbox   string    `json:"outbox,omitempty"`
+	Sink     *dsl.Sink  `json:"sink,omitempty"`
+	Outbox   string     `json:"outbox,omitempty"`
 	Fields   []FieldDoc `json:"fields"`
-	PlanHash string `json:"plan_hash"`
+	PlanHash string     `json:"plan_hash"`
 }
 
 // FieldDoc is a field as a sink needs it.

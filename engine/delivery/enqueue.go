@@ -54,7 +54,9 @@ func Enqueue(led *state.RunLedger, spec string, target Target) *Queue {
 func (q *Queue) Sink(s engine.Sink) engine.Sink { return &queueSink{Sink: s, q: q} }
 
 // Ledger wraps the run's ledger writer.
-func (q *Queue) Ledger(l engine.LedgerWriter) engine.LedgerWriter { return &queueLedger{LedgerWriter: l, q: q} }
+func (q *Queue) Ledger(l engine.LedgerWriter) engine.LedgerWriter {
+	return &queueLedger{LedgerWriter: l, q: q}
+}
 
 // Queued is the number of calls enqueued so far.
 func (q *Queue) Queued() int { return q.queued }

@@ -27,8 +27,8 @@ type Options struct {
 	// StatePath (a PostgreSQL state: it is copied into the preview file).
 	PriorLedger func(ctx context.Context, fn func(state.LedgerRow) error) error
 	Registry    engine.Registry // to open the plan's sources
-	Sources   []engine.Source // optional, already opened (tests)
-	Progress  func(engine.Progress)
+	Sources     []engine.Source // optional, already opened (tests)
+	Progress    func(engine.Progress)
 	// SampleBD also stores the source business data in long format (table
 	// bd). Off by default: 50 M rows at the reference workload.
 	SampleBD bool

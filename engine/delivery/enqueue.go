@@ -72,7 +72,7 @@ func (s *queueSink) Agent(ctx context.Context, a *engine.OutAgent) error {
 }
 
 func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
-	a := &Args{Spec: s.q.spec, Call: newCallDoc(c, s.q.fields), Key: int64(state.RowKey("call", c.CallID))}
+	a := &Args{Spec: s.q.spec, RunID: s.q.led.RunID(), Call: newCallDoc(c, s.q.fields), Key: int64(state.RowKey("call", c.CallID))}
 	if c.AgentUserID != "" {
 		a.Agent = s.q.agents[c.AgentUserID]
 	}

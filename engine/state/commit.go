@@ -88,6 +88,9 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	return l.w.Write(l.rec)
 }
 
+// RunID is the run's id.
+func (l *RunLedger) RunID() string { return l.runID }
+
 // Queues reports whether the state has a delivery queue: then a run may
 // Enqueue its calls for the workers instead of sending them.
 func (l *RunLedger) Queues() bool { return l.queue }

@@ -117,6 +117,9 @@ func (l *queueLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	// The run's tally counts every imported call, unchanged ones included;
 	// those sent this run are queued instead.
+	if sum.Calls.By == nil {
+		sum.Calls.By = map[engine.StateReason]int{}
+	}
 	for reason, n := range l.q.reasons {
 		from := engine.StateReason{State: engine.StateImported, Reason: reason}
 		n = min(n, sum.Calls.By[from])

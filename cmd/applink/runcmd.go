@@ -110,7 +110,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 	}
 	if format == "json" {
 		j := r.Summary.JSON()
-		j["sent_to"], j["state"] = r.Where, ws.Paths.State
+		j["sent_to"], j["state"] = r.Where, ws.State.String()
 		if r.Staged {
 			j["staged"] = r.StageDir
 		}
@@ -119,7 +119,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 		}
 	} else {
 		engine.WriteSummary(std.out, r.Summary)
-		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.Paths.State)
+		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.State)
 		if r.Staged {
 			fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.StageDir, r.RetentionDays)
 		}

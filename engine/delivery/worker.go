@@ -156,6 +156,7 @@ type Worker struct {
 	log     *slog.Logger
 	timeout time.Duration
 	targets sync.Map // spec + "\x00" + run id -> *Target
+	outbox  sync.Map // outbox folder -> *sync.Mutex
 }
 
 // NewWorker returns the worker on a pool, for a River client of one's own
@@ -277,6 +278,14 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 	if err != nil {
 		return outcome{code: "sink_config", detail: err.Error(), permanent: true}
 	}
+	if t.Sink == nil {
+		// The cumulative outbox merges each delivery into its files: one
+		// at a time per folder (and one worker process per outbox: it is
+		// the embedded sink for tests and demos, not for scale).
+		mu, _ := w.outbox.LoadOrStore(t.Outbox, &sync.Mutex{})
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
+	}
 	fields := t.fields()
 	call, err := a.Call.outCall(fields)
 	if err != nil {
@@ -296,7 +305,11 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 		if err := sink.Open(ctx, info); err != nil {
 			return err
 		}
-		if a.Agent != nil {
+		// A spec's sink (CXone) maps the call's agent to the user it made
+		// for it during the run: give it the agent again. The outbox holds
+		// the agents the run wrote and keys them by their ledger rows, so it
+		// gets none here.
+		if a.Agent != nil && t.Sink != nil {
 			if err := sink.Agent(ctx, a.Agent.outAgent()); err != nil {
 				return err
 			}

@@ -19,10 +19,10 @@ const envStateDSN = "APPLINK_STATE_DSN"
 func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	c := newCommand("worker", "", std)
 	dsn := c.fs.String("state", "", "the PostgreSQL state `DSN` whose queued calls to deliver (default $"+envStateDSN+")")
-	concurrency := c.fs.Int("concurrency", 4, "deliveries this process runs at once (`N`)")
-	jobTimeout := c.fs.Duration("job-timeout", 10*time.Minute, "longest one delivery attempt may take (`DURATION`)")
-	rescueAfter := c.fs.Duration("rescue-after", 0, "how long a delivery may run before it is taken for stuck (its worker died) and retried by another (`DURATION`; default job-timeout + 5m)")
-	pollEvery := c.fs.Duration("poll-every", time.Second, "how often to look for jobs besides PostgreSQL's notifications (`DURATION`)")
+	concurrency := c.fs.Int("concurrency", 4, "run `N` deliveries at once in this process")
+	jobTimeout := c.fs.Duration("job-timeout", 10*time.Minute, "give up one delivery attempt after `DURATION` (it is retried)")
+	rescueAfter := c.fs.Duration("rescue-after", 15*time.Minute, "hand a delivery still running after `DURATION` (its worker died) to another worker; more than --job-timeout")
+	pollEvery := c.fs.Duration("poll-every", time.Second, "look for jobs every `DURATION` besides PostgreSQL's notifications")
 	format := c.withFormat("text", []string{"text", "json"}, "log format on stderr")
 	pos, code, ok := c.parse(args)
 	if !ok {
@@ -39,6 +39,10 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	if !state.IsDSN(*dsn) {
 		fmt.Fprintf(std.err, "applink worker: needs a PostgreSQL state: --state postgres://user@host:5432/db or $%s\n", envStateDSN)
 		c.usageLine(std.err)
+		return exitUsage
+	}
+	if *rescueAfter <= *jobTimeout {
+		fmt.Fprintln(std.err, "applink worker: --rescue-after must be more than --job-timeout (a delivery still in time would be run twice)")
 		return exitUsage
 	}
 	if *concurrency < 1 {

@@ -19,6 +19,7 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
@@ -251,4 +252,99 @@ func diffLines(a, b string) string {
 		out = append(out[:40], fmt.Sprintf("… %d more", len(out)-40))
 	}
 	return strings.Join(out, "\n")
+}
+
+// sortedFile is a file's lines, sorted: the outbox's order depends on the
+// order of deliveries.
+func sortedFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// With PostgreSQL state and no sink block, the workers deliver into the
+// outbox: its files and the ledger end equal to a single-process run's,
+// and a second run sends nothing.
+func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
+	dsn := statetest.DSN(t)
+	root := t.TempDir()
+	opt := demogen.Options{Calls: 150, BDFields: 6, Seed: 11}
+	if _, err := demogen.Generate(filepath.Join(root, "data"), opt); err != nil {
+		t.Fatal(err)
+	}
+	spec := func(name string) string {
+		dir := filepath.Join(root, name)
+		if err := demogen.WriteSpec(dir, filepath.Join(root, "data"), opt); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	ref, dir := spec("ref"), spec("queued")
+	stateBlock := "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(stateBlock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("APPLINK_STATE_DSN", dsn)
+	t.Setenv("CI", "")
+	var out, errb bytes.Buffer
+	for _, d := range []string{ref, dir} {
+		if code := run([]string{"run", "--quiet", d}, nil, &out, &errb); code != exitOK {
+			t.Fatalf("run %s: exit %d\n%s%s", d, code, out.String(), errb.String())
+		}
+	}
+	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- delivery.Run(ctx, delivery.Config{DSN: dsn, Registry: registry(), PollEvery: 50 * time.Millisecond})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		q, err := st.Queue(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q == (state.QueueStats{}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still open: %+v", q)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		if got, want := sortedFile(t, filepath.Join(dir, ".applink", "outbox", f)), sortedFile(t, filepath.Join(ref, ".applink", "outbox", f)); got != want {
+			t.Errorf("outbox %s differs from a single-process run's:\n%s", f, diffLines(want, got))
+		}
+	}
+	refState, err := state.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ledgerText(t, refState)
+	refState.Close()
+	if got := ledgerText(t, st); got != want {
+		t.Errorf("ledger differs:\n%s", diffLines(want, got))
+	}
+	out.Reset()
+	if code := run([]string{"run", dir}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "sent: nothing") {
+		t.Errorf("second run: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"report", dir}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "unexplained: 0") {
+		t.Errorf("report: exit %d\n%s%s", code, out.String(), errb.String())
+	}
 }

@@ -133,29 +133,22 @@ func (l *RunLedger) Abort() {
 // rows, records the run and its watermarks and the staging index. A crash
 // before it leaves the state as it was; the next run sends the same rows
 // again and the sinks absorb them by id.
+// Whatever happens, the changes file is closed and removed when it returns.
 func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
-	l.w.Flush()
-	if err := l.w.Error(); err != nil {
-		return err
-	}
-	if err := l.bw.Flush(); err != nil {
-		return err
-	}
-	if err := l.f.Close(); err != nil {
-		return err
-	}
 	defer os.Remove(l.path)
-	if l.df != nil {
-		if err := l.dw.Flush(); err != nil {
-			return err
-		}
-		if err := l.df.Close(); err != nil {
-			return err
-		}
-		defer os.Remove(l.dpath)
-		if l.target == nil {
-			return errors.New("state: deliveries enqueued without a target")
-		}
+	l.w.Flush()
+	err := l.w.Error()
+	if err == nil {
+		err = l.bw.Flush()
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("state: changes file: %w", err)
+	}
+	if err := l.closeDeliveries(); err != nil {
+		return err
 	}
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
@@ -164,11 +157,36 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return err
 	}
-	return l.apply(ctx, &ChangeSet{
+	err = l.apply(ctx, &ChangeSet{
 		Path: l.path, Rows: l.rows, Repeats: l.rows > 0 && l.repeats(), ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
 		RunID: l.runID, SpecHash: l.specHash, Summary: sum, SummaryJSON: summary, Staged: l.staged,
 		Deliveries: l.dpath, DeliveryCount: l.djobs, Target: l.target,
 	})
+	if l.df != nil {
+		os.Remove(l.dpath)
+	}
+	return err
+}
+
+// closeDeliveries flushes and closes the deliveries file, if any; it is
+// removed once the commit returns.
+func (l *RunLedger) closeDeliveries() error {
+	if l.df == nil {
+		return nil
+	}
+	err := l.dw.Flush()
+	if cerr := l.df.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(l.dpath)
+		return fmt.Errorf("state: deliveries file: %w", err)
+	}
+	if l.target == nil {
+		os.Remove(l.dpath)
+		return errors.New("state: deliveries enqueued without a target")
+	}
+	return nil
 }
 
 // ChangeSet is what a run commits to the state in one transaction: the

@@ -199,7 +199,7 @@ func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started tim
 type LedgerRow struct {
 	Entity, ID, State, Reason, Detail, RunID string
 	Active                                   bool
-	FP                                       uint64 // the fingerprint, as Prior sees it
+	FP                                       uint64 // fingerprint: state, reason and a hash of what was sent
 }
 
 // Ledger streams the ledger in (entity, id) order.

@@ -84,11 +84,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	defer srv.Close()
 	bin := applinkBinary(t)
 	const calls = 400
-	dir := cxoneSpec(t, srv.URL, calls)
-	stateBlock := "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
-	if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(stateBlock), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := queuedSpec(t, srv.URL, calls)
 	env := append(append(os.Environ(), srv.Environ()...), "APPLINK_STATE_DSN="+dsn, "CI=")
 	var logs syncBuffer
 
@@ -97,9 +93,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	if err := os.CopyFS(ref, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"sink.hcl", "state.hcl"} {
-		os.Remove(filepath.Join(ref, f))
-	}
+	os.Remove(filepath.Join(ref, "queued.hcl"))
 	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
@@ -224,6 +218,28 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	var rescued int
 	st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE attempt > 1`).Scan(&rescued)
 	t.Logf("%d deliveries took more than one attempt (the killed worker's, rescued, and retries)", rescued)
+}
+
+// queuedSpec is a demo spec (with media files) whose state is the
+// PostgreSQL database $APPLINK_STATE_DSN names and whose sink is the CXone
+// server at url.
+func queuedSpec(t *testing.T, url string, calls int) string {
+	t.Helper()
+	root := t.TempDir()
+	opt := demogen.Options{Calls: calls, BDFields: 6, Seed: 3, MediaFiles: true}
+	if _, err := demogen.Generate(filepath.Join(root, "data"), opt); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "spec")
+	if err := demogen.WriteSpec(dir, filepath.Join(root, "data"), opt); err != nil {
+		t.Fatal(err)
+	}
+	blocks := fmt.Sprintf("sink \"cxone\" {\n  api_url             = %q\n  auth_url            = %q\n  requests_per_second = 2000\n  timeout             = \"1s\"\n}\n\n"+
+		"state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n", url, url)
+	if err := os.WriteFile(filepath.Join(dir, "queued.hcl"), []byte(blocks), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // diffLines lists the lines only in a or only in b.

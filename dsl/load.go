@@ -130,6 +130,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "field", LabelNames: []string{"type", "name"}},
 		{Type: "staging"},
 		{Type: "sink", LabelNames: []string{"kind"}},
+		stateBlock,
 	},
 }
 
@@ -196,5 +197,5 @@ var (
 	intents        = []string{"ReadOnly", "ReadWrite"}
 	sourceKinds    = []string{"engage"}
 	sinkKinds      = []string{"cxone"}
-	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink"}
+	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink", "state": "state"}
 )

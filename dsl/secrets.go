@@ -157,7 +157,11 @@ func (d *decoder) scanAttr(a *hclsyntax.Attribute, top *hclsyntax.Block, suppres
 		summary, fix := "Literal password in "+a.Name, fmt.Sprintf("Put the value in an environment variable and read it with %s = env(\"NAME\").", a.Name)
 		sev := hcl.DiagError
 		if name == "dsn" {
-			summary, fix = "Literal password in DSN", "Did you mean dsn = env(\"ENGAGE_DSN\")? Put the DSN in an environment variable and read it with env()."
+			envVar := "ENGAGE_DSN"
+			if top != nil && top.Type == "state" {
+				envVar = "APPLINK_STATE_DSN"
+			}
+			summary, fix = "Literal password in DSN", fmt.Sprintf("Did you mean dsn = env(%q)? Put the DSN in an environment variable and read it with env().", envVar)
 			// The spec language's contract (shared/README.md §3) makes this
 			// one a warning; it is masked in every output all the same.
 			sev = hcl.DiagWarning

@@ -51,7 +51,8 @@ type Spec struct {
 	Fields  []Field
 
 	Staging Staging
-	Sink    *Sink // nil: the outbox, chosen on the command line
+	Sink    *Sink  // nil: the outbox, chosen on the command line
+	State   *State // nil: the DuckDB file beside the spec
 
 	// Literal secrets found in the files (secrets.go): every renderer masks
 	// them (mask.go).

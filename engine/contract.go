@@ -183,6 +183,9 @@ const (
 	StateImported = "imported"
 	StateExcluded = "excluded"
 	StateFailed   = "failed"
+	// StateQueued: an imported call handed to the delivery workers (PostgreSQL
+	// state), not delivered yet; a worker turns it imported or failed.
+	StateQueued = "queued"
 )
 
 // LedgerRow is the final state of one source row in this run.

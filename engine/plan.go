@@ -33,6 +33,7 @@ type Plan struct {
 	Fields  []dsl.Field
 	Staging dsl.Staging
 	Sink    *dsl.Sink
+	State   *dsl.State // where the state lives; nil: the DuckDB file (not part of the hash)
 
 	// Mappings, by source index, say how each source fills the canonical
 	// columns (nil for a driver without a describer); set by Describe.
@@ -79,6 +80,7 @@ func Compile(spec *dsl.Spec) (*Plan, error) {
 		Fields:  spec.Fields,
 		Staging: spec.Staging,
 		Sink:    spec.Sink,
+		State:   spec.State,
 	}
 	if p.Window.BackfillDays == 0 && !p.Window.BackfillRequestedAt.IsZero() {
 		p.Window.BackfillDays = dsl.DefaultBackfillDays

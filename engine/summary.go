@@ -112,7 +112,7 @@ func (t *Tally) Sorted() []TallyEntry {
 	for k, v := range t.By {
 		out = append(out, TallyEntry{k, v})
 	}
-	order := map[string]int{StateImported: 0, StateExcluded: 1, StateFailed: 2}
+	order := map[string]int{StateImported: 0, StateQueued: 1, StateExcluded: 2, StateFailed: 3}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.State != b.State {
@@ -290,8 +290,12 @@ func WriteSummary(w io.Writer, s *Summary) {
 		name string
 		t    *Tally
 	}{{"agents", &s.Agents}, {"calls", &s.Calls}} {
-		fmt.Fprintf(w, "%s: %d (imported %d, excluded %d, failed %d)\n", part.name, part.t.Total,
-			part.t.Count(StateImported), part.t.Count(StateExcluded), part.t.Count(StateFailed))
+		queued := ""
+		if n := part.t.Count(StateQueued); n > 0 {
+			queued = fmt.Sprintf(", queued for delivery %d", n)
+		}
+		fmt.Fprintf(w, "%s: %d (imported %d%s, excluded %d, failed %d)\n", part.name, part.t.Total,
+			part.t.Count(StateImported), queued, part.t.Count(StateExcluded), part.t.Count(StateFailed))
 		for _, e := range part.t.Sorted() {
 			reason := e.Reason
 			if reason == "" {

@@ -67,6 +67,7 @@ func verbs() map[string]verb {
 		"restore":     {"resend a run's staged rows to the sink", cmdRestore},
 		"purge":       {"delete staged data (by date, by call, or all)", cmdPurge},
 		"version":     {"print applink's version, commit and DuckDB version", cmdVersion},
+		"worker":      {"deliver the calls runs queued in a PostgreSQL state (any number of machines)", cmdWorker},
 		"help":        {"print the help of a command", cmdHelp},
 	}
 }

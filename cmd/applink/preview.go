@@ -27,7 +27,13 @@ func cmdPreview(ctx context.Context, args []string, std stdio) int {
 	if *db == "" {
 		*db = p.Preview
 	}
-	opts := preview.Options{DBPath: *db, StatePath: p.State, Registry: registry(), SampleBD: *bd}
+	diffPath, ledger, done, err := workspace.New(plan, p, registry()).DiffState(ctx)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink preview: %v\n", err)
+		return exitFindings
+	}
+	defer done()
+	opts := preview.Options{DBPath: *db, StatePath: diffPath, PriorLedger: ledger, Registry: registry(), SampleBD: *bd}
 	var prog *progressPrinter
 	if !*quiet {
 		prog = newProgressPrinter(std.err)

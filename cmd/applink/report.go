@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -23,12 +22,12 @@ func cmdReport(ctx context.Context, args []string, std stdio) int {
 	if !ok {
 		return code
 	}
-	p := workspace.DefaultPaths(dir, "", *statePath)
-	if _, err := os.Stat(p.State); err != nil {
-		fmt.Fprintf(std.err, "applink report: no state at %s: run the spec first\n", p.State)
+	cfg := workspace.SpecState(dir, *statePath)
+	if !cfg.Exists() {
+		fmt.Fprintf(std.err, "applink report: no state at %s: run the spec first\n", cfg)
 		return exitFindings
 	}
-	st, err := state.Open(ctx, p.State)
+	st, err := state.OpenConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink report: %v\n", err)
 		return exitFindings
@@ -70,7 +69,7 @@ func sortedCounts(m map[string]int) []countLine {
 		st, reason, _ := strings.Cut(k, "/")
 		out = append(out, countLine{st, reason, n})
 	}
-	order := map[string]int{"imported": 0, "excluded": 1, "failed": 2}
+	order := map[string]int{"imported": 0, "queued": 1, "excluded": 2, "failed": 3}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].State != out[j].State {
 			return order[out[i].State] < order[out[j].State]
@@ -117,6 +116,10 @@ func writeReportText(w io.Writer, r *state.Report) {
 	for _, d := range r.Drift {
 		fmt.Fprintf(w, "drift: agent %s was %s in Engage: not synced, act on it in CXone by hand\n", d.UserID, d.Change)
 	}
+	if q := r.Queue; q != nil {
+		fmt.Fprintf(w, "delivery queue now: %d calls queued, %d being delivered, %d waiting for a worker (%d of them retrying)\n",
+			q.Queued, q.InFlight, q.Waiting, q.Retrying)
+	}
 	fmt.Fprintf(w, "accounted for: %d of %d source call rows; unexplained: %d\n", r.Accounted, r.SourceRows, r.Unexplained)
 }
 
@@ -139,6 +142,7 @@ td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}td.n{text-align
 <p>Plan {{printf "%.12s" .PlanHash}} · started {{.Started.UTC.Format "2006-01-02 15:04:05Z"}} · ended {{.Ended.UTC.Format "2006-01-02 15:04:05Z"}}</p>
 <p class="{{if eq .Unexplained 0}}ok{{else}}bad{{end}}">Accounted for {{.Accounted}} of {{.SourceRows}} source call rows; unexplained: {{.Unexplained}}.</p>
 <p>Sent this run: {{.Sent.Agents}} agents, {{.Sent.Calls}} calls.</p>
+{{with .Queue}}<p>Delivery queue now: {{.Queued}} calls queued, {{.InFlight}} being delivered, {{.Waiting}} waiting for a worker ({{.Retrying}} of them retrying).</p>{{end}}
 <h2>Agents</h2><table><tr><th>state</th><th>reason</th><th>rows</th></tr>
 {{range .AgentLines}}<tr><td>{{.State}}</td><td>{{.Reason}}</td><td class="n">{{.N}}</td></tr>{{end}}</table>
 <h2>Calls</h2><table><tr><th>state</th><th>reason</th><th>rows</th></tr>

@@ -97,6 +97,7 @@ func cmdPurge(ctx context.Context, args []string, std stdio) int {
 	// A data-protection request must work even when the spec no longer
 	// validates: purge needs no plan.
 	ws := workspace.New(nil, workspace.DefaultPaths(dir, "", *statePath), registry())
+	ws.State = workspace.SpecState(dir, *statePath)
 	res, err := ws.Purge(ctx, req)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink purge: %v\n", err)

@@ -81,17 +81,17 @@ func loadPlanFile(ctx context.Context, path, dir string, paths workspace.Paths, 
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
-	wms, err := workspace.Watermarks(ctx, paths)
+	plan, err := pf.Plan(dir)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
+		return nil, exitFindings
+	}
+	wms, err := workspace.Watermarks(ctx, workspace.StateConfig(plan.State, plan.Customer, paths))
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return nil, exitFindings
 	}
 	if err := pf.CheckWatermarks(wms); err != nil {
-		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
-		return nil, exitFindings
-	}
-	plan, err := pf.Plan(dir)
-	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
@@ -129,7 +129,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 	}
 	if format == "json" {
 		j := r.Summary.JSON()
-		j["sent_to"], j["state"] = r.Where, ws.Paths.State
+		j["sent_to"], j["state"] = r.Where, ws.State.String()
 		if r.Staged {
 			j["staged"] = r.StageDir
 		}
@@ -138,7 +138,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 		}
 	} else {
 		engine.WriteSummary(std.out, r.Summary)
-		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.Paths.State)
+		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.State)
 		if r.Staged {
 			fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.StageDir, r.RetentionDays)
 		}

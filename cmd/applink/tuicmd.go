@@ -45,7 +45,12 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 		Context: ctx,
 		Plan:    plan,
 		Preview: func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, tui.Store, error) {
-			res, err := preview.Run(ctx, plan, preview.Options{DBPath: dbPath, StatePath: ws.Paths.State, Registry: reg, Progress: progress, SampleBD: *sampleBD})
+			statePath, ledger, done, err := ws.DiffState(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer done()
+			res, err := preview.Run(ctx, plan, preview.Options{DBPath: dbPath, StatePath: statePath, PriorLedger: ledger, Registry: reg, Progress: progress, SampleBD: *sampleBD})
 			if err != nil {
 				return nil, nil, err
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state"
 )
 
 // Result is what a preview found. Run returns it and stores it in the
@@ -136,7 +137,7 @@ func stages(sum *engine.Summary) []StageCount {
 
 // finish computes the diff against the state ledger, creates the views,
 // stores the summary and checkpoints the file.
-func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath string) (*Result, error) {
+func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath string, ledger func(context.Context, func(state.LedgerRow) error) error) (*Result, error) {
 	c := st.conn
 	// The run's last transaction; the rest runs in autocommit mode (DuckDB
 	// cannot detach the state inside a transaction that read it).
@@ -144,7 +145,12 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 		return nil, fmt.Errorf("preview: commit: %w", err)
 	}
 	prior := priorEmpty
-	if statePath != "" {
+	if ledger != nil {
+		if err := st.loadPrior(ctx, ledger); err != nil {
+			return nil, err
+		}
+		prior = priorLoaded
+	} else if statePath != "" {
 		if _, err := os.Stat(statePath); err == nil {
 			// READ_ONLY: the preview must never write the state, not even a
 			// WAL replay or a checkpoint.
@@ -162,7 +168,7 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 		}
 	}
 	var drift []engine.DriftRow
-	if prior == priorAttached {
+	if prior != priorEmpty {
 		rows, err := c.QueryContext(ctx, `SELECT user_id, CASE WHEN active THEN 'reactivated' ELSE 'deactivated' END
 			FROM agents WHERE is_agent AND prev_active IS NOT NULL AND prev_active <> active ORDER BY user_id`)
 		if err != nil {
@@ -177,7 +183,11 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 			drift = append(drift, d)
 		}
 		rows.Close()
-		if _, err := c.ExecContext(ctx, "DETACH prior"); err != nil {
+		detach := "DETACH prior"
+		if prior == priorLoaded {
+			detach = "DROP TABLE prior_ledger"
+		}
+		if _, err := c.ExecContext(ctx, detach); err != nil {
 			return nil, fmt.Errorf("preview: detach state: %w", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -22,9 +23,12 @@ type Options struct {
 	// StatePath is the spec's state file. It may not exist (then every row
 	// is new); it is attached READ_ONLY and never written or created.
 	StatePath string
-	Registry  engine.Registry // to open the plan's sources
-	Sources   []engine.Source // optional, already opened (tests)
-	Progress  func(engine.Progress)
+	// PriorLedger, when set, is the state ledger to diff against instead of
+	// StatePath (a PostgreSQL state: it is copied into the preview file).
+	PriorLedger func(ctx context.Context, fn func(state.LedgerRow) error) error
+	Registry    engine.Registry // to open the plan's sources
+	Sources     []engine.Source // optional, already opened (tests)
+	Progress    func(engine.Progress)
 	// SampleBD also stores the source business data in long format (table
 	// bd). Off by default: 50 M rows at the reference workload.
 	SampleBD bool
@@ -97,7 +101,7 @@ func Run(ctx context.Context, plan *engine.Plan, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("preview: %w", runErr)
 	}
 
-	res, err := st.finish(ctx, sum, opts.StatePath)
+	res, err := st.finish(ctx, sum, opts.StatePath, opts.PriorLedger)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 // staging area and upserts them in one transaction after the sink committed.
 // It implements engine.LedgerWriter.
 type RunLedger struct {
-	s        *Store
+	apply    func(context.Context, *ChangeSet) error // the backend's commit
+	queue    bool                                    // the backend has a delivery queue
 	idx      *Index
 	runID    string
 	specHash string
@@ -30,9 +32,14 @@ type RunLedger struct {
 	keys     []uint64 // row keys of this run, to know at commit whether an id repeats
 	sorted   int      // 0 not checked yet, 1 no repeats, 2 repeats
 	rec      []string
-	// Watermarks to record at commit (source name -> last call), set by the
-	// caller from the summary.
-	staged *Staged
+	staged   *Staged
+	// Deliveries to enqueue at commit (backends with a queue): one JSON job
+	// per line in a file beside the changes, so memory does not grow.
+	dpath  string
+	df     *os.File
+	dw     *bufio.Writer
+	djobs  int
+	target []byte
 }
 
 // Staged describes what a run kept in the staging area.
@@ -44,6 +51,10 @@ type Staged struct {
 // Begin starts recording a run's ledger changes into dir (created if needed).
 // idx is the Prior the run uses, for "no longer in the source" counts.
 func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, error) {
+	return begin(s.applyRun, false, runID, specHash, dir, idx)
+}
+
+func begin(apply func(context.Context, *ChangeSet) error, queue bool, runID, specHash, dir string, idx *Index) (*RunLedger, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -53,7 +64,7 @@ func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, erro
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10)}
+	l := &RunLedger{apply: apply, queue: queue, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10)}
 	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq", "key"}); err != nil {
 		return nil, err
 	}
@@ -77,10 +88,45 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	return l.w.Write(l.rec)
 }
 
+// RunID is the run's id.
+func (l *RunLedger) RunID() string { return l.runID }
+
+// Queues reports whether the state has a delivery queue: then a run may
+// Enqueue its calls for the workers instead of sending them.
+func (l *RunLedger) Queues() bool { return l.queue }
+
+// SetTarget records where this run's deliveries go (a JSON document the
+// delivery workers read: the sink and the fields). Required before Commit
+// when something was enqueued.
+func (l *RunLedger) SetTarget(target []byte) { l.target = target }
+
+// Enqueue adds one delivery job (its River args, JSON) to the run: it is
+// inserted with the run's commit, in the same transaction.
+func (l *RunLedger) Enqueue(args []byte) error {
+	if !l.queue {
+		return ErrNoQueue
+	}
+	if l.df == nil {
+		l.dpath = filepath.Join(filepath.Dir(l.path), "deliveries.jsonl")
+		f, err := os.Create(l.dpath)
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		l.df, l.dw = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	l.djobs++
+	l.dw.Write(args)
+	return l.dw.WriteByte('\n')
+}
+
 // Abort implements engine.LedgerWriter: nothing reaches the state.
 func (l *RunLedger) Abort() {
 	l.f.Close()
 	os.Remove(l.path)
+	if l.df != nil {
+		l.df.Close()
+		os.Remove(l.dpath)
+	}
 }
 
 // Commit implements engine.LedgerWriter: one transaction upserts the changed
@@ -101,6 +147,9 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return fmt.Errorf("state: changes file: %w", err)
 	}
+	if err := l.closeDeliveries(); err != nil {
+		return err
+	}
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}
@@ -108,10 +157,36 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return err
 	}
-	return l.s.applyRun(ctx, &ChangeSet{
+	err = l.apply(ctx, &ChangeSet{
 		Path: l.path, Rows: l.rows, Repeats: l.rows > 0 && l.repeats(), ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
 		RunID: l.runID, SpecHash: l.specHash, Summary: sum, SummaryJSON: summary, Staged: l.staged,
+		Deliveries: l.dpath, DeliveryCount: l.djobs, Target: l.target,
 	})
+	if l.df != nil {
+		os.Remove(l.dpath)
+	}
+	return err
+}
+
+// closeDeliveries flushes and closes the deliveries file, if any; it is
+// removed once the commit returns.
+func (l *RunLedger) closeDeliveries() error {
+	if l.df == nil {
+		return nil
+	}
+	err := l.dw.Flush()
+	if cerr := l.df.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(l.dpath)
+		return fmt.Errorf("state: deliveries file: %w", err)
+	}
+	if l.target == nil {
+		os.Remove(l.dpath)
+		return errors.New("state: deliveries enqueued without a target")
+	}
+	return nil
 }
 
 // ChangeSet is what a run commits to the state in one transaction: the
@@ -129,6 +204,12 @@ type ChangeSet struct {
 	Summary         *engine.Summary
 	SummaryJSON     []byte
 	Staged          *Staged
+	// Deliveries is a file of delivery jobs (River args, one JSON a line)
+	// to enqueue in the same transaction; "" when none. Target is where
+	// they go, recorded with the run.
+	Deliveries    string
+	DeliveryCount int
+	Target        []byte
 }
 
 // applyRun is the DuckDB backend's commit of a ChangeSet.

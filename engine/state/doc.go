@@ -1,10 +1,21 @@
-// Package state owns a spec's state file (DuckDB, default
-// SPECDIR/.applink/state.duckdb): the ledger (every source agent and call with
-// its last state, reason, fingerprint and the run that set it), per-source
+// Package state owns a spec's state behind one interface, Backend: the
+// ledger (every source agent and call with its last state, reason,
+// fingerprint and the run that set it, keyed by an 8-byte RowKey), per-source
 // watermarks, the run history and the staging index.
 //
-// It implements the engine's Prior (what earlier runs committed) and
-// LedgerWriter (what this run changed, made durable only after the sink
-// committed). The schema is versioned: an older file is upgraded, a newer one
-// refused.
+// Two backends implement it. Store is the embedded default, a DuckDB file
+// (SPECDIR/.applink/state.duckdb); its schema is versioned in code, an older
+// file upgraded, a newer one refused. PGStore is a PostgreSQL database that
+// several specs (keyed by the spec's key), `serve` processes and delivery
+// workers share; its schema is versioned with goose (migrations/postgres),
+// River's tables beside it with River's migrator. A spec picks it with a
+// `state { driver = "postgres" dsn = env("APPLINK_STATE_DSN") }` block.
+//
+// Both implement the engine's Prior (the committed ledger, built only through
+// IndexBuilder) and LedgerWriter (RunLedger: what a run changed, written to a
+// CSV file and applied as one ChangeSet in one transaction after the sink
+// committed). With PostgreSQL a run may also Enqueue delivery jobs, inserted
+// as River jobs in that same transaction (see engine/delivery); Queue and
+// PGStore.QueueBySpec count what waits for the workers, for `report` and
+// `/metrics`.
 package state

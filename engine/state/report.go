@@ -38,6 +38,9 @@ type Report struct {
 		Calls  int `json:"calls"`
 	} `json:"sent"`
 	BadSamples []string `json:"bad_samples"`
+	// Queue is the spec's delivery queue now (PostgreSQL state with
+	// workers): calls queued, being delivered, waiting; nil without one.
+	Queue *QueueStats `json:"queue,omitempty"`
 }
 
 // CountedLines renders the rows counted by the database as the summary
@@ -91,7 +94,13 @@ type storedSummary struct {
 
 // Report reads one run (the latest when runID is empty).
 func (s *Store) Report(ctx context.Context, runID string) (*Report, error) {
-	runs, err := s.Runs(ctx)
+	return buildReport(ctx, s, runID, s.runRows)
+}
+
+// buildReport reads a run's summary from the history and asks the backend
+// (rows) for its exclusions with examples and its failures.
+func buildReport(ctx context.Context, b Backend, runID string, rows func(ctx context.Context, runID string, r *Report) error) (*Report, error) {
+	runs, err := b.Runs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +115,9 @@ func (s *Store) Report(ctx context.Context, runID string) (*Report, error) {
 	}
 	if run == nil {
 		if runID == "" {
-			return nil, fmt.Errorf("no run recorded in %s yet", s.path)
+			return nil, fmt.Errorf("no run recorded in %s yet", b)
 		}
-		return nil, fmt.Errorf("no run %q in %s", runID, s.path)
+		return nil, fmt.Errorf("no run %q in %s", runID, b)
 	}
 	var sum storedSummary
 	if err := json.Unmarshal(run.Summary, &sum); err != nil {
@@ -129,20 +138,36 @@ func (s *Store) Report(ctx context.Context, runID string) (*Report, error) {
 		}
 	}
 	r.Unexplained = r.SourceRows - r.Accounted - sum.Duplicates
+	if err := rows(ctx, run.RunID, r); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	q, err := b.Queue(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if q != (QueueStats{}) {
+		r.Queue = &q
+	}
+	sort.SliceStable(r.Drift, func(i, j int) bool { return r.Drift[i].UserID < r.Drift[j].UserID })
+	return r, nil
+}
 
+// runRows is DuckDB's part of a report: exclusions with examples and
+// failures set by the run.
+func (s *Store) runRows(ctx context.Context, runID string, r *Report) error {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT entity, reason, count(*) AS n, list(id ORDER BY id)[1:5]
 		FROM ledger WHERE run_id = ? AND state = 'excluded'
-		GROUP BY entity, reason ORDER BY entity, n DESC, reason`, run.RunID)
+		GROUP BY entity, reason ORDER BY entity, n DESC, reason`, runID)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return err
 	}
 	for rows.Next() {
 		var e ReasonExamples
 		var ex []any
 		if err := rows.Scan(&e.Entity, &e.Reason, &e.Count, &ex); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("report: %w", err)
+			return err
 		}
 		for _, x := range ex {
 			e.Examples = append(e.Examples, fmt.Sprint(x))
@@ -150,18 +175,17 @@ func (s *Store) Report(ctx context.Context, runID string) (*Report, error) {
 		r.Excluded = append(r.Excluded, e)
 	}
 	rows.Close()
-	frows, err := s.db.QueryContext(ctx, `SELECT entity, id, reason, detail FROM ledger WHERE run_id = ? AND state = 'failed' ORDER BY entity, id LIMIT 1000`, run.RunID)
+	frows, err := s.db.QueryContext(ctx, `SELECT entity, id, reason, detail FROM ledger WHERE run_id = ? AND state = 'failed' ORDER BY entity, id LIMIT 1000`, runID)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return err
 	}
 	defer frows.Close()
 	for frows.Next() {
 		var f Failure
 		if err := frows.Scan(&f.Entity, &f.ID, &f.Reason, &f.Detail); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+			return err
 		}
 		r.Failures = append(r.Failures, f)
 	}
-	sort.SliceStable(r.Drift, func(i, j int) bool { return r.Drift[i].UserID < r.Drift[j].UserID })
-	return r, frows.Err()
+	return frows.Err()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -43,27 +42,13 @@ func (s *Store) Staging(ctx context.Context) ([]StagedRun, error) {
 // Prune deletes the staged data of runs created before `before` (retention)
 // and marks them purged. It returns the runs it pruned.
 func (s *Store) Prune(ctx context.Context, before, now time.Time) ([]string, error) {
-	runs, err := s.Staging(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var pruned []string
-	for _, r := range runs {
-		if r.PurgedAt != nil || !r.Created.Before(before) {
-			continue
-		}
-		if err := s.PurgeRun(ctx, r, now); err != nil {
-			return pruned, err
-		}
-		pruned = append(pruned, r.RunID)
-	}
-	return pruned, nil
+	return prune(ctx, s, before, now)
 }
 
 // PurgeRun deletes one run's staged data and marks it purged.
 func (s *Store) PurgeRun(ctx context.Context, r StagedRun, now time.Time) error {
-	if err := os.RemoveAll(r.Path); err != nil {
-		return fmt.Errorf("purge staged run %s: %w", r.RunID, err)
+	if err := removeStaged(r); err != nil {
+		return err
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE staging SET purged_at = ? WHERE run_id = ?`, now, r.RunID); err != nil {
 		return fmt.Errorf("purge staged run %s: %w", r.RunID, err)

@@ -9,36 +9,93 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
-func TestMigrateAndRefuseNewer(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.duckdb")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err := s.Version(ctx); err != nil || v != SchemaVersion {
-		t.Fatalf("version %d, %v", v, err)
-	}
-	if _, err := s.DB().Exec(`DELETE FROM schema_version; INSERT INTO schema_version VALUES (99)`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	_, err = Open(ctx, path)
-	if !errors.Is(err, ErrNewerSchema) {
-		t.Fatalf("opening a newer file: %v", err)
+// backend is one kind of state the tests run against.
+type backend struct {
+	name string
+	// config returns the state of a fresh spec (dir is the test's folder).
+	config func(t *testing.T, dir string) Config
+	// newer marks the state as written by a newer applink.
+	newer func(t *testing.T, b Backend)
+}
+
+// backends is the table every state test runs over: the embedded DuckDB
+// file and PostgreSQL (skipped, saying so, without APPLINK_TEST_PG_DSN).
+var backends = []backend{
+	{
+		name:   "duckdb",
+		config: func(t *testing.T, dir string) Config { return Config{Path: filepath.Join(dir, "state.duckdb")} },
+		newer: func(t *testing.T, b Backend) {
+			if _, err := b.(*Store).DB().Exec(`DELETE FROM schema_version; INSERT INTO schema_version VALUES (99)`); err != nil {
+				t.Fatal(err)
+			}
+		},
+	},
+	{
+		name: "postgres",
+		config: func(t *testing.T, dir string) Config {
+			return Config{Driver: DriverPostgres, DSN: statetest.DSN(t), Spec: "acme"}
+		},
+		newer: func(t *testing.T, b Backend) {
+			if _, err := b.(*PGStore).Pool().Exec(context.Background(), `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, true)`); err != nil {
+				t.Fatal(err)
+			}
+		},
+	},
+}
+
+// eachBackend runs fn as a subtest per backend, with a fresh state open.
+func eachBackend(t *testing.T, fn func(t *testing.T, s Backend, dir string)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := OpenConfig(context.Background(), b.config(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			fn(t, s, dir)
+		})
 	}
 }
 
-func TestCommitThenPrior(t *testing.T) {
+func TestMigrateAndRefuseNewer(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			cfg := b.config(t, t.TempDir())
+			s, err := OpenConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := SchemaVersion
+			if cfg.Driver == DriverPostgres {
+				want = int(PGSchemaVersion())
+			}
+			if v, err := s.Version(ctx); err != nil || v != want {
+				t.Fatalf("version %d, %v; want %d", v, err, want)
+			}
+			s.Close()
+			// Opening again migrates nothing and keeps the version.
+			if s, err = OpenConfig(ctx, cfg); err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			b.newer(t, s)
+			s.Close()
+			_, err = OpenConfig(ctx, cfg)
+			if !errors.Is(err, ErrNewerSchema) {
+				t.Fatalf("opening a newer state: %v", err)
+			}
+		})
 	}
-	defer s.Close()
+}
+
+func TestCommitThenPrior(t *testing.T) { eachBackend(t, testCommitThenPrior) }
+
+func testCommitThenPrior(t *testing.T, s Backend, dir string) {
+	ctx := context.Background()
 	idx, err := s.Prior(ctx)
 	if err != nil || idx.Len() != 0 {
 		t.Fatalf("empty prior: %d %v", idx.Len(), err)
@@ -97,14 +154,10 @@ func TestCommitThenPrior(t *testing.T) {
 	}
 }
 
-func TestAbortLeavesStateUntouched(t *testing.T) {
+func TestAbortLeavesStateUntouched(t *testing.T) { eachBackend(t, testAbortLeavesStateUntouched) }
+
+func testAbortLeavesStateUntouched(t *testing.T, s Backend, dir string) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	l, _ := s.Begin("r1", "spec", dir, nil)
 	l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 1, false)
 	l.Abort()
@@ -116,14 +169,10 @@ func TestAbortLeavesStateUntouched(t *testing.T) {
 
 // The later row of an id written twice in a run wins (a sink's late
 // failure), and a later run replaces earlier rows: one row per id always.
-func TestUpsertKeepsOneRowPerID(t *testing.T) {
+func TestUpsertKeepsOneRowPerID(t *testing.T) { eachBackend(t, testUpsertKeepsOneRowPerID) }
+
+func testUpsertKeepsOneRowPerID(t *testing.T, s Backend, dir string) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	commit := func(run string, rows ...engine.LedgerRow) {
 		t.Helper()
 		idx, err := s.Prior(ctx)
@@ -163,5 +212,78 @@ func TestUpsertKeepsOneRowPerID(t *testing.T) {
 	commit("r3", imp("c2"), engine.LedgerRow{Entity: "call", ID: "c2", State: "failed", Reason: "media_unreadable"})
 	if got, want := ledger(), "c1=imported/@r2 c2=failed/media_unreadable@r3 c3=imported/@r2"; got != want {
 		t.Fatalf("after r3: %s, want %s", got, want)
+	}
+}
+
+// The report, the staging index and its pruning, and run events read back
+// the same from every backend.
+func TestReportStagingAndEvents(t *testing.T) { eachBackend(t, testReportStagingAndEvents) }
+
+func testReportStagingAndEvents(t *testing.T, s Backend, dir string) {
+	ctx := context.Background()
+	idx, _ := s.Prior(ctx)
+	stage := filepath.Join(dir, "staging", "r1")
+	l, err := s.Begin("r1", "spec", stage, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []engine.LedgerRow{
+		{Entity: "call", ID: "c3", State: "excluded", Reason: "too_short"},
+		{Entity: "call", ID: "c1", State: "excluded", Reason: "too_short"},
+		{Entity: "call", ID: "c2", State: "failed", Reason: "http_422", Detail: "invalid skill"},
+		{Entity: "call", ID: "c4", State: "imported"},
+	}
+	for i, r := range rows {
+		l.Row(r, uint64(2*i+2), false)
+	}
+	started := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: started, Elapsed: time.Second, SourceRows: 4}
+	sum.Calls.By = map[engine.StateReason]int{{State: "excluded", Reason: "too_short"}: 2, {State: "failed", Reason: "http_422"}: 1, {State: "imported"}: 1}
+	l.SetStaged(&Staged{Path: stage, Calls: 1})
+	if err := l.Commit(ctx, sum); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Report(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RunID != "r1" || r.Unexplained != 0 || r.Accounted != 4 || !r.Started.Equal(started) {
+		t.Errorf("report %+v", r)
+	}
+	if len(r.Excluded) != 1 || r.Excluded[0].Count != 2 || strings.Join(r.Excluded[0].Examples, ",") != "c1,c3" {
+		t.Errorf("excluded %+v", r.Excluded)
+	}
+	if len(r.Failures) != 1 || r.Failures[0] != (Failure{Entity: "call", ID: "c2", Reason: "http_422", Detail: "invalid skill"}) {
+		t.Errorf("failures %+v", r.Failures)
+	}
+	if r.Queue != nil {
+		t.Errorf("queue %+v without deliveries", r.Queue)
+	}
+	if _, err := s.Report(ctx, "nope"); err == nil || !strings.Contains(err.Error(), `no run "nope"`) {
+		t.Errorf("unknown run: %v", err)
+	}
+	if err := s.RecordEvent(ctx, "purge", "purge-1", started.Add(time.Hour), map[string]any{"all": true}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx)
+	if err != nil || len(runs) != 2 || runs[1].Kind != "purge" || string(runs[1].Summary) != `{"all":true}` {
+		t.Errorf("runs %+v %v", runs, err)
+	}
+	staged, err := s.Staging(ctx)
+	if err != nil || len(staged) != 1 || staged[0].Path != stage || staged[0].Calls != 1 || staged[0].PurgedAt != nil {
+		t.Fatalf("staging %+v %v", staged, err)
+	}
+	pruned, err := s.Prune(ctx, started.Add(time.Minute), started.Add(2*time.Hour))
+	if err != nil || len(pruned) != 1 {
+		t.Fatalf("pruned %v %v", pruned, err)
+	}
+	staged, _ = s.Staging(ctx)
+	if staged[0].PurgedAt == nil {
+		t.Error("a pruned run is not marked purged")
+	}
+	var fps []uint64
+	s.Ledger(ctx, func(r LedgerRow) error { fps = append(fps, r.FP); return nil })
+	if len(fps) != 4 || fps[0] != 4 {
+		t.Errorf("ledger fingerprints %v", fps)
 	}
 }

@@ -98,6 +98,12 @@ func stateErr(path string, err error) error {
 // Path is the state file's path.
 func (s *Store) Path() string { return s.path }
 
+// String implements Backend: the file's path.
+func (s *Store) String() string { return s.path }
+
+// Queue implements Backend: the embedded state has no delivery queue.
+func (s *Store) Queue(context.Context) (QueueStats, error) { return QueueStats{}, nil }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 

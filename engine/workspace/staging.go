@@ -30,7 +30,7 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 	if w.Registry.Staging == nil {
 		return nil, errors.New("no staging connector in this build")
 	}
-	st, err := state.Open(ctx, w.Paths.State)
+	st, err := w.OpenState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 
 // FindStaged finds a staged run by id ("latest": the newest not purged) and
 // checks its data is still there.
-func FindStaged(ctx context.Context, st *state.Store, runID string) (state.StagedRun, error) {
+func FindStaged(ctx context.Context, st state.Backend, runID string) (state.StagedRun, error) {
 	runs, err := st.Staging(ctx)
 	if err != nil {
 		return state.StagedRun{}, err
@@ -181,7 +181,7 @@ func (w *Workspace) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, 
 	if len(req.Calls) > 0 && w.Registry.Staging == nil {
 		return nil, errors.New("no staging connector in this build")
 	}
-	st, err := state.Open(ctx, w.Paths.State)
+	st, err := w.OpenState(ctx)
 	if err != nil {
 		return nil, err
 	}

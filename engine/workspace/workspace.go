@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -45,11 +47,77 @@ type Workspace struct {
 	Paths    Paths
 	Registry engine.Registry
 	Now      func() time.Time // default time.Now
+	// State is the state to open: the spec's state block, a --state DSN,
+	// or the DuckDB file Paths.State.
+	State state.Config
 }
 
 // New returns the workspace of a compiled plan.
 func New(plan *engine.Plan, paths Paths, reg engine.Registry) *Workspace {
-	return &Workspace{Plan: plan, Paths: paths, Registry: reg}
+	var st *dsl.State
+	customer := ""
+	if plan != nil {
+		st, customer = plan.State, plan.Customer
+	}
+	return &Workspace{Plan: plan, Paths: paths, Registry: reg, State: StateConfig(st, customer, paths)}
+}
+
+// StateConfig says which state a spec uses: a --state value that is a
+// PostgreSQL DSN, else an explicit --state file, else the spec's state
+// block (st, may be nil), else the DuckDB file beside the spec. In a
+// shared database the spec's key is the block's key, else its customer.
+func StateConfig(st *dsl.State, customer string, paths Paths) state.Config {
+	key := customer
+	if st != nil && st.Key != "" {
+		key = st.Key
+	}
+	if state.IsDSN(paths.State) {
+		return state.Config{Driver: state.DriverPostgres, DSN: paths.State, Spec: key}
+	}
+	explicit := paths.State != filepath.Join(filepath.Dir(paths.Staging), "state.duckdb")
+	switch {
+	case explicit || st == nil:
+	case st.Driver == state.DriverPostgres:
+		return state.Config{Driver: state.DriverPostgres, DSN: st.DSN, Spec: key}
+	case st.Path != "":
+		return state.Config{Path: st.Path}
+	}
+	return state.Config{Path: paths.State}
+}
+
+// SpecState is StateConfig for a command without a compiled plan (report,
+// purge, preview's diff): the spec is read only for its state block and
+// customer, even when it does not validate (a data-protection purge must
+// work then).
+func SpecState(specDir, stateFlag string) state.Config {
+	paths := DefaultPaths(specDir, "", stateFlag)
+	spec, _ := dsl.Load(specDir)
+	if spec == nil {
+		return StateConfig(nil, "", paths)
+	}
+	return StateConfig(spec.State, spec.Customer, paths)
+}
+
+// DiffState is what a preview diffs against: the DuckDB state file (the
+// preview ATTACHes it read only), or, for a PostgreSQL state, its ledger
+// streamed into the preview (done closes the connection).
+func (w *Workspace) DiffState(ctx context.Context) (path string, ledger func(context.Context, func(state.LedgerRow) error) error, done func(), err error) {
+	if w.State.Driver != state.DriverPostgres {
+		return w.State.Path, nil, func() {}, nil
+	}
+	st, err := w.OpenState(ctx)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return "", st.Ledger, func() { st.Close() }, nil
+}
+
+// OpenState opens the workspace's state.
+func (w *Workspace) OpenState(ctx context.Context) (state.Backend, error) {
+	if w.State.Driver == state.DriverPostgres && w.State.DSN == "" {
+		return nil, errors.New("the spec's state block has an empty dsn: set the environment variable its env() names (e.g. APPLINK_STATE_DSN)")
+	}
+	return state.OpenConfig(ctx, w.State)
 }
 
 func (w *Workspace) now() time.Time {
@@ -115,7 +183,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return nil, err
 	}
 	defer engine.CloseSources(srcs)
-	st, err := state.Open(ctx, w.Paths.State)
+	st, err := w.OpenState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +212,14 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	if err != nil {
 		return r, err
 	}
+	// With a delivery queue (PostgreSQL state) calls are queued for the
+	// workers in the commit instead of sent (engine/delivery).
+	var queue *delivery.Queue
+	if led.Queues() {
+		queue = delivery.Enqueue(led, w.State.Spec, delivery.NewTarget(w.Plan, w.Paths.Outbox))
+		primary = queue.Sink(primary)
+		r.Where += " (calls queued for the delivery workers)"
+	}
 	// Store and forward: keep what this run sends. A sink that stages itself
 	// keeps its own run files; another is teed into the staging format.
 	var staged engine.Sink
@@ -158,13 +234,17 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		staged = engine.Tee(primary, w.Registry.Staging.Writer(r.StageDir))
 	}
 	stage := &countingSink{Sink: staged, path: r.StageDir}
+	var ledger engine.LedgerWriter = &stagedLedger{RunLedger: led, stage: stage}
+	if queue != nil {
+		ledger = queue.Ledger(ledger)
+	}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
 		Registry: w.Registry,
 		Sources:  srcs,
 		Sink:     stage,
 		RunID:    runID,
 		Prior:    prior,
-		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
+		Ledger:   ledger,
 		Progress: progress,
 		Now:      w.Now, // one clock for the run, its history and its staging entry
 	})
@@ -187,8 +267,8 @@ func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary,
 		return nil, err
 	}
 	opts := engine.Options{Registry: w.Registry, Sink: sink}
-	if _, err := os.Stat(w.Paths.State); err == nil {
-		st, err := state.Open(ctx, w.Paths.State)
+	if w.State.Exists() {
+		st, err := w.OpenState(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -203,10 +283,10 @@ func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary,
 // LedgerState says what the state holds, for after a failed run: the last
 // committed run, which the next run resumes from.
 func (w *Workspace) LedgerState(ctx context.Context) (string, error) {
-	if _, err := os.Stat(w.Paths.State); err != nil {
+	if !w.State.Exists() {
 		return "no state file yet: nothing was ever committed", nil
 	}
-	st, err := state.Open(ctx, w.Paths.State)
+	st, err := w.OpenState(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -258,7 +338,7 @@ func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 // removeUncommitted deletes the staging folders of runs that died before
 // their state committed (a crash, a kill): the state never learnt of them, so
 // nothing would ever prune them, and what they hold is resent by this run.
-func removeUncommitted(ctx context.Context, st *state.Store, dir string) error {
+func removeUncommitted(ctx context.Context, st state.Backend, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -289,11 +369,11 @@ func removeUncommitted(ctx context.Context, st *state.Store, dir string) error {
 
 // Watermarks reads the state's watermarks (the last call read per source),
 // without creating a state where there is none (no run yet: none).
-func Watermarks(ctx context.Context, p Paths) (map[string]engine.Watermark, error) {
-	if _, err := os.Stat(p.State); err != nil {
+func Watermarks(ctx context.Context, cfg state.Config) (map[string]engine.Watermark, error) {
+	if !cfg.Exists() {
 		return map[string]engine.Watermark{}, nil
 	}
-	st, err := state.Open(ctx, p.State)
+	st, err := state.OpenConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

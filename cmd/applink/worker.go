@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/state"
+)
+
+// envStateDSN is where a worker (and a spec's state block, by convention)
+// finds the PostgreSQL state when --state is not given: a DSN holding a
+// password is better kept off the command line, which `ps` shows.
+const envStateDSN = "APPLINK_STATE_DSN"
+
+func cmdWorker(ctx context.Context, args []string, std stdio) int {
+	c := newCommand("worker", "", std)
+	dsn := c.fs.String("state", "", "the PostgreSQL state `DSN` whose queued calls to deliver (default $"+envStateDSN+")")
+	concurrency := c.fs.Int("concurrency", 4, "run `N` deliveries at once in this process")
+	jobTimeout := c.fs.Duration("job-timeout", 10*time.Minute, "give up one delivery attempt after `DURATION` (it is retried)")
+	rescueAfter := c.fs.Duration("rescue-after", 15*time.Minute, "hand a delivery still running after `DURATION` (its worker died) to another worker; more than --job-timeout")
+	pollEvery := c.fs.Duration("poll-every", time.Second, "look for jobs every `DURATION` besides PostgreSQL's notifications")
+	format := c.withFormat("text", []string{"text", "json"}, "log format on stderr")
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(std.err, "applink worker: takes no arguments, got %d\n", len(pos))
+		c.usageLine(std.err)
+		return exitUsage
+	}
+	if *dsn == "" {
+		*dsn = os.Getenv(envStateDSN)
+	}
+	if !state.IsDSN(*dsn) {
+		fmt.Fprintf(std.err, "applink worker: needs a PostgreSQL state: --state postgres://user@host:5432/db or $%s\n", envStateDSN)
+		c.usageLine(std.err)
+		return exitUsage
+	}
+	if *rescueAfter <= *jobTimeout {
+		fmt.Fprintln(std.err, "applink worker: --rescue-after must be more than --job-timeout (a delivery still in time would be run twice)")
+		return exitUsage
+	}
+	if *concurrency < 1 {
+		fmt.Fprintln(std.err, "applink worker: --concurrency must be at least 1")
+		return exitUsage
+	}
+	var h slog.Handler = slog.NewTextHandler(std.err, nil)
+	if *format == "json" {
+		h = slog.NewJSONHandler(std.err, nil)
+	}
+	log := slog.New(h)
+	log.Info("worker starting", "state", state.RedactDSN(*dsn), "concurrency", *concurrency, "pid", os.Getpid())
+	err := delivery.Run(ctx, delivery.Config{
+		DSN: *dsn, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
+		PollEvery: *pollEvery, Log: log,
+		Started: func() { log.Info("worker ready: delivering queued calls") },
+	})
+	if err != nil {
+		log.Error("worker stopped", "error", err.Error())
+		return exitFindings
+	}
+	log.Info("worker stopped")
+	return exitOK
+}

@@ -1,0 +1,139 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/state"
+)
+
+// NewTarget says where a plan's deliveries go: its sink block, or the
+// outbox folder when it has none.
+func NewTarget(plan *engine.Plan, outbox string) Target {
+	t := Target{PlanHash: plan.Hash()}
+	if plan.Sink != nil && plan.Sink.Kind != "" {
+		t.Sink = plan.Sink
+	} else if abs, err := filepath.Abs(outbox); err == nil {
+		t.Outbox = abs
+	} else {
+		t.Outbox = outbox
+	}
+	for _, f := range plan.Fields {
+		t.Fields = append(t.Fields, FieldDoc{Type: f.Type, Name: f.Name})
+	}
+	return t
+}
+
+// Queue is one run's queued delivery. Sink and Ledger wrap the run's sink
+// and ledger writer: agents still go to the sink during the run (they are
+// few, and calls refer to them); each imported call becomes a job in the
+// run's commit and its ledger row `queued`, so nothing reaches the sink's
+// call API before the state says what to deliver.
+type Queue struct {
+	led     *state.RunLedger
+	spec    string
+	target  Target
+	fields  []dsl.Field
+	agents  map[string]*AgentDoc
+	pending *Args // the call just handed to Sink.Call, until its ledger row gives its fingerprint
+	queued  int
+	reasons map[string]int // queued calls by their imported reason
+}
+
+// Enqueue starts queued delivery for a run whose state has a queue
+// (led.Queues()); spec is the spec's key in the state.
+func Enqueue(led *state.RunLedger, spec string, target Target) *Queue {
+	return &Queue{led: led, spec: spec, target: target, fields: target.fields(), agents: map[string]*AgentDoc{}, reasons: map[string]int{}}
+}
+
+// Sink wraps the run's sink.
+func (q *Queue) Sink(s engine.Sink) engine.Sink { return &queueSink{Sink: s, q: q} }
+
+// Ledger wraps the run's ledger writer.
+func (q *Queue) Ledger(l engine.LedgerWriter) engine.LedgerWriter {
+	return &queueLedger{LedgerWriter: l, q: q}
+}
+
+// Queued is the number of calls enqueued so far.
+func (q *Queue) Queued() int { return q.queued }
+
+type queueSink struct {
+	engine.Sink
+	q *Queue
+}
+
+func (s *queueSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+	s.q.agents[a.UserID] = newAgentDoc(a)
+	return s.Sink.Agent(ctx, a)
+}
+
+func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
+	a := &Args{Spec: s.q.spec, RunID: s.q.led.RunID(), Call: newCallDoc(c, s.q.fields), Key: int64(state.RowKey("call", c.CallID))}
+	if c.AgentUserID != "" {
+		a.Agent = s.q.agents[c.AgentUserID]
+	}
+	s.q.pending = a
+	return nil
+}
+
+// Ledger keeps the queued call's imported row from the sink: the worker
+// writes it when it delivers.
+func (s *queueSink) Ledger(ctx context.Context, r engine.LedgerRow) error {
+	if p := s.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == engine.StateImported {
+		return nil
+	}
+	return s.Sink.Ledger(ctx, r)
+}
+
+type queueLedger struct {
+	engine.LedgerWriter
+	q *Queue
+}
+
+func (l *queueLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
+	if p := l.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == engine.StateImported {
+		l.q.pending = nil
+		p.FP, p.Reason = int64(fp), r.Reason
+		b, err := p.encode()
+		if err != nil {
+			return fmt.Errorf("queue call %s: %w", r.ID, err)
+		}
+		if err := l.q.led.Enqueue(b); err != nil {
+			return err
+		}
+		l.q.queued++
+		l.q.reasons[r.Reason]++
+		r.State = engine.StateQueued
+	}
+	return l.LedgerWriter.Row(r, fp, active)
+}
+
+// Commit counts the run's queued calls as queued, not imported, and records
+// where they go with the run.
+func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+	// The run's tally counts every imported call, unchanged ones included;
+	// those sent this run are queued instead.
+	if sum.Calls.By == nil {
+		sum.Calls.By = map[engine.StateReason]int{}
+	}
+	for reason, n := range l.q.reasons {
+		from := engine.StateReason{State: engine.StateImported, Reason: reason}
+		n = min(n, sum.Calls.By[from])
+		if sum.Calls.By[from] -= n; sum.Calls.By[from] == 0 {
+			delete(sum.Calls.By, from)
+		}
+		sum.Calls.By[engine.StateReason{State: engine.StateQueued, Reason: reason}] += n
+	}
+	if l.q.queued > 0 {
+		b, err := json.Marshal(l.q.target)
+		if err != nil {
+			return err
+		}
+		l.q.led.SetTarget(b)
+	}
+	return l.LedgerWriter.Commit(ctx, sum)
+}

@@ -147,6 +147,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 			sum.Watermarks[plan.Sources[i].Name] = wm
 		}
 	}
+	sum.ImportedByDay = ev.importedByDay()
 
 	prog.phase("commit")
 	if err := opts.Sink.Commit(ctx); err != nil {

@@ -110,7 +110,7 @@ func ReadStaged(dir string, fields []dsl.Field, keep func(callID string) bool, f
 		add := func(typ, name string, v engine.Value) error {
 			i, ok := byName[typ+"\x00"+name]
 			if !ok {
-				return fmt.Errorf("calls.jsonl:%d: %s field %q is not in the spec any more", line, typ, name)
+				return &engine.UnknownFieldError{Pos: fmt.Sprintf("calls.jsonl:%d", line), Type: typ, Name: name}
 			}
 			v.Field = i
 			c.Values = append(c.Values, v)

@@ -85,7 +85,7 @@ wait_for "rows past field mapping"
 wait_for "row 1 of"
 
 keys 4
-wait_for "showing all"
+wait_for "row 1 of 2000 · all"
 
 keys '?'
 wait_for "Keys"
@@ -99,6 +99,17 @@ keys Enter
 wait_for "apply finished: sent" 60
 [[ -s "$TMP/spec/.applink/outbox/calls.jsonl" ]] || fail "apply wrote no outbox"
 
+keys q
+wait_for "EXITED 0" 20
+
+# A second session starts on the preview file the first one left.
+T kill-session -t smoke
+T new-session -d -s smoke -x 80 -y 24 "'$TMP/applink' tui '$TMP/spec'; echo \"EXITED \$?\"; sleep 60"
+wait_for "stages from the preview file" 20
+keys n
+wait_for "stage 2/4: seed rules"
+keys 4
+wait_for "row 1 of 2000 · all"
 keys q
 wait_for "EXITED 0" 20
 echo "smoke: ok"

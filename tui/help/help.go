@@ -15,6 +15,7 @@ type Keys struct {
 	Rerun                  key.Binding
 	Up, Down               key.Binding
 	PageUp, PageDown       key.Binding
+	Top, Bottom            key.Binding
 	Enter, Back            key.Binding
 	Filter                 key.Binding
 	NextChange, PrevChange key.Binding
@@ -37,6 +38,8 @@ func DefaultKeys() Keys {
 		Down:       b("↓/j", "down", "down", "j"),
 		PageUp:     b("pgup/b", "page up", "pgup", "b"),
 		PageDown:   b("pgdn/f", "page down", "pgdown", "f", "space"),
+		Top:        b("home/g", "first row", "home", "g"),
+		Bottom:     b("end/G", "last row", "end", "G"),
 		Enter:      b("enter", "open: rows, a row", "enter"),
 		Back:       b("esc", "back", "esc"),
 		Filter:     b("/", "filter rows", "/"),
@@ -62,7 +65,7 @@ func (k Keys) ShortHelp() []key.Binding {
 func (k Keys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Rerun, k.Enter, k.Back, k.Filter, k.NextChange, k.PrevChange, k.Kind},
-		{k.Up, k.Down, k.PageUp, k.PageDown},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Plan, k.Stages, k.Rows, k.Diff, k.Apply, k.Help, k.Quit},
 	}
 }

@@ -389,12 +389,8 @@ func RuleOf(reason string, why map[string]string) string {
 		}
 	}
 	if s == "" {
-		switch reason {
-		case engine.ReasonAgentUnmapped:
-			s = "imported without an agent: its agent ID maps to no synced agent"
-		case engine.ReasonBadRow:
-			s = "the source could not read the row"
-		default:
+		// The reasons no rule gives: the engine's one sentence for each.
+		if s = engine.ExplainReason("call", "", reason); s == "" {
 			s = reason
 		}
 	}

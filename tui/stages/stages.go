@@ -113,6 +113,22 @@ func (m Model) Next(ctx context.Context) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// AtLast reports that the last stage of a finished preview is on view, so
+// n has nowhere to go.
+func (m Model) AtLast() bool {
+	return !m.running && m.result != nil && m.cur == len(m.result.Stages)-1
+}
+
+// Show puts a finished preview on view at its first stage without running
+// one (the file an earlier preview left).
+func (m Model) Show(res *preview.Result) Model {
+	if m.running || res == nil {
+		return m
+	}
+	m.result, m.cur, m.sel, m.err = res, 0, 0, nil
+	return m
+}
+
 // Rerun runs the preview again (after an apply, or when the source moved
 // on), back to the first stage when it is done.
 func (m Model) Rerun(ctx context.Context) (Model, tea.Cmd) {

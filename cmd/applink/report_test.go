@@ -19,20 +19,7 @@ import (
 // format on the real state: the whole ledger, not the empty last run; JSON
 // that decodes into the report; HTML whose parsed text holds every count.
 func TestReportFormats(t *testing.T) {
-	dir := t.TempDir()
-	ar, err := txtar.ParseFile("testdata/script/run_small.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range ar.Files {
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := unpack(t, "testdata/script/run_small.txtar")
 	spec, out := filepath.Join(dir, "spec"), filepath.Join(dir, "out")
 	cli := func(want int, args ...string) (string, string) {
 		t.Helper()
@@ -120,4 +107,24 @@ func TestReportFormats(t *testing.T) {
 	if !strings.Contains(txt, "plan unavailable (the spec in") || !strings.Contains(txt, "accounted for: 7 of 7") {
 		t.Errorf("report of a broken spec:\n%s", txt)
 	}
+}
+
+// unpack writes the files of a txtar archive into a new folder.
+func unpack(t *testing.T, archive string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ar, err := txtar.ParseFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ar.Files {
+		p := filepath.Join(dir, f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

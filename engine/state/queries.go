@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -89,9 +90,9 @@ func (s *Store) LedgerRows(ctx context.Context, q LedgerQuery) ([]LedgerRow, int
 	var conds []string
 	var args []any
 	if q.ID != "" && q.Entity != "" {
-		// The 8-byte key finds one row without comparing strings.
-		conds = append(conds, "key = ?")
-		args = append(args, rowKey(q.Entity, q.ID))
+		// The 8-byte key finds one row without comparing strings. A literal:
+		// database/sql refuses a uint64 argument with the high bit set.
+		conds = append(conds, "key = "+strconv.FormatUint(rowKey(q.Entity, q.ID), 10)+"::UBIGINT")
 	}
 	for _, f := range []struct{ col, val string }{
 		{"entity", q.Entity}, {"id", q.ID}, {"state", q.State}, {"reason", q.Reason}, {"run_id", q.RunID},

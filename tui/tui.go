@@ -300,6 +300,9 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 			m.note = m.lastStageNote()
 			return m, nil
 		}
+		if m.stages.Starts(key.Matches(k, m.keys.Rerun)) {
+			m = m.detach()
+		}
 		if key.Matches(k, m.keys.Rerun) {
 			m.stages, cmd = m.stages.Rerun(m.ctx)
 		} else {
@@ -362,6 +365,22 @@ func (m Model) quitIfIdle() (Model, tea.Cmd) {
 	_ = m.Close() // read-only file: nothing to lose
 	m.store = nil
 	return m, tea.Quit
+}
+
+// detach closes the preview file on view before a new preview runs, and
+// empties the panes that read it. The file must be closed first: DuckDB
+// keeps one instance per path in a process, so opening the new file while
+// the old one is open would read the old one again.
+func (m Model) detach() Model {
+	if m.store != nil {
+		_ = m.store.Close()
+		m.store = nil
+	}
+	m.fromFile = false
+	m.rows = m.rows.SetStore(nil)
+	m.diff, _ = m.diff.SetPreview(nil, nil)
+	m.plan = m.plan.SetStages(nil, "")
+	return m
 }
 
 // opened shows the preview file an earlier preview left, as if its preview

@@ -113,6 +113,10 @@ func (m Model) Next(ctx context.Context) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// Starts reports that Next (rerun false) or Rerun (true) would run a new
+// preview rather than step.
+func (m Model) Starts(rerun bool) bool { return !m.running && (rerun || m.result == nil) }
+
 // AtLast reports that the last stage of a finished preview is on view, so
 // n has nowhere to go.
 func (m Model) AtLast() bool {
@@ -167,6 +171,7 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 		j.done <- DoneMsg{Result: res, Store: st, Err: err}
 	}()
 	m.cancel, m.running, m.err, m.progress = cancel, true, nil, engine.Progress{}
+	m.result, m.cur, m.sel = nil, -1, 0 // the root closed its file: nothing of it is shown any more
 	cmds := []tea.Cmd{j.wait}
 	if m.animate {
 		cmds = append(cmds, m.spin.Tick)

@@ -111,12 +111,7 @@ func TestPanes(t *testing.T) {
 			h.press("]", "]", "enter")
 			h.waitFor("the comparison", func(m tui.Model) bool { return strings.Contains(screen(m), "this preview") })
 		}},
-		{name: "diff_past_row_500", opts: func(o *tui.Options) {
-			st := newBigStore(1200)
-			o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
-				return bigResult(1200), st, nil
-			}
-		}, steps: func(h *harness) {
+		{name: "diff_past_row_500", opts: bigPreview, steps: func(h *harness) {
 			stepped(h)
 			h.press("4")
 			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of 1201") })
@@ -131,12 +126,7 @@ func TestPanes(t *testing.T) {
 		}, check: func(t *testing.T, m tui.Model) {
 			want(t, strings.Contains(screen(m), "C00641") && strings.Contains(screen(m), "row 641 of 1201"), "row 641 (C00641) on view")
 		}},
-		{name: "diff_end_and_back", opts: func(o *tui.Options) {
-			st := newBigStore(1200)
-			o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
-				return bigResult(1200), st, nil
-			}
-		}, steps: func(h *harness) {
+		{name: "diff_end_and_back", opts: bigPreview, steps: func(h *harness) {
 			stepped(h)
 			h.press("4")
 			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of 1201") })
@@ -285,6 +275,14 @@ func TestPanes(t *testing.T) {
 				tc.check(t, m)
 			}
 		})
+	}
+}
+
+// bigPreview previews 1 200 calls whose changes lie past the first page.
+func bigPreview(o *tui.Options) {
+	st := newBigStore(1200)
+	o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
+		return bigResult(1200), st, nil
 	}
 }
 

@@ -439,16 +439,8 @@ func accounting(runID string, s *summary) *Accounting {
 
 func fillRunLine(l *RunLine, s *summary) {
 	l.SourceRows = s.SourceRows
-	for k, n := range s.Calls {
-		switch st, _, _ := strings.Cut(k, "/"); st {
-		case engine.StateImported:
-			l.Imported += n
-		case engine.StateExcluded:
-			l.Excluded += n
-		case engine.StateFailed:
-			l.Failed += n
-		}
-	}
+	calls := fromTally("call", s.Calls)
+	l.Imported, l.Excluded, l.Failed = calls.Imported, calls.Excluded, calls.Failed
 	l.SentAgents, l.SentCalls = s.Sent.Agents, s.Sent.Calls
 	l.BadRows, l.BDWithoutCall = s.BadRows, s.BDWithoutCall
 	l.Unexplained = accounting("", s).Unexplained

@@ -35,17 +35,9 @@ type fieldRow struct {
 
 const absent = "-"
 
-// callValues are the fields a run sends for a call, by name, as text.
+// sentValues are the fields a run sent for a call, by name, as text.
 func sentValues(c *engine.OutCall, fields []dsl.Field) map[string]string {
-	v := map[string]string{
-		"agent_user_id": orAbsent(c.AgentUserID),
-		"start_time":    c.StartTime.UTC().Format(time.RFC3339),
-		"duration_ms":   strconv.FormatInt(c.DurationMS, 10),
-		"direction":     c.Direction,
-		"ani":           c.ANI,
-		"dnis":          c.DNIS,
-		"media":         orAbsent(c.Media),
-	}
+	v := callValues(c.AgentUserID, c.StartTime, c.DurationMS, c.Direction, c.ANI, c.DNIS, c.Media)
 	for _, val := range c.Values {
 		if val.Field < 0 || val.Field >= len(fields) {
 			continue
@@ -72,15 +64,7 @@ func sentValues(c *engine.OutCall, fields []dsl.Field) map[string]string {
 // columns, and the mapped business data of an imported call.
 func previewValues(cd *preview.CallDetail) map[string]string {
 	c := cd.Call
-	v := map[string]string{
-		"agent_user_id": orAbsent(cd.AgentUserID),
-		"start_time":    c.StartTime.UTC().Format(time.RFC3339),
-		"duration_ms":   strconv.FormatInt(c.DurationMS, 10),
-		"direction":     c.Direction,
-		"ani":           c.ANI,
-		"dnis":          c.DNIS,
-		"media":         orAbsent(c.MediaPath),
-	}
+	v := callValues(cd.AgentUserID, c.StartTime, c.DurationMS, c.Direction, c.ANI, c.DNIS, c.MediaPath)
 	var bd map[string]map[string]json.RawMessage
 	if len(cd.BusinessData) > 0 && json.Unmarshal(cd.BusinessData, &bd) == nil {
 		for typ, m := range bd {
@@ -90,6 +74,19 @@ func previewValues(cd *preview.CallDetail) map[string]string {
 		}
 	}
 	return v
+}
+
+// callValues are a call's own fields as a run sends them (callFields).
+func callValues(agentUser string, start time.Time, durationMS int64, direction, ani, dnis, media string) map[string]string {
+	return map[string]string{
+		"agent_user_id": orAbsent(agentUser),
+		"start_time":    start.UTC().Format(time.RFC3339),
+		"duration_ms":   strconv.FormatInt(durationMS, 10),
+		"direction":     direction,
+		"ani":           ani,
+		"dnis":          dnis,
+		"media":         orAbsent(media),
+	}
 }
 
 func bdName(typ, name string) string { return typ + " " + name }

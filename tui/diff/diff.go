@@ -351,14 +351,8 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 		case key.Matches(k, m.keys.Back), key.Matches(k, m.keys.Enter):
 			m.showDetail = false
 			m.seq++ // answers still on their way are for the closed view
-		case key.Matches(k, m.keys.Up):
-			m.vp.ScrollUp(1)
-		case key.Matches(k, m.keys.Down):
-			m.vp.ScrollDown(1)
-		case key.Matches(k, m.keys.PageUp):
-			m.vp.PageUp()
-		case key.Matches(k, m.keys.PageDown):
-			m.vp.PageDown()
+		default:
+			m.keys.Scroll(&m.vp, k)
 		}
 		return m, nil
 	}

@@ -5,6 +5,8 @@ import (
 
 	bhelp "charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 )
 
@@ -54,6 +56,24 @@ func DefaultKeys() Keys {
 		Help:       b("?", "help", "?"),
 		Quit:       b("q", "quit", "q", "ctrl+c"),
 	}
+}
+
+// Scroll moves a viewport by the scrolling keys (up, down, page up, page
+// down) and reports whether k was one of them.
+func (k Keys) Scroll(vp *viewport.Model, msg tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		vp.PageDown()
+	default:
+		return false
+	}
+	return true
 }
 
 // ShortHelp is the footer line.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
@@ -62,16 +61,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	if !ok {
 		return m, nil
 	}
-	switch {
-	case key.Matches(k, m.keys.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(k, m.keys.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.vp.PageUp()
-	case key.Matches(k, m.keys.PageDown):
-		m.vp.PageDown()
-	}
+	m.keys.Scroll(&m.vp, k)
 	return m, nil
 }
 

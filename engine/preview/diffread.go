@@ -53,8 +53,26 @@ func (d *DB) DiffRows(ctx context.Context, q DiffQuery) ([]Row, error) {
 	}
 	limit = min(limit, 10_000)
 	off := max(q.Offset, 0)
-	if q.Change != "" {
-		return d.Rows(ctx, RowQuery{Change: q.Change, Limit: limit, Offset: off})
+	switch q.Change {
+	case "":
+	case ChangeRemoved:
+		return d.removedRows(ctx, RowQuery{Offset: off}, limit)
+	case ChangeNew, ChangeChanged, ChangeUnchanged:
+		// The page's positions first, from results alone; only they are
+		// joined with calls (an OFFSET over the join costs a join of the
+		// whole preview per page).
+		rows, err := d.db.QueryContext(ctx, `WITH page AS (SELECT pos FROM results WHERE change = ? ORDER BY pos LIMIT ? OFFSET ?)
+			SELECT `+rowColumns+` FROM page JOIN calls c USING (pos) JOIN results r USING (pos) ORDER BY c.pos`, q.Change, limit, off)
+		if err != nil {
+			return nil, fmt.Errorf("preview: diff rows: %w", err)
+		}
+		out, err := scanRows(rows)
+		if err != nil {
+			return nil, fmt.Errorf("preview: diff rows: %w", err)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("preview: unknown change kind %q (new, changed, unchanged, removed)", q.Change)
 	}
 	n, err := d.callCount(ctx)
 	if err != nil {

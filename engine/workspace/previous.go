@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -78,10 +79,19 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 			last = r.Started
 		}
 	}
+	// A run that excluded the call, or could not read it, did not send it:
+	// its copy is not searched. One whose send the sink refused did (its
+	// copy holds what it tried to send).
+	sentByLast := res.State == engine.StateImported || (res.State == engine.StateFailed && res.Reason != engine.ReasonBadRow)
 	var cands []state.StagedRun
 	for i := len(staged) - 1; i >= 0; i-- {
 		s := staged[i]
-		if s.RunID == res.RunID || (!last.IsZero() && !s.Created.After(last)) {
+		switch {
+		case s.RunID == res.RunID:
+			if sentByLast {
+				cands = append(cands, s)
+			}
+		case !last.IsZero() && s.Created.Before(last):
 			cands = append(cands, s)
 		}
 	}
@@ -98,11 +108,12 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 			res.Missing = fmt.Sprintf("run %s's staged copy is gone: %s", s.RunID, w.whyPurged(history, s))
 			return res, nil
 		}
-		if _, err := os.Stat(s.Path); err != nil {
-			res.Missing = fmt.Sprintf("run %s's staged copy is missing (%s)", s.RunID, s.Path)
+		path := w.stagedPath(s)
+		if _, err := os.Stat(path); err != nil {
+			res.Missing = fmt.Sprintf("run %s's staged copy is missing (%s)", s.RunID, path)
 			return res, nil
 		}
-		call, fields, err := w.readStaged(s.Path, callID)
+		call, fields, err := w.readStaged(path, callID)
 		if err != nil {
 			return nil, fmt.Errorf("run %s's staged copy: %w", s.RunID, err)
 		}
@@ -121,6 +132,20 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 	}
 	res.Missing = fmt.Sprintf("run %s left this call %s and no staged copy holds an earlier send", res.RunID, stateReason(res.State, res.Reason))
 	return res, nil
+}
+
+// stagedPath is where a staged run's folder is. The index keeps the path
+// as the run was given it, relative to the working directory of that run
+// when the spec folder was named relatively: such a path is found again
+// under this workspace's staging folder, by its run's folder name.
+func (w *Workspace) stagedPath(s state.StagedRun) string {
+	if filepath.IsAbs(s.Path) {
+		return s.Path
+	}
+	if _, err := os.Stat(s.Path); err == nil {
+		return s.Path
+	}
+	return filepath.Join(w.Paths.Staging, filepath.Base(s.Path))
 }
 
 // readStaged reads one call from a staged copy. A business-data field the

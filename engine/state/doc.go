@@ -6,5 +6,6 @@
 // It implements the engine's Prior (what earlier runs committed) and
 // LedgerWriter (what this run changed, made durable only after the sink
 // committed). The schema is versioned: an older file is upgraded, a newer one
-// refused.
+// refused. OpenReadOnly and the queries of queries.go are what reports and
+// the TUI read (engine/report declares the interface).
 package state

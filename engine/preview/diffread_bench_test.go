@@ -19,13 +19,7 @@ func BenchmarkDiffRead(b *testing.B) {
 	ctx := context.Background()
 	n := benchCalls()
 	dir := b.TempDir()
-	src := func() *memSource {
-		s := &memSource{agents: []engine.AgentRecord{agentRec("u1", "a1", "one@acme.example")}}
-		for i := range n {
-			s.calls = append(s.calls, memCall{call: goodCall(fmt.Sprintf("C%07d", i+1), "a1"), bd: bd("K", "1", "gold")})
-		}
-		return s
-	}
+	src := func() *memSource { return manyCalls(n, "C%07d") }
 	first := filepath.Join(dir, "first.duckdb")
 	if _, err := Run(ctx, testPlan(b), Options{DBPath: first, Sources: []engine.Source{src()}}); err != nil {
 		b.Fatal(err)

@@ -18,13 +18,7 @@ func TestDiffPagesAndJumps(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const n = 1200
-	src := func() *memSource {
-		s := &memSource{agents: []engine.AgentRecord{agentRec("u1", "a1", "one@acme.example")}}
-		for i := range n {
-			s.calls = append(s.calls, memCall{call: goodCall(fmt.Sprintf("C%04d", i+1), "a1"), bd: bd("K", "1", "gold")})
-		}
-		return s
-	}
+	src := func() *memSource { return manyCalls(n, "C%04d") }
 	first := filepath.Join(dir, "first.duckdb")
 	runPreview(t, first, "", src(), false)
 	d, err := OpenDB(first)
@@ -164,6 +158,15 @@ func TestDiffPagesAndJumps(t *testing.T) {
 			t.Errorf("NextChange(%q, %d, %d) = %d, %v; want %d", c.kind, c.from, c.dir, got, err, c.out)
 		}
 	}
+}
+
+// manyCalls is a source of n calls that pass every rule, ids in format.
+func manyCalls(n int, format string) *memSource {
+	s := &memSource{agents: []engine.AgentRecord{agentRec("u1", "a1", "one@acme.example")}}
+	for i := range n {
+		s.calls = append(s.calls, memCall{call: goodCall(fmt.Sprintf(format, i+1), "a1"), bd: bd("K", "1", "gold")})
+	}
+	return s
 }
 
 func TestOpenIfExists(t *testing.T) {

@@ -101,8 +101,8 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	shot := filepath.Join(dir, "report.png")
 	os.Remove(shot)
-	const w, h = 1100, 3400
-	runChromium(t, bin, "--screenshot="+shot, "--window-size=1100,3400", "file://"+pagePath)
+	const w, h = 1100, 4000
+	runChromium(t, bin, "--screenshot="+shot, "--window-size=1100,4000", "file://"+pagePath)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
@@ -126,7 +126,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := os.WriteFile(probePath, probed, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := runChromium(t, bin, "--window-size=1100,3400", "--virtual-time-budget=5000", "--dump-dom", "file://"+probePath)
+	dom := runChromium(t, bin, "--window-size=1100,4000", "--virtual-time-budget=5000", "--dump-dom", "file://"+probePath)
 	m := regexp.MustCompile(`(?s)<pre id="probe">(.*?)</pre>`).FindSubmatch(dom)
 	if m == nil {
 		t.Fatalf("the probe did not run; DOM:\n%.2000s", dom)

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 )
 
@@ -30,14 +31,27 @@ type hbar struct {
 	TitleText string
 }
 
-// exclusionChart draws a section's exclusions by reason, most first.
-func exclusionChart(s Section) *hbarChart {
-	var lines []Line
-	for _, l := range s.Lines {
-		if l.State == "excluded" {
-			lines = append(lines, l)
+// exclusionChart draws exclusions by reason, most first: a section's, and
+// those of the same reasons counted by the database (extra).
+func exclusionChart(s Section, extra []Line) *hbarChart {
+	n := map[string]int{}
+	for _, set := range [][]Line{s.Lines, extra} {
+		for _, l := range set {
+			if l.State == "excluded" {
+				n[l.Reason] += l.N
+			}
 		}
 	}
+	var lines []Line
+	for r, c := range n {
+		lines = append(lines, Line{Reason: r, N: c})
+	}
+	sort.Slice(lines, func(i, j int) bool {
+		if lines[i].N != lines[j].N {
+			return lines[i].N > lines[j].N
+		}
+		return lines[i].Reason < lines[j].Reason
+	})
 	if len(lines) == 0 {
 		return nil
 	}

@@ -136,6 +136,10 @@ func newFakeState() *fakeState {
 		"calls": map[string]int{"imported/": 992, "imported/agent_unmapped": 40, "excluded/too_short": 95, "excluded/no_audio": 60,
 			"excluded/before_window": 33, "excluded/filtered_out": 7, "failed/bad_row": 2, "failed/http_422": 2},
 		"source_rows": 1232, "imported_by_day": days2,
+		"counted":       map[string]int{"excluded/before_window": 250, "excluded/other_tenant": 40},
+		"field_omitted": map[string]int{"Customer": 7},
+		"field_omitted_samples": map[string][]string{"Customer": {
+			`call C0003: main.hcl:12,36-47: bd.Customer: unknown name`, `call C0009: main.hcl:12,36-47: bd.Customer: unknown name`}},
 		"failed": []map[string]string{{"Entity": "call", "ID": "H0001", "State": "failed", "Reason": "http_422", "Detail": "invalid skill"},
 			{"Entity": "call", "ID": "H0002", "State": "failed", "Reason": "http_422", "Detail": "invalid skill"}}, "bd_without_call": 3,
 		"bd_without_call_samples": sum1["bd_without_call_samples"], "bad_rows": 3, "bad_no_id": 1, "duplicates_seen": 0,

@@ -39,8 +39,8 @@ type htmlPage struct {
 // WriteHTML writes the report as one self-contained page: inline CSS and
 // SVG, no script, no external resource, laid out to print.
 func (r *Report) WriteHTML(w io.Writer) error {
-	p := htmlPage{Report: r, Title: "applink report", Exclusions: exclusionChart(r.Calls),
-		AgentExcluded: exclusionChart(r.Agents), Days: dayChart(r.PerDay)}
+	p := htmlPage{Report: r, Title: "applink report", Exclusions: exclusionChart(r.Calls, r.Counted),
+		AgentExcluded: exclusionChart(r.Agents, nil), Days: dayChart(r.PerDay)}
 	if r.Plan != nil {
 		p.Title = fmt.Sprintf("Recording import: %s → CXone %s", r.Plan.Customer, r.Plan.CXoneTenant)
 	}

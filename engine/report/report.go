@@ -65,10 +65,15 @@ type Report struct {
 	// Accounting is of the latest run (it read the whole source) or of the
 	// run asked for; nil before any run.
 	Accounting *Accounting `json:"accounting"`
-	BadRows    BadRows     `json:"bad_rows"`
-	Failures   Failures    `json:"failures"`
-	PerDay     PerDay      `json:"imported_by_day"`
-	Drift      []Drift     `json:"drift"`
+	// Counted are the calls of that run its sources filtered inside the
+	// database (the window or tenant pushed into SQL): never read, so in no
+	// ledger, but counted per reason.
+	Counted  []Line    `json:"counted"`
+	Omitted  []Omitted `json:"field_omitted"` // values left out (on_error = omit), by field
+	BadRows  BadRows   `json:"bad_rows"`
+	Failures Failures  `json:"failures"`
+	PerDay   PerDay    `json:"imported_by_day"`
+	Drift    []Drift   `json:"drift"`
 
 	Runs    []RunLine    `json:"runs"`
 	Staging []StagedLine `json:"staging"`
@@ -112,16 +117,25 @@ type Line struct {
 // exact, business-data rows without a call are not call rows.
 type Accounting struct {
 	RunID          string `json:"run_id"`
-	SourceRows     int    `json:"source_rows"`      // call rows read
+	SourceRows     int    `json:"source_rows"`      // call rows read, and counted by the database
 	InLedger       int    `json:"in_ledger"`        // with a ledger state
 	UnreadableNoID int    `json:"unreadable_no_id"` // bad rows whose id could not be read
 	Duplicates     int    `json:"duplicates"`       // seen at another site too, imported once
-	Accounted      int    `json:"accounted"`        // the three above
+	Counted        int    `json:"counted"`          // filtered in the database, counted there
+	Accounted      int    `json:"accounted"`        // the four above
 	Unexplained    int    `json:"unexplained"`      // SourceRows - Accounted; must be 0
 	// BDWithoutCall counts business-data rows whose call is not in the
 	// source: never call rows, so on a line of their own.
 	BDWithoutCall        int      `json:"bd_without_call"`
 	BDWithoutCallSamples []string `json:"bd_without_call_samples"`
+}
+
+// Omitted is a field whose value was left out of some imported calls
+// (on_error = "omit"), with the first reasons.
+type Omitted struct {
+	Field   string   `json:"field"`
+	N       int      `json:"n"`
+	Samples []string `json:"samples"`
 }
 
 // BadRows are the source rows a run could not read, with file:line.
@@ -206,16 +220,19 @@ type StagedLine struct {
 // summary is the part of a run's stored summary (engine.Summary.JSON) a
 // report reads.
 type summary struct {
-	Agents        map[string]int `json:"agents"`
-	Calls         map[string]int `json:"calls"`
-	SourceRows    int            `json:"source_rows"`
-	ImportedByDay map[string]int `json:"imported_by_day"`
-	BDWithoutCall int            `json:"bd_without_call"`
-	BDSamples     []string       `json:"bd_without_call_samples"`
-	BadRows       int            `json:"bad_rows"`
-	BadNoID       int            `json:"bad_no_id"`
-	BadSamples    []string       `json:"bad_samples"`
-	Duplicates    int            `json:"duplicates_seen"`
+	Agents        map[string]int      `json:"agents"`
+	Calls         map[string]int      `json:"calls"`
+	Counted       map[string]int      `json:"counted"` // filtered in the database, by state/reason
+	FieldOmitted  map[string]int      `json:"field_omitted"`
+	OmitSamples   map[string][]string `json:"field_omitted_samples"`
+	SourceRows    int                 `json:"source_rows"`
+	ImportedByDay map[string]int      `json:"imported_by_day"`
+	BDWithoutCall int                 `json:"bd_without_call"`
+	BDSamples     []string            `json:"bd_without_call_samples"`
+	BadRows       int                 `json:"bad_rows"`
+	BadNoID       int                 `json:"bad_no_id"`
+	BadSamples    []string            `json:"bad_samples"`
+	Duplicates    int                 `json:"duplicates_seen"`
 	AgentDiff     struct {
 		Drift []struct{ UserID, Change string }
 	} `json:"agent_diff"`
@@ -321,6 +338,8 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 		s := sums[run.RunID]
 		r.Accounting = accounting(run.RunID, s)
 		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadSamples)}
+		r.Counted = fromTally("call", s.Counted).Lines
+		r.Omitted = omitted(s)
 		r.PerDay = perDay(run.RunID, s)
 		for _, d := range s.AgentDiff.Drift {
 			r.Drift = append(r.Drift, Drift{UserID: d.UserID, Change: d.Change})
@@ -344,6 +363,12 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	}
 	if r.Runs == nil {
 		r.Runs = []RunLine{}
+	}
+	if r.Counted == nil {
+		r.Counted = []Line{}
+	}
+	if r.Omitted == nil {
+		r.Omitted = []Omitted{}
 	}
 	if r.Drift == nil {
 		r.Drift = []Drift{}
@@ -432,9 +457,30 @@ func accounting(runID string, s *summary) *Accounting {
 	for _, n := range s.Calls {
 		a.InLedger += n
 	}
-	a.Accounted = a.InLedger + a.UnreadableNoID + a.Duplicates
+	for _, n := range s.Counted {
+		a.Counted += n
+	}
+	// The summary's source_rows are the rows read; those the database
+	// filtered are rows of the source too, accounted by their count.
+	a.SourceRows += a.Counted
+	a.Accounted = a.InLedger + a.UnreadableNoID + a.Duplicates + a.Counted
 	a.Unexplained = a.SourceRows - a.Accounted
 	return a
+}
+
+// omitted lists the fields with values left out, most first.
+func omitted(s *summary) []Omitted {
+	var out []Omitted
+	for f, n := range s.FieldOmitted {
+		out = append(out, Omitted{Field: f, N: n, Samples: nonNil(s.OmitSamples[f])})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Field < out[j].Field
+	})
+	return out
 }
 
 func fillRunLine(l *RunLine, s *summary) {

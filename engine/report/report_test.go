@@ -129,14 +129,18 @@ func TestAccountingIsExact(t *testing.T) {
 	if a == nil || a.RunID != run2 {
 		t.Fatalf("accounting of %+v, want the latest run %s", a, run2)
 	}
-	want := report.Accounting{RunID: run2, SourceRows: 1232, InLedger: 1231, UnreadableNoID: 1, Accounted: 1232, BDWithoutCall: 3}
+	// 1 232 rows read (1 231 in the ledger, 1 unreadable) and 290 the
+	// database filtered and counted.
+	want := report.Accounting{RunID: run2, SourceRows: 1522, InLedger: 1231, UnreadableNoID: 1, Counted: 290, Accounted: 1522, BDWithoutCall: 3}
 	if a.SourceRows != want.SourceRows || a.InLedger != want.InLedger || a.UnreadableNoID != want.UnreadableNoID ||
-		a.Accounted != want.Accounted || a.Unexplained != 0 || a.BDWithoutCall != want.BDWithoutCall {
+		a.Counted != want.Counted || a.Accounted != want.Accounted || a.Unexplained != 0 || a.BDWithoutCall != want.BDWithoutCall {
 		t.Errorf("accounting %+v, want %+v", *a, want)
 	}
 	text := string(render(t, r, "text"))
 	for _, w := range []string{
-		"accounted for: 1232 of 1232 source call rows; unexplained: 0",
+		"accounted for: 1522 of 1522 source call rows; unexplained: 0",
+		"calls filtered in the database, not read (counted there):\n  excluded  before_window                250\n  excluded  other_tenant                  40",
+		"field Customer: value left out of 7 calls (on_error = omit)\n  call C0003: main.hcl:12,36-47",
 		"business data rows without a call: 3\n  business_data.csv:41:",
 		"bad source rows: 3 (1 without a readable id)\n  calls.csv:100: B0001:",
 		"calls.csv:733: record has 9 fields",

@@ -51,12 +51,18 @@ func (r *Report) writeText(w io.Writer) {
 			fmt.Fprintln(w)
 		}
 	}
+	if len(r.Counted) > 0 {
+		fmt.Fprintln(w, "calls filtered in the database, not read (counted there):")
+		for _, l := range r.Counted {
+			fmt.Fprintf(w, "  %-9s %-22s %9d\n", l.State, dash(l.Reason), l.N)
+		}
+	}
 	fmt.Fprintln(w)
 
 	if a := r.Accounting; a != nil {
 		fmt.Fprintf(w, "accounted for: %d of %d source call rows; unexplained: %d\n", a.Accounted, a.SourceRows, a.Unexplained)
-		fmt.Fprintf(w, "  (run %s: %d in a ledger state, %d unreadable without an id, %d read from a second site)\n",
-			a.RunID, a.InLedger, a.UnreadableNoID, a.Duplicates)
+		fmt.Fprintf(w, "  (run %s: %d in a ledger state, %d unreadable without an id, %d read from a second site, %d counted by the database)\n",
+			a.RunID, a.InLedger, a.UnreadableNoID, a.Duplicates, a.Counted)
 		fmt.Fprintf(w, "business data rows without a call: %d\n", a.BDWithoutCall)
 		for _, s := range a.BDWithoutCallSamples {
 			fmt.Fprintf(w, "  %s\n", s)
@@ -74,6 +80,12 @@ func (r *Report) writeText(w io.Writer) {
 	}
 	if more := b.Total - len(b.Samples); more > 0 {
 		fmt.Fprintf(w, "  … and %d more (the first %d are kept)\n", more, len(b.Samples))
+	}
+	for _, o := range r.Omitted {
+		fmt.Fprintf(w, "field %s: value left out of %s (on_error = omit)\n", o.Field, plural(o.N, "call"))
+		for _, s := range o.Samples {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
 	}
 	fmt.Fprintf(w, "failures (rows the sink refused): %d\n", r.Failures.Total)
 	for _, f := range r.Failures.Rows {

@@ -75,13 +75,23 @@ func CountPatterns(r *report.Report) []*regexp.Regexp {
 			add("%s %s %d", l.State, reason, l.N)
 		}
 	}
+	for _, l := range r.Counted {
+		add("%s %s %d", l.State, l.Reason, l.N)
+	}
+	for _, o := range r.Omitted {
+		add("%s %d", o.Field, o.N)
+		for _, s := range o.Samples {
+			add("%s", s)
+		}
+	}
 	add("%d calls imported", r.Calls.Imported)
 	add("%d calls excluded", r.Calls.Excluded)
 	add("%d calls failed", r.Calls.Failed)
 	add("%d agents synced", r.Agents.Imported)
 	if a := r.Accounting; a != nil {
 		add("Accounted for %d of %d source call rows; unexplained: %d.", a.Accounted, a.SourceRows, a.Unexplained)
-		add("%d in a ledger state, %d unreadable without an id, %d read from a second site", a.InLedger, a.UnreadableNoID, a.Duplicates)
+		add("%d in a ledger state, %d unreadable without an id, %d read from a second site and imported once, %d counted by the database",
+			a.InLedger, a.UnreadableNoID, a.Duplicates, a.Counted)
 		add("Business data rows without a call: %d.", a.BDWithoutCall)
 		for _, d := range r.PerDay.Days {
 			add("%s %d", d.Day, d.N)

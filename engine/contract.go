@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -297,6 +298,19 @@ type StagingArea interface {
 // ("CXone https://api…").
 type Labeled interface {
 	Label() string
+}
+
+// UnknownFieldError is what StagingArea.Read returns for a staged value whose
+// field is not among the fields it was given (the spec dropped or renamed
+// it since the run): a caller that only shows the copy may add the field
+// and read again.
+type UnknownFieldError struct {
+	Pos        string // where in the staged copy, e.g. calls.jsonl:12
+	Type, Name string
+}
+
+func (e *UnknownFieldError) Error() string {
+	return fmt.Sprintf("%s: %s field %q is not in the spec any more", e.Pos, e.Type, e.Name)
 }
 
 // SelfStager is implemented by a sink that keeps the staged copy of a run

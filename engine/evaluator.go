@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
@@ -32,6 +33,7 @@ type evaluator struct {
 	multiSite bool
 	seen      map[uint64]struct{} // call ids seen, only with several sites
 	wms       []Watermark         // by source index
+	days      map[int64]int       // imported calls by UTC day number since 1970
 
 	machine  vm.VM
 	env      dsl.CallEnv
@@ -62,7 +64,8 @@ type omission struct {
 }
 
 func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
-	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{}}
+	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{},
+		days: map[int64]int{}}
 	if plan.Calls != nil {
 		ev.filterBD = plan.Calls.ReadsBD
 	}
@@ -233,7 +236,28 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		return
 	}
 	ev.sum.Calls.add(r.state, r.reason)
+	ev.days[dayNumber(r.call.StartTime)]++
 	ev.settle(r)
+}
+
+// dayNumber is t's UTC day since 1970-01-01 (floor, so days before 1970 are
+// negative): an integer map key costs less per call than a date string.
+func dayNumber(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
+}
+
+// importedByDay is the days map as Summary.ImportedByDay spells it.
+func (ev *evaluator) importedByDay() map[string]int {
+	out := make(map[string]int, len(ev.days))
+	for d, n := range ev.days {
+		out[time.Unix(d*86400, 0).UTC().Format(time.DateOnly)] = n
+	}
+	return out
 }
 
 // settle fingerprints a call's verdict and compares it with the prior ledger.

@@ -53,56 +53,125 @@ type callFacts struct {
 }
 
 // CallRule is one line of the call rule table: the first rule whose Excludes
-// returns true gives the call its reason. The order is the seed's.
+// returns true gives the call its reason. The order is the seed's. Doc is the
+// short form `applink plan` prints; Explain says it in a sentence for the
+// customer who reads the report.
 type CallRule struct {
 	Reason   string
 	Doc      string
+	Explain  string
 	Excludes func(f *callFacts) bool
 }
 
 // CallRules is the seed's call rule chain, in its order (shared/README.md §2,
 // "Calls"). Keep it a table: a reader checks it against the seed line by line.
 var CallRules = []CallRule{
-	{ReasonOtherTenant, "not in this spec's tenant filter", func(f *callFacts) bool { return !f.tenantOK }},
-	{ReasonBeforeWindow, "started before the import window", func(f *callFacts) bool { return f.call.StartTime.Before(f.windowFrom) }},
-	{ReasonNoAgentInfo, "no agent ID on the call", func(f *callFacts) bool { return strings.TrimSpace(f.call.AgentID) == "" }},
-	{ReasonNotArchived, "not archived", func(f *callFacts) bool { return !f.call.Archived }},
-	{ReasonInvalid, "status invalid", func(f *callFacts) bool { return f.call.Status == StatusInvalid }},
-	{ReasonException, "an exception or error code, even if partly recorded", func(f *callFacts) bool {
-		return f.call.ExceptionCode != 0 || f.call.Status == StatusError
-	}},
-	{ReasonNoAudio, "no valid audio packets", func(f *callFacts) bool { return f.call.AudioPackets <= 0 }},
-	{ReasonTooShort, "2 seconds or less", func(f *callFacts) bool { return f.call.DurationMS <= MinDurationMS }},
-	{ReasonAgentWithoutEmail, "its agent has no email", func(f *callFacts) bool {
-		return f.agentKnown && f.agentReason == ReasonNoEmail
-	}},
-	{ReasonAgentFiltered, "its agent was excluded by the spec's agent filter", func(f *callFacts) bool {
-		return f.agentKnown && f.agentReason == ReasonFilteredOut
-	}},
-	{ReasonFilteredOut, "the spec's call filter said no", func(f *callFacts) bool {
-		ok, err := f.callFilter()
-		return err != nil || !ok
-	}},
-	{ReasonMappingError, "a field mapping failed and the field's policy excludes the call", func(f *callFacts) bool {
-		return !f.mapping()
-	}},
+	{ReasonOtherTenant, "not in this spec's tenant filter",
+		"The call belongs to an Engage tenant that this import does not cover.",
+		func(f *callFacts) bool { return !f.tenantOK }},
+	{ReasonBeforeWindow, "started before the import window",
+		"The call started before the import window (the installation date, or the start of a requested backfill).",
+		func(f *callFacts) bool { return f.call.StartTime.Before(f.windowFrom) }},
+	{ReasonNoAgentInfo, "no agent ID on the call",
+		"The call carries no agent ID, so it cannot be attributed to an agent.",
+		func(f *callFacts) bool { return strings.TrimSpace(f.call.AgentID) == "" }},
+	{ReasonNotArchived, "not archived",
+		"Engage has not archived the call's recording.",
+		func(f *callFacts) bool { return !f.call.Archived }},
+	{ReasonInvalid, "status invalid",
+		"Engage marks the call's recording as invalid.",
+		func(f *callFacts) bool { return f.call.Status == StatusInvalid }},
+	{ReasonException, "an exception or error code, even if partly recorded",
+		"Engage recorded an exception or error code for the call, even if part of it was recorded.",
+		func(f *callFacts) bool { return f.call.ExceptionCode != 0 || f.call.Status == StatusError }},
+	{ReasonNoAudio, "no valid audio packets",
+		"The recording holds no valid audio.",
+		func(f *callFacts) bool { return f.call.AudioPackets <= 0 }},
+	{ReasonTooShort, "2 seconds or less",
+		"The call lasted 2 seconds or less.",
+		func(f *callFacts) bool { return f.call.DurationMS <= MinDurationMS }},
+	{ReasonAgentWithoutEmail, "its agent has no email",
+		"The call's agent has no email address, which CXone needs to identify the agent.",
+		func(f *callFacts) bool { return f.agentKnown && f.agentReason == ReasonNoEmail }},
+	{ReasonAgentFiltered, "its agent was excluded by the spec's agent filter",
+		"The call's agent is left out by this import's agent filter.",
+		func(f *callFacts) bool { return f.agentKnown && f.agentReason == ReasonFilteredOut }},
+	{ReasonFilteredOut, "the spec's call filter said no",
+		"This import's call filter leaves the call out.",
+		func(f *callFacts) bool {
+			ok, err := f.callFilter()
+			return err != nil || !ok
+		}},
+	{ReasonMappingError, "a field mapping failed and the field's policy excludes the call",
+		"A business-data field could not be computed for the call, and that field's policy is to leave such calls out.",
+		func(f *callFacts) bool { return !f.mapping() }},
 }
 
 // AgentRule is one line of the agent rule table. Unlike call rules, some agent
 // rules (duplicate_email) look at all users at once, so the table documents the
 // order and agentReasons applies it.
 type AgentRule struct {
-	Reason string
-	Doc    string
+	Reason  string
+	Doc     string
+	Explain string // a sentence for the report's reader
 }
 
 // AgentRules is the order in which agent reasons apply.
 var AgentRules = []AgentRule{
-	{ReasonNotAgent, "the user has no agent profile"},
-	{ReasonOtherTenant, "the user is not in this spec's tenant filter"},
-	{ReasonNoEmail, "the agent has no email"},
-	{ReasonDuplicateEmail, "a user created earlier has the same email (trimmed, case-insensitive; active and inactive alike)"},
-	{ReasonFilteredOut, "the spec's agent filter said no"},
+	{ReasonNotAgent, "the user has no agent profile",
+		"The Engage user has no agent profile (a team leader, business user or administrator): only agents are imported."},
+	{ReasonOtherTenant, "the user is not in this spec's tenant filter",
+		"The user belongs to an Engage tenant that this import does not cover."},
+	{ReasonNoEmail, "the agent has no email",
+		"The agent has no email address, which CXone needs to identify the agent; the agent's calls are not imported."},
+	{ReasonDuplicateEmail, "a user created earlier has the same email (trimmed, case-insensitive; active and inactive alike)",
+		"A user created earlier in Engage has the same email address and keeps it; this user's calls are imported without an agent."},
+	{ReasonFilteredOut, "the spec's agent filter said no",
+		"This import's agent filter leaves the user out."},
+}
+
+// otherReasons explains the codes that are no rule of the tables above.
+var otherReasons = map[string]string{
+	ReasonAgentUnmapped:   "The call is imported without an agent: its agent ID belongs to no agent synced to CXone.",
+	ReasonBadRow:          "The source row could not be read (a damaged line, a bad date or an unknown value); it is read again on the next run.",
+	ReasonMediaUnreadable: "The call's recording file could not be read, so the call was not sent; it is sent again on the next run.",
+	"duplicate":           "The call was read from more than one site of the Engage system and imported once.",
+}
+
+// ExplainReason says in one sentence what a ledger state and reason mean,
+// for people who did not write the spec: the rule tables' sentences, then
+// the codes that are no rule (agent_unmapped, bad_row, a sink's refusals).
+// It is the one place the report and the TUI take these sentences from.
+func ExplainReason(entity, state, reason string) string {
+	if reason == "" {
+		if state == StateImported {
+			if entity == "agent" {
+				return "Imported: the agent is synced to CXone."
+			}
+			return "Imported with its agent."
+		}
+		return ""
+	}
+	if entity == "agent" {
+		for _, r := range AgentRules {
+			if r.Reason == reason {
+				return r.Explain
+			}
+		}
+	} else {
+		for _, r := range CallRules {
+			if r.Reason == reason {
+				return r.Explain
+			}
+		}
+	}
+	if s, ok := otherReasons[reason]; ok {
+		return s
+	}
+	if code, ok := strings.CutPrefix(reason, "http_"); ok {
+		return "CXone refused the request with HTTP status " + code + "; the row is sent again on the next run."
+	}
+	return ""
 }
 
 // normEmail is how emails are compared for uniqueness.

@@ -164,6 +164,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 			sum.Watermarks[plan.Sources[i].Name] = wm
 		}
 	}
+	sum.ImportedByDay = ev.importedByDay()
 
 	prog.phase("commit")
 	if err := opts.Sink.Commit(ctx); err != nil {

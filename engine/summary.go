@@ -42,6 +42,12 @@ type Summary struct {
 	// each would have had: never read, so not in SourceRows nor the ledger,
 	// but accounted. With several sites a replicated call counts per site.
 	Counted map[StateReason]int
+	// ImportedByDay counts the calls whose verdict was imported, by their
+	// start date (UTC, "2006-01-02"): every call read, sent this run or not,
+	// so a run's map is what the ledger holds per day for the source as it
+	// was read. A call a sink refuses after accepting it (Failed) stays in
+	// its day: the sink reports an id, not a date.
+	ImportedByDay map[string]int
 
 	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
 
@@ -405,7 +411,7 @@ func (s *Summary) JSON() map[string]any {
 	return map[string]any{
 		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
 		"agents": tally(&s.Agents), "calls": tally(&s.Calls), "counted": tally(&Tally{By: s.Counted}),
-		"source_rows": s.SourceRows, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
+		"source_rows": s.SourceRows, "imported_by_day": s.ImportedByDay, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
 		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
 		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,
 		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,

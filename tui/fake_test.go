@@ -3,12 +3,14 @@ package tui_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/tui"
 )
 
@@ -49,6 +51,38 @@ func (f *fakeStore) Rows(ctx context.Context, q preview.RowQuery) ([]preview.Row
 	return out, nil
 }
 
+// diffRows is the full diff of a kind as preview.DB orders it: the calls
+// in the order read, then the removed ones.
+func (f *fakeStore) diffRows(change string) []preview.Row {
+	var src, gone []preview.Row
+	for _, r := range f.rows {
+		switch {
+		case change != "" && r.Change != change:
+		case r.Change == preview.ChangeRemoved:
+			gone = append(gone, r)
+		default:
+			src = append(src, r)
+		}
+	}
+	return append(src, gone...)
+}
+
+func (f *fakeStore) DiffRows(ctx context.Context, q preview.DiffQuery) ([]preview.Row, error) {
+	all := f.diffRows(q.Change)
+	lo := min(q.Offset, len(all))
+	return all[lo:min(lo+q.Limit, len(all))], nil
+}
+
+func (f *fakeStore) NextChange(ctx context.Context, change string, from, dir int) (int, error) {
+	all := f.diffRows(change)
+	for i := from + dir; i >= 0 && i < len(all); i += dir {
+		if c := all[i].Change; c != "" && c != preview.ChangeUnchanged {
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
 func (f *fakeStore) Call(ctx context.Context, id string) (*preview.CallDetail, error) {
 	for _, r := range f.rows {
 		if r.CallID != id {
@@ -62,12 +96,14 @@ func (f *fakeStore) Call(ctx context.Context, id string) (*preview.CallDetail, e
 		if r.State == engine.StateImported {
 			cd.BusinessData = []byte(`{"text":{"CustomerID":"K-` + r.CallID + `","Tier":"gold"},"number":{"OrderTotal":129.5},"boolean":{"VIP":true}}`)
 		}
-		switch r.Change {
-		case preview.ChangeChanged:
+		switch {
+		case r.CallID == "C010": // imported before too: a value changed
+			cd.Prev = &preview.PrevState{State: engine.StateImported}
+		case r.Change == preview.ChangeChanged:
 			cd.Prev = &preview.PrevState{State: engine.StateExcluded, Reason: engine.ReasonNotArchived}
-		case preview.ChangeUnchanged:
+		case r.Change == preview.ChangeUnchanged:
 			cd.Prev = &preview.PrevState{State: r.State, Reason: r.Reason}
-		case preview.ChangeRemoved:
+		case r.Change == preview.ChangeRemoved:
 			cd.Pos = -1
 			cd.Prev = &preview.PrevState{State: r.State, Reason: r.Reason}
 			cd.State, cd.Reason = "", ""
@@ -153,3 +189,50 @@ func fakeSummary() *engine.Summary {
 }
 
 var errSource = errors.New("open source main: snapshot data: no such file or directory")
+
+// newBigStore holds n calls, all unchanged but three (at rows 3, 641 and
+// 1101 when n ≥ 1200), and one call only in the ledger: the changes past
+// the first page are what ] must reach.
+func newBigStore(n int) *fakeStore {
+	f := &fakeStore{}
+	for i := range n {
+		change := preview.ChangeUnchanged
+		switch i {
+		case 2, 1100:
+			change = preview.ChangeNew
+		case 640:
+			change = preview.ChangeChanged
+		}
+		f.rows = append(f.rows, row(i, fmt.Sprintf("C%05d", i+1), engine.StateImported, "", "mapped", change))
+	}
+	f.rows = append(f.rows, preview.Row{Pos: -1, CallID: "C99999", State: engine.StateImported, Change: preview.ChangeRemoved})
+	return f
+}
+
+func bigResult(n int) *preview.Result {
+	r := fakeResult()
+	r.Summary.SourceRows = n
+	r.Diff.Calls = preview.ChangeCounts{New: 2, Changed: 1, Unchanged: n - 3, Removed: 1}
+	return r
+}
+
+// sentC010 is what the last run sent of C010, as its staged copy holds it:
+// the order total and the VIP flag have changed since.
+func sentC010(plan *engine.Plan) *workspace.SentCopy {
+	idx := func(name string) int {
+		for i, f := range plan.Fields {
+			if f.Name == name {
+				return i
+			}
+		}
+		panic(name)
+	}
+	r := row(9, "C010", engine.StateImported, "", "mapped", preview.ChangeChanged)
+	return &workspace.SentCopy{RunID: "20261124T080000.000000Z", SentBy: "20261124T080000.000000Z", State: engine.StateImported,
+		StagedAt: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), Fields: plan.Fields,
+		Call: &engine.OutCall{CallID: "C010", AgentUserID: r.AgentUserID, StartTime: r.StartTime, DurationMS: r.DurationMS,
+			Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Values: []engine.Value{
+				{Field: idx("CustomerID"), Text: []byte("K-C010")}, {Field: idx("Tier"), Text: []byte("silver")},
+				{Field: idx("OrderTotal"), Number: 99.5}, {Field: idx("VIP"), Bool: false},
+			}}}
+}

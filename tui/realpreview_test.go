@@ -91,7 +91,7 @@ func TestRealPreview(t *testing.T) {
 	h.press("enter")
 	h.waitFor("the detail", func(m tui.Model) bool { return strings.Contains(screen(m), "source columns") })
 	h.press("esc", "4")
-	h.waitFor("the diff", func(m tui.Model) bool { return strings.Contains(screen(m), "showing all") })
+	h.waitFor("the diff", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of") })
 	if s := screen(h.model()); !strings.Contains(s, "new") {
 		t.Errorf("without a state every call is new:\n%s", s)
 	}

@@ -85,7 +85,7 @@ wait_for "rows past field mapping"
 wait_for "row 1 of"
 
 keys 4
-wait_for "showing all"
+wait_for "row 1 of 2000 · all"
 
 keys '?'
 wait_for "Keys"
@@ -99,6 +99,33 @@ keys Enter
 wait_for "apply finished: sent" 60
 [[ -s "$TMP/spec/.applink/outbox/calls.jsonl" ]] || fail "apply wrote no outbox"
 
+keys q
+wait_for "EXITED 0" 20
+
+# The last imported call's business data changes at the source.
+LAST=$(grep -E '^call,[^,]*,imported,' "$TMP/spec/.applink/outbox/ledger.csv" | tail -1 | cut -d, -f2)
+ROW=$(($(grep -n "^$LAST," "$TMP/spec/data/calls.csv" | cut -d: -f1) - 1))
+((ROW > 500)) || fail "the last imported call $LAST is row $ROW: the jump past row 500 would not be tested"
+sed -i "s/^$LAST,CustomerID,.*/$LAST,CustomerID,SMOKE-CHANGED/" "$TMP/spec/data/business_data.csv"
+
+# A second session starts on the preview file the first one left; r runs
+# a new preview, ] jumps to the one change, far past the first 500 rows,
+# and enter compares it with what the apply sent.
+T kill-session -t smoke
+T new-session -d -s smoke -x 80 -y 24 "'$TMP/applink' tui '$TMP/spec'; echo \"EXITED \$?\"; sleep 60"
+wait_for "stages from the preview file" 20
+keys n
+wait_for "stage 2/4: seed rules"
+keys r
+wait_for "stage 1/4: read source" 60
+keys 4
+wait_for "calls  0 new · 1 changed"
+wait_for "row 1 of 2000 · all"
+keys "]"
+wait_for "row $ROW of 2000 · all"
+keys Enter
+wait_for "* text CustomerID"
+wait_for "SMOKE-CHANGED"
 keys q
 wait_for "EXITED 0" 20
 echo "smoke: ok"

@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui/apply"
@@ -24,6 +25,7 @@ import (
 // Store is a finished preview open for reading; *preview.DB is one.
 type Store interface {
 	rows.Store
+	diff.Store
 	Close() error
 }
 
@@ -35,6 +37,12 @@ type Options struct {
 	// Preview runs a preview of the plan (never touching state or sink)
 	// and opens its file.
 	Preview func(ctx context.Context, progress func(engine.Progress)) (*preview.Result, Store, error)
+	// Open, optional, opens the preview file an earlier preview left
+	// (nil, nil, nil when there is none), so the TUI starts on it.
+	Open func(ctx context.Context) (*preview.Result, Store, error)
+	// Previous, optional, finds what the last run that sent a call sent
+	// (its staged copy), for the diff's compare view.
+	Previous diff.PreviousFunc
 	// Apply runs the plan for real; Ledger describes the ledger after a
 	// failed run.
 	Apply  apply.Func
@@ -74,6 +82,9 @@ type Model struct {
 	quitting bool
 	note     string // a one-off message in the status line, until the next key
 	store    Store
+	// fromFile is set when the preview on view was opened from the file an
+	// earlier preview left, not run in this session.
+	fromFile bool
 
 	plan   plan.Model
 	stages stages.Model
@@ -103,12 +114,16 @@ func New(opts Options) Model {
 		}
 	}
 	why := reasonsExprs(opts.Plan)
+	var fields []dsl.Field
+	if opts.Plan != nil {
+		fields = opts.Plan.Fields
+	}
 	m := Model{
 		opts: opts, ctx: ctx, keys: keys, active: PanePlan,
 		plan:   plan.New(opts.Plan, keys),
 		stages: stages.New(run, keys, opts.Animate),
 		rows:   rows.New(ctx, keys, why),
-		diff:   diff.New(ctx, keys, why),
+		diff:   diff.New(ctx, keys, why, fields, opts.Previous),
 		apply:  apply.New(opts.Apply, opts.Ledger, keys),
 		help:   help.New(keys),
 	}
@@ -136,8 +151,28 @@ func reasonsExprs(p *engine.Plan) map[string]string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// Init starts nothing: the preview waits for n.
-func (m Model) Init() tea.Cmd { return nil }
+// openedMsg is the preview file an earlier preview left, opened at start.
+type openedMsg struct {
+	res *preview.Result
+	st  Store
+	err error
+}
+
+// Init opens the preview file an earlier preview left, if any; a new
+// preview waits for n.
+func (m Model) Init() tea.Cmd {
+	if m.opts.Open == nil {
+		return nil
+	}
+	open, ctx := m.opts.Open, m.ctx
+	return func() tea.Msg {
+		res, st, err := open(ctx)
+		return openedMsg{res: res, st: st, err: err}
+	}
+}
+
+// FromFile reports that the preview on view was opened from its file.
+func (m Model) FromFile() bool { return m.fromFile }
 
 // Active is the pane on view.
 func (m Model) Active() Pane { return m.active }
@@ -162,6 +197,9 @@ func (m Model) Rows() []preview.Row { return m.rows.Rows() }
 
 // DiffCursor is the diff pane's selected row (tests).
 func (m Model) DiffCursor() int { return m.diff.Cursor() }
+
+// DiffLoading reports a page or a jump of the diff pane in flight (tests).
+func (m Model) DiffLoading() bool { return m.diff.Loading() }
 
 // Close releases the preview file, if one is open.
 func (m Model) Close() error {
@@ -188,7 +226,10 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case stages.DoneMsg:
+		m.fromFile = false
 		return m.previewDone(msg)
+	case openedMsg:
+		return m.opened(msg)
 	case rows.ShowMsg:
 		m.active = PaneRows
 		var cmd tea.Cmd
@@ -255,6 +296,13 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		m.active = PaneStages
+		if key.Matches(k, m.keys.Next) && m.stages.AtLast() {
+			m.note = m.lastStageNote()
+			return m, nil
+		}
+		if m.stages.Starts(key.Matches(k, m.keys.Rerun)) {
+			m = m.detach()
+		}
 		if key.Matches(k, m.keys.Rerun) {
 			m.stages, cmd = m.stages.Rerun(m.ctx)
 		} else {
@@ -319,6 +367,71 @@ func (m Model) quitIfIdle() (Model, tea.Cmd) {
 	return m, tea.Quit
 }
 
+// detach closes the preview file on view before a new preview runs, and
+// empties the panes that read it. The file must be closed first: DuckDB
+// keeps one instance per path in a process, so opening the new file while
+// the old one is open would read the old one again.
+func (m Model) detach() Model {
+	if m.store != nil {
+		_ = m.store.Close()
+		m.store = nil
+	}
+	m.fromFile = false
+	m.rows = m.rows.SetStore(nil)
+	m.diff, _ = m.diff.SetPreview(nil, nil)
+	m.plan = m.plan.SetStages(nil, "")
+	return m
+}
+
+// opened shows the preview file an earlier preview left, as if its preview
+// had just finished; a file that cannot be read is said, not fatal.
+func (m Model) opened(msg openedMsg) (Model, tea.Cmd) {
+	switch {
+	case msg.err != nil:
+		m.note = fmt.Sprintf("the preview file could not be read (%v): n runs a new preview", msg.err)
+		return m, nil
+	case msg.res == nil || msg.st == nil:
+		if msg.st != nil {
+			_ = msg.st.Close()
+		}
+		return m, nil
+	case m.stages.Running() || m.stages.Result() != nil:
+		_ = msg.st.Close() // a preview of this session came first
+		return m, nil
+	}
+	m.stages = m.stages.Show(msg.res)
+	m.fromFile = true
+	return m.previewDone(stages.DoneMsg{Result: msg.res, Store: msg.st})
+}
+
+// origin says where a preview's counts come from when it was not run in
+// this session: the file an earlier preview left.
+func (m Model) origin(res *preview.Result) string {
+	if !m.fromFile {
+		return ""
+	}
+	s := "the preview file"
+	if res.Summary != nil && !res.Summary.Started.IsZero() {
+		s += " of " + res.Summary.Started.UTC().Format("2006-01-02 15:04Z")
+	}
+	if m.stale(res) {
+		s += ", made by an earlier plan,"
+	}
+	return s
+}
+
+// stale: the preview was made by another plan than the one on view.
+func (m Model) stale(res *preview.Result) bool {
+	p := m.opts.Plan
+	return p != nil && res.Summary != nil && res.Summary.PlanHash != p.Hash()
+}
+
+func (m Model) lastStageNote() string {
+	res := m.stages.Result()
+	n := len(res.Stages)
+	return fmt.Sprintf("stage %d/%d is the last stage: 4 shows the diff, a applies, r reruns", n, n)
+}
+
 func (m Model) previewDone(msg stages.DoneMsg) (Model, tea.Cmd) {
 	m.stages, _ = m.stages.Update(msg)
 	if msg.Err != nil || msg.Result == nil {
@@ -337,15 +450,19 @@ func (m Model) previewDone(msg stages.DoneMsg) (Model, tea.Cmd) {
 	if m.store != nil {
 		stored = m.store
 	}
-	m.plan = m.plan.SetStages(msg.Result.Stages)
+	m.plan = m.plan.SetStages(msg.Result.Stages, m.origin(msg.Result))
 	m.rows = m.rows.SetStore(stored)
 	total := 0
 	if msg.Result.Summary != nil {
 		total = msg.Result.Summary.SourceRows
 	}
 	m.apply = m.apply.SetTotal(total)
+	var diffStore diff.Store
+	if m.store != nil {
+		diffStore = m.store
+	}
 	var cmd tea.Cmd
-	m.diff, cmd = m.diff.SetPreview(msg.Result, stored)
+	m.diff, cmd = m.diff.SetPreview(msg.Result, diffStore)
 	if m.quitting {
 		return m.quitIfIdle()
 	}
@@ -428,7 +545,11 @@ func (m Model) status() string {
 		if res.Summary != nil {
 			src = res.Summary.SourceRows
 		}
-		return fmt.Sprintf("preview: %d calls read, %d calls and %d agents would be sent", src, res.WouldSend.Calls, res.WouldSend.Agents)
+		what := "preview"
+		if m.fromFile && m.stale(res) {
+			what = "preview of an earlier plan (r runs it again)"
+		}
+		return fmt.Sprintf("%s: %d calls read, %d calls and %d agents would be sent", what, src, res.WouldSend.Calls, res.WouldSend.Agents)
 	}
 	return "no preview yet: n runs it (read-only)"
 }

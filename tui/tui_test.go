@@ -3,12 +3,16 @@ package tui_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/preview"
+	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/tui"
 	"github.com/applink-dev/applink/tui/apply"
 )
@@ -105,12 +109,104 @@ func TestPanes(t *testing.T) {
 			h.press("d")
 			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "C900") })
 			h.press("]", "]", "enter")
-			h.waitFor("the comparison", func(m tui.Model) bool { return strings.Contains(screen(m), "last run (ledger)") })
+			h.waitFor("the comparison", func(m tui.Model) bool { return strings.Contains(screen(m), "this preview") })
+		}},
+		{name: "diff_past_row_500", opts: bigPreview, steps: func(h *harness) {
+			stepped(h)
+			h.press("4")
+			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of 1201") })
+			h.press("]")
+			want(h.t, h.model().DiffCursor() == 2, "] lands on row 3, got %d", h.model().DiffCursor()+1)
+			h.press("]") // past the loaded page: the preview file finds it
+			h.waitFor("the jump", func(m tui.Model) bool { return m.DiffCursor() == 640 && !m.DiffLoading() })
+			h.press("]")
+			h.waitFor("the next jump", func(m tui.Model) bool { return m.DiffCursor() == 1100 && !m.DiffLoading() })
+			h.press("[")
+			h.waitFor("the jump back", func(m tui.Model) bool { return m.DiffCursor() == 640 && !m.DiffLoading() })
+		}, check: func(t *testing.T, m tui.Model) {
+			want(t, strings.Contains(screen(m), "C00641") && strings.Contains(screen(m), "row 641 of 1201"), "row 641 (C00641) on view")
+		}},
+		{name: "diff_end_and_back", opts: bigPreview, steps: func(h *harness) {
+			stepped(h)
+			h.press("4")
+			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of 1201") })
+			h.press("G")
+			h.waitFor("the last row", func(m tui.Model) bool { return m.DiffCursor() == 1200 && !m.DiffLoading() })
+			h.press("]")
+			h.press("[", "[")
+			h.waitFor("the jump back", func(m tui.Model) bool { return m.DiffCursor() == 640 && !m.DiffLoading() })
+		}, check: func(t *testing.T, m tui.Model) {
+			want(t, strings.Contains(screen(m), "C00641"), "C00641 on view")
+		}},
+		{name: "diff_compare_sent", opts: func(o *tui.Options) {
+			sent := sentC010(testPlan(t))
+			o.Previous = func(ctx context.Context, id string) (*workspace.SentCopy, error) {
+				if id != "C010" {
+					return nil, fmt.Errorf("asked for %s", id)
+				}
+				return sent, nil
+			}
+		}, steps: func(h *harness) {
+			stepped(h)
+			h.press("4")
+			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "C900") })
+			h.press("G", "[", "enter") // C010, the last change before the removed row
+			h.waitFor("the comparison", func(m tui.Model) bool { return strings.Contains(screen(m), "fields differ") })
+		}, check: func(t *testing.T, m tui.Model) {
+			s := screen(m)
+			for _, w := range []string{"* number OrderTotal", "* text Tier", "* boolean VIP", "3 of 14 fields differ", "last sent by run 20261124T080000.000000Z"} {
+				want(t, strings.Contains(s, w), "compare view lacks %q", w)
+			}
+			want(t, !strings.Contains(s, "* text CustomerID"), "CustomerID did not change")
+		}},
+		{name: "diff_compare_purged", opts: func(o *tui.Options) {
+			o.Previous = func(ctx context.Context, id string) (*workspace.SentCopy, error) {
+				return &workspace.SentCopy{RunID: "20260801T080000.000000Z", State: engine.StateImported,
+					Missing: "run 20260801T080000.000000Z's staged copy is gone: pruned on 2026-10-30T08:00:00Z (staged copies are kept 90 days)"}, nil
+			}
+		}, steps: func(h *harness) {
+			stepped(h)
+			h.press("4")
+			h.waitFor("diff rows", func(m tui.Model) bool { return strings.Contains(screen(m), "C900") })
+			h.press("G", "[", "enter")
+			h.waitFor("the comparison", func(m tui.Model) bool { return strings.Contains(screen(m), "no copy of what was sent remains") })
+		}},
+		{name: "opened_from_file", opts: func(o *tui.Options) {
+			st := newFakeStore()
+			o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
+				t.Error("a preview ran although the file was there")
+				return nil, nil, errors.New("must not run")
+			}
+			o.Open = func(ctx context.Context) (*preview.Result, tui.Store, error) {
+				r := fakeResult()
+				r.Summary.PlanHash = testPlan(t).Hash()
+				r.Summary.Started = time.Date(2026, 11, 25, 7, 58, 0, 0, time.UTC)
+				return r, st, nil
+			}
+		}, steps: func(h *harness) {
+			h.waitFor("the preview file", func(m tui.Model) bool { return m.FromFile() })
+		}, check: func(t *testing.T, m tui.Model) {
+			s := screen(m)
+			want(t, !strings.Contains(strings.ToLower(s), "no preview yet"), "the plan pane says no preview yet:\n%s", s)
+			want(t, m.Stage() == 0 && m.Active() == tui.PanePlan, "stage 1 ready on the plan pane, got stage %d pane %d", m.Stage()+1, m.Active())
+		}},
+		{name: "opened_from_file_then_n", opts: func(o *tui.Options) {
+			st := newFakeStore()
+			o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
+				t.Error("n ran a preview although one was open")
+				return nil, nil, errors.New("must not run")
+			}
+			o.Open = func(ctx context.Context) (*preview.Result, tui.Store, error) { return fakeResult(), st, nil }
+		}, steps: func(h *harness) {
+			h.waitFor("the preview file", func(m tui.Model) bool { return m.FromFile() })
+			h.press("n")
+		}, check: func(t *testing.T, m tui.Model) {
+			want(t, m.Stage() == 1, "n steps to stage 2 of the opened preview, got %d", m.Stage()+1)
 		}},
 		{name: "diff_removed_only", steps: func(h *harness) {
 			stepped(h)
 			h.press("4", "tab", "tab", "tab")
-			h.waitFor("removed rows", func(m tui.Model) bool { return strings.Contains(screen(m), "showing removed: 1 rows") })
+			h.waitFor("removed rows", func(m tui.Model) bool { return strings.Contains(screen(m), "row 1 of 1 · removed") })
 		}},
 		{name: "help", steps: func(h *harness) { h.press("?") },
 			check: func(t *testing.T, m tui.Model) { want(t, m.HelpShown(), "help shown") }},
@@ -179,6 +275,14 @@ func TestPanes(t *testing.T) {
 				tc.check(t, m)
 			}
 		})
+	}
+}
+
+// bigPreview previews 1 200 calls whose changes lie past the first page.
+func bigPreview(o *tui.Options) {
+	st := newBigStore(1200)
+	o.Preview = func(ctx context.Context, p func(engine.Progress)) (*preview.Result, tui.Store, error) {
+		return bigResult(1200), st, nil
 	}
 }
 

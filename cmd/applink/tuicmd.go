@@ -60,6 +60,14 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 			}
 			return res, st, nil
 		},
+		Open: func(ctx context.Context) (*preview.Result, tui.Store, error) {
+			res, db, err := preview.OpenIfExists(ctx, dbPath)
+			if db == nil { // keep a nil *DB a nil Store
+				return res, nil, err
+			}
+			return res, db, err
+		},
+		Previous: ws.PreviousSent,
 		Apply: func(ctx context.Context, progress func(engine.Progress)) (*engine.Summary, error) {
 			r, err := ws.Run(ctx, progress)
 			if r == nil {

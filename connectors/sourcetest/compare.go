@@ -20,6 +20,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/report"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -38,7 +39,7 @@ type Options struct {
 type Run struct {
 	Out    string
 	Media  map[string]string // call id -> sha256 prefix of its media file
-	Report *state.Report
+	Report *report.Report
 	ids    *regexp.Regexp
 }
 
@@ -99,7 +100,7 @@ func RunSpec(t *testing.T, dataDir string, opt demogen.Options, src engine.Sourc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Report, err = st.Report(ctx, "compare"); err != nil {
+	if r.Report, err = report.Build(ctx, st, report.Options{RunID: "compare"}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -143,15 +144,21 @@ func (r Run) Lines(t *testing.T, name string) []string {
 	return out
 }
 
-// AllCalls is a report's call counts with the rows counted by the database.
-func AllCalls(r *state.Report) map[string]int {
-	out := map[string]int{}
-	for k, n := range r.Calls {
+// AllCalls is a report's call counts with the rows counted by the database,
+// by "state/reason".
+func AllCalls(r *report.Report) map[string]int {
+	out := lineCounts(r.Calls.Lines)
+	for k, n := range lineCounts(r.Counted) {
 		out[k] += n
 	}
-	for k, n := range r.Counted {
-		if n != 0 {
-			out[k] += n
+	return out
+}
+
+func lineCounts(lines []report.Line) map[string]int {
+	out := map[string]int{}
+	for _, l := range lines {
+		if l.N != 0 {
+			out[l.State+"/"+l.Reason] += l.N
 		}
 	}
 	return out
@@ -190,14 +197,9 @@ func CompareRuns(t *testing.T, dataDir string, opt demogen.Options, src engine.S
 			t.Errorf("ledger.csv: extra %s", l)
 		}
 	}
-	counted := map[string]int{}
-	for k, n := range got.Report.Counted {
-		if n != 0 {
-			counted[k] = n
-		}
-	}
+	counted := lineCounts(got.Report.Counted)
 	if fmt.Sprint(missing) != fmt.Sprint(counted) {
-		t.Errorf("ledger rows not read %v, counted by the database %v", missing, got.Report.Counted)
+		t.Errorf("ledger rows not read %v, counted by the database %v", missing, counted)
 	}
 	if len(counted) < o.MinCounted {
 		t.Errorf("counted by the database: %v: the push-down tests nothing", counted)
@@ -206,11 +208,15 @@ func CompareRuns(t *testing.T, dataDir string, opt demogen.Options, src engine.S
 	if fmt.Sprint(AllCalls(got.Report)) != fmt.Sprint(AllCalls(want.Report)) {
 		t.Errorf("report calls\n got  %v\n want %v", AllCalls(got.Report), AllCalls(want.Report))
 	}
-	if fmt.Sprint(got.Report.Agents) != fmt.Sprint(want.Report.Agents) {
-		t.Errorf("report agents\n got  %v\n want %v", got.Report.Agents, want.Report.Agents)
+	if g, w := lineCounts(got.Report.Agents.Lines), lineCounts(want.Report.Agents.Lines); fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Errorf("report agents\n got  %v\n want %v", g, w)
 	}
-	if got.Report.SourceRows != want.Report.SourceRows || got.Report.Unexplained != 0 || want.Report.Unexplained != 0 {
-		t.Errorf("source rows %d (unexplained %d), snapshot %d (unexplained %d)", got.Report.SourceRows, got.Report.Unexplained, want.Report.SourceRows, want.Report.Unexplained)
+	ga, wa := got.Report.Accounting, want.Report.Accounting
+	if ga == nil || wa == nil {
+		t.Fatalf("no accounting in the reports: %v %v", ga, wa)
+	}
+	if ga.SourceRows != wa.SourceRows || ga.Unexplained != 0 || wa.Unexplained != 0 {
+		t.Errorf("source rows %d (unexplained %d), snapshot %d (unexplained %d)", ga.SourceRows, ga.Unexplained, wa.SourceRows, wa.Unexplained)
 	}
 }
 

@@ -289,9 +289,8 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	if js := jobStates(t, st); js["completed"] != 3 {
 		t.Errorf("jobs %v", js)
 	}
-	r, err := st.Report(context.Background(), "")
-	if err != nil || r.Queue != nil {
-		t.Errorf("report queue after settling: %+v %v", r.Queue, err)
+	if q, err := st.Queue(context.Background()); err != nil || q != (state.QueueStats{}) {
+		t.Errorf("queue after settling: %+v %v", q, err)
 	}
 }
 

@@ -40,6 +40,24 @@ func OpenDB(path string) (*DB, error) {
 	return &DB{db: db, path: path}, nil
 }
 
+// OpenIfExists opens the preview file an earlier preview left and reads
+// its counts; it returns nil, nil, nil when there is no file.
+func OpenIfExists(ctx context.Context, path string) (*Result, *DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	db, err := OpenDB(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := db.Result(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return res, db, nil
+}
+
 // Close closes the file.
 func (d *DB) Close() error { return d.db.Close() }
 
@@ -132,28 +150,38 @@ func (d *DB) Rows(ctx context.Context, q RowQuery) ([]Row, error) {
 		args = append(args, f, f, f, f, f)
 	}
 	args = append(args, limit, max(q.Offset, 0))
-	query := `SELECT c.pos, c.source, c.call_id, c.site, c.agent_id, r.agent_user_id, c.start_time, c.duration_ms, c.direction,
-			c.ani, c.dnis, r.state, r.reason, r.detail, r.stage, r.change
+	query := `SELECT ` + rowColumns + `
 		FROM calls c JOIN results r USING (pos) WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY c.pos LIMIT ? OFFSET ?`
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("preview: rows: %w", err)
 	}
+	out, err := scanRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("preview: rows: %w", err)
+	}
+	return out, nil
+}
+
+// rowColumns are a Row's columns over calls c JOIN results r, as scanRows
+// reads them.
+const rowColumns = `c.pos, c.source, c.call_id, c.site, c.agent_id, r.agent_user_id, c.start_time, c.duration_ms, c.direction,
+			c.ani, c.dnis, r.state, r.reason, r.detail, r.stage, r.change`
+
+// scanRows reads rowColumns and closes rows.
+func scanRows(rows *sql.Rows) ([]Row, error) {
 	defer rows.Close()
 	var out []Row
 	for rows.Next() {
 		var r Row
 		if err := rows.Scan(&r.Pos, &r.Source, &r.CallID, &r.Site, &r.AgentID, &r.AgentUserID, &r.StartTime, &r.DurationMS,
 			&r.Direction, &r.ANI, &r.DNIS, &r.State, &r.Reason, &r.Detail, &r.Stage, &r.Change); err != nil {
-			return nil, fmt.Errorf("preview: rows: %w", err)
+			return nil, err
 		}
 		r.StartTime = r.StartTime.UTC()
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("preview: rows: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // removedRows lists calls of the ledger no longer in the source; State and

@@ -21,7 +21,7 @@
 //
 //	calls(pos, source, call_id, tenant_id, site, agent_id, start_time, duration_ms,
 //	      direction, ani, dnis, archived, audio_packets, status, exception_code,
-//	      media_path, skill)                    every observed call, pos = order read
+//	      media_path, skill)                    every observed call, pos = order read (dense: 0 … n−1)
 //	results(call_id, state, reason, detail, stage, agent_user_id, fp, change,
 //	        prev_state, prev_reason, prev_detail) each call's verdict and diff
 //	mapped(call_id, business_data)             imported calls, outbox-style JSON

@@ -232,7 +232,7 @@ func TestCall(t *testing.T) {
 }
 
 // buildState commits a ledger with the given rows, as a run would.
-func buildState(t *testing.T, path string, rows []stateRow) {
+func buildState(t testing.TB, path string, rows []stateRow) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := state.Open(ctx, path)

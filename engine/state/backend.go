@@ -34,7 +34,9 @@ type Backend interface {
 	Staging(ctx context.Context) ([]StagedRun, error)
 	Prune(ctx context.Context, before, now time.Time) ([]string, error)
 	PurgeRun(ctx context.Context, r StagedRun, now time.Time) error
-	Report(ctx context.Context, runID string) (*Report, error)
+	// LedgerCounts and LedgerRows are what reports read (engine/report).
+	LedgerCounts(ctx context.Context, runID string) ([]LedgerCount, error)
+	LedgerRows(ctx context.Context, q LedgerQuery) ([]LedgerRow, int, error)
 	// Queue counts the spec's deliveries waiting for a worker (zero for a
 	// backend without a delivery queue).
 	Queue(ctx context.Context) (QueueStats, error)
@@ -150,3 +152,17 @@ func removeStaged(r StagedRun) error {
 // ErrNoQueue is returned by a RunLedger asked to enqueue a delivery on a
 // backend without a delivery queue (DuckDB).
 var ErrNoQueue = errors.New("this state has no delivery queue (delivery workers need PostgreSQL state)")
+
+// OpenConfigReadOnly opens a state to read it (reports, the TUI): a DuckDB
+// file read-only, so a run may hold it at the same time; PostgreSQL as
+// OpenConfig does (reads do not lock).
+func OpenConfigReadOnly(ctx context.Context, cfg Config) (Backend, error) {
+	if cfg.Driver == "" || cfg.Driver == DriverDuckDB {
+		s, err := OpenReadOnly(ctx, cfg.Path)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return s, nil
+	}
+	return OpenConfig(ctx, cfg)
+}

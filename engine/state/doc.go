@@ -18,4 +18,7 @@
 // as River jobs in that same transaction (see engine/delivery); Queue and
 // PGStore.QueueBySpec count what waits for the workers, for `report` and
 // `/metrics`.
+//
+// OpenReadOnly and the queries of queries.go are what reports and the TUI
+// read (engine/report declares the interface).
 package state

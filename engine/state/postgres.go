@@ -430,36 +430,50 @@ func (s *PGStore) PurgeRun(ctx context.Context, r StagedRun, now time.Time) erro
 	return nil
 }
 
-// Report implements Backend.
-func (s *PGStore) Report(ctx context.Context, runID string) (*Report, error) {
-	return buildReport(ctx, s, runID, s.runRows)
-}
-
-func (s *PGStore) runRows(ctx context.Context, runID string, r *Report) error {
-	rows, err := s.pool.Query(ctx, `
-		SELECT entity, reason, count(*) AS n, (array_agg(id ORDER BY id COLLATE "C"))[1:5]
-		FROM applink_ledger WHERE spec = $1 AND run_id = $2 AND state = 'excluded'
-		GROUP BY entity, reason ORDER BY entity, n DESC, reason`, s.spec, runID)
+// LedgerCounts implements the report's query (see Store.LedgerCounts).
+func (s *PGStore) LedgerCounts(ctx context.Context, runID string) ([]LedgerCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT entity, state, reason, count(*) AS n FROM applink_ledger
+		WHERE spec = $1 AND ($2 = '' OR run_id = $2)
+		GROUP BY entity, state, reason
+		ORDER BY entity COLLATE "C", CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason COLLATE "C"`, s.spec, runID)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("state: ledger counts: %w", err)
 	}
-	var e ReasonExamples
-	if _, err := pgx.ForEachRow(rows, []any{&e.Entity, &e.Reason, &e.Count, &e.Examples}, func() error {
-		r.Excluded = append(r.Excluded, e)
-		e = ReasonExamples{}
+	var out []LedgerCount
+	var c LedgerCount
+	if _, err := pgx.ForEachRow(rows, []any{&c.Entity, &c.State, &c.Reason, &c.N}, func() error {
+		out = append(out, c)
 		return nil
 	}); err != nil {
-		return err
+		return nil, fmt.Errorf("state: ledger counts: %w", err)
 	}
-	frows, err := s.pool.Query(ctx, `SELECT entity, id, reason, detail FROM applink_ledger
-		WHERE spec = $1 AND run_id = $2 AND state = 'failed' ORDER BY entity COLLATE "C", id COLLATE "C" LIMIT 1000`, s.spec, runID)
+	return out, nil
+}
+
+// LedgerRows implements the report's query (see Store.LedgerRows).
+func (s *PGStore) LedgerRows(ctx context.Context, q LedgerQuery) ([]LedgerRow, int, error) {
+	where := `spec = $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR id = $3) AND ($4 = '' OR state = $4)
+		AND ($5 = '' OR reason = $5) AND ($6 = '' OR run_id = $6)`
+	args := []any{s.spec, q.Entity, q.ID, q.State, q.Reason, q.RunID}
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM applink_ledger WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("state: ledger rows: %w", err)
+	}
+	if q.Limit <= 0 || total == 0 {
+		return nil, total, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT entity, id, state, reason, detail, active, run_id FROM applink_ledger WHERE `+where+
+		` ORDER BY entity COLLATE "C", id COLLATE "C" LIMIT $7`, append(args, q.Limit)...)
 	if err != nil {
-		return err
+		return nil, 0, fmt.Errorf("state: ledger rows: %w", err)
 	}
-	var f Failure
-	_, err = pgx.ForEachRow(frows, []any{&f.Entity, &f.ID, &f.Reason, &f.Detail}, func() error {
-		r.Failures = append(r.Failures, f)
+	var out []LedgerRow
+	var r LedgerRow
+	if _, err := pgx.ForEachRow(rows, []any{&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID}, func() error {
+		out = append(out, r)
 		return nil
-	})
-	return err
+	}); err != nil {
+		return nil, 0, fmt.Errorf("state: ledger rows: %w", err)
+	}
+	return out, total, nil
 }

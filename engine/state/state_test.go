@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"path/filepath"
@@ -243,24 +244,41 @@ func testReportStagingAndEvents(t *testing.T, s Backend, dir string) {
 	if err := l.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Report(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+	// What the report reads (engine/report): counts by state and reason,
+	// whole or of one run, and the rows themselves with their details.
+	for _, runID := range []string{"", "r1"} {
+		counts, err := s.LedgerCounts(ctx, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "call/imported//1 call/excluded/too_short/2 call/failed/http_422/1"
+		var got []string
+		for _, c := range counts {
+			got = append(got, fmt.Sprintf("%s/%s/%s/%d", c.Entity, c.State, c.Reason, c.N))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("counts of run %q: %s, want %s", runID, strings.Join(got, " "), want)
+		}
 	}
-	if r.RunID != "r1" || r.Unexplained != 0 || r.Accounted != 4 || !r.Started.Equal(started) {
-		t.Errorf("report %+v", r)
+	if counts, err := s.LedgerCounts(ctx, "nope"); err != nil || len(counts) != 0 {
+		t.Errorf("counts of an unknown run: %v %v", counts, err)
 	}
-	if len(r.Excluded) != 1 || r.Excluded[0].Count != 2 || strings.Join(r.Excluded[0].Examples, ",") != "c1,c3" {
-		t.Errorf("excluded %+v", r.Excluded)
+	ex, n, err := s.LedgerRows(ctx, LedgerQuery{State: "excluded", Reason: "too_short", Limit: 5})
+	if err != nil || n != 2 || len(ex) != 2 || ex[0].ID != "c1" || ex[1].ID != "c3" {
+		t.Errorf("excluded rows %+v (%d) %v", ex, n, err)
 	}
-	if len(r.Failures) != 1 || r.Failures[0] != (Failure{Entity: "call", ID: "c2", Reason: "http_422", Detail: "invalid skill"}) {
-		t.Errorf("failures %+v", r.Failures)
+	failed, n, err := s.LedgerRows(ctx, LedgerQuery{State: "failed", RunID: "r1", Limit: 5})
+	if err != nil || n != 1 || len(failed) != 1 || failed[0].ID != "c2" || failed[0].Detail != "invalid skill" {
+		t.Errorf("failed rows %+v (%d) %v", failed, n, err)
 	}
-	if r.Queue != nil {
-		t.Errorf("queue %+v without deliveries", r.Queue)
+	if one, n, err := s.LedgerRows(ctx, LedgerQuery{Entity: "call", ID: "c4", Limit: 1}); err != nil || n != 1 || one[0].State != "imported" {
+		t.Errorf("one row by id: %+v (%d) %v", one, n, err)
 	}
-	if _, err := s.Report(ctx, "nope"); err == nil || !strings.Contains(err.Error(), `no run "nope"`) {
-		t.Errorf("unknown run: %v", err)
+	if _, n, err := s.LedgerRows(ctx, LedgerQuery{State: "imported"}); err != nil || n != 1 {
+		t.Errorf("count only: %d %v", n, err)
+	}
+	if q, err := s.Queue(ctx); err != nil || q != (QueueStats{}) {
+		t.Errorf("queue %+v without deliveries: %v", q, err)
 	}
 	if err := s.RecordEvent(ctx, "purge", "purge-1", started.Add(time.Hour), map[string]any{"all": true}); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/progress"
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/bubbles/v2/viewport"
@@ -235,16 +234,7 @@ func (m Model) key(ctx context.Context, k tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.input, cmd = m.input.Update(k)
 		return m, cmd
 	case Done, Failed:
-		switch {
-		case key.Matches(k, m.keys.Up):
-			m.vp.ScrollUp(1)
-		case key.Matches(k, m.keys.Down):
-			m.vp.ScrollDown(1)
-		case key.Matches(k, m.keys.PageUp):
-			m.vp.PageUp()
-		case key.Matches(k, m.keys.PageDown):
-			m.vp.PageDown()
-		}
+		m.keys.Scroll(&m.vp, k)
 	}
 	return m, nil
 }

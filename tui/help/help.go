@@ -5,6 +5,8 @@ import (
 
 	bhelp "charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 )
 
@@ -15,6 +17,7 @@ type Keys struct {
 	Rerun                  key.Binding
 	Up, Down               key.Binding
 	PageUp, PageDown       key.Binding
+	Top, Bottom            key.Binding
 	Enter, Back            key.Binding
 	Filter                 key.Binding
 	NextChange, PrevChange key.Binding
@@ -37,6 +40,8 @@ func DefaultKeys() Keys {
 		Down:       b("↓/j", "down", "down", "j"),
 		PageUp:     b("pgup/b", "page up", "pgup", "b"),
 		PageDown:   b("pgdn/f", "page down", "pgdown", "f", "space"),
+		Top:        b("home/g", "first row", "home", "g"),
+		Bottom:     b("end/G", "last row", "end", "G"),
 		Enter:      b("enter", "open: rows, a row", "enter"),
 		Back:       b("esc", "back", "esc"),
 		Filter:     b("/", "filter rows", "/"),
@@ -53,6 +58,24 @@ func DefaultKeys() Keys {
 	}
 }
 
+// Scroll moves a viewport by the scrolling keys (up, down, page up, page
+// down) and reports whether k was one of them.
+func (k Keys) Scroll(vp *viewport.Model, msg tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		vp.PageDown()
+	default:
+		return false
+	}
+	return true
+}
+
 // ShortHelp is the footer line.
 func (k Keys) ShortHelp() []key.Binding {
 	return []key.Binding{k.Next, k.Prev, k.Enter, k.Help, k.Quit, k.Diff, k.Apply}
@@ -62,7 +85,7 @@ func (k Keys) ShortHelp() []key.Binding {
 func (k Keys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Rerun, k.Enter, k.Back, k.Filter, k.NextChange, k.PrevChange, k.Kind},
-		{k.Up, k.Down, k.PageUp, k.PageDown},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Plan, k.Stages, k.Rows, k.Diff, k.Apply, k.Help, k.Quit},
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
@@ -28,6 +27,7 @@ var stageOrder = []string{preview.ViewSource, preview.ViewAfterRules, preview.Vi
 type Model struct {
 	plan   *engine.Plan
 	stages []preview.StageCount
+	origin string // where the counts come from, when not a preview of this session
 	keys   help.Keys
 	vp     viewport.Model
 }
@@ -39,9 +39,10 @@ func New(p *engine.Plan, keys help.Keys) Model {
 	return m
 }
 
-// SetStages shows the counts of a finished preview.
-func (m Model) SetStages(st []preview.StageCount) Model {
-	m.stages = st
+// SetStages shows the counts of a finished preview; origin, when not "",
+// says where they come from (the file an earlier preview left).
+func (m Model) SetStages(st []preview.StageCount, origin string) Model {
+	m.stages, m.origin = st, origin
 	m.vp.SetContent(m.content())
 	return m
 }
@@ -60,16 +61,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	if !ok {
 		return m, nil
 	}
-	switch {
-	case key.Matches(k, m.keys.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(k, m.keys.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.vp.PageUp()
-	case key.Matches(k, m.keys.PageDown):
-		m.vp.PageDown()
-	}
+	m.keys.Scroll(&m.vp, k)
 	return m, nil
 }
 
@@ -78,7 +70,11 @@ func (m Model) View() string { return m.vp.View() }
 
 func (m Model) content() string {
 	var b strings.Builder
-	b.WriteString("stages (n steps through them; counts once the preview ran):\n")
+	if m.origin != "" {
+		b.WriteString("stages from " + m.origin + " (r runs a new one):\n")
+	} else {
+		b.WriteString("stages (n steps through them; counts once the preview ran):\n")
+	}
 	if len(m.stages) == 0 {
 		for i, s := range stageOrder {
 			fmt.Fprintf(&b, "  %d. %-14s %10s\n", i+1, StageTitles[s], "–")

@@ -210,14 +210,8 @@ func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 		switch {
 		case key.Matches(k, m.keys.Back), key.Matches(k, m.keys.Enter):
 			m.showDetail = false
-		case key.Matches(k, m.keys.Up):
-			m.vp.ScrollUp(1)
-		case key.Matches(k, m.keys.Down):
-			m.vp.ScrollDown(1)
-		case key.Matches(k, m.keys.PageUp):
-			m.vp.PageUp()
-		case key.Matches(k, m.keys.PageDown):
-			m.vp.PageDown()
+		default:
+			m.keys.Scroll(&m.vp, k)
 		}
 		return m, nil
 	case key.Matches(k, m.keys.Filter):
@@ -389,12 +383,8 @@ func RuleOf(reason string, why map[string]string) string {
 		}
 	}
 	if s == "" {
-		switch reason {
-		case engine.ReasonAgentUnmapped:
-			s = "imported without an agent: its agent ID maps to no synced agent"
-		case engine.ReasonBadRow:
-			s = "the source could not read the row"
-		default:
+		// The reasons no rule gives: the engine's one sentence for each.
+		if s = engine.ExplainReason("call", "", reason); s == "" {
 			s = reason
 		}
 	}

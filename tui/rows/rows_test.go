@@ -36,8 +36,10 @@ func TestRuleOf(t *testing.T) {
 	tests := []struct{ reason, want string }{
 		{"other_tenant", "call rule 1: not in this spec's tenant filter"},
 		{"filtered_out", "call rule 11: the spec's call filter said no (calls: call.direction != 'internal')"},
-		{"agent_unmapped", "imported without an agent: its agent ID maps to no synced agent"},
-		{"bad_row", "the source could not read the row"},
+		// No rule gives these: the engine's sentence (engine.ExplainReason).
+		{"agent_unmapped", "The call is imported without an agent: its agent ID belongs to no agent synced to CXone."},
+		{"bad_row", "The source row could not be read (a damaged line, a bad date or an unknown value); it is read again on the next run."},
+		{"http_422", "CXone refused the request with HTTP status 422; the row is sent again on the next run."},
 		{"something_new", "something_new"},
 	}
 	for _, tc := range tests {

@@ -113,6 +113,26 @@ func (m Model) Next(ctx context.Context) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// Starts reports that Next (rerun false) or Rerun (true) would run a new
+// preview rather than step.
+func (m Model) Starts(rerun bool) bool { return !m.running && (rerun || m.result == nil) }
+
+// AtLast reports that the last stage of a finished preview is on view, so
+// n has nowhere to go.
+func (m Model) AtLast() bool {
+	return !m.running && m.result != nil && m.cur == len(m.result.Stages)-1
+}
+
+// Show puts a finished preview on view at its first stage without running
+// one (the file an earlier preview left).
+func (m Model) Show(res *preview.Result) Model {
+	if m.running || res == nil {
+		return m
+	}
+	m.result, m.cur, m.sel, m.err = res, 0, 0, nil
+	return m
+}
+
 // Rerun runs the preview again (after an apply, or when the source moved
 // on), back to the first stage when it is done.
 func (m Model) Rerun(ctx context.Context) (Model, tea.Cmd) {
@@ -151,6 +171,7 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 		j.done <- DoneMsg{Result: res, Store: st, Err: err}
 	}()
 	m.cancel, m.running, m.err, m.progress = cancel, true, nil, engine.Progress{}
+	m.result, m.cur, m.sel = nil, -1, 0 // the root closed its file: nothing of it is shown any more
 	cmds := []tea.Cmd{j.wait}
 	if m.animate {
 		cmds = append(cmds, m.spin.Tick)

@@ -39,7 +39,9 @@ func (Staging) Read(dir string, fields []dsl.Field, keep func(string) bool, fn f
 }
 
 // RemoveCalls implements engine.StagingArea.
-func (Staging) RemoveCalls(dir string, ids map[string]bool) (int, error) { return RemoveCalls(dir, ids) }
+func (Staging) RemoveCalls(dir string, ids map[string]bool) (int, error) {
+	return RemoveCalls(dir, ids)
+}
 
 type stagedCall struct {
 	CallID       string    `json:"call_id"`

@@ -90,6 +90,8 @@ func (d *decoder) decodeBlocks(blocks []*hcl.Block) {
 			d.decodeStaging(b)
 		case "sink":
 			d.decodeSink(b)
+		case scheduleBlock.Type:
+			d.decodeSchedule(b)
 		}
 	}
 }

@@ -129,6 +129,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "field", LabelNames: []string{"type", "name"}},
 		{Type: "staging"},
 		{Type: "sink", LabelNames: []string{"kind"}},
+		scheduleBlock,
 	},
 }
 
@@ -192,5 +193,5 @@ var (
 	intents        = []string{"ReadOnly", "ReadWrite"}
 	sourceKinds    = []string{"engage"}
 	sinkKinds      = []string{"cxone"}
-	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink"}
+	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink", scheduleBlock.Type: scheduleBlock.Type}
 )

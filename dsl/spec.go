@@ -52,6 +52,8 @@ type Spec struct {
 
 	Staging Staging
 	Sink    *Sink // nil: the outbox, chosen on the command line
+
+	Schedule Schedule // how often `applink serve` runs it (schedule.go)
 }
 
 // Source is one `source "engage" NAME` block: one site of one Engage system.

@@ -45,6 +45,9 @@ type Workspace struct {
 	Paths    Paths
 	Registry engine.Registry
 	Now      func() time.Time // default time.Now
+	// SinkOpened, when set, is called with the sink a run sends to as soon
+	// as it is opened (serve reads a sink's counters from it during the run).
+	SinkOpened func(engine.Sink)
 }
 
 // New returns the workspace of a compiled plan.
@@ -79,16 +82,23 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 		if err != nil {
 			return nil, "", err
 		}
-		where = s.Kind
-		if s.APIURL != "" {
-			where += " " + s.APIURL
-		}
-		return sink, where, nil
+		return sink, w.Where(), nil
 	}
 	if w.Registry.Outbox == nil {
 		return nil, "", errors.New("no outbox connector in this build")
 	}
-	return w.Registry.Outbox(w.Paths.Outbox), "outbox " + w.Paths.Outbox, nil
+	return w.Registry.Outbox(w.Paths.Outbox), w.Where(), nil
+}
+
+// Where says for people where a run sends: "outbox DIR" or "cxone URL".
+func (w *Workspace) Where() string {
+	if s := w.Plan.Sink; s != nil && s.Kind != "" {
+		if s.APIURL != "" {
+			return s.Kind + " " + s.APIURL
+		}
+		return s.Kind
+	}
+	return "outbox " + w.Paths.Outbox
 }
 
 // RunResult is what Run did.
@@ -128,6 +138,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return r, err
 	}
 	r.Where = where
+	if w.SinkOpened != nil {
+		w.SinkOpened(primary)
+	}
 	led, err := st.Begin(runID, w.Plan.SpecHash, r.StageDir, prior)
 	if err != nil {
 		return r, err
@@ -154,6 +167,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
 		Progress: progress,
 	})
+	if err != nil {
+		led.Abort() // close its changes file: a long-lived serve must not leak one per failed run
+	}
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
@@ -207,6 +223,20 @@ func (w *Workspace) LedgerState(ctx context.Context) (string, error) {
 		}
 	}
 	return "unchanged: no run committed yet", nil
+}
+
+// Runs is the state's run history, oldest first; none when there is no
+// state file yet (it is not created).
+func (w *Workspace) Runs(ctx context.Context) ([]state.RunRecord, error) {
+	if _, err := os.Stat(w.Paths.State); err != nil {
+		return nil, nil
+	}
+	st, err := state.Open(ctx, w.Paths.State)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Runs(ctx)
 }
 
 // countingSink counts what reaches the staging copy.

@@ -34,7 +34,7 @@ type PGLock struct {
 // NewPGLock prepares the advisory lock key on the database of dsn. poll is
 // how often the holder checks its connection (and a standby retries): a
 // dead holder's lock is released by PostgreSQL when its connection closes
-// (at once for a killed process, within about 20 s of keepalives for a
+// (at once for a killed process, within about 12 s of keepalives for a
 // dead machine), and the standby takes it at its next poll.
 func NewPGLock(dsn string, key int64, poll time.Duration) (*PGLock, error) {
 	cfg, err := pgx.ParseConfig(dsn)
@@ -48,9 +48,11 @@ func NewPGLock(dsn string, key int64, poll time.Duration) (*PGLock, error) {
 	host, _ := os.Hostname()
 	cfg.RuntimeParams["application_name"] = fmt.Sprintf("applink serve %s pid %d", host, os.Getpid())
 	// The server side notices a holder machine that vanished without
-	// closing its connection within ~20 s (idle 5 s + 3 probes of 5 s, or
-	// unacknowledged data for 20 s) instead of the system default of hours.
-	for k, v := range map[string]string{"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3", "tcp_user_timeout": "20000"} {
+	// closing its connection within ~12 s (idle 3 s + 3 probes of 3 s, or
+	// unacknowledged data for 12 s) instead of the system default of
+	// hours: with a 5 s poll and the takeover grace (2 polls + 1 s) a
+	// standby runs the spec within 30 s of the holder's death.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "3", "tcp_keepalives_interval": "3", "tcp_keepalives_count": "3", "tcp_user_timeout": "12000"} {
 		if _, set := cfg.RuntimeParams[k]; !set {
 			cfg.RuntimeParams[k] = v
 		}

@@ -175,6 +175,14 @@ func (r *specRunner) acquire(ctx context.Context) bool {
 		msg = "took over: the previous holder stopped; this process runs the spec"
 	}
 	next := r.now()
+	if prev.Role == roleStandby && r.lock.Lost() != nil {
+		// A lock that can be lost may have been taken from a holder that is
+		// alive but cut off (PostgreSQL restarted, a network split): it
+		// notices within two polls (a ping every poll, timing out after one)
+		// and stops at its next batch boundary. Wait that long first.
+		next = next.Add(r.takeoverGrace())
+		msg += fmt.Sprintf(" after %s, so that a previous holder cut off from the lock has stopped", r.takeoverGrace())
+	}
 	r.loadHistory(ctx)
 	if c := r.snapshot().Committed; c != nil && c.Started.Add(r.every).After(next) {
 		next = c.Started.Add(r.every) // keep the schedule across restarts and takeovers
@@ -186,6 +194,10 @@ func (r *specRunner) acquire(ctx context.Context) bool {
 	r.log.Info(msg, "spec", r.name, "lock", r.lock.String(), "every", r.every, "next_run", next.UTC().Format(time.RFC3339))
 	return true
 }
+
+// takeoverGrace is how long a holder cut off from its lock may still run:
+// two polls and a margin for its batch to end.
+func (r *specRunner) takeoverGrace() time.Duration { return 2*r.poll + time.Second }
 
 // loadHistory reads the runs committed so far (by any process) from the
 // state, newest last, into the status.

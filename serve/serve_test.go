@@ -214,6 +214,7 @@ func TestNeverTwoRunsAtOnce(t *testing.T) {
 	}}
 	var logs logBuf
 	s := newTestServer(t, []Spec{{Name: "acme", Every: 5 * time.Millisecond, Lock: newMemLocks("a")[0], runner: ws}}, &logs)
+	s.specs[0].progressEvery = time.Nanosecond // every progress callback logs
 	stop := start(t, s)
 	waitFor(t, "4 runs", 5*time.Second, func() bool { return ws.runs() >= 4 })
 	if err := stop(); err != nil {
@@ -221,6 +222,9 @@ func TestNeverTwoRunsAtOnce(t *testing.T) {
 	}
 	if m := maxIn.Load(); m != 1 {
 		t.Errorf("%d runs of one spec at once, want 1", m)
+	}
+	if !strings.Contains(logs.String(), `msg="run progress" spec=acme phase=calls`) {
+		t.Errorf("no progress line:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "took longer than the schedule's interval") {
 		t.Errorf("no warning that runs outlast the interval:\n%s", logs.String())
@@ -276,6 +280,11 @@ func TestStandbyTakesOverWhenHolderStops(t *testing.T) {
 		}
 		if spans[i].who == "A" && spans[i-1].who == "B" {
 			t.Errorf("A ran after B took over")
+		}
+		if spans[i].who == "B" && spans[i-1].who == "A" {
+			if gap, grace := spans[i].start.Sub(spans[i-1].end), sb.specs[0].takeoverGrace(); gap < grace {
+				t.Errorf("B ran %s after A's last run, before the takeover grace of %s", gap, grace)
+			}
 		}
 	}
 }
@@ -386,7 +395,9 @@ type countingSink struct {
 	req, retry, fail atomic.Int64
 }
 
-func (c *countingSink) SinkCounters() (int64, int64, int64) { return c.req.Load(), c.retry.Load(), c.fail.Load() }
+func (c *countingSink) SinkCounters() (int64, int64, int64) {
+	return c.req.Load(), c.retry.Load(), c.fail.Load()
+}
 
 type fakeQueue struct{}
 
@@ -610,6 +621,20 @@ func TestFileLock(t *testing.T) {
 		t.Fatalf("b after a released: %v %v", ok, err)
 	}
 	_ = b.Unlock()
+}
+
+func TestHumanDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		1500 * time.Microsecond:        "2ms",
+		90 * time.Second:               "1m30s",
+		3*time.Hour + 20*time.Second:   "3h0m0s",
+		605*time.Hour + 33*time.Minute: "25d 5h",
+		48 * time.Hour:                 "2d 0h",
+	} {
+		if got := humanDur(d); got != want {
+			t.Errorf("humanDur(%s) = %q, want %q", d, got, want)
+		}
+	}
 }
 
 func TestLockKey(t *testing.T) {

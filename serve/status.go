@@ -62,7 +62,7 @@ func (s *Server) statusPage(w http.ResponseWriter, req *http.Request) {
 		}
 		if c := st.Committed; c != nil && !c.NewestImported.IsZero() {
 			lag := d.Now.Sub(c.NewestImported)
-			p.Lag = fmt.Sprintf("%s (newest imported call started %s)", roundDur(lag), c.NewestImported.UTC().Format("2006-01-02 15:04:05 UTC"))
+			p.Lag = fmt.Sprintf("%s (newest imported call started %s)", humanDur(lag), c.NewestImported.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
 		if r.queue != nil {
 			ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
@@ -83,6 +83,15 @@ func (s *Server) statusPage(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// humanDur is roundDur, in days and hours past two days.
+func humanDur(d time.Duration) string {
+	if d < 48*time.Hour {
+		return roundDur(d).String()
+	}
+	days := d / (24 * time.Hour)
+	return fmt.Sprintf("%dd %dh", days, (d-days*24*time.Hour)/time.Hour)
 }
 
 // roundDur rounds a duration for people: ms under a second, s under an

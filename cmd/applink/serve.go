@@ -94,7 +94,13 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 
 	var h slog.Handler = slog.NewTextHandler(std.err, nil)
 	if *logFormat == "json" {
-		h = slog.NewJSONHandler(std.err, nil)
+		// Durations as "1.5s", as in the text format, not nanoseconds.
+		h = slog.NewJSONHandler(std.err, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}})
 	}
 	srv, err := serve.New(serve.Options{Specs: specs, Listen: *listen, Logger: slog.New(h), Poll: *poll, Version: buildVersion().Version})
 	if err != nil {

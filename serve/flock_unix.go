@@ -5,16 +5,8 @@ package serve
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"syscall"
 )
-
-func openLockFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-}
 
 // tryFlock takes an exclusive flock without waiting: false when another
 // open file (another process) holds it.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -85,6 +86,13 @@ func (l *fileLock) TryLock(context.Context) (bool, error) {
 	}
 	l.f = f
 	return true, nil
+}
+
+func openLockFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 }
 
 func (l *fileLock) Lost() <-chan struct{} { return nil }

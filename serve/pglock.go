@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,7 +78,8 @@ func (l *PGLock) connect(ctx context.Context) error {
 	}
 	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
-		return fmt.Errorf("lock database %s: %w", l.addr, err)
+		// pgx lists each address it tried on its own line: one line for logs.
+		return fmt.Errorf("lock database %s: %s", l.addr, oneLine(err.Error()))
 	}
 	l.conn = conn
 	return nil
@@ -205,4 +207,12 @@ func (l *PGLock) closeConn() {
 	_ = l.conn.Close(ctx)
 	cancel()
 	l.conn = nil
+}
+
+// oneLine joins a multi-line error ("…:\n\taddr1: …\n\taddr2: …") into
+// one line.
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, ":\n\t", ": ")
+	s = strings.ReplaceAll(s, "\n\t", "; ")
+	return strings.Join(strings.Fields(s), " ")
 }

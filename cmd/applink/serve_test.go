@@ -656,3 +656,32 @@ func TestServeExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLockUnreachable: a lock database that cannot be reached keeps
+// the spec waiting, /readyz says why with 503, and the password in the DSN
+// appears nowhere (log, /readyz, status page).
+func TestServeLockUnreachable(t *testing.T) {
+	bin := applinkBinary(t)
+	dir := demoSpecs(t, 100)("spec")
+	t.Setenv(lockDSNEnv, "postgres://applink:s3cret-pw@127.0.0.1:1/state?connect_timeout=2")
+	p := startServe(t, bin, "--every", "1m", "--poll", "200ms", dir)
+	p.wait(t, 30*time.Second, "the lock error", func(m map[string]any) bool {
+		return strings.HasPrefix(m["msg"].(string), "cannot ask for the spec's lock")
+	})
+	code, ready := httpGet(t, p.url+"/readyz")
+	if code != 503 || !strings.Contains(ready, "cannot reach its lock (postgres advisory lock") {
+		t.Errorf("/readyz: %d %q", code, ready)
+	}
+	_, page := httpGet(t, p.url+"/")
+	if code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	for what, text := range map[string]string{"log": p.log(), "/readyz": ready, "status page": page} {
+		if strings.Contains(text, "s3cret-pw") {
+			t.Errorf("the DSN's password is in the %s", what)
+		}
+	}
+	if len(p.matching(msgIs("run started"))) != 0 {
+		t.Error("a run started without the lock")
+	}
+}

@@ -648,3 +648,47 @@ func TestLockKey(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageStates renders the page for each state a spec can be in.
+func TestStatusPageStates(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
+	failed := &runView{RunID: "R3", Started: t0, Ended: t0.Add(time.Second), Outcome: OutcomeFailed, Err: `open source "dc1": no such file`}
+	tests := []struct {
+		name  string
+		st    status
+		wants []string
+		not   []string
+	}{
+		{"standby", status{Role: roleStandby, Holder: "applink serve on b pid 7"},
+			[]string{"standby</span>", "held by applink serve on b pid 7", "the holder's status page shows", "see the holder&#39;s page"},
+			[]string{"No committed run yet", "next run"}},
+		{"failed", status{Role: roleHolder, Runs: []*runView{failed}, Next: t0.Add(time.Minute)},
+			[]string{"runs here", "badge failed", "open source &#34;dc1&#34;: no such file", "No committed run yet", "next run 2026-11-29 05:01:00 UTC", `data-k="ready">not ready<`},
+			nil},
+		{"running", status{Role: roleHolder, Running: true, RunSince: t0, Progress: engine.Progress{Phase: "calls", Calls: 1200, Imported: 800}},
+			[]string{"badge holder\">running", "calls, 0 agents, 1200 calls read, 800 sent", "No run yet."},
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t, []Spec{{Name: "acme", Every: time.Minute, Lock: newMemLocks("a")[0], runner: &fakeWS{}}}, nil)
+			s.specs[0].st = tt.st
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			page := rec.Body.String()
+			for _, w := range tt.wants {
+				if !strings.Contains(page, w) {
+					t.Errorf("page lacks %s", w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(page, w) {
+					t.Errorf("page has %s", w)
+				}
+			}
+			if t.Failed() {
+				t.Log(page)
+			}
+		})
+	}
+}

@@ -56,6 +56,9 @@ func (s *Server) statusPage(w http.ResponseWriter, req *http.Request) {
 		p := specPage{ID: fmt.Sprintf("spec-%d", i+1), Name: r.name, Lock: r.lock.String(), Holder: st.Holder, Role: st.Role,
 			Why: why, Every: r.every, Info: r.info, Ready: ready, Running: st.Running, RunSince: st.RunSince,
 			Progress: st.Progress, Committed: st.Committed, Runs: st.Runs, Lag: "unknown (no imported call yet)"}
+		if st.Role == roleStandby && st.Committed == nil {
+			p.Lag = "– (see the holder's page)"
+		}
 		p.RoleText = map[string]string{roleHolder: "runs here", roleStandby: "standby", roleStarting: "starting", roleStopped: "stopped"}[st.Role]
 		if st.Role == roleHolder {
 			p.Next = st.Next

@@ -50,10 +50,10 @@ type Spec struct {
 	Calls   *Filter // nil: every call
 	Fields  []Field
 
+	Schedule Schedule // how often `applink serve` runs it (schedule.go)
+
 	Staging Staging
 	Sink    *Sink // nil: the outbox, chosen on the command line
-
-	Schedule Schedule // how often `applink serve` runs it (schedule.go)
 }
 
 // Source is one `source "engage" NAME` block: one site of one Engage system.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/serve"
 )
@@ -55,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 	var specs []serve.Spec
 	failed, usage := false, false
 	for _, dir := range pos {
-		spec, plan, code := compileSpec(dir, "text", std)
+		plan, code := compile(dir, "text", std)
 		if plan == nil {
 			failed = true
 			usage = usage || code == exitUsage
@@ -63,6 +64,9 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 		}
 		sp := serve.Spec{Name: filepath.Clean(dir), Every: *every}
 		if sp.Every == 0 {
+			// The schedule is not part of the plan (it changes nothing a run
+			// does): read it from the spec, which compile just validated.
+			spec, _ := dsl.Load(dir)
 			sp.Every = spec.Schedule.Every
 		}
 		if sp.Every == 0 {

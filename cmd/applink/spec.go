@@ -94,21 +94,14 @@ func plural(n int, word string) string {
 
 // compile loads a spec and compiles its plan.
 func compile(dir, format string, std stdio) (*engine.Plan, int) {
-	_, plan, code := compileSpec(dir, format, std)
-	return plan, code
-}
-
-// compileSpec is compile, also returning the spec (serve reads its
-// schedule, which is not part of the plan).
-func compileSpec(dir, format string, std stdio) (*dsl.Spec, *engine.Plan, int) {
 	spec, _, code := loadSpecTo(dir, format, std, false)
 	if spec == nil {
-		return nil, nil, code
+		return nil, code
 	}
 	plan, err := engine.Compile(spec)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
-		return nil, nil, exitFindings
+		return nil, exitFindings
 	}
-	return spec, plan, exitOK
+	return plan, exitOK
 }

@@ -82,15 +82,20 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 		if err != nil {
 			return nil, "", err
 		}
-		return sink, w.Where(), nil
+		where = s.Kind
+		if s.APIURL != "" {
+			where += " " + s.APIURL
+		}
+		return sink, where, nil
 	}
 	if w.Registry.Outbox == nil {
 		return nil, "", errors.New("no outbox connector in this build")
 	}
-	return w.Registry.Outbox(w.Paths.Outbox), w.Where(), nil
+	return w.Registry.Outbox(w.Paths.Outbox), "outbox " + w.Paths.Outbox, nil
 }
 
-// Where says for people where a run sends: "outbox DIR" or "cxone URL".
+// Where says for people where a run will send, before any sink is opened
+// (serve's status page): "outbox DIR", or the sink block's kind and URL.
 func (w *Workspace) Where() string {
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
 		if s.APIURL != "" {
@@ -167,9 +172,6 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		Ledger:   &stagedLedger{RunLedger: led, stage: stage},
 		Progress: progress,
 	})
-	if err != nil {
-		led.Abort() // close its changes file: a long-lived serve must not leak one per failed run
-	}
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep

@@ -33,15 +33,13 @@ type runView struct {
 	Err            string
 	FromState      bool // read from the state's history, not attempted by this process
 
-	Agents, Calls             tally
-	Rows                      []rowCount
-	SentAgents, SentCalls     int
-	SourceRows                int
-	Problems                  problems
-	Failed                    []engine.LedgerRow
-	NewestImported            time.Time
-	Pruned                    int
-	StagedDir, Where, StateAt string
+	Agents, Calls         tally
+	Rows                  []rowCount
+	SentAgents, SentCalls int
+	SourceRows            int
+	Problems              problems
+	Failed                []engine.LedgerRow
+	NewestImported        time.Time
 }
 
 type tally struct{ Total, Imported, Excluded, Failed int }

@@ -92,6 +92,8 @@ func (d *decoder) decodeBlocks(blocks []*hcl.Block) {
 			d.decodeSink(b)
 		case "state":
 			d.decodeState(b)
+		case scheduleBlock.Type:
+			d.decodeSchedule(b)
 		}
 	}
 }

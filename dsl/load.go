@@ -131,6 +131,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "staging"},
 		{Type: "sink", LabelNames: []string{"kind"}},
 		stateBlock,
+		scheduleBlock,
 	},
 }
 
@@ -197,5 +198,5 @@ var (
 	intents        = []string{"ReadOnly", "ReadWrite"}
 	sourceKinds    = []string{"engage"}
 	sinkKinds      = []string{"cxone"}
-	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink", "state": "state"}
+	singletonNames = map[string]string{"spec": "spec", "tenant": "tenant", "agents": "agents", "calls": "calls", "staging": "staging", "sink": "sink", "state": "state", scheduleBlock.Type: scheduleBlock.Type}
 )

@@ -50,6 +50,8 @@ type Spec struct {
 	Calls   *Filter // nil: every call
 	Fields  []Field
 
+	Schedule Schedule // how often `applink serve` runs it (schedule.go)
+
 	Staging Staging
 	Sink    *Sink  // nil: the outbox, chosen on the command line
 	State   *State // nil: the DuckDB file beside the spec

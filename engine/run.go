@@ -428,6 +428,9 @@ func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog
 		if r.skip {
 			continue
 		}
+		if r.state == StateImported && r.call.StartTime.After(ev.sum.NewestImported) {
+			ev.sum.NewestImported = r.call.StartTime // the writer is the summary's only writer of it
+		}
 		if r.change == ChangeUnchanged {
 			if opts.Observe != nil && r.call.CallID != "" {
 				row := LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}

@@ -55,6 +55,10 @@ type Summary struct {
 	Removed             struct{ Agents, Calls int } // in the prior ledger, no longer in the source
 	Sent                struct{ Agents, Calls int } // handed to the sink (new or changed)
 	Watermarks          map[string]Watermark        // by source name: the last call read
+	// NewestImported is the start time of the newest call in state
+	// imported, this run's sends and earlier runs' unchanged rows alike (zero
+	// when none): serve's lag is now minus it.
+	NewestImported time.Time
 
 	// FieldOmittedSamples keeps, per field, why the first values were left
 	// out (at most maxOmitSamples each), each naming its spec position.
@@ -408,7 +412,7 @@ func (s *Summary) JSON() map[string]any {
 		return m
 	}
 	failed, unreadable, bdWithoutCall := s.Problems()
-	return map[string]any{
+	j := map[string]any{
 		"run_id": s.RunID, "plan_hash": s.PlanHash, "elapsed_ms": s.Elapsed.Milliseconds(),
 		"agents": tally(&s.Agents), "calls": tally(&s.Calls), "counted": tally(&Tally{By: s.Counted}),
 		"source_rows": s.SourceRows, "imported_by_day": s.ImportedByDay, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
@@ -418,4 +422,8 @@ func (s *Summary) JSON() map[string]any {
 		"problems": map[string]int{"failed": failed, "unreadable": unreadable, "bd_without_call": bdWithoutCall},
 		"ended":    s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
 	}
+	if !s.NewestImported.IsZero() {
+		j["newest_imported"] = s.NewestImported.UTC().Format(time.RFC3339Nano)
+	}
+	return j
 }

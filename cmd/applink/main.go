@@ -66,6 +66,7 @@ func verbs() map[string]verb {
 		"report":      {"report the state: the whole ledger, the runs, exclusions, failures, loss", cmdReport},
 		"restore":     {"resend a run's staged rows to the sink", cmdRestore},
 		"purge":       {"delete staged data (by date, by call, or all)", cmdPurge},
+		"serve":       {"run specs on their schedules, with health, metrics and a status page over HTTP", cmdServe},
 		"version":     {"print applink's version, commit and DuckDB version", cmdVersion},
 		"worker":      {"deliver the calls runs queued in a PostgreSQL state (any number of machines)", cmdWorker},
 		"help":        {"print the help of a command", cmdHelp},

@@ -2,18 +2,15 @@ package report_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"html"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/applink-dev/applink/engine/report"
 	"github.com/applink-dev/applink/engine/report/reporttest"
@@ -53,40 +50,8 @@ type probe struct {
 	Width float64 `json:"width"`
 }
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("APPLINK_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("chromium is not installed and APPLINK_REQUIRE_CHROMIUM is set: apt-get install chromium")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); set APPLINK_REQUIRE_CHROMIUM=1 to make this a failure")
-	return ""
-}
-
-// runChromium runs headless Chromium on a file with a fresh profile and no
-// background networking, and returns what it printed on stdout.
-func runChromium(t *testing.T, bin string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-		"--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errOut.Bytes())
-	}
-	return out.Bytes()
-}
-
 func TestHTMLInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := reporttest.Chromium(t)
 	r := build(t, report.Options{Plan: testPlan(t)})
 	page := render(t, r, "html")
 
@@ -102,7 +67,7 @@ func TestHTMLInChromium(t *testing.T) {
 	shot := filepath.Join(dir, "report.png")
 	os.Remove(shot)
 	const w, h = 1100, 4000
-	runChromium(t, bin, "--screenshot="+shot, "--window-size=1100,4000", "file://"+pagePath)
+	reporttest.RunChromium(t, bin, "--screenshot="+shot, "--window-size=1100,4000", "file://"+pagePath)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
@@ -126,7 +91,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := os.WriteFile(probePath, probed, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := runChromium(t, bin, "--window-size=1100,4000", "--virtual-time-budget=5000", "--dump-dom", "file://"+probePath)
+	dom := reporttest.RunChromium(t, bin, "--window-size=1100,4000", "--virtual-time-budget=5000", "--dump-dom", "file://"+probePath)
 	m := regexp.MustCompile(`(?s)<pre id="probe">(.*?)</pre>`).FindSubmatch(dom)
 	if m == nil {
 		t.Fatalf("the probe did not run; DOM:\n%.2000s", dom)

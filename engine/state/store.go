@@ -88,9 +88,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// ErrInUse is returned by Open when another process has the state file
+// open (DuckDB's file lock): serve waits and retries.
+var ErrInUse = errors.New("in use by another applink process (one run per spec at a time)")
+
 func stateErr(path string, err error) error {
 	if strings.Contains(err.Error(), "Could not set lock") {
-		return fmt.Errorf("state %s is in use by another applink process (one run per spec at a time)", path)
+		return fmt.Errorf("state %s is %w", path, ErrInUse)
 	}
 	return fmt.Errorf("state %s: %w", path, err)
 }

@@ -50,6 +50,9 @@ type Workspace struct {
 	// State is the state to open: the spec's state block, a --state DSN,
 	// or the DuckDB file Paths.State.
 	State state.Config
+	// SinkOpened, when set, is called with the sink a run sends to as soon
+	// as it is opened (serve reads a sink's counters from it during the run).
+	SinkOpened func(engine.Sink)
 }
 
 // New returns the workspace of a compiled plan.
@@ -161,6 +164,18 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 	return w.Registry.Outbox(w.Paths.Outbox), "outbox " + w.Paths.Outbox, nil
 }
 
+// Where says for people where a run will send, before any sink is opened
+// (serve's status page): "outbox DIR", or the sink block's kind and URL.
+func (w *Workspace) Where() string {
+	if s := w.Plan.Sink; s != nil && s.Kind != "" {
+		if s.APIURL != "" {
+			return s.Kind + " " + s.APIURL
+		}
+		return s.Kind
+	}
+	return "outbox " + w.Paths.Outbox
+}
+
 // RunResult is what Run did.
 type RunResult struct {
 	Summary       *engine.Summary
@@ -208,6 +223,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return r, err
 	}
 	r.Where = where
+	if w.SinkOpened != nil {
+		w.SinkOpened(primary)
+	}
 	led, err := st.Begin(runID, w.Plan.SpecHash, r.StageDir, prior)
 	if err != nil {
 		return r, err
@@ -301,6 +319,20 @@ func (w *Workspace) LedgerState(ctx context.Context) (string, error) {
 		}
 	}
 	return "unchanged: no run committed yet", nil
+}
+
+// Runs is the state's run history, oldest first; none when there is no
+// state file yet (it is not created).
+func (w *Workspace) Runs(ctx context.Context) ([]state.RunRecord, error) {
+	if !w.State.Exists() {
+		return nil, nil
+	}
+	st, err := w.OpenState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Runs(ctx)
 }
 
 // countingSink counts what reaches the staging copy.

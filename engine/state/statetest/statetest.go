@@ -25,9 +25,10 @@ const SkipMessage = EnvDSN + " is not set: PostgreSQL tests skipped (e.g. postgr
 // whose PostgreSQL tests did not run cannot pass.
 const EnvSkipMarker = "APPLINK_PG_SKIP_MARKER"
 
-// DSN returns the DSN of a fresh, empty schema (its search_path) in the
-// test database; the test is skipped when EnvDSN is unset.
-func DSN(t testing.TB) string {
+// BaseDSN returns the test database's DSN itself (for tests that share it,
+// such as advisory locks); the test is skipped, and the skip recorded for
+// CI, when EnvDSN is unset.
+func BaseDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvDSN)
 	if base == "" {
@@ -39,6 +40,14 @@ func DSN(t testing.TB) string {
 		}
 		t.Skip(SkipMessage)
 	}
+	return base
+}
+
+// DSN returns the DSN of a fresh, empty schema (its search_path) in the
+// test database; the test is skipped when EnvDSN is unset.
+func DSN(t testing.TB) string {
+	t.Helper()
+	base := BaseDSN(t)
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "applink_test_" + hex.EncodeToString(b[:])

@@ -1,0 +1,24 @@
+// Package serve owns `applink serve`: it runs each spec's incremental run
+// (engine/workspace's Run) on its schedule, never two runs of one spec at
+// once, logs each run's summary as one structured line, and answers HTTP:
+// /healthz, /readyz, /metrics (Prometheus, on a registry of its own) and a
+// server-rendered status page at /.
+//
+// Exactly one process runs a spec: a Lock per spec (lock.go) decides which.
+// The file lock (DIR/.applink/serve.lock, the default with the DuckDB state)
+// makes a second serve on the same machine a standby; the PostgreSQL
+// advisory lock (pglock.go, held on a dedicated connection) does the same
+// across machines. A standby polls the lock and takes over when the holder
+// dies; a holder that loses its lock connection stops its run at the next
+// batch boundary before anyone else may have taken over.
+//
+// Files: serve.go (Options, Spec, the server), scheduler.go (one loop per
+// spec), lock.go and pglock.go, metrics.go, status.go with status.html
+// (the page), health.go (/healthz, /readyz), history.go (runs read back from
+// the state).
+//
+// Like engine/workspace it sits above engine and below cmd: it never names
+// a concrete connector. What depends on the PostgreSQL state (the delivery
+// queue's depth, the lock's DSN from the spec's state block) comes in
+// through small interfaces declared here: QueueDepth, SinkCounters, Lock.
+package serve

@@ -1,0 +1,112 @@
+package serve
+
+import (
+	"context"
+	"github.com/applink-dev/applink/engine/state/statetest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgDSN is the test database's DSN; the test skips, saying so, only when
+// APPLINK_TEST_PG_DSN is unset (CI sets it).
+func pgDSN(t *testing.T) string {
+	t.Helper()
+	dsn := statetest.BaseDSN(t)
+	return dsn
+}
+
+// TestPGLock: one holder per key; the standby sees who holds it; when the
+// holder's session is killed (connection lost) the holder is told and the
+// standby takes the lock at its next try.
+func TestPGLock(t *testing.T) {
+	dsn := pgDSN(t)
+	ctx := context.Background()
+	key := LockKey("pglock-test", t.Name(), time.Now().String()) // no other test contends
+	poll := 100 * time.Millisecond
+	a, err := NewPGLock(dsn, key, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewPGLock(dsn, key, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Unlock()
+	defer b.Unlock()
+
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("a again: %v %v", ok, err)
+	}
+	if ok, err := b.TryLock(ctx); ok || err != nil {
+		t.Fatalf("b while a holds: %v %v", ok, err)
+	}
+	if h := b.Holder(ctx); !strings.Contains(h, "applink serve") {
+		t.Errorf("holder %q, want the holder's application_name", h)
+	}
+	if s := a.String(); strings.Contains(s, "postgres://") || !strings.Contains(s, "advisory lock") {
+		t.Errorf("String() = %q", s)
+	}
+
+	// Kill a's session from outside, as a lost connection.
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	a.mu.Lock()
+	pid := a.conn.PgConn().PID()
+	a.mu.Unlock()
+	var killed bool
+	if err := admin.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate the holder's session: %v %v", killed, err)
+	}
+	select {
+	case <-a.Lost():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder was not told its lock was lost within 5 s")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := b.TryLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standby did not get the lock within 5 s of the holder's session ending")
+		}
+		time.Sleep(poll)
+	}
+	// a reconnects and is now the standby.
+	if ok, err := a.TryLock(ctx); ok || err != nil {
+		t.Fatalf("a after losing it: %v %v", ok, err)
+	}
+	if err := b.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("a after b released: %v %v", ok, err)
+	}
+}
+
+func TestPGLockBadDSN(t *testing.T) {
+	_, err := NewPGLock("postgres://u:s3cret@[::1", 1, time.Second)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("err %v: want an error that does not echo the DSN", err)
+	}
+	l, err := NewPGLock("postgres://u:s3cret@127.0.0.1:1/x?connect_timeout=2", 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.TryLock(context.Background()); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("TryLock on a closed port: %v", err)
+	}
+}

@@ -48,8 +48,14 @@ type serveProc struct {
 // ARGS…` and waits for it to say where it listens.
 func startServe(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
+	return startServeEnv(t, bin, os.Environ(), args...)
+}
+
+// startServeEnv is startServe with the process's environment.
+func startServeEnv(t *testing.T, bin string, env []string, args ...string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--log-format", "json", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "CI=")
+	cmd.Env = append(env, "CI=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -90,24 +89,7 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	b.wait(t, 60*time.Second, "B standing by", func(m map[string]any) bool { return strings.HasPrefix(m["msg"].(string), "standby") })
 
 	var workerLogs syncBuffer
-	workers := make([]*exec.Cmd, 3)
-	for i := range workers {
-		w := exec.Command(bin, "worker", "--format", "json", "--concurrency", "4", "--poll-every", "100ms", "--job-timeout", "5s", "--rescue-after", "6s")
-		w.Env = append(env, "CI=")
-		w.Stdout, w.Stderr = &workerLogs, &workerLogs
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		workers[i] = w
-	}
-	defer func() {
-		for _, w := range workers[1:] {
-			w.Process.Signal(syscall.SIGTERM)
-		}
-		for _, w := range workers[1:] {
-			w.Wait()
-		}
-	}()
+	workers := startWorkers(t, bin, env, 3, &workerLogs)
 
 	// Kill the active serve while its first run works: it commits nothing.
 	a.wait(t, 60*time.Second, "A's first run", msgIs("run started"))
@@ -136,41 +118,10 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	}
 	queued := int(q.Queued) + len(srv.Calls())
 
-	// Kill a worker mid-delivery.
-	deadline := time.Now().Add(120 * time.Second)
-	for len(srv.Calls()) < queued/5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries never got under way: the receiver has %d calls\n%s", len(srv.Calls()), workerLogs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	atKill := len(srv.Calls())
-	if err := workers[0].Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var ee *exec.ExitError
-	if err := workers[0].Wait(); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the worker kill did not land: %v", err)
-	}
-	if atKill >= queued {
-		t.Fatalf("the worker kill came after every delivery (%d of %d)", atKill, queued)
-	}
-	t.Logf("killed worker 1 with %d of %d calls received", atKill, queued)
-
-	// Wait until nothing is queued or in flight, then stop the standby-turned-holder.
-	deadline = time.Now().Add(180 * time.Second)
-	for {
-		if q, err = st.Queue(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if q == (state.QueueStats{}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still open: %+v\n%s", q, workerLogs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// Kill a worker mid-delivery; wait until nothing is queued or in flight,
+	// then stop the standby-turned-holder.
+	killWorkerMidDelivery(t, workers[0], srv, queued, &workerLogs)
+	waitQueueDrained(t, st, 180*time.Second, &workerLogs)
 	if code := b.signal(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("serve B SIGTERM: exit %d", code)
 	}

@@ -130,58 +130,9 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	}
 
 	// Three workers; the first is killed once deliveries are under way.
-	workers := make([]*exec.Cmd, 3)
-	for i := range workers {
-		w := exec.Command(bin, "worker", "--format", "json", "--concurrency", "4", "--poll-every", "100ms", "--job-timeout", "5s", "--rescue-after", "6s")
-		w.Env = env
-		w.Stdout, w.Stderr = &logs, &logs
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		workers[i] = w
-	}
-	defer func() {
-		for _, w := range workers[1:] {
-			w.Process.Signal(syscall.SIGTERM)
-		}
-		for _, w := range workers[1:] {
-			w.Wait()
-		}
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(srv.Calls()) < int(queued)/5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries never got under way: server has %d calls\n%s", len(srv.Calls()), logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	atKill := len(srv.Calls())
-	if err := workers[0].Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var ee *exec.ExitError
-	if err := workers[0].Wait(); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the kill did not land: %v", err)
-	}
-	if atKill >= int(queued) {
-		t.Fatalf("the kill came after every delivery (%d of %d)", atKill, queued)
-	}
-	t.Logf("killed worker 1 with %d of %d calls received", atKill, queued)
-
-	deadline = time.Now().Add(120 * time.Second)
-	for {
-		q, err = st.Queue(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if q == (state.QueueStats{}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still open: %+v\n%s", q, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	workers := startWorkers(t, bin, env, 3, &logs)
+	killWorkerMidDelivery(t, workers[0], srv, int(queued), &logs)
+	waitQueueDrained(t, st, 120*time.Second, &logs)
 
 	if got := ledgerText(t, st); got != want {
 		t.Errorf("the ledger differs from a single-process outbox run's:\n%s", diffLines(want, got))
@@ -323,20 +274,7 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 	go func() {
 		done <- delivery.Run(ctx, delivery.Config{DSN: dsn, Registry: registry(), PollEvery: 50 * time.Millisecond})
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		q, err := st.Queue(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if q == (state.QueueStats{}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still open: %+v", q)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitQueueDrained(t, st, 60*time.Second, &syncBuffer{})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -362,5 +300,80 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"report", dir}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "unexplained: 0") {
 		t.Errorf("report: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// startWorkers starts n `applink worker` processes with short timeouts (a
+// killed worker's jobs are rescued after 6 s); they are stopped with
+// SIGTERM when the test ends.
+func startWorkers(t *testing.T, bin string, env []string, n int, logs *syncBuffer) []*exec.Cmd {
+	t.Helper()
+	workers := make([]*exec.Cmd, n)
+	for i := range workers {
+		w := exec.Command(bin, "worker", "--format", "json", "--concurrency", "4", "--poll-every", "100ms", "--job-timeout", "5s", "--rescue-after", "6s")
+		w.Env = append(env, "CI=")
+		w.Stdout, w.Stderr = logs, logs
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		workers[i] = w
+	}
+	t.Cleanup(func() {
+		for _, w := range workers {
+			if w.ProcessState == nil {
+				w.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		for _, w := range workers {
+			if w.ProcessState == nil {
+				w.Wait()
+			}
+		}
+	})
+	return workers
+}
+
+// killWorkerMidDelivery SIGKILLs w once the receiver holds a fifth of the
+// total calls, and checks the kill landed before every call was delivered.
+func killWorkerMidDelivery(t *testing.T, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for len(srv.Calls()) < total/5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries never got under way: the receiver has %d calls\n%s", len(srv.Calls()), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	atKill := len(srv.Calls())
+	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var ee *exec.ExitError
+	if err := w.Wait(); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the worker kill did not land: %v", err)
+	}
+	if atKill >= total {
+		t.Fatalf("the worker kill came after every delivery (%d of %d)", atKill, total)
+	}
+	t.Logf("killed a worker with %d of %d calls received", atKill, total)
+}
+
+// waitQueueDrained waits until the spec's queue holds nothing queued, in
+// flight or waiting.
+func waitQueueDrained(t *testing.T, st state.Backend, d time.Duration, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		q, err := st.Queue(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q == (state.QueueStats{}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still open: %+v\n%s", q, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/tui/help"
+	"github.com/applink-dev/applink/tui/job"
 )
 
 // Func runs the plan for real. progress may be called from any goroutine.
@@ -40,25 +41,6 @@ type DoneMsg struct {
 	Summary *engine.Summary
 	Err     error
 	Ledger  string
-}
-
-type progressMsg struct {
-	p   engine.Progress
-	job *job
-}
-
-type job struct {
-	progress chan engine.Progress
-	done     chan DoneMsg
-}
-
-func (j *job) wait() tea.Msg {
-	select {
-	case d := <-j.done:
-		return d
-	case p := <-j.progress:
-		return progressMsg{p: p, job: j}
-	}
 }
 
 // Model is the apply pane.
@@ -144,18 +126,9 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 		m.phase, m.err = Failed, errors.New("apply is not available here")
 		return m, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	j := &job{progress: make(chan engine.Progress, 1), done: make(chan DoneMsg, 1)}
 	run, ledger := m.run, m.ledger
-	go func() {
-		defer cancel()
-		sum, err := safeRun(ctx, run, func(p engine.Progress) {
-			select {
-			case <-j.progress:
-			default:
-			}
-			j.progress <- p
-		})
+	j, cancel := job.Start(ctx, func(ctx context.Context, progress func(engine.Progress)) DoneMsg {
+		sum, err := safeRun(ctx, run, progress)
 		d := DoneMsg{Summary: sum, Err: err}
 		if err != nil && ledger != nil {
 			// The run's context may be cancelled: ask with a fresh one.
@@ -167,11 +140,11 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 			}
 			lcancel()
 		}
-		j.done <- d
-	}()
+		return d
+	})
 	m.phase, m.cancel, m.stopping, m.prog, m.sum, m.err = Running, cancel, false, engine.Progress{}, nil, nil
 	m.input.Blur()
-	return m, j.wait
+	return m, j.Wait
 }
 
 // safeRun turns a panic in the run into an error: the TUI shows a message,
@@ -188,11 +161,11 @@ func safeRun(ctx context.Context, run Func, p func(engine.Progress)) (sum *engin
 // Update handles the confirmation, the run's messages and scrolling.
 func (m Model) Update(ctx context.Context, msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
-	case progressMsg:
+	case job.ProgressMsg[DoneMsg]:
 		if m.phase == Running {
-			m.prog = msg.p
+			m.prog = msg.Progress
 		}
-		return m, msg.job.wait
+		return m, msg.Job.Wait
 	case DoneMsg:
 		m.cancel, m.stopping = nil, false
 		m.sum, m.err, m.ledgerState = msg.Summary, msg.Err, msg.Ledger

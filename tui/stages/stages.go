@@ -16,6 +16,7 @@ import (
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui/help"
+	"github.com/applink-dev/applink/tui/job"
 	"github.com/applink-dev/applink/tui/plan"
 	"github.com/applink-dev/applink/tui/rows"
 )
@@ -30,26 +31,6 @@ type DoneMsg struct {
 	Result *preview.Result
 	Store  rows.Store
 	Err    error
-}
-
-type progressMsg struct {
-	p   engine.Progress
-	job *job
-}
-
-// job is one preview in flight: progress is lossy (latest wins), done is not.
-type job struct {
-	progress chan engine.Progress
-	done     chan DoneMsg
-}
-
-func (j *job) wait() tea.Msg {
-	select {
-	case d := <-j.done:
-		return d
-	case p := <-j.progress:
-		return progressMsg{p: p, job: j}
-	}
 }
 
 // Model is the stages pane.
@@ -156,23 +137,14 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 		m.err = errors.New("no preview configured")
 		return m, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	j := &job{progress: make(chan engine.Progress, 1), done: make(chan DoneMsg, 1)}
 	run := m.run
-	go func() {
-		defer cancel()
-		res, st, err := run(ctx, func(p engine.Progress) {
-			select { // drop a stale update rather than block the engine
-			case <-j.progress:
-			default:
-			}
-			j.progress <- p
-		})
-		j.done <- DoneMsg{Result: res, Store: st, Err: err}
-	}()
+	j, cancel := job.Start(ctx, func(ctx context.Context, progress func(engine.Progress)) DoneMsg {
+		res, st, err := run(ctx, progress)
+		return DoneMsg{Result: res, Store: st, Err: err}
+	})
 	m.cancel, m.running, m.err, m.progress = cancel, true, nil, engine.Progress{}
 	m.result, m.cur, m.sel = nil, -1, 0 // the root closed its file: nothing of it is shown any more
-	cmds := []tea.Cmd{j.wait}
+	cmds := []tea.Cmd{j.Wait}
 	if m.animate {
 		cmds = append(cmds, m.spin.Tick)
 	}
@@ -182,11 +154,11 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 // Update handles the pane's keys and its preview's messages.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
-	case progressMsg:
+	case job.ProgressMsg[DoneMsg]:
 		if m.running {
-			m.progress = msg.p
+			m.progress = msg.Progress
 		}
-		return m, msg.job.wait
+		return m, msg.Job.Wait
 	case DoneMsg:
 		m.running, m.cancel = false, nil
 		if msg.Err != nil {

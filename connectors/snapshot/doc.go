@@ -7,4 +7,18 @@
 // business_data.csv holds each call's rows together in calls.csv order (an
 // order check proves that first), and an external-sort path with bounded
 // memory for any other order.
+//
+// Damaged input never loses more than itself. The scanner resynchronises
+// on records of the header's width (Scanner.Width): a line it cannot read
+// (bad quoting, wrong number of columns) is reported alone, with its
+// file:line, the error and its text cut to 200 bytes, and reading resumes
+// on the next line. What a source emits for such a line:
+//   - agents.csv, calls.csv: a bad row, with its id when the first column
+//     could be read (the engine makes it failed/bad_row), else without;
+//   - business_data.csv, call_id readable and in calls.csv: the call fails
+//     (bad_row, its Err names the line and why) rather than go out with a
+//     value silently missing; the same when a call gives a name twice;
+//   - business_data.csv, call_id not in calls.csv or not readable: a row
+//     without a call (engine.ErrBDWithoutCall), counted on its own line
+//     with its file:line, never as a call row.
 package snapshot

@@ -74,23 +74,18 @@ type callParser struct {
 	rec engine.CallRecord
 }
 
-// parse fills p.rec from the fields of the record on line.
+// errEmptyID is a record whose id column is empty: it has no id to be
+// known by.
+var errEmptyID = errors.New("the id column is empty")
+
+// parse fills p.rec from the fields of the record on line, which has the
+// header's width (the scanner sees to it).
 func (p *callParser) parse(f [][]byte, line int) *engine.CallRecord {
 	r := &p.rec
 	*r = engine.CallRecord{}
 	b := append(p.str[:0], "calls.csv:"...)
 	b = strconv.AppendInt(b, int64(line), 10)
 	posEnd := len(b)
-	if len(f) != len(callsHeader) {
-		if len(f) > 0 {
-			b = append(b, f[cCallID]...)
-		}
-		s := string(b)
-		r.Pos, r.Call.CallID = s[:posEnd], s[posEnd:]
-		r.Err = fmt.Errorf("%d columns, want %d", len(f), len(callsHeader))
-		p.str = b
-		return r
-	}
 	var ends [cSkill + 1]int
 	for _, c := range [...]int{cCallID, cSite, cAgentID, cANI, cDNIS, cMediaPath, cSkill} {
 		b = append(b, f[c]...)
@@ -110,6 +105,9 @@ func (p *callParser) parse(f [][]byte, line int) *engine.CallRecord {
 
 	var err error
 	var ok bool
+	if len(f[cCallID]) == 0 {
+		err = errEmptyID
+	}
 	if c.TenantID, ok = parseIntOr0(f[cTenantID]); !ok {
 		err = badValue(err, "tenant_id", f[cTenantID], "an integer")
 	}
@@ -154,17 +152,10 @@ func (p *callParser) parse(f [][]byte, line int) *engine.CallRecord {
 	return r
 }
 
-// parseAgent turns an agents.csv record into an AgentRecord. Agents are few,
-// so plain strings are fine here.
+// parseAgent turns an agents.csv record of the header's width into an
+// AgentRecord. Agents are few, so plain strings are fine here.
 func parseAgent(f [][]byte, line int) *engine.AgentRecord {
 	r := &engine.AgentRecord{Pos: "agents.csv:" + strconv.Itoa(line)}
-	if len(f) != len(agentsHeader) {
-		if len(f) > 0 {
-			r.UserID = string(f[aUserID])
-		}
-		r.Err = fmt.Errorf("%d columns, want %d", len(f), len(agentsHeader))
-		return r
-	}
 	r.UserID = string(f[aUserID])
 	r.AgentID = string(f[aAgentID])
 	r.FirstName = string(f[aFirstName])
@@ -172,6 +163,9 @@ func parseAgent(f [][]byte, line int) *engine.AgentRecord {
 	r.Email = string(f[aEmail])
 	var err error
 	var ok bool
+	if r.UserID == "" {
+		err = errEmptyID
+	}
 	if r.Active, ok = parseBool(f[aActive]); !ok {
 		err = badValue(err, "active", f[aActive], "true or false")
 	}

@@ -45,35 +45,83 @@ func (s *Source) checkOrder(ctx context.Context) (bool, error) {
 		if err == io.EOF {
 			return true, nil
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			continue // reported by the join; it belongs to no group
-		}
+		id, err := recordID(b, err)
 		if err != nil {
 			return false, fmt.Errorf("snapshot: %s: %w", BDFile, err)
 		}
-		if have && bytes.Equal(b[0], cur) {
+		if id == nil {
+			continue // reported by the join; it belongs to no group
+		}
+		if have && bytes.Equal(id, cur) {
 			continue
 		}
-		cur, have = append(cur[:0], b[0]...), true
+		cur, have = append(cur[:0], id...), true
 		bs.SkipSame(cur)
 		for {
 			c, err := cs.Next()
 			if err == io.EOF {
 				return false, nil
 			}
-			if asParse(err, &pe) {
-				continue
-			}
+			id, err := recordID(c, err)
 			if err != nil {
 				return false, fmt.Errorf("snapshot: %s: %w", CallsFile, err)
 			}
-			if bytes.Equal(c[0], cur) {
+			if bytes.Equal(id, cur) {
 				break
 			}
 		}
 	}
 }
+
+// recordID is the id (first field) of what Scanner.Next returned: a record's,
+// a ParseError's when it could be read, else nil. A non-nil error is final.
+func recordID(f [][]byte, err error) ([]byte, error) {
+	var pe *ParseError
+	switch {
+	case err == nil:
+		if len(f[0]) == 0 {
+			return nil, nil
+		}
+		return f[0], nil
+	case asParse(err, &pe):
+		if pe.ID == "" {
+			return nil, nil
+		}
+		return []byte(pe.ID), nil
+	}
+	return nil, err
+}
+
+// bdUnreadable is the error a call gets for a business_data.csv record of
+// it that could not be read: the call fails (bad_row) rather than go out
+// with business data silently missing.
+func bdUnreadable(pe *ParseError) error { return bdUnreadableMsg(pe.Row().Error()) }
+
+// bdUnreadableMsg is bdUnreadable for the text of pe.Row(), as the sort
+// path keeps it.
+func bdUnreadableMsg(row string) error {
+	return errors.New("business data could not be read: " + row)
+}
+
+// noCallError is the error of a business_data.csv row that no call gets:
+// its call_id is not in calls.csv, or cannot be read. It wraps
+// engine.ErrBDWithoutCall, so that the engine counts the row on its own
+// line with its file:line, never as a call row (issue 10.2: a row whose
+// call_id cannot be read may belong to no call at all; counting it as an
+// unreadable call row would make "source call rows" more than calls.csv
+// has). Such a row makes the run exit 1 all the same.
+type noCallError struct{ detail string }
+
+func (e *noCallError) Error() string { return engine.ErrBDWithoutCall.Error() + ": " + e.detail }
+func (e *noCallError) Unwrap() error { return engine.ErrBDWithoutCall }
+
+// bdNoID is the error of a business_data.csv row whose call_id cannot be
+// read.
+func bdNoID(pe *ParseError) error {
+	return &noCallError{"its call_id cannot be read: " + pe.Row().Error()}
+}
+
+var errEmptyBDCallID = &noCallError{"its call_id is empty"}
 
 // joiner assembles a call's business data and emits records; it is shared by
 // both join paths so that they behave the same.
@@ -82,7 +130,7 @@ type joiner struct {
 	emit  func(*engine.CallRecord) error
 	cp    callParser
 	g     group
-	bad   []badRow // bd rows to report after the current call
+	bad   []badRow // bd rows of no call (noCallError), to emit after the current call
 
 	// Names come in the same order call after call: cache[i] is the name
 	// last seen at position i of a group, so most lookups are one compare.
@@ -98,6 +146,51 @@ type cachedName struct {
 type badRow struct {
 	line int
 	err  error
+}
+
+// bdRow is the business_data.csv record a join has in hand: a good row
+// (f set), or one that could not be read but whose call_id could (pe set).
+type bdRow struct {
+	id   []byte
+	f    [][]byte
+	pe   *ParseError
+	line int
+}
+
+// next reads the next business_data.csv record that belongs to a call;
+// rows that cannot be given to one (no readable call_id) are queued in
+// j.bad. ok is false at the end.
+func (j *joiner) next(bs *Scanner, r *bdRow) (ok bool, err error) {
+	for {
+		f, err := bs.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		var pe *ParseError
+		switch {
+		case err == nil && len(f[0]) > 0:
+			*r = bdRow{id: f[0], f: f, line: bs.Line()}
+			return true, nil
+		case err == nil:
+			j.bad = append(j.bad, badRow{bs.Line(), errEmptyBDCallID})
+		case asParse(err, &pe) && pe.ID != "":
+			*r = bdRow{id: []byte(pe.ID), pe: pe, line: pe.Line}
+			return true, nil
+		case pe != nil:
+			j.bad = append(j.bad, badRow{pe.Line, bdNoID(pe)})
+		default:
+			return false, fmt.Errorf("snapshot: %s: %w", BDFile, err)
+		}
+	}
+}
+
+// take adds a record of next to the current group.
+func (j *joiner) take(r *bdRow) {
+	if r.pe != nil {
+		j.g.fail(r.line, bdUnreadable(r.pe))
+		return
+	}
+	j.addBD(r.f[1], r.f[2], r.line)
 }
 
 func (j *joiner) nameID(name []byte, i int) int32 {
@@ -118,24 +211,20 @@ func (j *joiner) nameID(name []byte, i int) int32 {
 	return id
 }
 
-// addRow adds a business_data.csv record to the current group.
-func (j *joiner) addRow(f [][]byte, line int) {
-	if len(f) != len(bdHeader) {
-		j.bad = append(j.bad, badRow{line, fmt.Errorf("call %q: %d columns, want %d", f[0], len(f), len(bdHeader))})
-		return
-	}
-	j.addBD(f[0], f[1], f[2], line)
-}
-
-func (j *joiner) addBD(id, name, value []byte, line int) {
-	if j.g.add(j.nameID(name, j.g.rows), value) {
-		j.bad = append(j.bad, badRow{line, fmt.Errorf("call %q: business data %q given again: the last value wins", id, name)})
+// addBD adds a good business-data value to the current group. A name given
+// twice fails the call: which value is meant cannot be known.
+func (j *joiner) addBD(name, value []byte, line int) {
+	if prev, dup := j.g.add(j.nameID(name, j.g.rows), value, line); dup {
+		j.g.fail(line, fmt.Errorf("business data %q given twice, on lines %d and %d", name, prev, line))
 	}
 }
 
 // emitCall emits a call with the current group, then the bad bd rows seen.
 func (j *joiner) emitCall(r *engine.CallRecord) error {
 	r.BD = j.g.finish()
+	if e := j.g.err(); e != nil {
+		r.Err = joinErr(r.Err, e)
+	}
 	err := j.emit(r)
 	j.g.reset()
 	if err != nil {
@@ -157,21 +246,55 @@ func (j *joiner) flushBad() error {
 	return nil
 }
 
+// joinErr adds a second error to a record's.
+func joinErr(a, b error) error {
+	if a == nil {
+		return b
+	}
+	return errors.Join(a, b)
+}
+
 // group is one call's business data. Values are copied into vals because
 // the scanner reuses its buffer row by row.
 type group struct {
 	fields []engine.BDField
 	spans  []span
+	lines  []int // by field: the line it came from
 	vals   []byte
 	rows   int      // rows added, duplicates included
 	stamp  []uint32 // by name ID: the seq of the last group that has it
 	slot   []int32  // by name ID: its index in fields
 	seq    uint32
+	nBad   int    // rows of the call that fail it
+	bad    badRow // the first of them
 }
 
-// add adds a value and reports whether the name was in the group already
-// (the new value replaces the old one in place).
-func (g *group) add(name int32, v []byte) (dup bool) {
+// fail records a row that makes the call fail.
+func (g *group) fail(line int, err error) {
+	if g.nBad == 0 {
+		g.bad = badRow{line, err}
+	}
+	g.nBad++
+}
+
+// err is the call's error from its business data, nil when none.
+func (g *group) err() error {
+	if g.nBad == 0 {
+		return nil
+	}
+	e := fmt.Errorf("%s:%d: %w", BDFile, g.bad.line, g.bad.err)
+	switch {
+	case g.nBad == 2:
+		e = fmt.Errorf("%w (and 1 more business-data row of this call)", e)
+	case g.nBad > 2:
+		e = fmt.Errorf("%w (and %d more business-data rows of this call)", e, g.nBad-1)
+	}
+	return e
+}
+
+// add adds a value and reports whether the name was in the group already,
+// with the line it came from (the new value replaces the old one).
+func (g *group) add(name int32, v []byte, line int) (prev int, dup bool) {
 	if g.seq == 0 {
 		g.seq = 1
 	}
@@ -184,14 +307,17 @@ func (g *group) add(name int32, v []byte) (dup bool) {
 	g.vals = append(g.vals, v...)
 	sp := span{st, len(g.vals)}
 	if g.stamp[name] == g.seq {
-		g.spans[g.slot[name]] = sp
-		return true
+		i := g.slot[name]
+		prev = g.lines[i]
+		g.spans[i], g.lines[i] = sp, line
+		return prev, true
 	}
 	g.stamp[name] = g.seq
 	g.slot[name] = int32(len(g.fields))
 	g.fields = append(g.fields, engine.BDField{Name: name})
 	g.spans = append(g.spans, sp)
-	return false
+	g.lines = append(g.lines, line)
+	return 0, false
 }
 
 func (g *group) finish() []engine.BDField {
@@ -205,7 +331,8 @@ func (g *group) finish() []engine.BDField {
 }
 
 func (g *group) reset() {
-	g.fields, g.spans, g.vals, g.rows = g.fields[:0], g.spans[:0], g.vals[:0], 0
+	g.fields, g.spans, g.lines, g.vals, g.rows = g.fields[:0], g.spans[:0], g.lines[:0], g.vals[:0], 0
+	g.nBad, g.bad = 0, badRow{}
 	g.seq++
 	if g.seq == 0 { // wrapped: forget every stamp
 		clear(g.stamp)
@@ -213,8 +340,20 @@ func (g *group) reset() {
 	}
 }
 
-func orphanErr(id []byte) error {
-	return fmt.Errorf("%w: call %q is not in %s", engine.ErrBDWithoutCall, id, CallsFile)
+// orphanErr is the error of a business-data row whose call is not in
+// calls.csv (pe set: a row that could not be read either).
+func orphanErr(id []byte, pe *ParseError) error {
+	if pe != nil {
+		return orphanMsg(id, pe.Row().Error())
+	}
+	return orphanMsg(id, "")
+}
+
+func orphanMsg(id []byte, bad string) *noCallError {
+	if bad != "" {
+		return &noCallError{fmt.Sprintf("call %q is not in %s, and the row could not be read: %s", id, CallsFile, bad)}
+	}
+	return &noCallError{fmt.Sprintf("call %q is not in %s", id, CallsFile)}
 }
 
 // mergeJoin is the fast path: one pass over both files, business data rows
@@ -232,29 +371,9 @@ func (s *Source) mergeJoin(ctx context.Context, j *joiner) error {
 	defer bf.Close()
 
 	// The pending bd row stays valid while only the calls scanner moves.
-	var row [][]byte
-	var rowLine int
-	have := false
-	advance := func() error {
-		for {
-			f, err := bs.Next()
-			if err == io.EOF {
-				have = false
-				return nil
-			}
-			var pe *ParseError
-			if asParse(err, &pe) {
-				j.bad = append(j.bad, badRow{pe.Line, pe.Err})
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("snapshot: %s: %w", BDFile, err)
-			}
-			row, rowLine, have = f, bs.Line(), true
-			return nil
-		}
-	}
-	if err := advance(); err != nil {
+	var row bdRow
+	have, err := j.next(bs, &row)
+	if err != nil {
 		return err
 	}
 	for n := 0; ; n++ {
@@ -263,24 +382,16 @@ func (s *Source) mergeJoin(ctx context.Context, j *joiner) error {
 				return err
 			}
 		}
-		f, err := cs.Next()
+		r, id, err := j.readCall(cs)
 		if err == io.EOF {
 			break
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			if err := j.emit(callParseError(pe)); err != nil {
-				return err
-			}
-			continue
-		}
 		if err != nil {
-			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
+			return err
 		}
-		r := j.cp.parse(f, cs.Line())
-		for have && bytes.Equal(row[0], f[0]) {
-			j.addRow(row, rowLine)
-			if err := advance(); err != nil {
+		for have && id != nil && bytes.Equal(row.id, id) {
+			j.take(&row)
+			if have, err = j.next(bs, &row); err != nil {
 				return err
 			}
 		}
@@ -290,12 +401,38 @@ func (s *Source) mergeJoin(ctx context.Context, j *joiner) error {
 	}
 	// Only reached when the files changed since the order check.
 	for have {
-		j.bad = append(j.bad, badRow{rowLine, orphanErr(row[0])})
-		if err := advance(); err != nil {
+		j.bad = append(j.bad, badRow{row.line, orphanErr(row.id, row.pe)})
+		if have, err = j.next(bs, &row); err != nil {
 			return err
 		}
 	}
 	return j.flushBad()
+}
+
+// readCall reads the next calls.csv record as the record to emit and the
+// call_id to join business data on (nil: none can be read). io.EOF at the
+// end; other errors are final.
+func (j *joiner) readCall(cs *Scanner) (*engine.CallRecord, []byte, error) {
+	f, err := cs.Next()
+	if err == io.EOF {
+		return nil, nil, err
+	}
+	var pe *ParseError
+	if asParse(err, &pe) {
+		r := callParseError(pe)
+		if pe.ID == "" {
+			return r, nil, nil
+		}
+		return r, []byte(pe.ID), nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshot: %s: %w", CallsFile, err)
+	}
+	r := j.cp.parse(f, cs.Line())
+	if len(f[cCallID]) == 0 {
+		return r, nil, nil
+	}
+	return r, f[cCallID], nil
 }
 
 // Records of the slow path's first sort, grouping by call_id: a call (kind
@@ -303,14 +440,16 @@ func (s *Source) mergeJoin(ctx context.Context, j *joiner) error {
 // (kind 1, seq = line). The order is by a hash of the id first (the groups
 // need not be in id order, and a hash prefix settles nearly every
 // comparison without touching the record): hash(8) uvarint(len id) id kind
-// seq(8, big endian) [uvarint(len name) name value].
-func encByID(dst []byte, seed maphash.Seed, id []byte, kind byte, seq uint64, name, value []byte) []byte {
+// seq(8, big endian) [flag uvarint(len name) name value]. A bd row that
+// could not be read has flag flagBad and its error as value.
+func encByID(dst []byte, seed maphash.Seed, id []byte, kind byte, seq uint64, flag byte, name, value []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst[:0], maphash.Bytes(seed, id))
 	dst = binary.AppendUvarint(dst, uint64(len(id)))
 	dst = append(dst, id...)
 	dst = append(dst, kind)
 	dst = binary.BigEndian.AppendUint64(dst, seq)
 	if kind == 1 {
+		dst = append(dst, flag)
 		dst = binary.AppendUvarint(dst, uint64(len(name)))
 		dst = append(dst, name...)
 		dst = append(dst, value...)
@@ -318,14 +457,14 @@ func encByID(dst []byte, seed maphash.Seed, id []byte, kind byte, seq uint64, na
 	return dst
 }
 
-func decByID(r []byte) (id []byte, kind byte, seq uint64, name, value []byte) {
+func decByID(r []byte) (id []byte, kind byte, seq uint64, flag byte, name, value []byte) {
 	r = r[8:]
 	n, w := binary.Uvarint(r)
 	id = r[w : w+int(n)]
 	r = r[w+int(n):]
 	kind, seq = r[0], binary.BigEndian.Uint64(r[1:9])
 	if kind == 1 {
-		r = r[9:]
+		flag, r = r[9], r[10:]
 		n, w = binary.Uvarint(r)
 		name, value = r[w:w+int(n)], r[w+int(n):]
 	}
@@ -349,13 +488,13 @@ func cmpByID(a, b []byte) int {
 }
 
 // Records of the second sort, by call index then line: k(8) line(8) flag
-// uvarint(len id) id uvarint(len name) name value. Rows of no call get
-// k = noCall and sort last; a flagBad row carries its message as value.
+// uvarint(len id) id uvarint(len name) name value. flagBad: a row of the
+// call that could not be read, pe.Row()'s text as value. Rows of no call
+// get k = noCall, sort last and carry their noCallError's detail as value.
 const (
-	noCall   = math.MaxUint64
-	flagOK   = 0
-	flagBad  = 1
-	flagOrph = 2
+	noCall  = math.MaxUint64
+	flagOK  = 0
+	flagBad = 1
 )
 
 func encByCall(dst []byte, k, line uint64, flag byte, id, name, value []byte) []byte {
@@ -402,7 +541,8 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 	var rec []byte
 	seed := maphash.MakeSeed()
 
-	// 1. Every call's id and index.
+	// 1. Every call's id and index (k counts records, unreadable ones too,
+	// as step 4 does).
 	cf, cs, err := s.openCSV(CallsFile, callsHeader)
 	if err != nil {
 		return err
@@ -419,52 +559,55 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 		if err == io.EOF {
 			break
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			continue
-		}
+		id, err := recordID(f, err)
 		if err != nil {
 			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
 		}
-		rec = encByID(rec, seed, f[0], 0, k, nil, nil)
+		if id == nil {
+			continue
+		}
+		rec = encByID(rec, seed, id, 0, k, 0, nil, nil)
 		if err := byID.add(rec); err != nil {
 			return err
 		}
 	}
 	cf.Close()
 
-	// 2. Every bd row; bad ones go straight to the end of the second sort.
+	// 2. Every bd row; those without a call_id go straight to the end of
+	// the second sort.
 	bf, bs, err := s.openCSV(BDFile, bdHeader)
 	if err != nil {
 		return err
 	}
 	defer bf.Close()
+	var row bdRow
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		f, err := bs.Next()
-		if err == io.EOF {
+		ok, err := j.next(bs, &row)
+		if err != nil {
+			return err
+		}
+		for _, b := range j.bad {
+			rec = encByCall(rec, noCall, uint64(b.line), flagOK, nil, nil, []byte(b.err.(*noCallError).detail))
+			if err := byCall.add(rec); err != nil {
+				return err
+			}
+		}
+		clear(j.bad)
+		j.bad = j.bad[:0]
+		if !ok {
 			break
 		}
-		var pe *ParseError
-		switch {
-		case asParse(err, &pe):
-			rec = encByCall(rec, noCall, uint64(pe.Line), flagBad, nil, nil, []byte(pe.Err.Error()))
-			err = byCall.add(rec)
-		case err != nil:
-			return fmt.Errorf("snapshot: %s: %w", BDFile, err)
-		case len(f) != len(bdHeader):
-			msg := fmt.Sprintf("call %q: %d columns, want %d", f[0], len(f), len(bdHeader))
-			rec = encByCall(rec, noCall, uint64(bs.Line()), flagBad, nil, nil, []byte(msg))
-			err = byCall.add(rec)
-		default:
-			rec = encByID(rec, seed, f[0], 1, uint64(bs.Line()), f[1], f[2])
-			err = byID.add(rec)
+		if row.pe != nil {
+			rec = encByID(rec, seed, row.id, 1, uint64(row.line), flagBad, nil, []byte(row.pe.Row().Error()))
+		} else {
+			rec = encByID(rec, seed, row.id, 1, uint64(row.line), flagOK, row.f[1], row.f[2])
 		}
-		if err != nil {
+		if err := byID.add(rec); err != nil {
 			return err
 		}
 	}
@@ -486,7 +629,7 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 		if !ok {
 			break
 		}
-		id, kind, seq, name, value := decByID(r)
+		id, kind, seq, flag, name, value := decByID(r)
 		if !have || !bytes.Equal(id, cur) {
 			cur, have, hasCall = append(cur[:0], id...), true, false
 		}
@@ -496,10 +639,13 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 			}
 			continue
 		}
-		if hasCall {
-			rec = encByCall(rec, curK, seq, flagOK, id, name, value)
-		} else {
-			rec = encByCall(rec, noCall, seq, flagOrph, id, nil, nil)
+		switch {
+		case hasCall:
+			rec = encByCall(rec, curK, seq, flag, id, name, value)
+		case flag == flagBad:
+			rec = encByCall(rec, noCall, seq, flagOK, nil, nil, []byte(orphanMsg(id, string(value)).detail))
+		default:
+			rec = encByCall(rec, noCall, seq, flagOK, nil, nil, []byte(orphanMsg(id, "").detail))
 		}
 		if err := byCall.add(rec); err != nil {
 			return err
@@ -527,27 +673,23 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 				return err
 			}
 		}
-		f, err := cs.Next()
+		r, _, err := j.readCall(cs)
 		if err == io.EOF {
 			break
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			if err := j.emit(callParseError(pe)); err != nil {
-				return err
-			}
-			continue
-		}
 		if err != nil {
-			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
+			return err
 		}
-		r := j.cp.parse(f, cs.Line())
 		for hok {
-			hk, line, _, id, name, value := decByCall(head)
+			hk, line, flag, _, name, value := decByCall(head)
 			if hk != k {
 				break
 			}
-			j.addBD(id, name, value, int(line))
+			if flag == flagBad {
+				j.g.fail(int(line), bdUnreadableMsg(string(value)))
+			} else {
+				j.addBD(name, value, int(line))
+			}
 			if head, hok, err = it.next(); err != nil {
 				return err
 			}
@@ -558,12 +700,8 @@ func (s *Source) sortJoin(ctx context.Context, j *joiner) error {
 	}
 	// 5. What belongs to no call, in line order.
 	for hok {
-		_, line, flag, id, _, value := decByCall(head)
-		e := orphanErr(id)
-		if flag == flagBad {
-			e = errors.New(string(value))
-		}
-		j.bad = append(j.bad, badRow{int(line), e})
+		_, line, _, _, _, value := decByCall(head)
+		j.bad = append(j.bad, badRow{int(line), &noCallError{string(value)}})
 		if len(j.bad) >= 1024 {
 			if err := j.flushBad(); err != nil {
 				return err

@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"sync"
 
@@ -38,8 +37,9 @@ type bdGroup struct {
 	id         span
 	line       int // first row
 	noCall     bool
-	fs, fe     int // fields
-	bs, be     int // bad rows to report after the call
+	fs, fe     int   // fields
+	bs, be     int   // bad rows to report after the call
+	err        error // the call's error from its business data
 	fieldsView []engine.BDField
 }
 
@@ -120,6 +120,7 @@ func (p *producer) closeGroup(id []byte, line int, noCall bool) {
 		b.spans = append(b.spans, span{vs, len(b.vals)})
 	}
 	g.fe = len(b.fields)
+	g.err = j.g.err()
 	b.bad = append(b.bad, j.bad...)
 	g.be = len(b.bad)
 	b.groups = append(b.groups, g)
@@ -138,25 +139,21 @@ func (p *producer) run(ctx context.Context) {
 		p.b.err = err
 		p.send()
 	}
+	var row bdRow
 	for n := 0; ; n++ {
 		if n&4095 == 0 && ctx.Err() != nil {
 			fail(ctx.Err())
 			return
 		}
-		f, err := p.sc.Next()
-		if err == io.EOF {
-			break
-		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			p.j.bad = append(p.j.bad, badRow{pe.Line, pe.Err})
-			continue
-		}
+		ok, err := p.j.next(p.sc, &row)
 		if err != nil {
-			fail(fmt.Errorf("snapshot: %s: %w", BDFile, err))
+			fail(err)
 			return
 		}
-		if open && !bytes.Equal(f[0], p.curID) {
+		if !ok {
+			break
+		}
+		if open && !bytes.Equal(row.id, p.curID) {
 			p.closeGroup(p.curID, line, false)
 			open = false
 			if len(p.b.vals) >= batchVals || len(p.b.groups) >= batchGroups {
@@ -166,9 +163,9 @@ func (p *producer) run(ctx context.Context) {
 			}
 		}
 		if !open {
-			p.curID, open, line = append(p.curID[:0], f[0]...), true, p.sc.Line()
+			p.curID, open, line = append(p.curID[:0], row.id...), true, row.line
 		}
-		p.j.addRow(f, p.sc.Line())
+		p.j.take(&row)
 	}
 	if open {
 		p.closeGroup(p.curID, line, false)
@@ -244,32 +241,27 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner) error {
 				return err
 			}
 		}
-		f, err := cs.Next()
+		r, id, err := j.readCall(cs)
 		if err == io.EOF {
 			break
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			if err := j.emit(callParseError(pe)); err != nil {
-				return err
-			}
-			continue
-		}
 		if err != nil {
-			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
+			return err
 		}
-		r := j.cp.parse(f, cs.Line())
 		g, err := group()
 		if err != nil {
 			return err
 		}
-		if g == nil || g.noCall || !bytes.Equal(b.ids[g.id.s:g.id.e], f[0]) {
+		if g == nil || g.noCall || id == nil || !bytes.Equal(b.ids[g.id.s:g.id.e], id) {
 			if err := j.emit(r); err != nil {
 				return err
 			}
 			continue
 		}
 		r.BD = g.fieldsView
+		if g.err != nil {
+			r.Err = joinErr(r.Err, g.err)
+		}
 		if err := j.emit(r); err != nil {
 			return err
 		}
@@ -289,7 +281,7 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner) error {
 			return nil
 		}
 		if !g.noCall {
-			if err := j.emit(&engine.CallRecord{Pos: BDFile + ":" + itoa(g.line), Err: orphanErr(b.ids[g.id.s:g.id.e])}); err != nil {
+			if err := j.emit(&engine.CallRecord{Pos: BDFile + ":" + itoa(g.line), Err: orphanErr(b.ids[g.id.s:g.id.e], nil)}); err != nil {
 				return err
 			}
 		}

@@ -6,24 +6,88 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // maxLine bounds the buffer a single line may need, so that a file without
 // newlines cannot make the reader take all memory.
 const maxLine = 64 << 20
 
+// maxQuoted bounds how far a quoted field may run past the end of its first
+// line when the scanner resynchronises (Width > 0): beyond it the quote is
+// taken as never closed. It bounds what one bad quote costs to read twice.
+const maxQuoted = 1 << 20
+
+// maxRaw is how much of a bad line a ParseError keeps.
+const maxRaw = 200
+
 // errLineTooLong is fatal: the scanner cannot resynchronise past it.
 var errLineTooLong = errors.New("line longer than 64 MiB")
 
-// ParseError is an RFC 4180 syntax error in one record. Reading goes on with
-// the next line.
-type ParseError struct {
-	Line int   // the line the record started on, 1-based
-	Err  error // csv.ErrQuote or csv.ErrBareQuote
+// The quoting errors. Each wraps encoding/csv's error for the same fault, so
+// that errors.Is(err, csv.ErrQuote) holds as it does for encoding/csv.
+var (
+	errBareQuote = &quoteError{`a quote inside a field that does not start with one (inside a quoted field, write it "")`, csv.ErrBareQuote}
+	errStray     = &quoteError{"text after the closing quote of a quoted field (a stray quote?)", csv.ErrQuote}
+	errOpen      = &quoteError{"quote not closed", csv.ErrQuote}
+)
+
+type quoteError struct {
+	msg  string
+	base error
 }
 
-func (e *ParseError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *quoteError) Error() string { return e.msg }
+func (e *quoteError) Unwrap() error { return e.base }
+
+// ParseError is a record that could not be read. Reading goes on with the
+// next line.
+type ParseError struct {
+	Line int   // the line the record started on, 1-based
+	Err  error // what is wrong; errors.Is it csv.ErrQuote or csv.ErrBareQuote for quoting
+	// With Width set: the record's first field when it could be read
+	// (an id), and the text of its first line cut to 200 bytes.
+	ID  string
+	Raw string
+	Cut bool // Raw was cut
+}
+
+func (e *ParseError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Row()) }
 func (e *ParseError) Unwrap() error { return e.Err }
+
+// Row is the error a source puts in the record it emits for the line (whose
+// Pos gives the line): what is wrong and the line as it reads.
+func (e *ParseError) Row() error {
+	if e.Raw == "" && !e.Cut {
+		return e.Err
+	}
+	return &rowError{e}
+}
+
+type rowError struct{ pe *ParseError }
+
+func (e *rowError) Error() string {
+	s := e.pe.Err.Error() + "; the line reads " + strconv.Quote(e.pe.Raw)
+	if e.pe.Cut {
+		s += "…"
+	}
+	return s
+}
+func (e *rowError) Unwrap() error { return e.pe.Err }
+
+// colError places an error in a column.
+type colError struct {
+	col int
+	err error
+}
+
+func (e *colError) Error() string { return fmt.Sprintf("column %d: %v", e.col, e.err) }
+func (e *colError) Unwrap() error { return e.err }
+
+// widthError is a record with the wrong number of columns.
+type widthError struct{ got, want int }
+
+func (e *widthError) Error() string { return fmt.Sprintf("%d columns, want %d", e.got, e.want) }
 
 // Scanner splits RFC 4180 CSV into records of byte fields, like
 // encoding/csv.Reader with FieldsPerRecord = -1 and default settings (empty
@@ -34,6 +98,18 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // A line without a quote (the common case) is split in place; a line with
 // one goes through a slower state machine that copies the record into a
 // scratch buffer and may span lines.
+//
+// With Width set, the scanner resynchronises as DuckDB's CSV reader does
+// with its rejects table: every record it returns has exactly Width fields,
+// and a record that cannot be read (bad quoting, wrong number of columns)
+// damages only itself. It is returned as a *ParseError for its first line
+// alone, and reading resumes at the next line: when a quote that is not
+// closed on its line makes the record fail further down, the lines after
+// the first are read again as records of their own. So an unclosed quote
+// loses one line, not the rest of the file. A quoted field that is closed
+// on a later line and gives a record of Width fields is a legitimate
+// multi-line value and is read as one (CSV cannot tell it from a stray
+// quote that happens to pair up).
 type Scanner struct {
 	r    io.Reader
 	buf  []byte
@@ -51,12 +127,25 @@ type Scanner struct {
 	recLine int
 
 	// FirstOnly makes quote-free records yield only their first field: the
-	// order check needs only call_id and skips splitting the rest.
+	// order check needs only call_id and skips splitting the rest. Such a
+	// record is returned whatever its width: callers want its id only.
 	FirstOnly bool
+
+	// Width, when > 0, is the number of fields of a record: the scanner
+	// resynchronises (see the type's comment).
+	Width int
 
 	fields  [][]byte
 	scratch []byte
 	offs    []int
+
+	// A quoted record being read with Width set holds its first line in
+	// the buffer: mark is where it starts (-1: none), markLen its length
+	// without newline, markNext where the line after it starts. crossCol is
+	// the column of a quoted field that ran past the end of its line (0:
+	// none), crossFields the fields complete by then.
+	mark, markLen, markNext int
+	crossCol, crossFields   int
 }
 
 // bufTarget is the read buffer a long file ends up with. Buffers start at
@@ -65,15 +154,16 @@ const bufTarget = 1 << 20
 
 // NewScanner returns a scanner reading r.
 func NewScanner(r io.Reader) *Scanner {
-	return &Scanner{r: r, buf: make([]byte, 4<<10), qnext: -1}
+	return &Scanner{r: r, buf: make([]byte, 4<<10), qnext: -1, mark: -1}
 }
 
 // Line is the line on which the last record returned by Next started.
 func (s *Scanner) Line() int { return s.recLine }
 
 // Next returns the next record. At the end it returns io.EOF; a record with
-// bad quoting returns a *ParseError and the next call goes on after it; any
-// other error is from the reader and is final.
+// bad quoting (or, with Width set, the wrong number of fields) returns a
+// *ParseError and the next call goes on after it; any other error is from
+// the reader and is final.
 func (s *Scanner) Next() ([][]byte, error) {
 	for {
 		start, line, hasNL, ok := s.readLine()
@@ -103,15 +193,23 @@ func (s *Scanner) Next() ([][]byte, error) {
 				s.fields = append(s.fields, line)
 				return s.fields, nil
 			}
+			rest := line
 			for {
-				i := bytes.IndexByte(line, ',')
+				i := bytes.IndexByte(rest, ',')
 				if i < 0 {
-					s.fields = append(s.fields, line)
-					return s.fields, nil
+					s.fields = append(s.fields, rest)
+					break
 				}
-				s.fields = append(s.fields, line[:i])
-				line = line[i+1:]
+				s.fields = append(s.fields, rest[:i])
+				rest = rest[i+1:]
 			}
+			if s.Width > 0 && len(s.fields) != s.Width {
+				return nil, s.lineError(line, string(s.fields[0]), &widthError{len(s.fields), s.Width})
+			}
+			return s.fields, nil
+		}
+		if s.Width > 0 {
+			return s.resyncQuoted(start, line, hasNL)
 		}
 		if err := s.parseQuoted(line, hasNL); err != nil {
 			if errors.Is(err, errLineTooLong) || s.rerr != nil {
@@ -119,14 +217,72 @@ func (s *Scanner) Next() ([][]byte, error) {
 			}
 			return nil, &ParseError{Line: s.recLine, Err: err}
 		}
-		s.fields = s.fields[:0]
-		prev := 0
-		for _, o := range s.offs {
-			s.fields = append(s.fields, s.scratch[prev:o:o])
-			prev = o
-		}
-		return s.fields, nil
+		return s.quotedFields(), nil
 	}
+}
+
+func (s *Scanner) quotedFields() [][]byte {
+	s.fields = s.fields[:0]
+	prev := 0
+	for _, o := range s.offs {
+		s.fields = append(s.fields, s.scratch[prev:o:o])
+		prev = o
+	}
+	return s.fields
+}
+
+// resyncQuoted reads a record with a quote in its first line when Width is
+// set: the record if it is good, else a ParseError for the first line alone,
+// the scanner then resuming on the line after it.
+func (s *Scanner) resyncQuoted(start int, line []byte, hasNL bool) ([][]byte, error) {
+	s.mark, s.markLen, s.markNext = start, len(line), s.pos
+	s.crossCol, s.crossFields = 0, 0
+	err := s.parseQuoted(line, hasNL)
+	defer func() { s.mark = -1 }()
+	if err != nil && (errors.Is(err, errLineTooLong) || s.rerr != nil) {
+		return nil, err
+	}
+	if err == nil && len(s.offs) == s.Width {
+		return s.quotedFields(), nil
+	}
+	// The record fails. Its first line is all it may take with it.
+	complete := len(s.offs) // fields read before the error
+	switch {
+	case s.crossCol > 0:
+		complete = s.crossFields
+		if err == nil {
+			err = fmt.Errorf("%v: read on, the record has %d columns, want %d", errOpen, len(s.offs), s.Width)
+		} else {
+			err = errOpen
+		}
+		err = &colError{s.crossCol, err}
+	case err != nil:
+		err = &colError{len(s.offs) + 1, err}
+	default:
+		err = &widthError{len(s.offs), s.Width}
+	}
+	id := ""
+	if complete > 0 {
+		id = string(s.scratch[:s.offs[0]])
+	}
+	if s.crossCol > 0 { // read the following lines again
+		s.pos, s.scan, s.line, s.qnext = s.markNext, s.markNext, s.recLine, -1
+	}
+	return nil, s.lineError(s.buf[s.mark:s.mark+s.markLen], id, err)
+}
+
+// lineError reports the record starting on the current line.
+func (s *Scanner) lineError(line []byte, id string, err error) *ParseError {
+	pe := &ParseError{Line: s.recLine, Err: err, ID: id}
+	if len(line) > maxRaw {
+		n := maxRaw
+		for n > maxRaw-3 && line[n]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+			n--
+		}
+		line, pe.Cut = line[:n], true
+	}
+	pe.Raw = string(line)
+	return pe
 }
 
 // parseQuoted is encoding/csv's readRecord state machine over lines given
@@ -142,7 +298,7 @@ func (s *Scanner) parseQuoted(line []byte, hasNL bool) error {
 				field = line[:i]
 			}
 			if bytes.IndexByte(field, '"') >= 0 {
-				return csv.ErrBareQuote
+				return errBareQuote
 			}
 			s.scratch = append(s.scratch, field...)
 			s.offs = append(s.offs, len(s.scratch))
@@ -172,22 +328,30 @@ func (s *Scanner) parseQuoted(line []byte, hasNL bool) error {
 					s.offs = append(s.offs, len(s.scratch))
 					return nil
 				default:
-					return csv.ErrQuote
+					return errStray
 				}
 			case hasNL:
 				s.scratch = append(s.scratch, line...)
 				s.scratch = append(s.scratch, '\n')
+				if s.mark >= 0 {
+					if s.crossCol == 0 {
+						s.crossCol, s.crossFields = len(s.offs)+1, len(s.offs)
+					}
+					if len(s.scratch) > maxQuoted {
+						return errOpen
+					}
+				}
 				var ok bool
 				_, line, hasNL, ok = s.readLine()
 				if !ok {
 					if s.rerr != nil {
 						return s.rerr
 					}
-					return csv.ErrQuote
+					return errOpen
 				}
 			default:
 				// The last line ends inside a quoted field.
-				return csv.ErrQuote
+				return errOpen
 			}
 		}
 	}
@@ -227,14 +391,22 @@ func (s *Scanner) readLine() (start int, line []byte, hasNL, ok bool) {
 	}
 }
 
-// fill moves unread data to the front of buf, grows buf when a line fills
-// it, and reads more.
+// fill moves unread data (and a marked line) to the front of buf, grows
+// buf when a line fills it, and reads more.
 func (s *Scanner) fill() {
-	if s.pos > 0 {
-		n := copy(s.buf, s.buf[s.pos:s.end])
-		s.scan -= s.pos
+	keep := s.pos
+	if s.mark >= 0 {
+		keep = s.mark
+	}
+	if keep > 0 {
+		n := copy(s.buf, s.buf[keep:s.end])
+		s.scan -= keep
+		s.pos -= keep
 		s.end = n
-		s.pos = 0
+		if s.mark >= 0 {
+			s.mark -= keep
+			s.markNext -= keep
+		}
 		s.qnext = -1
 	}
 	if s.end == len(s.buf) || len(s.buf) < bufTarget {

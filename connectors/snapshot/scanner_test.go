@@ -5,9 +5,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // scanAll reads every record up to the first error, copying the fields.
@@ -234,4 +236,168 @@ func FuzzSkipSame(f *testing.F) {
 			t.Fatalf("%q: got %q (%v), want %q (%v)", in, got, err, want, werr)
 		}
 	})
+}
+
+// An item of a resynchronising scan: a record, or a bad line.
+type rsItem struct {
+	line   int
+	fields []string // nil for a bad line
+	id     string   // bad line: the id read
+	err    string   // bad line: substring of the error
+}
+
+func TestScannerResync(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	tests := []struct {
+		name string
+		in   string
+		want []rsItem
+	}{
+		{"unclosed quote loses its line only", "a,b,c\nd,e,\"open\nf,g,h\ni,j,k\n", []rsItem{
+			{1, []string{"a", "b", "c"}, "", ""},
+			{2, nil, "d", "column 3: quote not closed"},
+			{3, []string{"f", "g", "h"}, "", ""},
+			{4, []string{"i", "j", "k"}, "", ""},
+		}},
+		{"stray quote", "a,\"Sup\"port,c\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: text after the closing quote"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"bare quote", "a,Sup\"port,c\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: a quote inside a field"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"unclosed then stray: each its own line", "d,e,\"open\nf,\"x\"y,h\ni,j,k\n", []rsItem{
+			{1, nil, "d", "column 3: quote not closed"},
+			{2, nil, "f", "column 2: text after the closing quote"},
+			{3, []string{"i", "j", "k"}, "", ""},
+		}},
+		{"unclosed quote before a quoted record", "a,\"open,c\nd,\"e\",f\n", []rsItem{
+			{1, nil, "a", "column 2: quote not closed"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"multi-line value", "a,\"x\ny\",c\nd,e,f\n", []rsItem{
+			{1, []string{"a", "x\ny", "c"}, "", ""},
+			{3, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"multi-line value, record too short", "a,\"x\ny\"\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: quote not closed: read on, the record has 2 columns, want 3"},
+			{2, nil, "", "column 1: a quote inside a field"},
+			{3, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"wrong width", "a,b\nc,d,e,f\ng,h,i\n", []rsItem{
+			{1, nil, "a", "2 columns, want 3"},
+			{2, nil, "c", "4 columns, want 3"},
+			{3, []string{"g", "h", "i"}, "", ""},
+		}},
+		{"quoted wrong width", "\"a\",b\n", []rsItem{{1, nil, "a", "2 columns, want 3"}}},
+		{"unreadable first field", "\"abc,d,e\nf,g,h\n\"x\"y,1,2\n", []rsItem{
+			{1, nil, "", "column 1: quote not closed"},
+			{2, []string{"f", "g", "h"}, "", ""},
+			{3, nil, "", "column 1: text after"},
+		}},
+		{"crlf", "a,b,\"c\r\nd,e,f\r\n", []rsItem{
+			{1, nil, "a", "column 3: quote not closed"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"unclosed at eof", "a,b,c\nd,e,\"f", []rsItem{
+			{1, []string{"a", "b", "c"}, "", ""},
+			{2, nil, "d", "column 3: quote not closed"},
+		}},
+		{"empty lines stay skipped", "\na,b,c\n\n\"x\n\nd,e,f\n", []rsItem{
+			{2, []string{"a", "b", "c"}, "", ""},
+			{4, nil, "", "column 1: quote not closed"},
+			{6, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"raw cut at 200 bytes on a rune boundary", "a,\"" + long + "\n", []rsItem{
+			{1, nil, "a", `the line reads "a,\"éé`},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, oneByte := range []bool{false, true} {
+				var r io.Reader = strings.NewReader(tc.in)
+				if oneByte {
+					r = iotest.OneByteReader(r)
+				}
+				got, raws := readResync(t, r, 3)
+				for _, raw := range raws {
+					if len(raw) > maxRaw || !utf8.ValidString(raw) {
+						t.Errorf("raw text %q: longer than %d or cut inside a rune", raw, maxRaw)
+					}
+				}
+				ok := len(got) == len(tc.want)
+				for i := 0; ok && i < len(got); i++ {
+					g, w := got[i], tc.want[i]
+					ok = g.line == w.line && slices.Equal(g.fields, w.fields) && g.id == w.id && strings.Contains(g.err, w.err) && (g.fields == nil) == (w.fields == nil)
+				}
+				if !ok {
+					t.Errorf("oneByte=%v:\ngot  %+v\nwant %+v", oneByte, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// readResync reads r with Width w: the records and bad lines in order, and
+// the raw texts of the bad lines.
+func readResync(t testing.TB, r io.Reader, w int) (items []rsItem, raws []string) {
+	t.Helper()
+	s := NewScanner(r)
+	s.Width = w
+	for {
+		f, err := s.Next()
+		if err == io.EOF {
+			return items, raws
+		}
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			items = append(items, rsItem{pe.Line, nil, pe.ID, pe.Row().Error()})
+			raws = append(raws, pe.Raw)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]string, len(f))
+		for i := range f {
+			rec[i] = string(f[i])
+		}
+		items = append(items, rsItem{s.Line(), rec, "", ""})
+	}
+}
+
+// A quote never closed is given up after maxQuoted bytes: the lines after
+// it are read as records even when a quote much further down would close
+// it into one record of the right width.
+func TestScannerResyncGivesUpLongQuote(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a,b,\"open\n")
+	n := 0
+	for b.Len() < 2*maxQuoted {
+		b.WriteString("d,e,f\n")
+		n++
+	}
+	b.WriteString("g,h,i\"\n")
+	s := NewScanner(strings.NewReader(b.String()))
+	s.Width = 3
+	recs, bad := 0, 0
+	for {
+		_, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		var pe *ParseError
+		switch {
+		case errors.As(err, &pe):
+			bad++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			recs++
+		}
+	}
+	if recs != n || bad != 2 {
+		t.Fatalf("%d records and %d bad lines, want %d and 2", recs, bad, n)
+	}
 }

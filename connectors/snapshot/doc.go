@@ -4,9 +4,17 @@
 // It owns a byte-level RFC 4180 scanner (Scanner) that agrees with
 // encoding/csv record for record but does not allocate per record, and the
 // join of business data to calls: a one-pass merge join when
-// business_data.csv holds each call's rows together in calls.csv order (an
-// order check proves that first), and an external-sort path with bounded
-// memory for any other order.
+// business_data.csv holds each call's rows together in calls.csv order, and
+// an external-sort path with bounded memory for any other order.
+//
+// Reading uses every core (check.go, pipeline.go). The order check must
+// finish before the first call is emitted (a row found out of order later
+// would mean calls already sent without it): it cuts business_data.csv
+// into ranges checked concurrently, and notes where the file may be cut
+// into chunks at group starts. Worker goroutines then parse the chunks into
+// batches of finished groups while the caller's goroutine reads calls.csv,
+// takes the batches in file order and emits. Memory is bounded by the
+// batches in flight, whatever the number of calls.
 //
 // Damaged input never loses more than itself. The scanner resynchronises
 // on records of the header's width (Scanner.Width): a line it cannot read

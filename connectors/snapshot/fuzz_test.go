@@ -45,11 +45,14 @@ func FuzzReadCalls(f *testing.F) {
 		write(AgentsFile, strings.Join(agentsHeader, ",")+"\n", calls)
 
 		m := newModel(calls, bd)
-		var outs [3][]string
-		for i, mode := range []string{"parallel", "sort", "sequential"} {
+		var outs [4][]string
+		for i, mode := range []string{"parallel", "sort", "sequential", "parallel, 3 check ranges, a chunk per group"} {
 			s := New(dir)
 			s.forceSort, s.SortMemory, s.Sequential = mode == "sort", 256, mode == "sequential"
 			s.TempDir = dir
+			if i == 3 {
+				s.chunkSize, s.checkRanges = 1, 3
+			}
 			names := engine.NewNames()
 			var got []emitted
 			err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
@@ -88,16 +91,34 @@ func FuzzReadCalls(f *testing.F) {
 			slices.Sort(b)
 			return append(c, b...)
 		}
+		if s0, s3 := checkVerdict(t, dir, 1), checkVerdict(t, dir, 3); s0 != s3 {
+			t.Fatalf("the order check in 3 ranges says in order = %v, in one range %v", s3, s0)
+		}
 		if m.dupCalls {
 			return // which call of a repeated id gets the business data is path-dependent
 		}
 		if d := diffLines(norm(outs[0]), norm(outs[1])); d != "" {
 			t.Fatalf("sort path differs:\n%s", d)
 		}
-		if d := diffLines(norm(outs[0]), norm(outs[2])); d != "" {
+		if d := diffLines(outs[0], outs[2]); d != "" {
 			t.Fatalf("sequential merge differs:\n%s", d)
 		}
+		if d := diffLines(outs[0], outs[3]); d != "" {
+			t.Fatalf("a chunk per group differs:\n%s", d)
+		}
 	})
+}
+
+// checkVerdict is the order check's verdict with the file cut in n ranges.
+func checkVerdict(t *testing.T, dir string, n int) bool {
+	t.Helper()
+	s := New(dir)
+	s.checkRanges = n
+	plan, err := s.checkOrder(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.inOrder
 }
 
 type emitted struct {

@@ -125,6 +125,8 @@ type Scanner struct {
 
 	line    int // lines consumed so far
 	recLine int
+	off     int64 // offset in the input of buf[0]
+	recOff  int64 // offset of the last record returned
 
 	// FirstOnly makes quote-free records yield only their first field: the
 	// order check needs only call_id and skips splitting the rest. Such a
@@ -160,6 +162,18 @@ func NewScanner(r io.Reader) *Scanner {
 // Line is the line on which the last record returned by Next started.
 func (s *Scanner) Line() int { return s.recLine }
 
+// Offset is where the last record returned by Next (or its ParseError)
+// started, as a byte offset from the start of the input.
+func (s *Scanner) Offset() int64 { return s.recOff }
+
+// Reset makes the scanner read r as the part of a larger input that starts
+// at byte offset off after line lines, keeping its buffers. off must be
+// where a record starts.
+func (s *Scanner) Reset(r io.Reader, off int64, line int) {
+	*s = Scanner{r: r, buf: s.buf, fields: s.fields[:0], scratch: s.scratch[:0], offs: s.offs[:0],
+		qnext: -1, mark: -1, line: line, off: off, FirstOnly: s.FirstOnly, Width: s.Width}
+}
+
 // Next returns the next record. At the end it returns io.EOF; a record with
 // bad quoting (or, with Width set, the wrong number of fields) returns a
 // *ParseError and the next call goes on after it; any other error is from
@@ -176,49 +190,54 @@ func (s *Scanner) Next() ([][]byte, error) {
 		if len(line) == 0 {
 			continue // empty lines are skipped, as encoding/csv does
 		}
-		s.recLine = s.line
-		if s.qnext < start {
-			if q := bytes.IndexByte(s.buf[start:s.end], '"'); q < 0 {
-				s.qnext = s.end
-			} else {
-				s.qnext = start + q
-			}
+		return s.record(start, line, hasNL)
+	}
+}
+
+// record reads the record whose first line (not empty) readLine returned.
+func (s *Scanner) record(start int, line []byte, hasNL bool) ([][]byte, error) {
+	s.recLine, s.recOff = s.line, s.off+int64(start)
+	if s.qnext < start {
+		if q := bytes.IndexByte(s.buf[start:s.end], '"'); q < 0 {
+			s.qnext = s.end
+		} else {
+			s.qnext = start + q
 		}
-		if s.qnext >= start+len(line) {
-			s.fields = s.fields[:0]
-			if s.FirstOnly {
-				if i := bytes.IndexByte(line, ','); i >= 0 {
-					line = line[:i]
-				}
-				s.fields = append(s.fields, line)
-				return s.fields, nil
+	}
+	if s.qnext >= start+len(line) {
+		s.fields = s.fields[:0]
+		if s.FirstOnly {
+			if i := bytes.IndexByte(line, ','); i >= 0 {
+				line = line[:i]
 			}
-			rest := line
-			for {
-				i := bytes.IndexByte(rest, ',')
-				if i < 0 {
-					s.fields = append(s.fields, rest)
-					break
-				}
-				s.fields = append(s.fields, rest[:i])
-				rest = rest[i+1:]
-			}
-			if s.Width > 0 && len(s.fields) != s.Width {
-				return nil, s.lineError(line, string(s.fields[0]), &widthError{len(s.fields), s.Width})
-			}
+			s.fields = append(s.fields, line)
 			return s.fields, nil
 		}
-		if s.Width > 0 {
-			return s.resyncQuoted(start, line, hasNL)
-		}
-		if err := s.parseQuoted(line, hasNL); err != nil {
-			if errors.Is(err, errLineTooLong) || s.rerr != nil {
-				return nil, err
+		rest := line
+		for {
+			i := bytes.IndexByte(rest, ',')
+			if i < 0 {
+				s.fields = append(s.fields, rest)
+				break
 			}
-			return nil, &ParseError{Line: s.recLine, Err: err}
+			s.fields = append(s.fields, rest[:i])
+			rest = rest[i+1:]
 		}
-		return s.quotedFields(), nil
+		if s.Width > 0 && len(s.fields) != s.Width {
+			return nil, s.lineError(line, string(s.fields[0]), &widthError{len(s.fields), s.Width})
+		}
+		return s.fields, nil
 	}
+	if s.Width > 0 {
+		return s.resyncQuoted(start, line, hasNL)
+	}
+	if err := s.parseQuoted(line, hasNL); err != nil {
+		if errors.Is(err, errLineTooLong) || s.rerr != nil {
+			return nil, err
+		}
+		return nil, &ParseError{Line: s.recLine, Err: err}
+	}
+	return s.quotedFields(), nil
 }
 
 func (s *Scanner) quotedFields() [][]byte {
@@ -238,24 +257,32 @@ func (s *Scanner) resyncQuoted(start int, line []byte, hasNL bool) ([][]byte, er
 	s.mark, s.markLen, s.markNext = start, len(line), s.pos
 	s.crossCol, s.crossFields = 0, 0
 	err := s.parseQuoted(line, hasNL)
-	defer func() { s.mark = -1 }()
-	if err != nil && (errors.Is(err, errLineTooLong) || s.rerr != nil) {
+	if err == nil && len(s.offs) == s.Width {
+		s.mark = -1
+		return s.quotedFields(), nil
+	}
+	pe, err := s.resyncFailed(err)
+	s.mark = -1
+	if err != nil {
 		return nil, err
 	}
-	if err == nil && len(s.offs) == s.Width {
-		return s.quotedFields(), nil
+	return nil, pe
+}
+
+// resyncFailed is resyncQuoted for a record that failed: the ParseError of
+// its first line, the scanner set to read on after it; or a final error.
+func (s *Scanner) resyncFailed(err error) (*ParseError, error) {
+	if err != nil && (errors.Is(err, errLineTooLong) || s.rerr != nil) {
+		return nil, err
 	}
 	// The record fails. Its first line is all it may take with it.
 	complete := len(s.offs) // fields read before the error
 	switch {
 	case s.crossCol > 0:
+		// However it failed further down (read on up to another quote, or
+		// to the end of a chunk of the file), the line's quote is open.
 		complete = s.crossFields
-		if err == nil {
-			err = fmt.Errorf("%v: read on, the record has %d columns, want %d", errOpen, len(s.offs), s.Width)
-		} else {
-			err = errOpen
-		}
-		err = &colError{s.crossCol, err}
+		err = &colError{s.crossCol, errOpen}
 	case err != nil:
 		err = &colError{len(s.offs) + 1, err}
 	default:
@@ -268,7 +295,7 @@ func (s *Scanner) resyncQuoted(start int, line []byte, hasNL bool) ([][]byte, er
 	if s.crossCol > 0 { // read the following lines again
 		s.pos, s.scan, s.line, s.qnext = s.markNext, s.markNext, s.recLine, -1
 	}
-	return nil, s.lineError(s.buf[s.mark:s.mark+s.markLen], id, err)
+	return s.lineError(s.buf[s.mark:s.mark+s.markLen], id, err), nil
 }
 
 // lineError reports the record starting on the current line.
@@ -399,6 +426,7 @@ func (s *Scanner) fill() {
 		keep = s.mark
 	}
 	if keep > 0 {
+		s.off += int64(keep)
 		n := copy(s.buf, s.buf[keep:s.end])
 		s.scan -= keep
 		s.pos -= keep
@@ -447,23 +475,70 @@ func asParse(err error, pe **ParseError) bool {
 }
 
 // SkipSame consumes the records that follow while their first field is id,
-// as long as they are quote-free and already in the buffer; it stops at the
-// first other record, which the next call of Next returns. It is Next with
-// FirstOnly and a comparison, minus the per-record overhead, for the order
-// check's run over a call's business-data rows.
-func (s *Scanner) SkipSame(id []byte) {
-	if bytes.ContainsAny(id, ",\"\r\n") {
-		return // such an id comes from a quoted field: leave it to Next
-	}
-	for {
-		i := bytes.IndexByte(s.buf[s.pos:s.end], '\n')
-		if i < 0 {
-			return
+// as long as they are quote-free, already in the buffer and start before
+// byte offset limit (limit < 0: no limit); it stops at the first other
+// record, which the next call of Next returns. It is Next with FirstOnly
+// and a comparison, minus the per-record overhead, for the order check's
+// run over a call's business-data rows.
+func (s *Scanner) SkipSame(id []byte, limit int64) {
+	for _, c := range id {
+		if c == ',' || c == '"' || c == '\r' || c == '\n' {
+			return // such an id comes from a quoted field: leave it to Next
 		}
-		start := s.pos
-		line := s.buf[start : start+i]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+	}
+	w := newWord(id)
+	n := len(id)
+	buf := s.buf[:s.end]
+	if limit >= 0 && limit-s.off < int64(len(buf)) {
+		buf = buf[:max(limit-s.off, int64(s.pos))]
+	}
+	pos, lines := s.pos, 0
+	for {
+		if pos+n >= len(buf) || buf[pos+n] != ',' || !w.at(buf, pos) {
+			if pos < len(buf) && buf[pos] == '\n' { // an empty line: Next skips it too
+				pos++
+				lines++
+				continue
+			}
+			break
+		}
+		i := bytes.IndexByte(buf[pos+n+1:], '\n')
+		if i < 0 {
+			break
+		}
+		nl := pos + n + 1 + i
+		if s.qnext < pos {
+			if q := bytes.IndexByte(buf[pos:], '"'); q < 0 {
+				s.qnext = len(buf)
+			} else {
+				s.qnext = pos + q
+			}
+		}
+		if s.qnext < nl {
+			break // a quote: the record may run on; Next reads it
+		}
+		pos = nl + 1
+		lines++
+	}
+	s.pos, s.scan = pos, pos
+	s.line += lines
+}
+
+// Next3 is Next for a scanner with Width 3 (and FirstOnly false): it
+// returns the fields without building a slice, the common quote-free line
+// split in place; a record with quotes or of another width goes through
+// Next's path.
+func (s *Scanner) Next3() (a, b, c []byte, err error) {
+	for {
+		start, line, hasNL, ok := s.readLine()
+		if !ok {
+			if s.rerr != nil {
+				return nil, nil, nil, s.rerr
+			}
+			return nil, nil, nil, io.EOF
+		}
+		if len(line) == 0 {
+			continue
 		}
 		if s.qnext < start {
 			if q := bytes.IndexByte(s.buf[start:s.end], '"'); q < 0 {
@@ -472,15 +547,19 @@ func (s *Scanner) SkipSame(id []byte) {
 				s.qnext = start + q
 			}
 		}
-		if s.qnext < start+len(line) {
-			return
+		if s.qnext >= start+len(line) {
+			if i := bytes.IndexByte(line, ','); i >= 0 {
+				rest := line[i+1:]
+				if k := bytes.IndexByte(rest, ','); k >= 0 && bytes.IndexByte(rest[k+1:], ',') < 0 {
+					s.recLine, s.recOff = s.line, s.off+int64(start)
+					return line[:i], rest[:k], rest[k+1:], nil
+				}
+			}
 		}
-		// An empty line is skipped by Next too.
-		if len(line) > 0 && !(len(line) >= len(id) && bytes.Equal(line[:len(id)], id) && (len(line) == len(id) || line[len(id)] == ',')) {
-			return
+		f, err := s.record(start, line, hasNL)
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		s.pos = start + i + 1
-		s.scan = s.pos
-		s.line++
+		return f[0], f[1], f[2], nil
 	}
 }

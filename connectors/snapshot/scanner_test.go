@@ -196,44 +196,51 @@ func equalInts(a, b []int) bool {
 }
 
 // SkipSame must leave the scanner where Next would, for any input: skipping
-// then reading gives the records a plain Next loop gives minus the skipped
-// ones, which all have the given first field.
+// then reading gives the records a plain Next loop gives (same first field,
+// same offset) minus the skipped ones, each of which has the given first
+// field and starts before the limit.
 func FuzzSkipSame(f *testing.F) {
-	f.Add([]byte("a,1\na,2\n\na\r\na,\"q\"\nb,3\n"), []byte("a"))
-	f.Add([]byte("ab,1\na,2\n"), []byte("a"))
-	f.Add([]byte("x\n\"a\",1\na\n"), []byte("a"))
-	f.Fuzz(func(t *testing.T, in, id []byte) {
-		want, _, werr := scanAll(NewScanner(bytes.NewReader(in)))
-		s := NewScanner(bytes.NewReader(in))
-		s.FirstOnly = true
-		var got [][]string
-		var err error
-		for {
-			var f [][]byte
-			f, err = s.Next()
-			if err != nil {
-				break
+	f.Add([]byte("a,1\na,2\n\na\r\na,\"q\"\nb,3\n"), []byte("a"), int64(-1))
+	f.Add([]byte("ab,1\na,2\n"), []byte("a"), int64(-1))
+	f.Add([]byte("x\n\"a\",1\na\n"), []byte("a"), int64(-1))
+	f.Add([]byte("a,1\na,2\na,3\n"), []byte("a"), int64(6))
+	f.Fuzz(func(t *testing.T, in, id []byte, limit int64) {
+		type rec struct {
+			first string
+			off   int64
+		}
+		read := func(skip bool) ([]rec, error) {
+			s := NewScanner(bytes.NewReader(in))
+			s.FirstOnly = true
+			var out []rec
+			for {
+				f, err := s.Next()
+				if err == io.EOF {
+					return out, nil
+				}
+				if err != nil {
+					return out, err
+				}
+				out = append(out, rec{string(f[0]), s.Offset()})
+				if skip {
+					s.SkipSame(id, limit)
+				}
 			}
-			got = append(got, []string{string(f[0])})
-			s.SkipSame(id)
 		}
-		if err == io.EOF {
-			err = nil
-		}
-		// Every record of want is in got (by first field) or was skipped
-		// because its first field is id.
+		want, werr := read(false)
+		got, err := read(true)
 		j := 0
 		for _, w := range want {
-			if j < len(got) && got[j][0] == w[0] {
+			if j < len(got) && got[j] == w {
 				j++
 				continue
 			}
-			if w[0] != string(id) {
-				t.Fatalf("%q: record %q lost (got %q, want %q)", in, w, got, want)
+			if w.first != string(id) || (limit >= 0 && w.off >= limit) {
+				t.Fatalf("%q: record %+v lost (got %+v, want %+v)", in, w, got, want)
 			}
 		}
 		if j != len(got) || (err == nil) != (werr == nil) {
-			t.Fatalf("%q: got %q (%v), want %q (%v)", in, got, err, want, werr)
+			t.Fatalf("%q: got %+v (%v), want %+v (%v)", in, got, err, want, werr)
 		}
 	})
 }
@@ -281,7 +288,7 @@ func TestScannerResync(t *testing.T) {
 			{3, []string{"d", "e", "f"}, "", ""},
 		}},
 		{"multi-line value, record too short", "a,\"x\ny\"\nd,e,f\n", []rsItem{
-			{1, nil, "a", "column 2: quote not closed: read on, the record has 2 columns, want 3"},
+			{1, nil, "a", "column 2: quote not closed; the line reads"},
 			{2, nil, "", "column 1: a quote inside a field"},
 			{3, []string{"d", "e", "f"}, "", ""},
 		}},
@@ -399,5 +406,31 @@ func TestScannerResyncGivesUpLongQuote(t *testing.T) {
 	}
 	if recs != n || bad != 2 {
 		t.Fatalf("%d records and %d bad lines, want %d and 2", recs, bad, n)
+	}
+}
+
+// word.at agrees with a plain comparison for every length, at every place
+// in a buffer (the loads near its end included), on a match and on a
+// difference in any one byte.
+func TestWordAt(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		s := []byte(strings.Repeat("abcdefghijklmnopqrstuvwxyz", 1)[:n])
+		w := newWord(append([]byte(nil), s...))
+		for size := n; size <= n+10; size++ {
+			for i := 0; i+n <= size; i++ {
+				buf := bytes.Repeat([]byte{'#'}, size)
+				copy(buf[i:], s)
+				if !w.at(buf, i) {
+					t.Fatalf("len %d at %d of %d: no match", n, i, size)
+				}
+				for k := range n {
+					buf[i+k] ^= 0x20
+					if w.at(buf, i) {
+						t.Fatalf("len %d at %d of %d: match with byte %d changed", n, i, size, k)
+					}
+					buf[i+k] ^= 0x20
+				}
+			}
+		}
 	}
 }

@@ -32,12 +32,16 @@ type Source struct {
 	SortMemory int
 
 	// Sequential reads business data on the caller's goroutine; by default
-	// a second goroutine scans it while the caller emits.
+	// worker goroutines (one per core) parse it while the caller emits.
 	Sequential bool
 
 	// sorted records which join the last ReadCalls took; forceSort skips
-	// the fast path. Both for tests.
+	// the fast path; chunkSize, when > 0, replaces the chunk size of the
+	// parallel join; checkRanges, when > 0, is how many ranges the order
+	// check cuts business_data.csv into, however small. All for tests.
 	sorted, forceSort bool
+	chunkSize         int
+	checkRanges       int
 }
 
 var (
@@ -75,10 +79,12 @@ func (s *Source) MediaFile(mediaPath string) string {
 	return filepath.Join(s.dir, p)
 }
 
+func (s *Source) path(name string) string { return filepath.Join(s.dir, name) }
+
 // openCSV opens a file of the folder and checks its header. The scanner
 // resynchronises on records of the header's width.
 func (s *Source) openCSV(name string, header []string) (*os.File, *Scanner, error) {
-	f, err := os.Open(filepath.Join(s.dir, name))
+	f, err := os.Open(s.path(name))
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -147,18 +153,18 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 	if names == nil {
 		names = engine.NewNames()
 	}
-	j := &joiner{names: names, emit: emit, local: map[string]int32{}}
-	inOrder, err := s.checkOrder(ctx)
+	j := &joiner{namer: newNamer(names), emit: emit}
+	plan, err := s.checkOrder(ctx)
 	if err != nil {
 		return err
 	}
-	inOrder = inOrder && !s.forceSort
+	inOrder := plan.inOrder && !s.forceSort
 	s.sorted = !inOrder
 	switch {
 	case inOrder && s.Sequential:
 		return s.mergeJoin(ctx, j)
 	case inOrder:
-		return s.mergeJoinParallel(ctx, j)
+		return s.mergeJoinParallel(ctx, j, plan)
 	}
 	return s.sortJoin(ctx, j)
 }
@@ -170,5 +176,3 @@ func callParseError(pe *ParseError) *engine.CallRecord {
 	r.Call.CallID = pe.ID
 	return r
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

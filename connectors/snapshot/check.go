@@ -34,8 +34,10 @@ type bdChunk struct {
 	line int
 }
 
-// chunkSize is about how many bytes of business_data.csv a chunk holds.
-const chunkSize = 2 << 20
+// chunkSize is about how many bytes of business_data.csv a chunk holds:
+// with one batch per worker plus one in flight, it bounds the join's
+// memory (a batch holds about twice its chunk).
+const chunkSize = 1 << 20
 
 // minRange is the least a range of the parallel check is given.
 const minRange = 8 << 20

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 
 	"github.com/applink-dev/applink/engine"
@@ -20,11 +19,11 @@ import (
 type bdBatch struct {
 	groups []bdGroup
 	ids    []byte
-	// By field, without pointers while rows come in (a pointer stored per
-	// row would pay the GC's write barrier); seal makes fields of them.
+	// By field, without pointers (a pointer stored per row would pay the
+	// GC's write barrier, and pointers make the GC scan the batch): bd
+	// makes engine.BDFields of a group's when it is emitted.
 	rows   []bdField
-	vals   []byte // values, copied: scanners reuse their buffers
-	fields []engine.BDField
+	vals   []byte   // values, copied: scanners reuse their buffers
 	noCall []badRow // rows no call gets, each after the group it came with
 	err    error    // set by a worker that had to stop
 
@@ -144,24 +143,20 @@ func (b *bdBatch) addNoCall(line int, err error) {
 	}
 }
 
-// seal ends the open group and makes the fields, once vals no longer
-// moves.
+// seal ends the open group.
 func (b *bdBatch) seal() {
 	if b.open {
 		b.cur().fe = len(b.rows)
 	}
-	b.fields = slices.Grow(b.fields[:0], len(b.rows))[:len(b.rows)]
-	for i, r := range b.rows {
-		b.fields[i] = engine.BDField{Name: r.name, Value: b.vals[r.s:r.e:r.e]}
-	}
 }
 
-// bd is a sealed group's business data, nil when it has none.
-func (b *bdBatch) bd(g *bdGroup) []engine.BDField {
-	if g.fe == g.fs {
-		return nil
+// bd appends a sealed group's business data to view; the values are
+// valid while the batch is.
+func (b *bdBatch) bd(g *bdGroup, view []engine.BDField) []engine.BDField {
+	for _, r := range b.rows[g.fs:g.fe] {
+		view = append(view, engine.BDField{Name: r.name, Value: b.vals[r.s:r.e:r.e]})
 	}
-	return b.fields[g.fs:g.fe:g.fe]
+	return view
 }
 
 // err is the error a group gives its call, nil when none.

@@ -38,7 +38,8 @@ type joiner struct {
 	emit  func(*engine.CallRecord) error
 	cp    callParser
 	namer *namer
-	b     bdBatch // the sequential and sort paths: the current call's group
+	b     bdBatch          // the sequential and sort paths: the current call's group
+	view  []engine.BDField // the business data of the call being emitted
 }
 
 // readCall reads the next calls.csv record as the record to emit and the
@@ -71,7 +72,10 @@ func (j *joiner) readCall(cs *Scanner) (*engine.CallRecord, []byte, error) {
 // of no call that came after the group.
 func (j *joiner) emitWith(r *engine.CallRecord, b *bdBatch, g *bdGroup) error {
 	if g != nil {
-		r.BD = b.bd(g)
+		j.view = b.bd(g, j.view[:0])
+		if len(j.view) > 0 {
+			r.BD = j.view
+		}
 		if e := g.err(); e != nil {
 			r.Err = joinErr(r.Err, e)
 		}

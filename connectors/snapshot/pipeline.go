@@ -237,14 +237,14 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner, plan *bdPlan)
 		f:      bf,
 		names:  &namerPool{make: func() *namer { return newNamer(j.namer.names) }},
 		work:   make(chan *chunkJob),
-		order:  make(chan *chunkJob, nw+2),
-		free:   make(chan *bdBatch, nw+2),
+		order:  make(chan *chunkJob, nw+1),
+		free:   make(chan *bdBatch, nw+1),
 		quit:   make(chan struct{}),
 		width:  len(bdHeader),
 		chunks: plan.chunks,
 		end:    plan.end,
 	}
-	for range nw + 2 {
+	for range nw + 1 {
 		p.free <- &bdBatch{}
 	}
 	p.wg.Add(1 + nw)

@@ -707,3 +707,47 @@ func groupStarts(t *testing.T, dir string) map[int64]int {
 		}
 	}
 }
+
+// The strings of a call may be kept (engine.CallRecord): those of every
+// call read stay as they were after all the others were read, through
+// blocks of call strings filled and one call too long for what is left of
+// a block.
+func TestCallStringsKept(t *testing.T) {
+	dir := t.TempDir()
+	const n = 5000
+	genSnapshot(t, dir, n, 1, false, 4)
+	p := filepath.Join(dir, CallsFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 3*strBlock/2)
+	lines := strings.Split(string(b), "\n")
+	lines[2500] = strings.Replace(lines[2500], ",sales", ","+long, 1) // call 2499
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type kept struct{ pos, id, media, skill string }
+	var got []kept
+	err = New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(r *engine.CallRecord) error {
+		got = append(got, kept{r.Pos, r.Call.CallID, r.Call.MediaPath, r.Call.Skill})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d calls, want %d", len(got), n)
+	}
+	for i, k := range got {
+		id := fmt.Sprintf("call-%07d", i)
+		skill := "sales"
+		if i == 2499 {
+			skill = long
+		}
+		want := kept{fmt.Sprintf("calls.csv:%d", i+2), id, "media/" + id + ".wav", skill}
+		if k != want {
+			t.Fatalf("call %d kept %.80q, want %.80q", i, k, want)
+		}
+	}
+}

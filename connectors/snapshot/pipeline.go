@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 // The parallel merge join: business_data.csv is cut into chunks at group
@@ -30,7 +32,7 @@ type chunkJob struct {
 // parallel runs the workers of one ReadCalls.
 type parallel struct {
 	f      *os.File
-	names  *namerPool
+	names  *engine.Names
 	work   chan *chunkJob
 	order  chan *chunkJob // in file order, to the consumer
 	free   chan *bdBatch
@@ -39,30 +41,6 @@ type parallel struct {
 	width  int
 	chunks []bdChunk
 	end    int64
-}
-
-// namerPool hands each worker a namer of its own.
-type namerPool struct {
-	mu   sync.Mutex
-	list []*namer
-	make func() *namer
-}
-
-func (p *namerPool) get() *namer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.list); n > 0 {
-		x := p.list[n-1]
-		p.list = p.list[:n-1]
-		return x
-	}
-	return p.make()
-}
-
-func (p *namerPool) put(n *namer) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, n)
 }
 
 // workers is how many goroutines parse business data.
@@ -101,8 +79,7 @@ func (p *parallel) dispatch() {
 // worker parses chunks until there are no more.
 func (p *parallel) worker(ctx context.Context) {
 	defer p.wg.Done()
-	n := p.names.get()
-	defer p.names.put(n)
+	n := newNamer(p.names) // a namer per worker: its cache is not shared
 	sc := NewScanner(nil)
 	for job := range p.work {
 		p.parse(ctx, sc, n, job)
@@ -235,7 +212,7 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner, plan *bdPlan)
 	nw := workers()
 	p := &parallel{
 		f:      bf,
-		names:  &namerPool{make: func() *namer { return newNamer(j.namer.names) }},
+		names:  j.namer.names,
 		work:   make(chan *chunkJob),
 		order:  make(chan *chunkJob, nw+1),
 		free:   make(chan *bdBatch, nw+1),

@@ -144,14 +144,7 @@ func fastBD(sc *Scanner, b *bdBatch, n *namer) {
 			break // no whole line, an empty one or a CRLF
 		}
 		nl := pos + i
-		if sc.qnext < pos {
-			if q := bytes.IndexByte(buf[pos:], '"'); q < 0 {
-				sc.qnext = len(buf)
-			} else {
-				sc.qnext = pos + q
-			}
-		}
-		if sc.qnext < nl {
+		if !sc.noQuote(pos, nl, len(buf)) {
 			break
 		}
 		// The id: the current call's, or up to the first comma.

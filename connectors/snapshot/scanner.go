@@ -197,14 +197,7 @@ func (s *Scanner) Next() ([][]byte, error) {
 // record reads the record whose first line (not empty) readLine returned.
 func (s *Scanner) record(start int, line []byte, hasNL bool) ([][]byte, error) {
 	s.recLine, s.recOff = s.line, s.off+int64(start)
-	if s.qnext < start {
-		if q := bytes.IndexByte(s.buf[start:s.end], '"'); q < 0 {
-			s.qnext = s.end
-		} else {
-			s.qnext = start + q
-		}
-	}
-	if s.qnext >= start+len(line) {
+	if s.noQuote(start, start+len(line), s.end) {
 		s.fields = s.fields[:0]
 		if s.FirstOnly {
 			if i := bytes.IndexByte(line, ','); i >= 0 {
@@ -248,6 +241,24 @@ func (s *Scanner) quotedFields() [][]byte {
 		prev = o
 	}
 	return s.fields
+}
+
+// noQuote reports whether buf[start:end] holds no '"', start being a line
+// start. The search runs on up to lim (≤ s.end) and its result is kept in
+// qnext, so that the lines up to the next quote cost one search in all.
+func (s *Scanner) noQuote(start, end, lim int) bool {
+	if s.qnext < start {
+		s.findQuote(start, lim)
+	}
+	return s.qnext >= end
+}
+
+func (s *Scanner) findQuote(start, lim int) {
+	if q := bytes.IndexByte(s.buf[start:lim], '"'); q < 0 {
+		s.qnext = lim
+	} else {
+		s.qnext = start + q
+	}
 }
 
 // resyncQuoted reads a record with a quote in its first line when Width is
@@ -507,14 +518,7 @@ func (s *Scanner) SkipSame(id []byte, limit int64) {
 			break
 		}
 		nl := pos + n + 1 + i
-		if s.qnext < pos {
-			if q := bytes.IndexByte(buf[pos:], '"'); q < 0 {
-				s.qnext = len(buf)
-			} else {
-				s.qnext = pos + q
-			}
-		}
-		if s.qnext < nl {
+		if !s.noQuote(pos, nl, len(buf)) {
 			break // a quote: the record may run on; Next reads it
 		}
 		pos = nl + 1
@@ -540,14 +544,7 @@ func (s *Scanner) Next3() (a, b, c []byte, err error) {
 		if len(line) == 0 {
 			continue
 		}
-		if s.qnext < start {
-			if q := bytes.IndexByte(s.buf[start:s.end], '"'); q < 0 {
-				s.qnext = s.end
-			} else {
-				s.qnext = start + q
-			}
-		}
-		if s.qnext >= start+len(line) {
+		if s.noQuote(start, start+len(line), s.end) {
 			if i := bytes.IndexByte(line, ','); i >= 0 {
 				rest := line[i+1:]
 				if k := bytes.IndexByte(rest, ','); k >= 0 && bytes.IndexByte(rest[k+1:], ',') < 0 {

@@ -19,9 +19,10 @@ type extSorter struct {
 	prefix func(rec []byte) uint64 // orders like cmp where it differs
 	limit  int
 
-	data []byte
-	recs []keyed
-	runs []*os.File
+	data     []byte
+	recs     []keyed
+	runs     []*os.File
+	unlinked int // runs already removed from the folder
 }
 
 type span struct{ s, e int }
@@ -77,6 +78,12 @@ func (s *extSorter) spill() error {
 	if err != nil {
 		return fmt.Errorf("sort run: %w", err)
 	}
+	// Unlinked at once where the system allows it (the open file stays
+	// readable), so that a killed run leaves nothing behind; else close
+	// removes it.
+	if os.Remove(f.Name()) == nil {
+		s.unlinked++
+	}
 	s.runs = append(s.runs, f)
 	w := bufio.NewWriterSize(f, 1<<20)
 	var hdr [binary.MaxVarintLen64]byte
@@ -99,9 +106,11 @@ func (s *extSorter) spill() error {
 func (s *extSorter) close() {
 	for _, f := range s.runs {
 		f.Close()
-		os.Remove(f.Name())
+		if s.unlinked < len(s.runs) {
+			os.Remove(f.Name())
+		}
 	}
-	s.runs = nil
+	s.runs, s.unlinked = nil, 0
 }
 
 // iter returns the records in order. Each record returned by next is valid

@@ -3,240 +3,257 @@ package snapshot
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"sync"
 
 	"github.com/applink-dev/applink/engine"
 )
 
-// The parallel merge join: a producer goroutine scans business_data.csv
-// into batches of finished groups (values copied, names interned,
-// duplicates resolved) while the caller's goroutine scans calls.csv, matches
-// and emits. Scanning business data is most of the reading work, so this
-// puts it on the second core. Batches are recycled; a batch goes back to
-// the producer only after the emit of its last group has returned, which is
-// what keeps BD values valid during emit.
+// The parallel merge join: business_data.csv is cut into chunks at group
+// starts (the order check notes where), worker goroutines parse chunks into
+// batches of finished groups (values copied, names interned, a repeated
+// name resolved, bad rows counted) concurrently, and the caller's goroutine
+// scans calls.csv, takes the batches in file order, matches and emits.
+// Parsing business data is most of the reading work; this spreads it over
+// every core. A batch goes back to the workers only after the emit of its
+// last group has returned, which is what keeps BD values valid during emit;
+// the number of batches bounds memory.
 
-const (
-	batchVals   = 256 << 10 // value bytes per batch
-	batchGroups = 1024
-	batches     = 4 // in flight: bounds memory
-)
-
-type bdBatch struct {
-	groups []bdGroup
-	ids    []byte
-	fields []engine.BDField
-	spans  []span
-	vals   []byte
-	bad    []badRow
-	err    error // the producer's final error
+// chunkJob is a chunk to parse, with the batch that receives it.
+type chunkJob struct {
+	off, end int64
+	line     int
+	b        *bdBatch
+	done     chan struct{} // closed when b is ready
 }
 
-type bdGroup struct {
-	id         span
-	line       int // first row
-	noCall     bool
-	fs, fe     int // fields
-	bs, be     int // bad rows to report after the call
-	fieldsView []engine.BDField
+// parallel runs the workers of one ReadCalls.
+type parallel struct {
+	f      *os.File
+	names  *engine.Names
+	work   chan *chunkJob
+	order  chan *chunkJob // in file order, to the consumer
+	free   chan *bdBatch
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	width  int
+	chunks []bdChunk
+	end    int64
 }
 
-func (b *bdBatch) reset() {
-	b.groups, b.ids, b.fields, b.spans, b.vals = b.groups[:0], b.ids[:0], b.fields[:0], b.spans[:0], b.vals[:0]
-	clear(b.bad)
-	b.bad, b.err = b.bad[:0], nil
-}
+// workers is how many goroutines parse business data.
+func workers() int { return max(1, min(runtime.GOMAXPROCS(0), 8)) }
 
-type producer struct {
-	j     *joiner // its group, names and bad-row list; never emits
-	sc    *Scanner
-	full  chan *bdBatch
-	free  chan *bdBatch
-	done  chan struct{}
-	made  int
-	b     *bdBatch
-	curID []byte
-}
-
-// get returns an empty batch, false when the consumer has gone.
-func (p *producer) get() bool {
-	if p.made < batches {
+// dispatch hands the chunks out in order, each with a free batch.
+func (p *parallel) dispatch() {
+	defer p.wg.Done()
+	defer close(p.work)
+	defer close(p.order)
+	for i, c := range p.chunks {
+		end := p.end
+		if i+1 < len(p.chunks) {
+			end = p.chunks[i+1].off
+		}
+		var b *bdBatch
 		select {
-		case b := <-p.free:
-			b.reset()
-			p.b = b
-			return true
-		default:
-		}
-		p.made++
-		p.b = &bdBatch{}
-		return true
-	}
-	select {
-	case b := <-p.free:
-		b.reset()
-		p.b = b
-		return true
-	case <-p.done:
-		return false
-	}
-}
-
-func (p *producer) send() bool {
-	b := p.b
-	for i, sp := range b.spans {
-		b.fields[i].Value = b.vals[sp.s:sp.e:sp.e]
-	}
-	for i := range b.groups {
-		g := &b.groups[i]
-		if g.fe > g.fs {
-			g.fieldsView = b.fields[g.fs:g.fe:g.fe]
-		}
-	}
-	select {
-	case p.full <- b:
-		p.b = nil
-		return true
-	case <-p.done:
-		return false
-	}
-}
-
-// closeGroup moves the finished group (and the bad rows seen meanwhile)
-// into the batch.
-func (p *producer) closeGroup(id []byte, line int, noCall bool) {
-	b, j := p.b, p.j
-	g := bdGroup{line: line, noCall: noCall, fs: len(b.fields), bs: len(b.bad)}
-	st := len(b.ids)
-	b.ids = append(b.ids, id...)
-	g.id = span{st, len(b.ids)}
-	for i, f := range j.g.finish() {
-		_ = i
-		vs := len(b.vals)
-		b.vals = append(b.vals, f.Value...)
-		b.fields = append(b.fields, engine.BDField{Name: f.Name})
-		b.spans = append(b.spans, span{vs, len(b.vals)})
-	}
-	g.fe = len(b.fields)
-	b.bad = append(b.bad, j.bad...)
-	g.be = len(b.bad)
-	b.groups = append(b.groups, g)
-	j.g.reset()
-	clear(j.bad)
-	j.bad = j.bad[:0]
-}
-
-func (p *producer) run(ctx context.Context) {
-	defer close(p.full)
-	if !p.get() {
-		return
-	}
-	open, line := false, 0
-	fail := func(err error) {
-		p.b.err = err
-		p.send()
-	}
-	for n := 0; ; n++ {
-		if n&4095 == 0 && ctx.Err() != nil {
-			fail(ctx.Err())
+		case b = <-p.free:
+		case <-p.quit:
 			return
 		}
-		f, err := p.sc.Next()
-		if err == io.EOF {
-			break
-		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			p.j.bad = append(p.j.bad, badRow{pe.Line, pe.Err})
-			continue
-		}
-		if err != nil {
-			fail(fmt.Errorf("snapshot: %s: %w", BDFile, err))
+		job := &chunkJob{off: c.off, end: end, line: c.line, b: b, done: make(chan struct{})}
+		select {
+		case p.order <- job:
+		case <-p.quit:
 			return
 		}
-		if open && !bytes.Equal(f[0], p.curID) {
-			p.closeGroup(p.curID, line, false)
-			open = false
-			if len(p.b.vals) >= batchVals || len(p.b.groups) >= batchGroups {
-				if !p.send() || !p.get() {
-					return
-				}
+		select {
+		case p.work <- job:
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// worker parses chunks until there are no more.
+func (p *parallel) worker(ctx context.Context) {
+	defer p.wg.Done()
+	n := newNamer(p.names) // a namer per worker: its cache is not shared
+	sc := NewScanner(nil)
+	for job := range p.work {
+		p.parse(ctx, sc, n, job)
+		close(job.done)
+	}
+}
+
+func (p *parallel) parse(ctx context.Context, sc *Scanner, n *namer, job *chunkJob) {
+	b := job.b
+	b.reset()
+	sc.Reset(io.NewSectionReader(p.f, job.off, job.end-job.off), job.off, job.line)
+	sc.Width = p.width
+	var row bdRow
+	for i := 0; ; i++ {
+		if i&63 == 0 {
+			select {
+			case <-p.quit:
+				b.err = context.Canceled
+				return
+			default:
+			}
+			if err := ctx.Err(); err != nil {
+				b.err = err
+				return
 			}
 		}
-		if !open {
-			p.curID, open, line = append(p.curID[:0], f[0]...), true, p.sc.Line()
+		fastBD(sc, b, n)
+		ok, err := nextBD(sc, b, &row)
+		if err != nil {
+			b.err = err
+			return
 		}
-		p.j.addRow(f, p.sc.Line())
+		if !ok {
+			break
+		}
+		if !b.open || !bytes.Equal(row.id, b.groupID(b.cur())) {
+			b.startGroup(row.id, row.line)
+			n.start()
+		}
+		b.take(n, &row)
 	}
-	if open {
-		p.closeGroup(p.curID, line, false)
-	}
-	if len(p.j.bad) > 0 {
-		p.closeGroup(nil, 0, true)
-	}
-	if len(p.b.groups) > 0 {
-		p.send()
-	}
+	b.seal()
 }
 
-// mergeJoinParallel is mergeJoin with business data read by a producer.
-func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner) error {
+// fastBD adds to b the business_data.csv records in sc's buffer for as long
+// as they are plain: a line ending in '\n' (not "\r\n"), without quotes,
+// with exactly three fields and a call_id. It is nextBD and take for the
+// common line, on indexes into the buffer: the current call's id and the
+// predicted name are compared in place, so that most lines cost one search
+// for their end and one for a comma in the value. It stops before any
+// other line, for nextBD, which also reads more into the buffer.
+func fastBD(sc *Scanner, b *bdBatch, n *namer) {
+	buf := sc.buf[:sc.end]
+	pos, line := sc.pos, sc.line
+	var cur word
+	if b.open {
+		cur = newWord(b.groupID(b.cur()))
+	}
+	for {
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i <= 0 || buf[pos+i-1] == '\r' {
+			break // no whole line, an empty one or a CRLF
+		}
+		nl := pos + i
+		if !sc.noQuote(pos, nl, len(buf)) {
+			break
+		}
+		// The id: the current call's, or up to the first comma.
+		c1 := pos + len(cur.s)
+		if len(cur.s) == 0 || c1 >= nl || buf[c1] != ',' || !cur.at(buf, pos) {
+			k := bytes.IndexByte(buf[pos:nl], ',')
+			if k <= 0 {
+				break
+			}
+			c1 = pos + k
+			b.startGroup(buf[pos:c1], line+1)
+			n.start()
+			cur = newWord(b.groupID(b.cur()))
+		}
+		// The name: the predicted one, or up to the next comma.
+		var id int32 = -1
+		c2 := -1
+		if p := n.predict(); p != nil {
+			if e := c1 + 1 + len(p.name.s); e < nl && buf[e] == ',' && p.name.at(buf, c1+1) {
+				id, c2 = p.id, e
+				n.hit()
+			}
+		}
+		if c2 < 0 {
+			k := bytes.IndexByte(buf[c1+1:nl], ',')
+			if k < 0 {
+				break // the group is open: nextBD reports the line in it
+			}
+			c2 = c1 + 1 + k
+		}
+		if bytes.IndexByte(buf[c2+1:nl], ',') >= 0 {
+			break
+		}
+		if id < 0 {
+			id = n.id(buf[c1+1 : c2])
+		}
+		line++
+		b.add(id, buf[c1+1:c2], buf[c2+1:nl], line)
+		pos = nl + 1
+	}
+	sc.pos, sc.scan, sc.line = pos, pos, line
+}
+
+// mergeJoinParallel is the merge join with business data parsed by
+// workers, chunk by chunk as plan says.
+func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner, plan *bdPlan) error {
 	cf, cs, err := s.openCSV(CallsFile, callsHeader)
 	if err != nil {
 		return err
 	}
 	defer cf.Close()
-	bf, bsc, err := s.openCSV(BDFile, bdHeader)
+	bf, err := os.Open(s.path(BDFile))
 	if err != nil {
 		return err
 	}
 	defer bf.Close()
 
-	p := &producer{
-		j:    &joiner{names: j.names, local: map[string]int32{}},
-		sc:   bsc,
-		full: make(chan *bdBatch, batches),
-		free: make(chan *bdBatch, batches),
-		done: make(chan struct{}),
+	nw := workers()
+	p := &parallel{
+		f:      bf,
+		names:  j.namer.names,
+		work:   make(chan *chunkJob),
+		order:  make(chan *chunkJob, nw+1),
+		free:   make(chan *bdBatch, nw+1),
+		quit:   make(chan struct{}),
+		width:  len(bdHeader),
+		chunks: plan.chunks,
+		end:    plan.end,
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		p.run(ctx)
-	}()
-	defer wg.Wait()
-	defer close(p.done)
+	for range nw + 1 {
+		p.free <- &bdBatch{}
+	}
+	p.wg.Add(1 + nw)
+	go p.dispatch()
+	for range nw {
+		go p.worker(ctx)
+	}
+	defer p.wg.Wait()
+	defer close(p.quit)
 
 	var b *bdBatch
 	gi := 0
-	// group returns the current group, nil at the end.
+	// group returns the current group, nil at the end. Rows of no call
+	// before a batch's first group are emitted as the batch is taken: they
+	// came after the previous batch's last group.
 	group := func() (*bdGroup, error) {
 		for b == nil || gi == len(b.groups) {
 			if b != nil {
-				p.free <- b // capacity batches: never blocks
+				p.free <- b // never blocks: there are as many places as batches
 				b = nil
 			}
-			nb, ok := <-p.full
+			job, ok := <-p.order
 			if !ok {
 				return nil, nil
 			}
-			if nb.err != nil {
-				return nil, nb.err
+			<-job.done
+			if job.b.err != nil {
+				return nil, job.b.err
 			}
-			b, gi = nb, 0
+			b, gi = job.b, 0
+			pre := len(b.noCall)
+			if len(b.groups) > 0 {
+				pre = b.groups[0].ns
+			}
+			if err := j.emitNoCall(b.noCall[:pre]); err != nil {
+				return nil, err
+			}
 		}
 		return &b.groups[gi], nil
-	}
-	emitBad := func(g *bdGroup) error {
-		for _, r := range b.bad[g.bs:g.be] {
-			if err := j.emit(&engine.CallRecord{Pos: BDFile + ":" + itoa(r.line), Err: r.err}); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	for n := 0; ; n++ {
 		if n&1023 == 0 {
@@ -244,42 +261,30 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner) error {
 				return err
 			}
 		}
-		f, err := cs.Next()
+		r, id, err := j.readCall(cs)
 		if err == io.EOF {
 			break
 		}
-		var pe *ParseError
-		if asParse(err, &pe) {
-			if err := j.emit(callParseError(pe)); err != nil {
-				return err
-			}
-			continue
-		}
 		if err != nil {
-			return fmt.Errorf("snapshot: %s: %w", CallsFile, err)
+			return err
 		}
-		r := j.cp.parse(f, cs.Line())
 		g, err := group()
 		if err != nil {
 			return err
 		}
-		if g == nil || g.noCall || !bytes.Equal(b.ids[g.id.s:g.id.e], f[0]) {
+		if g == nil || id == nil || !bytes.Equal(b.groupID(g), id) {
 			if err := j.emit(r); err != nil {
 				return err
 			}
 			continue
 		}
-		r.BD = g.fieldsView
-		if err := j.emit(r); err != nil {
-			return err
-		}
-		if err := emitBad(g); err != nil {
+		if err := j.emitWith(r, b, g); err != nil {
 			return err
 		}
 		gi++
 	}
-	// What is left belongs to no call: only bad rows after a passed order
-	// check, unless the files changed since.
+	// What is left belongs to no call: only when the files changed since
+	// the order check.
 	for {
 		g, err := group()
 		if err != nil {
@@ -288,12 +293,10 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner) error {
 		if g == nil {
 			return nil
 		}
-		if !g.noCall {
-			if err := j.emit(&engine.CallRecord{Pos: BDFile + ":" + itoa(g.line), Err: orphanErr(b.ids[g.id.s:g.id.e])}); err != nil {
-				return err
-			}
+		if err := j.emit(noCallRecord(badRow{g.line, orphanErr(b.groupID(g), nil)})); err != nil {
+			return err
 		}
-		if err := emitBad(g); err != nil {
+		if err := j.emitNoCall(b.noCall[g.ns:g.ne]); err != nil {
 			return err
 		}
 		gi++

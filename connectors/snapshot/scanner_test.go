@@ -5,9 +5,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // scanAll reads every record up to the first error, copying the fields.
@@ -194,44 +196,241 @@ func equalInts(a, b []int) bool {
 }
 
 // SkipSame must leave the scanner where Next would, for any input: skipping
-// then reading gives the records a plain Next loop gives minus the skipped
-// ones, which all have the given first field.
+// then reading gives the records a plain Next loop gives (same first field,
+// same offset) minus the skipped ones, each of which has the given first
+// field and starts before the limit.
 func FuzzSkipSame(f *testing.F) {
-	f.Add([]byte("a,1\na,2\n\na\r\na,\"q\"\nb,3\n"), []byte("a"))
-	f.Add([]byte("ab,1\na,2\n"), []byte("a"))
-	f.Add([]byte("x\n\"a\",1\na\n"), []byte("a"))
-	f.Fuzz(func(t *testing.T, in, id []byte) {
-		want, _, werr := scanAll(NewScanner(bytes.NewReader(in)))
-		s := NewScanner(bytes.NewReader(in))
-		s.FirstOnly = true
-		var got [][]string
-		var err error
-		for {
-			var f [][]byte
-			f, err = s.Next()
-			if err != nil {
-				break
+	f.Add([]byte("a,1\na,2\n\na\r\na,\"q\"\nb,3\n"), []byte("a"), int64(-1))
+	f.Add([]byte("ab,1\na,2\n"), []byte("a"), int64(-1))
+	f.Add([]byte("x\n\"a\",1\na\n"), []byte("a"), int64(-1))
+	f.Add([]byte("a,1\na,2\na,3\n"), []byte("a"), int64(6))
+	f.Fuzz(func(t *testing.T, in, id []byte, limit int64) {
+		type rec struct {
+			first string
+			off   int64
+		}
+		read := func(skip bool) ([]rec, error) {
+			s := NewScanner(bytes.NewReader(in))
+			s.FirstOnly = true
+			var out []rec
+			for {
+				f, err := s.Next()
+				if err == io.EOF {
+					return out, nil
+				}
+				if err != nil {
+					return out, err
+				}
+				out = append(out, rec{string(f[0]), s.Offset()})
+				if skip {
+					s.SkipSame(id, limit)
+				}
 			}
-			got = append(got, []string{string(f[0])})
-			s.SkipSame(id)
 		}
-		if err == io.EOF {
-			err = nil
-		}
-		// Every record of want is in got (by first field) or was skipped
-		// because its first field is id.
+		want, werr := read(false)
+		got, err := read(true)
 		j := 0
 		for _, w := range want {
-			if j < len(got) && got[j][0] == w[0] {
+			if j < len(got) && got[j] == w {
 				j++
 				continue
 			}
-			if w[0] != string(id) {
-				t.Fatalf("%q: record %q lost (got %q, want %q)", in, w, got, want)
+			if w.first != string(id) || (limit >= 0 && w.off >= limit) {
+				t.Fatalf("%q: record %+v lost (got %+v, want %+v)", in, w, got, want)
 			}
 		}
 		if j != len(got) || (err == nil) != (werr == nil) {
-			t.Fatalf("%q: got %q (%v), want %q (%v)", in, got, err, want, werr)
+			t.Fatalf("%q: got %+v (%v), want %+v (%v)", in, got, err, want, werr)
 		}
 	})
+}
+
+// An item of a resynchronising scan: a record, or a bad line.
+type rsItem struct {
+	line   int
+	fields []string // nil for a bad line
+	id     string   // bad line: the id read
+	err    string   // bad line: substring of the error
+}
+
+func TestScannerResync(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	tests := []struct {
+		name string
+		in   string
+		want []rsItem
+	}{
+		{"unclosed quote loses its line only", "a,b,c\nd,e,\"open\nf,g,h\ni,j,k\n", []rsItem{
+			{1, []string{"a", "b", "c"}, "", ""},
+			{2, nil, "d", "column 3: quote not closed"},
+			{3, []string{"f", "g", "h"}, "", ""},
+			{4, []string{"i", "j", "k"}, "", ""},
+		}},
+		{"stray quote", "a,\"Sup\"port,c\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: text after the closing quote"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"bare quote", "a,Sup\"port,c\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: a quote inside a field"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"unclosed then stray: each its own line", "d,e,\"open\nf,\"x\"y,h\ni,j,k\n", []rsItem{
+			{1, nil, "d", "column 3: quote not closed"},
+			{2, nil, "f", "column 2: text after the closing quote"},
+			{3, []string{"i", "j", "k"}, "", ""},
+		}},
+		{"unclosed quote before a quoted record", "a,\"open,c\nd,\"e\",f\n", []rsItem{
+			{1, nil, "a", "column 2: quote not closed"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"multi-line value", "a,\"x\ny\",c\nd,e,f\n", []rsItem{
+			{1, []string{"a", "x\ny", "c"}, "", ""},
+			{3, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"multi-line value, record too short", "a,\"x\ny\"\nd,e,f\n", []rsItem{
+			{1, nil, "a", "column 2: quote not closed; the line reads"},
+			{2, nil, "", "column 1: a quote inside a field"},
+			{3, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"wrong width", "a,b\nc,d,e,f\ng,h,i\n", []rsItem{
+			{1, nil, "a", "2 columns, want 3"},
+			{2, nil, "c", "4 columns, want 3"},
+			{3, []string{"g", "h", "i"}, "", ""},
+		}},
+		{"quoted wrong width", "\"a\",b\n", []rsItem{{1, nil, "a", "2 columns, want 3"}}},
+		{"unreadable first field", "\"abc,d,e\nf,g,h\n\"x\"y,1,2\n", []rsItem{
+			{1, nil, "", "column 1: quote not closed"},
+			{2, []string{"f", "g", "h"}, "", ""},
+			{3, nil, "", "column 1: text after"},
+		}},
+		{"crlf", "a,b,\"c\r\nd,e,f\r\n", []rsItem{
+			{1, nil, "a", "column 3: quote not closed"},
+			{2, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"unclosed at eof", "a,b,c\nd,e,\"f", []rsItem{
+			{1, []string{"a", "b", "c"}, "", ""},
+			{2, nil, "d", "column 3: quote not closed"},
+		}},
+		{"empty lines stay skipped", "\na,b,c\n\n\"x\n\nd,e,f\n", []rsItem{
+			{2, []string{"a", "b", "c"}, "", ""},
+			{4, nil, "", "column 1: quote not closed"},
+			{6, []string{"d", "e", "f"}, "", ""},
+		}},
+		{"raw cut at 200 bytes on a rune boundary", "a,\"" + long + "\n", []rsItem{
+			{1, nil, "a", `the line reads "a,\"éé`},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, oneByte := range []bool{false, true} {
+				var r io.Reader = strings.NewReader(tc.in)
+				if oneByte {
+					r = iotest.OneByteReader(r)
+				}
+				got, raws := readResync(t, r, 3)
+				for _, raw := range raws {
+					if len(raw) > maxRaw || !utf8.ValidString(raw) {
+						t.Errorf("raw text %q: longer than %d or cut inside a rune", raw, maxRaw)
+					}
+				}
+				ok := len(got) == len(tc.want)
+				for i := 0; ok && i < len(got); i++ {
+					g, w := got[i], tc.want[i]
+					ok = g.line == w.line && slices.Equal(g.fields, w.fields) && g.id == w.id && strings.Contains(g.err, w.err) && (g.fields == nil) == (w.fields == nil)
+				}
+				if !ok {
+					t.Errorf("oneByte=%v:\ngot  %+v\nwant %+v", oneByte, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// readResync reads r with Width w: the records and bad lines in order, and
+// the raw texts of the bad lines.
+func readResync(t testing.TB, r io.Reader, w int) (items []rsItem, raws []string) {
+	t.Helper()
+	s := NewScanner(r)
+	s.Width = w
+	for {
+		f, err := s.Next()
+		if err == io.EOF {
+			return items, raws
+		}
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			items = append(items, rsItem{pe.Line, nil, pe.ID, pe.Row().Error()})
+			raws = append(raws, pe.Raw)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]string, len(f))
+		for i := range f {
+			rec[i] = string(f[i])
+		}
+		items = append(items, rsItem{s.Line(), rec, "", ""})
+	}
+}
+
+// A quote never closed is given up after maxQuoted bytes: the lines after
+// it are read as records even when a quote much further down would close
+// it into one record of the right width.
+func TestScannerResyncGivesUpLongQuote(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a,b,\"open\n")
+	n := 0
+	for b.Len() < 2*maxQuoted {
+		b.WriteString("d,e,f\n")
+		n++
+	}
+	b.WriteString("g,h,i\"\n")
+	s := NewScanner(strings.NewReader(b.String()))
+	s.Width = 3
+	recs, bad := 0, 0
+	for {
+		_, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		var pe *ParseError
+		switch {
+		case errors.As(err, &pe):
+			bad++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			recs++
+		}
+	}
+	if recs != n || bad != 2 {
+		t.Fatalf("%d records and %d bad lines, want %d and 2", recs, bad, n)
+	}
+}
+
+// word.at agrees with a plain comparison for every length, at every place
+// in a buffer (the loads near its end included), on a match and on a
+// difference in any one byte.
+func TestWordAt(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		s := []byte(strings.Repeat("abcdefghijklmnopqrstuvwxyz", 1)[:n])
+		w := newWord(append([]byte(nil), s...))
+		for size := n; size <= n+10; size++ {
+			for i := 0; i+n <= size; i++ {
+				buf := bytes.Repeat([]byte{'#'}, size)
+				copy(buf[i:], s)
+				if !w.at(buf, i) {
+					t.Fatalf("len %d at %d of %d: no match", n, i, size)
+				}
+				for k := range n {
+					buf[i+k] ^= 0x20
+					if w.at(buf, i) {
+						t.Fatalf("len %d at %d of %d: match with byte %d changed", n, i, size, k)
+					}
+					buf[i+k] ^= 0x20
+				}
+			}
+		}
+	}
 }

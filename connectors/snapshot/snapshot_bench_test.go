@@ -142,12 +142,21 @@ func dirSize(dir string) int64 {
 
 func benchReadCalls(b *testing.B, calls, fields int, shuffled, sequential bool) {
 	dir, size := benchSnapshot(b, calls, fields, shuffled)
+	readCallsBench(b, dir, size, calls, calls*fields, shuffled, sequential)
+}
+
+// readCallsBench reads dir b.N times; wantCalls and wantRows < 0: whatever
+// the first round reads, every round the same.
+func readCallsBench(b *testing.B, dir string, size int64, wantCalls, wantRows int, shuffled, sequential bool) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	var nCalls, nRows int
-	for range b.N {
+	for i := range b.N {
+		if i == 1 && wantCalls < 0 {
+			wantCalls, wantRows = nCalls, nRows
+		}
 		s := New(dir)
 		s.Sequential = sequential
 		err := s.ReadCalls(context.Background(), engine.CallQuery{Names: engine.NewNames()}, func(r *engine.CallRecord) error {
@@ -165,8 +174,8 @@ func benchReadCalls(b *testing.B, calls, fields int, shuffled, sequential bool) 
 			b.Fatalf("sorted path = %v", s.sorted)
 		}
 	}
-	if nCalls != calls*b.N || nRows != calls*fields*b.N {
-		b.Fatalf("%d calls, %d rows", nCalls, nRows)
+	if wantCalls >= 0 && (nCalls != wantCalls*b.N || nRows != wantRows*b.N) {
+		b.Fatalf("%d calls, %d rows, want %d and %d per round", nCalls, nRows, wantCalls, wantRows)
 	}
 	b.ReportMetric(float64(nCalls)/b.Elapsed().Seconds(), "calls/s")
 	b.ReportMetric(float64(nRows)/b.Elapsed().Seconds(), "rows/s")
@@ -186,6 +195,17 @@ func benchCalls() int {
 	return 100_000
 }
 
+// BenchmarkReadCallsDir reads the snapshot folder SNAPSHOT_BENCH_DIR (e.g.
+// made by `applink demo --calls 1000000 --bd-fields 50`, the reference
+// workload); skipped when unset.
+func BenchmarkReadCallsDir(b *testing.B) {
+	dir := os.Getenv("SNAPSHOT_BENCH_DIR")
+	if dir == "" {
+		b.Skip("SNAPSHOT_BENCH_DIR is not set")
+	}
+	readCallsBench(b, dir, dirSize(dir), -1, -1, false, false)
+}
+
 // BenchmarkReadCallsSequential is the same with the merge join on one
 // goroutine.
 func BenchmarkReadCallsSequential(b *testing.B) { benchReadCalls(b, benchCalls(), 50, false, true) }
@@ -193,22 +213,26 @@ func BenchmarkReadCallsSequential(b *testing.B) { benchReadCalls(b, benchCalls()
 // BenchmarkReadCallsShuffled is the sort path on 20k calls × 50 fields.
 func BenchmarkReadCallsShuffled(b *testing.B) { benchReadCalls(b, 20_000, 50, true, false) }
 
-// BenchmarkCheckOrder is the order check alone on 100k calls × 50 fields.
+// BenchmarkCheckOrder is the order check alone on 100k calls × 50 fields
+// (or on SNAPSHOT_BENCH_DIR).
 func BenchmarkCheckOrder(b *testing.B) {
 	calls := benchCalls()
-	dir, size := benchSnapshot(b, calls, 50, false)
+	dir := os.Getenv("SNAPSHOT_BENCH_DIR")
+	if dir == "" {
+		dir, _ = benchSnapshot(b, calls, 50, false)
+	}
+	size := dirSize(dir)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for range b.N {
-		ok, err := New(dir).checkOrder(context.Background())
-		if err != nil || !ok {
-			b.Fatal(ok, err)
+		plan, err := New(dir).checkOrder(context.Background())
+		if err != nil || !plan.inOrder {
+			b.Fatal(plan, err)
 		}
 	}
-	b.ReportMetric(float64(calls*51*b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(calls*51*b.N), "cpu-ns/row")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(size*int64(b.N)), "cpu-ns/byte")
 }
 
 // BenchmarkScanner is the CSV scanner alone over business_data.csv.

@@ -32,12 +32,16 @@ type Source struct {
 	SortMemory int
 
 	// Sequential reads business data on the caller's goroutine; by default
-	// a second goroutine scans it while the caller emits.
+	// worker goroutines (one per core) parse it while the caller emits.
 	Sequential bool
 
 	// sorted records which join the last ReadCalls took; forceSort skips
-	// the fast path. Both for tests.
+	// the fast path; chunkSize, when > 0, replaces the chunk size of the
+	// parallel join; checkRanges, when > 0, is how many ranges the order
+	// check cuts business_data.csv into, however small. All for tests.
 	sorted, forceSort bool
+	chunkSize         int
+	checkRanges       int
 }
 
 var (
@@ -75,9 +79,12 @@ func (s *Source) MediaFile(mediaPath string) string {
 	return filepath.Join(s.dir, p)
 }
 
-// openCSV opens a file of the folder and checks its header.
+func (s *Source) path(name string) string { return filepath.Join(s.dir, name) }
+
+// openCSV opens a file of the folder and checks its header. The scanner
+// resynchronises on records of the header's width.
 func (s *Source) openCSV(name string, header []string) (*os.File, *Scanner, error) {
-	f, err := os.Open(filepath.Join(s.dir, name))
+	f, err := os.Open(s.path(name))
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -96,6 +103,7 @@ func (s *Source) openCSV(name string, header []string) (*os.File, *Scanner, erro
 		f.Close()
 		return nil, nil, fmt.Errorf("snapshot: %w", err)
 	}
+	sc.Width = len(header)
 	return f, sc, nil
 }
 
@@ -120,7 +128,7 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 		var pe *ParseError
 		switch {
 		case asParse(err, &pe):
-			r = &engine.AgentRecord{Pos: AgentsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Err}
+			r = &engine.AgentRecord{Pos: AgentsFile + ":" + strconv.Itoa(pe.Line), UserID: pe.ID, Err: pe.Row()}
 		case err != nil:
 			return fmt.Errorf("snapshot: %s: %w", AgentsFile, err)
 		default:
@@ -132,34 +140,39 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 	}
 }
 
-// ReadCalls emits every row of calls.csv with its business data, and every
-// bad row of business_data.csv (Pos in that file, Call.CallID empty, the call
-// ID in the error text). q.From and q.After are not pushed down: the engine
+// ReadCalls emits every row of calls.csv with its business data, and the
+// rows of business_data.csv that belong to no call (Pos in that file,
+// Call.CallID empty): those of a call_id that is not in calls.csv, with an
+// Err wrapping engine.ErrBDWithoutCall, and those whose call_id cannot be
+// read, as bad rows without an id. A business-data row of a call that
+// cannot be read, or that gives a name twice, fails the call: its Err says
+// which line and why. q.From and q.After are not pushed down: the engine
 // applies them. The *CallRecord is reused between emits.
 func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
 	names := q.Names
 	if names == nil {
 		names = engine.NewNames()
 	}
-	j := &joiner{names: names, emit: emit, local: map[string]int32{}}
-	inOrder, err := s.checkOrder(ctx)
+	j := &joiner{namer: newNamer(names), emit: emit}
+	plan, err := s.checkOrder(ctx)
 	if err != nil {
 		return err
 	}
-	inOrder = inOrder && !s.forceSort
+	inOrder := plan.inOrder && !s.forceSort
 	s.sorted = !inOrder
 	switch {
 	case inOrder && s.Sequential:
 		return s.mergeJoin(ctx, j)
 	case inOrder:
-		return s.mergeJoinParallel(ctx, j)
+		return s.mergeJoinParallel(ctx, j, plan)
 	}
 	return s.sortJoin(ctx, j)
 }
 
-// callParseError is the record of a calls.csv row that is not valid CSV.
+// callParseError is the record of a calls.csv row that could not be read,
+// with its call_id when that could be.
 func callParseError(pe *ParseError) *engine.CallRecord {
-	return &engine.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Err}
+	r := &engine.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Row()}
+	r.Call.CallID = pe.ID
+	return r
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

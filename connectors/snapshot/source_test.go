@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -126,7 +127,8 @@ func TestReadCallsGolden(t *testing.T) {
 				t.Errorf("sorted path = %v, want %v", s.sorted, tc.sorted)
 			}
 			compareGolden(t, filepath.Join("testdata", "readcalls_"+tc.name+".golden"), strings.Join(got, "\n")+"\n")
-			// The sequential merge join says exactly the same.
+			// The sequential merge join says exactly the same, and so does
+			// the parallel one with a chunk per group.
 			s.Sequential = true
 			seq, _, err := readAll(t, s)
 			if err != nil {
@@ -135,7 +137,15 @@ func TestReadCallsGolden(t *testing.T) {
 			if d := diffLines(got, seq); d != "" {
 				t.Errorf("sequential merge differs from parallel:\n%s", d)
 			}
-			s.Sequential = false
+			s.Sequential, s.chunkSize = false, 1
+			small, _, err := readAll(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffLines(got, small); d != "" {
+				t.Errorf("a chunk per group differs:\n%s", d)
+			}
+			s.chunkSize = 0
 			// The slow path must say exactly the same, in the same order.
 			s.forceSort, s.SortMemory = true, 64
 			slow, _, err := readAll(t, s)
@@ -276,12 +286,24 @@ func TestOpenAndMedia(t *testing.T) {
 
 func TestParallelJoinStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	genSnapshot(t, dir, 5000, 20, false, 9) // the producer fills every batch
+	genSnapshot(t, dir, 5000, 20, false, 9)
+	open := func() *Source {
+		s := New(dir)
+		s.chunkSize = 4 << 10 // many chunks: every batch in flight
+		return s
+	}
+	const worker = "snapshot.(*parallel)"
+	stacks := func() string {
+		buf := make([]byte, 1<<20)
+		return string(buf[:runtime.Stack(buf, true)])
+	}
 	stop := errors.New("stop")
 	for _, after := range []int{1, 10, 3000} {
 		n := 0
-		err := New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error {
+		seen := false
+		err := open().ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error {
 			if n++; n == after {
+				seen = strings.Contains(stacks(), worker)
 				return stop
 			}
 			return nil
@@ -289,10 +311,13 @@ func TestParallelJoinStopsCleanly(t *testing.T) {
 		if !errors.Is(err, stop) {
 			t.Errorf("stop after %d: %v", after, err)
 		}
+		if !seen {
+			t.Errorf("stop after %d: no %s goroutine while reading: the leak check below looks for the wrong name", after, worker)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err := New(dir).ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error {
+	err := open().ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error {
 		if n++; n == 2000 {
 			cancel()
 		}
@@ -301,11 +326,10 @@ func TestParallelJoinStopsCleanly(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancel: %v", err)
 	}
-	// ReadCalls waits for its producer: none may be left (other runtime
-	// goroutines may come and go, so look for the producer by name).
-	buf := make([]byte, 1<<20)
-	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "snapshot.(*producer)") {
-		t.Errorf("the producer goroutine outlived ReadCalls:\n%s", st)
+	// ReadCalls waits for its workers: none may be left (other runtime
+	// goroutines may come and go, so look for them by name).
+	if st := stacks(); strings.Contains(st, worker) {
+		t.Errorf("a worker goroutine outlived ReadCalls:\n%s", st)
 	}
 }
 
@@ -360,10 +384,23 @@ func genSnapshot(t testing.TB, dir string, n, fields int, shuffle bool, seed uin
 }
 
 func TestSortPathMatchesMergePath(t *testing.T) {
+	sortMatchesMerge(t, 2500, 7)
+}
+
+// Issue 14: at 100k calls, business data in another order gives exactly
+// what the same data in calls.csv order gives (the sort path spilling many
+// runs, the merge path over many chunks).
+func TestSortPathMatchesMergePath100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100k calls")
+	}
+	sortMatchesMerge(t, 100_000, 10)
+}
+
+func sortMatchesMerge(t *testing.T, n, fields int) {
 	ordered, shuffled := t.TempDir(), t.TempDir()
-	const n = 2500 // more than one batch of groups on the parallel path
-	genSnapshot(t, ordered, n, 7, false, 3)
-	genSnapshot(t, shuffled, n, 7, true, 3)
+	genSnapshot(t, ordered, n, fields, false, 3)
+	genSnapshot(t, shuffled, n, fields, true, 3)
 	want, _, err := readAll(t, New(ordered))
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +415,7 @@ func TestSortPathMatchesMergePath(t *testing.T) {
 		t.Fatalf("sequential differs from parallel:\n%.2000s", d)
 	}
 	s := New(shuffled)
-	s.SortMemory = 4 << 10 // many runs
+	s.SortMemory = max(4<<10, n*fields*2) // many runs
 	got, _, err := readAll(t, s)
 	if err != nil {
 		t.Fatal(err)
@@ -452,6 +489,265 @@ func TestParseInt(t *testing.T) {
 		got, ok := parseInt([]byte(tc.in))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// The newcomer's cases of issue 10 on a 5,000-call snapshot: an unclosed
+// quote on line 4501 of calls.csv, a stray quote inside a field on another,
+// a business-data row of a known call with a stray quote, and one whose
+// call_id cannot be read. Every path reads every other row as before: each
+// call once, with its id; the damaged calls and the call with unreadable
+// business data fail with file:line; the row without a readable call_id is
+// a row without a call (no call can be said to own it, so its call goes
+// out without that value; the row makes the run exit 1), the only record
+// of business_data.csv.
+func TestReadCallsDamagedRows(t *testing.T) {
+	clean, dir := t.TempDir(), t.TempDir()
+	const n = 5000
+	genSnapshot(t, clean, n, 3, false, 11)
+	genSnapshot(t, dir, n, 3, false, 11)
+	edit := func(name string, line int, f func(string) string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		was := lines[line-1]
+		if lines[line-1] = f(was); lines[line-1] == was {
+			t.Fatalf("%s:%d unchanged: %q", name, line, was)
+		}
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// calls.csv line L holds call L-2.
+	edit(CallsFile, 4501, func(s string) string { return strings.TrimSuffix(s, ",sales") + `,"Support` })
+	edit(CallsFile, 4601, func(s string) string { return strings.TrimSuffix(s, ",sales") + `,"Sup"port` })
+	// business_data.csv: header, then 3 rows per call.
+	bdLine := func(call, field int) int { return 2 + 3*call + field }
+	edit(BDFile, bdLine(100, 1), func(s string) string { return strings.Replace(s, ",Field01,", `,"Field"01,`, 1) })
+	edit(BDFile, bdLine(200, 0), func(s string) string { return `"call-` + s[len("call-"):] + `"x` })
+
+	want, _, err := readAll(t, New(clean))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]string{
+		"call-0004499": "calls.csv:4501",
+		"call-0004599": "calls.csv:4601",
+		"call-0000100": "calls.csv:102",
+	}
+	for _, mode := range []string{"parallel", "sequential", "sort"} {
+		t.Run(mode, func(t *testing.T) {
+			s := New(dir)
+			s.Sequential, s.forceSort = mode == "sequential", mode == "sort"
+			names := engine.NewNames()
+			var got []string
+			var bad []string
+			err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
+				if strings.HasPrefix(r.Pos, BDFile) != errors.Is(r.Err, engine.ErrBDWithoutCall) {
+					t.Errorf("%s: %v: a business-data record must be a row without a call, and only it", r.Pos, r.Err)
+				}
+				if strings.HasPrefix(r.Pos, BDFile) {
+					bad = append(bad, r.Pos+": "+r.Err.Error())
+					return nil
+				}
+				if pos, ok := failed[r.Call.CallID]; ok {
+					if r.Err == nil || r.Pos != pos {
+						t.Errorf("%s: %s %v, want a failure at %s", r.Call.CallID, r.Pos, r.Err, pos)
+					}
+					got = append(got, r.Call.CallID+" failed")
+					return nil
+				}
+				got = append(got, render(r, names))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantLines []string
+			for _, l := range want {
+				id := strings.Split(strings.Split(l, `id="`)[1], `"`)[0]
+				if _, ok := failed[id]; ok {
+					l = id + " failed"
+				}
+				if id == "call-0000200" {
+					l = strings.Replace(l, ` Field00="value-200-0"`, "", 1)
+				}
+				wantLines = append(wantLines, l)
+			}
+			if d := diffLines(wantLines, got); d != "" {
+				t.Errorf("calls differ from the undamaged snapshot:\n%.3000s", d)
+			}
+			wantBad := fmt.Sprintf("%s:%d: business-data row without a call: its call_id cannot be read: column 1: text after the closing quote", BDFile, bdLine(200, 0))
+			if len(bad) != 1 || !strings.HasPrefix(bad[0], wantBad) {
+				t.Errorf("bad rows %q, want one starting %q", bad, wantBad)
+			}
+		})
+	}
+}
+
+// The order check gives the sequential verdict however many ranges it cuts
+// business_data.csv into, including when a range would start inside a
+// multi-line value (the ranges then do not fit and it checks again on one
+// goroutine); every chunk it notes starts a group, at its line; and the
+// parallel join over those chunks reads what the sequential one does.
+func TestCheckOrderRanges(t *testing.T) {
+	edit := func(dir string, f func(lines []string) []string) {
+		p := filepath.Join(dir, BDFile)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if err := os.WriteFile(p, []byte(strings.Join(f(lines), "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := `"` + strings.Repeat("a long note,\nover, many, lines\n", 2000) + `"`
+	tests := []struct {
+		name     string
+		make     func(dir string)
+		inOrder  bool
+		fallBack bool // with 2 ranges, they do not fit
+	}{
+		{"in order", func(dir string) { genSnapshot(t, dir, 3000, 7, false, 5) }, true, false},
+		{"a long multi-line value", func(dir string) {
+			genSnapshot(t, dir, 3000, 7, false, 5)
+			edit(dir, func(l []string) []string {
+				l[7*1500+1] = "call-0001500,Field00," + long
+				return l
+			})
+		}, true, true},
+		{"shuffled", func(dir string) { genSnapshot(t, dir, 3000, 7, true, 5) }, false, false},
+		{"a call_id of no call", func(dir string) {
+			genSnapshot(t, dir, 3000, 7, false, 5)
+			edit(dir, func(l []string) []string { return append(l, "call-9999999,Field00,x") })
+		}, false, false},
+		{"a group in two places", func(dir string) {
+			genSnapshot(t, dir, 3000, 7, false, 5)
+			edit(dir, func(l []string) []string { return append(l, "call-0000010,Extra,x") })
+		}, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.make(dir)
+			seq := New(dir)
+			seq.Sequential = true
+			want, _, err := readAll(t, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			starts := groupStarts(t, dir)
+			for n := 1; n <= 6; n++ {
+				s := New(dir)
+				s.checkRanges, s.chunkSize = n, 4<<10
+				plan, err := s.checkOrder(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if plan.inOrder != tc.inOrder {
+					t.Fatalf("%d ranges: in order = %v, want %v", n, plan.inOrder, tc.inOrder)
+				}
+				if n == 2 && (plan.ranges == 1) != tc.fallBack {
+					t.Fatalf("2 ranges: the verdict came from %d ranges, want a fall back to one: %v", plan.ranges, tc.fallBack)
+				}
+				if !tc.inOrder {
+					continue
+				}
+				if len(plan.chunks) < 10 {
+					t.Errorf("%d ranges: %d chunks of 4 KiB, want many", n, len(plan.chunks))
+				}
+				for i, c := range plan.chunks[1:] {
+					if line, ok := starts[c.off]; !ok || line != c.line+1 || c.off <= plan.chunks[i].off {
+						t.Fatalf("%d ranges: chunk %d at %d (after %d lines) is not a group start (%v, line %d)", n, i+1, c.off, c.line, ok, line)
+					}
+				}
+				got, _, err := readAll(t, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := diffLines(want, got); d != "" {
+					t.Fatalf("%d ranges: the parallel join differs from the sequential one:\n%.2000s", n, d)
+				}
+			}
+		})
+	}
+}
+
+// groupStarts maps the offset of each business_data.csv record that starts
+// a group (its id differs from the last id before it) to its line.
+func groupStarts(t *testing.T, dir string) map[int64]int {
+	f, err := os.Open(filepath.Join(dir, BDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := NewScanner(f)
+	s.Next()
+	s.Width = len(bdHeader)
+	starts := map[int64]int{}
+	var last string
+	for {
+		r, err := s.Next()
+		if err == io.EOF {
+			return starts
+		}
+		id, err := recordID(r, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != nil && string(id) != last {
+			starts[s.Offset()] = s.Line()
+			last = string(id)
+		}
+	}
+}
+
+// The strings of a call may be kept (engine.CallRecord): those of every
+// call read stay as they were after all the others were read, through
+// blocks of call strings filled and one call too long for what is left of
+// a block.
+func TestCallStringsKept(t *testing.T) {
+	dir := t.TempDir()
+	const n = 5000
+	genSnapshot(t, dir, n, 1, false, 4)
+	p := filepath.Join(dir, CallsFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 3*strBlock/2)
+	lines := strings.Split(string(b), "\n")
+	lines[2500] = strings.Replace(lines[2500], ",sales", ","+long, 1) // call 2499
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type kept struct{ pos, id, media, skill string }
+	var got []kept
+	err = New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(r *engine.CallRecord) error {
+		got = append(got, kept{r.Pos, r.Call.CallID, r.Call.MediaPath, r.Call.Skill})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d calls, want %d", len(got), n)
+	}
+	for i, k := range got {
+		id := fmt.Sprintf("call-%07d", i)
+		skill := "sales"
+		if i == 2499 {
+			skill = long
+		}
+		want := kept{fmt.Sprintf("calls.csv:%d", i+2), id, "media/" + id + ".wav", skill}
+		if k != want {
+			t.Fatalf("call %d kept %.80q, want %.80q", i, k, want)
 		}
 	}
 }

@@ -98,7 +98,7 @@ func (w *Workspace) readThrough(ctx context.Context, src dsl.Source, out io.Writ
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s: %s %s readable in %s: %d agent rows (%d bad), %d call rows (%d bad), %d business data rows without a call\n",
+	fmt.Fprintf(out, "%s: %s %s readable in %s: %d agent rows (%d bad), %d call rows (%d bad); business data rows without a call: %d\n",
 		src.Name, src.Driver, src.Path, time.Since(start).Round(time.Millisecond), agents, badAgents, calls, badCalls, orphans)
 	if badAgents+badCalls+orphans > 0 {
 		return fmt.Errorf("%d bad rows and %d business data rows without a call: `applink run` would report them", badAgents+badCalls, orphans)

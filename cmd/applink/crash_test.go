@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -94,10 +95,21 @@ func TestCrashResume(t *testing.T) {
 
 	// The references: a first run on A; then an incremental run on B.
 	ref, refUse := spec("reference")
-	refFirstWork := timedRun(t, run(ref), ref)
+	// The shortest working time seen so far, per kind of run: kill delays
+	// are drawn below it, so a run faster than the reference (less load)
+	// is still killed mid-run. Every resume is measured too.
+	fastest := map[string]time.Duration{}
+	seen := func(kind string, d time.Duration) {
+		if f, ok := fastest[kind]; !ok || d < f {
+			fastest[kind] = d
+		}
+	}
+	_, d := timedRun(t, run(ref), ref)
+	seen("first", d)
 	wantFirst := snapshotOf(t, ref)
 	refUse(dataB)
-	refIncrWork := timedRun(t, run(ref), ref)
+	_, d = timedRun(t, run(ref), ref)
+	seen("incremental", d)
 	wantIncr := snapshotOf(t, ref)
 	out := mustRun(ref, "reference third run")
 	if !strings.Contains(out, "sent: nothing") {
@@ -118,11 +130,11 @@ func TestCrashResume(t *testing.T) {
 	for k := range kills {
 		incremental := k%2 == 1
 		dir, use := spec(fmt.Sprintf("k%02d", k))
-		want, work, kind := wantFirst, refFirstWork, "first"
+		want, kind := wantFirst, "first"
 		if incremental {
 			mustRun(dir, "the base run of an incremental kill")
 			use(dataB)
-			want, work, kind = wantIncr, refIncrWork, "incremental"
+			want, kind = wantIncr, "incremental"
 		}
 		// Wait until the run works (its changes file exists), then kill it
 		// at a random point of its working time, commit included.
@@ -137,7 +149,8 @@ func TestCrashResume(t *testing.T) {
 			_ = cmd.Wait()
 			t.Fatalf("kill %d: the %s run never started working:\n%s", k, kind, stderr.String())
 		}
-		delay := time.Duration(rng.Int64N(int64(work) * 8 / 10))
+		work := fastest[kind]
+		delay := time.Duration(rng.Int64N(int64(work) * 7 / 10))
 		time.Sleep(delay)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
@@ -152,7 +165,10 @@ func TestCrashResume(t *testing.T) {
 		// Resume: the result equals the uninterrupted run's. (When the kill
 		// came too late, the run had committed and the resume is one more
 		// run that sent nothing: its history line is the only difference.)
-		out := mustRun(dir, fmt.Sprintf("kill %d: resume", k))
+		out, resumed := timedRun(t, run(dir), dir)
+		if mid {
+			seen(kind, resumed) // the resume redid the whole run
+		}
 		got := snapshotOf(t, dir)
 		if !mid {
 			i := strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")
@@ -175,23 +191,34 @@ func TestCrashResume(t *testing.T) {
 	}
 }
 
-// timedRun runs cmd to completion and returns how long it worked: from its
-// changes file appearing to its exit.
-func timedRun(t *testing.T, cmd *exec.Cmd, dir string) time.Duration {
+// timedRun runs cmd to completion and returns its output and how long it
+// worked: from its changes file appearing to its exit.
+func timedRun(t *testing.T, cmd *exec.Cmd, dir string) (string, time.Duration) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A killed run's changes file may still be there (the run removes it
+	// first thing): wait for this run's own.
+	before := changesFiles(dir)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if !waitWorking(dir, cmd, 30*time.Second) {
-		t.Fatalf("the run never started working")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fresh(changesFiles(dir), before) {
+			break
+		}
+		if time.Now().After(deadline) || cmd.Process.Signal(syscall.Signal(0)) != nil {
+			cmd.Wait()
+			t.Fatalf("the run never started working:\n%s", out.String())
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	start := time.Now()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("reference run: %v\n%s", err, out.String())
+		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	return time.Since(start)
+	return out.String(), time.Since(start)
 }
 
 // waitWorking polls until the run in dir has begun (its uncommitted changes
@@ -208,6 +235,22 @@ func waitWorking(dir string, cmd *exec.Cmd, timeout time.Duration) bool {
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
+// changesFiles lists the changes files in a spec's staging area.
+func changesFiles(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, ".applink", "staging", "*", "ledger-changes.csv"))
+	return m
+}
+
+// fresh reports whether now holds a file that before did not.
+func fresh(now, before []string) bool {
+	for _, f := range now {
+		if !slices.Contains(before, f) {
+			return true
+		}
 	}
 	return false
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"github.com/applink-dev/applink/engine"
@@ -27,9 +26,10 @@ type RunLedger struct {
 	bw       *bufio.Writer
 	w        *csv.Writer
 	rows     int
-	keys     []uint64 // row keys of this run, to know at commit whether an id repeats
-	sorted   int      // 0 not checked yet, 1 no repeats, 2 repeats
-	rec      []string
+	// keys of this run's rows, to know at commit whether an id repeats:
+	// sorted on disk past a few thousand rows, like the prior index.
+	keys *IndexBuilder
+	rec  []string
 	// Watermarks to record at commit (source name -> last call), set by the
 	// caller from the summary.
 	staged *Staged
@@ -53,7 +53,8 @@ func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, erro
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10)}
+	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10),
+		keys: NewIndexBuilder(0)}
 	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq", "key"}); err != nil {
 		return nil, err
 	}
@@ -72,13 +73,14 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	l.rows++
 	l.rec[8] = strconv.Itoa(l.rows) // a later row of the same id wins (a sink's late failure)
 	k := rowKey(r.Entity, r.ID)
-	l.keys = append(l.keys, k)
+	l.keys.Add(k, 0, false)
 	l.rec[9] = strconv.FormatUint(k, 10)
 	return l.w.Write(l.rec)
 }
 
 // Abort implements engine.LedgerWriter: nothing reaches the state.
 func (l *RunLedger) Abort() {
+	l.keys.discard()
 	l.f.Close()
 	os.Remove(l.path)
 }
@@ -106,8 +108,14 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return err
 	}
+	keys, err := l.keys.Finish()
+	if err != nil {
+		return err
+	}
+	repeats := keys.repeats()
+	keys.Close()
 	return l.s.applyRun(ctx, &ChangeSet{
-		Path: l.path, Rows: l.rows, Repeats: l.rows > 0 && l.repeats(), ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
+		Path: l.path, Rows: l.rows, Repeats: repeats, ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
 		RunID: l.runID, SpecHash: l.specHash, Summary: sum, SummaryJSON: summary, Staged: l.staged,
 	})
 }
@@ -224,19 +232,4 @@ func (s *Store) Watermarks(ctx context.Context) (map[string]engine.Watermark, er
 		out[src] = wm
 	}
 	return out, rows.Err()
-}
-
-// repeats reports whether an id was written more than once in this run.
-func (l *RunLedger) repeats() bool {
-	if l.sorted == 0 {
-		slices.Sort(l.keys)
-		l.sorted = 1
-		for i := 1; i < len(l.keys); i++ {
-			if l.keys[i] == l.keys[i-1] {
-				l.sorted = 2
-				break
-			}
-		}
-	}
-	return l.sorted == 2
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"cmp"
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"io"
 	"os"
@@ -111,6 +112,14 @@ func (b *IndexBuilder) Add(key, fp uint64, active bool) {
 		b.spill()
 	}
 	b.write(e)
+}
+
+// discard drops a builder that will not be finished.
+func (b *IndexBuilder) discard() {
+	if b.f != nil {
+		b.f.Close()
+	}
+	b.mem, b.buf, b.f = nil, nil, nil
 }
 
 // spill moves the rows so far to a scratch file; later rows follow them.
@@ -295,27 +304,62 @@ func scratchFile() (*os.File, error) {
 	return f, nil
 }
 
-// Prior loads the committed ledger into an Index.
+// loadSlice is how many ledger rows one query of Prior returns at most,
+// about: DuckDB materializes a query's whole result before the first row
+// is read, so the ledger is read in key ranges of about this many rows.
+var loadSlice = 1 << 20
+
+// Prior loads the committed ledger into an Index. Rows come through the
+// driver's own interface (database/sql's conversions cost more than the
+// rest), fingerprint and active flag packed into one column.
 func (s *Store) Prior(ctx context.Context) (*Index, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("state: count ledger: %w", err)
 	}
 	b := NewIndexBuilder(n)
-	rows, err := s.db.QueryContext(ctx, `SELECT key, fp, active FROM ledger`)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var key, fp uint64
-		var active bool
-		if err := rows.Scan(&key, &fp, &active); err != nil {
-			return nil, fmt.Errorf("state: load ledger: %w", err)
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot query", dc)
 		}
-		b.Add(key, fp, active)
-	}
-	if err := rows.Err(); err != nil {
+		parts := uint64(max(1, (n+loadSlice-1)/loadSlice))
+		step := ^uint64(0) / parts
+		dest := make([]driver.Value, 2)
+		for p := range parts {
+			lo, hi := p*step, p*step+step-1
+			if p == parts-1 {
+				hi = ^uint64(0)
+			}
+			rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT key, fp | active::UBIGINT FROM ledger WHERE key BETWEEN %d AND %d`, lo, hi), nil)
+			if err != nil {
+				return err
+			}
+			for {
+				if err = rows.Next(dest); err != nil {
+					break
+				}
+				key, ok1 := dest[0].(uint64)
+				fpa, ok2 := dest[1].(uint64)
+				if !ok1 || !ok2 {
+					err = fmt.Errorf("unexpected ledger row types %T, %T", dest[0], dest[1])
+					break
+				}
+				b.Add(key, fpa, fpa&1 == 1)
+			}
+			rows.Close()
+			if err != io.EOF {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
 	return b.Finish()
@@ -360,7 +404,7 @@ func (x *Index) lookup(k uint64) (uint64, bool) {
 
 // Unseen counts the rows never looked up: no longer in the source.
 func (x *Index) Unseen() (agents, calls int) {
-	count := func(lo int, ents []entry) {
+	x.each(func(lo int, ents []entry) {
 		for i, e := range ents {
 			i += lo
 			if x.seen[i/64]&(1<<(i%64)) != 0 {
@@ -372,10 +416,30 @@ func (x *Index) Unseen() (agents, calls int) {
 				calls++
 			}
 		}
-	}
+	})
+	return agents, calls
+}
+
+// repeats reports whether a key appears more than once.
+func (x *Index) repeats() bool {
+	dup, prev := false, uint64(0)
+	x.each(func(lo int, ents []entry) {
+		for i, e := range ents {
+			if (lo > 0 || i > 0) && e.key == prev {
+				dup = true
+			}
+			prev = e.key
+		}
+	})
+	return dup
+}
+
+// each calls fn on the sorted rows in order, a slice at a time (lo is the
+// position of the slice's first row).
+func (x *Index) each(fn func(lo int, ents []entry)) {
 	if x.f == nil {
-		count(0, x.ents)
-		return agents, calls
+		fn(0, x.ents)
+		return
 	}
 	buf := make([]entry, 1<<16)
 	for lo := 0; lo < x.n; lo += len(buf) {
@@ -383,9 +447,8 @@ func (x *Index) Unseen() (agents, calls int) {
 		if _, err := x.f.ReadAt(entryBytes(ents), int64(lo*entrySize)); err != nil {
 			panic(fmt.Sprintf("state: prior index: %v", err))
 		}
-		count(lo, ents)
+		fn(lo, ents)
 	}
-	return agents, calls
 }
 
 // Close releases the index's scratch file at once rather than when the

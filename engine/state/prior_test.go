@@ -2,14 +2,19 @@ package state
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
 
-// smallTunables makes tests exercise the spilled, grouped and released
-// paths with a few thousand rows.
+// smallTunables makes tests exercise the spilled and grouped paths with a
+// few thousand rows.
 func smallTunables(t testing.TB, mem, group int) {
 	t.Helper()
 	m, g := memEntries, groupEntries
@@ -142,5 +147,92 @@ func TestIndexEdgeKeys(t *testing.T) {
 			}
 		}
 		x.Close()
+	}
+}
+
+// The DuckDB backend reads its ledger in key slices into a spilled index:
+// every committed row comes back with its fingerprint and active flag.
+func TestPriorLoadsEveryRow(t *testing.T) {
+	smallTunables(t, 500, 64)
+	slice := loadSlice
+	loadSlice = 97
+	t.Cleanup(func() { loadSlice = slice })
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Begin("r1", "spec", filepath.Join(dir, "staging"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := priorRows(3000, 5)
+	rows[1].fp = 1<<64 - 2 // the largest fingerprint, past int64
+	for _, r := range rows {
+		if err := l.Row(engine.LedgerRow{Entity: r.entity, ID: r.id, State: "imported"}, r.fp, r.active); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Prior(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if x.Len() != len(rows) || x.f == nil {
+		t.Fatalf("%d rows, spilled %v", x.Len(), x.f != nil)
+	}
+	for _, r := range rows {
+		if fp, active, ok := x.Lookup(r.entity, r.id); !ok || fp != r.fp || active != r.active {
+			t.Fatalf("%s %s: %x %v %v, want %x %v", r.entity, r.id, fp, active, ok, r.fp, r.active)
+		}
+	}
+	if a, c := x.Unseen(); a+c != 0 {
+		t.Errorf("unseen %d agents %d calls after looking everything up", a, c)
+	}
+}
+
+// repeats finds a key written twice wherever it falls: in memory, or in a
+// spilled file, first or last in key order.
+func TestRepeats(t *testing.T) {
+	distinct := func(n int) []uint64 {
+		keys := make([]uint64, n)
+		for i := range keys {
+			keys[i] = rowKey("call", fmt.Sprint(i))
+		}
+		return keys
+	}
+	for _, tc := range []struct {
+		name string
+		mem  int
+		keys []uint64
+		want bool
+	}{
+		{"none, in memory", 1000, distinct(500), false},
+		{"one, in memory", 1000, append(distinct(500), rowKey("call", "7")), true},
+		{"none, spilled", 50, distinct(3000), false},
+		{"first and last, spilled", 50, append(distinct(3000), rowKey("call", "0")), true},
+		{"the largest key, spilled", 50, append(distinct(3000), slices.Max(distinct(3000))), true},
+		{"no rows", 50, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			smallTunables(t, tc.mem, 64)
+			b := NewIndexBuilder(0)
+			for _, k := range tc.keys {
+				b.Add(k, 0, false)
+			}
+			x, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			if got := x.repeats(); got != tc.want {
+				t.Errorf("repeats %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

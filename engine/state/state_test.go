@@ -117,6 +117,14 @@ func TestAbortLeavesStateUntouched(t *testing.T) {
 // The later row of an id written twice in a run wins (a sink's late
 // failure), and a later run replaces earlier rows: one row per id always.
 func TestUpsertKeepsOneRowPerID(t *testing.T) {
+	t.Run("in memory", testUpsertKeepsOneRowPerID)
+	t.Run("on disk", func(t *testing.T) {
+		smallTunables(t, 1, 1) // the run's keys and the prior index spill at once
+		testUpsertKeepsOneRowPerID(t)
+	})
+}
+
+func testUpsertKeepsOneRowPerID(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))

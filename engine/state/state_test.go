@@ -118,8 +118,11 @@ func TestAbortLeavesStateUntouched(t *testing.T) {
 // failure), and a later run replaces earlier rows: one row per id always.
 func TestUpsertKeepsOneRowPerID(t *testing.T) {
 	t.Run("in memory", testUpsertKeepsOneRowPerID)
-	t.Run("on disk", func(t *testing.T) {
+	t.Run("on disk, deletes in key ranges", func(t *testing.T) {
 		smallTunables(t, 1, 1) // the run's keys and the prior index spill at once
+		d := deleteSlice
+		deleteSlice = 1
+		t.Cleanup(func() { deleteSlice = d })
 		testUpsertKeepsOneRowPerID(t)
 	})
 }

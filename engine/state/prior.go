@@ -16,17 +16,17 @@ import (
 // Index is the committed ledger as the engine needs it during a run: one
 // fingerprint per row, sorted by key. A large index lives in a scratch file
 // (deleted as soon as it is created, so nothing is left behind even after a
-// kill) and a lookup reads the one 4 KiB page that can hold its key: the
+// kill) and a lookup reads the one 1 KiB block that can hold its key: the
 // file stays in the page cache, not in the process, so the run's resident
 // memory does not grow with the rows it knows. In memory per row there is
-// only the "looked up" bit and 8 bytes per 256 rows (the first key of each
-// page): 30 M rows need 4.7 MB. A small index stays wholly in memory.
+// only the "looked up" bit and 8 bytes per 64 rows (the first key of each
+// block): 30 M rows need 7.5 MB. A small index stays wholly in memory.
 type Index struct {
 	n      int
 	ents   []entry  // the index held in memory; nil when in a file
 	f      *os.File // the index's file, nil when in memory
-	sparse []uint64 // file: the first key of each page of entries
-	page   []entry  // file: the last page read
+	sparse []uint64 // file: the first key of each block of entries
+	page   []entry  // file: the last block read
 	seen   []uint64 // bitset over the sorted rows: looked up this run
 }
 
@@ -39,8 +39,10 @@ type entry struct {
 
 const (
 	entrySize = int(unsafe.Sizeof(entry{}))
-	// pageEntries is how many rows a lookup reads: one 4 KiB page.
-	pageEntries = 4096 / 16
+	// pageEntries is how many rows a lookup reads: 1 KiB (measured 15 to
+	// 20 % less CPU per lookup than a 4 KiB page, for 8 bytes of memory
+	// per 64 rows instead of 256).
+	pageEntries = 1024 / 16
 )
 
 // Tunables, variables for tests.
@@ -378,7 +380,7 @@ func (x *Index) Lookup(entity, id string) (uint64, bool, bool) {
 func (x *Index) lookup(k uint64) (uint64, bool) {
 	lo, ents := 0, x.ents
 	if x.f != nil {
-		// The last page whose first key is ≤ k holds k, if any page does.
+		// The last block whose first key is ≤ k holds k, if any does.
 		p, found := slices.BinarySearch(x.sparse, k)
 		if !found {
 			p--

@@ -4,7 +4,7 @@
 # For each workload CALLSxFIELDS it generates the demo snapshot and spec with
 # `applink demo --calls CALLS --bd-fields FIELDS`, runs `applink run` twice
 # (first: everything new; incremental: nothing new) and the reference DuckDB
-# SQL once, each under /usr/bin/time -v, and prints one table: wall time,
+# SQL once, each under /usr/bin/time -v, and prints a table: wall time,
 # peak RSS, CPU time (user + system), calls/s, and DuckDB's wall time over
 # applink's first run. Generated data lives in a temporary folder, deleted at
 # the end (also on Ctrl-C).
@@ -47,10 +47,13 @@ timed() {
 	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$work/$label.time")
 }
 
-rows=()
-row() { rows+=("$(printf '| %s | %s | %s s | %s MB | %s s | %s | %s |' "$@")"); }
+# The table goes to stdout a row at a time, so an interrupted run still
+# shows what it measured; progress goes to stderr.
+row() { printf '| %s | %s | %s s | %s MB | %s s | %s | %s |\n' "$@"; }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
+echo "| workload (calls × fields) | run | wall | peak RSS | CPU (user+sys) | calls/s | DuckDB SQL wall ÷ this (first) / this ÷ first (incremental) |"
+echo "|---|---|---|---|---|---|---|"
 for w in $WORKLOADS; do
 	calls=${w%x*}
 	fields=${w#*x}
@@ -85,8 +88,3 @@ for w in $WORKLOADS; do
 	rm -rf "$spec"
 done
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2
-
-echo
-echo "| workload (calls × fields) | run | wall | peak RSS | CPU (user+sys) | calls/s | DuckDB SQL wall ÷ this (first) / this ÷ first (incremental) |"
-echo "|---|---|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/keyset"
 )
 
 // RunLedger collects a run's changed ledger rows in a CSV file beside the
@@ -29,7 +30,7 @@ type RunLedger struct {
 	rows     int
 	// keys of this run's rows, to know at commit whether an id repeats:
 	// sorted on disk past a few thousand rows, like the prior index.
-	keys *IndexBuilder
+	keys *keyset.Builder
 	rec  []string
 	// Watermarks to record at commit (source name -> last call), set by the
 	// caller from the summary.
@@ -55,7 +56,7 @@ func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, erro
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	l := &RunLedger{s: s, idx: idx, runID: runID, specHash: specHash, path: path, f: f, bw: bw, w: csv.NewWriter(bw), rec: make([]string, 10),
-		keys: NewIndexBuilder(0)}
+		keys: keyset.NewBuilder(0, indexLimits)}
 	if err := l.w.Write([]string{"entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq", "key"}); err != nil {
 		return nil, err
 	}
@@ -74,14 +75,14 @@ func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 	l.rows++
 	l.rec[8] = strconv.Itoa(l.rows) // a later row of the same id wins (a sink's late failure)
 	k := rowKey(r.Entity, r.ID)
-	l.keys.Add(k, 0, false)
+	l.keys.Add(k, 0)
 	l.rec[9] = strconv.FormatUint(k, 10)
 	return l.w.Write(l.rec)
 }
 
 // Abort implements engine.LedgerWriter: nothing reaches the state.
 func (l *RunLedger) Abort() {
-	l.keys.discard()
+	l.keys.Discard()
 	l.f.Close()
 	os.Remove(l.path)
 }
@@ -113,7 +114,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err != nil {
 		return err
 	}
-	repeats := keys.repeats()
+	repeats := keys.Repeats()
 	keys.Close()
 	// The run's garbage goes back to the system before DuckDB takes its
 	// share: the commit is the run's last and largest phase.

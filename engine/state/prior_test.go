@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/keyset"
 )
 
 // smallTunables makes tests exercise the spilled and grouped paths with a
 // few thousand rows.
 func smallTunables(t testing.TB, mem, group int) {
 	t.Helper()
-	m, g := memEntries, groupEntries
-	memEntries, groupEntries = mem, group
-	t.Cleanup(func() { memEntries, groupEntries = m, g })
+	l := indexLimits
+	indexLimits = keyset.Limits{Mem: mem, Group: group}
+	t.Cleanup(func() { indexLimits = l })
 }
 
 type priorRow struct {
@@ -56,7 +57,7 @@ func TestIndexBuildAndLookup(t *testing.T) {
 		{name: "spilled, any order", rows: 5000, mem: 300, group: 64},
 		{name: "spilled, reverse key order", rows: 5000, mem: 300, group: 100, sortedInput: true, reverse: true},
 		{name: "spilled, one group", rows: 3000, mem: 1000, group: 1 << 20},
-		{name: "spilled at the first row", rows: 777, mem: 0, group: 10},
+		{name: "spilled at the first row", rows: 777, mem: -1, group: 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			smallTunables(t, tc.mem, tc.group)
@@ -80,7 +81,7 @@ func TestIndexBuildAndLookup(t *testing.T) {
 			if x.Len() != len(rows) {
 				t.Fatalf("Len %d, want %d", x.Len(), len(rows))
 			}
-			if spilled := x.f != nil; spilled != (tc.rows > tc.mem) {
+			if spilled := x.set.Spilled(); spilled != (tc.rows > tc.mem) {
 				t.Fatalf("spilled %v with %d rows, %d in memory at most", spilled, tc.rows, tc.mem)
 			}
 			// Look up two thirds of the rows, some twice, in a random order.
@@ -112,41 +113,6 @@ func TestIndexBuildAndLookup(t *testing.T) {
 				t.Errorf("unseen %d agents %d calls, want %d and %d", a, c, wantAgents, wantCalls)
 			}
 		})
-	}
-}
-
-// Keys at the extremes of the range and runs of neighbours land on page
-// boundaries of the sparse index.
-func TestIndexEdgeKeys(t *testing.T) {
-	smallTunables(t, 10, 7)
-	keys := []uint64{0, 1, 2, 1<<64 - 1, 1<<64 - 2, 1 << 63}
-	for i := range uint64(600) {
-		keys = append(keys, 1<<40+i*2)
-	}
-	for _, sorted := range []bool{true, false} {
-		b := NewIndexBuilder(0)
-		in := slices.Clone(keys)
-		if sorted {
-			slices.Sort(in)
-		}
-		for _, k := range in {
-			b.Add(k, k<<1, false)
-		}
-		x, err := b.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			if got, ok := x.lookup(k); !ok || got != k<<1 {
-				t.Errorf("sorted %v: key %x: %x %v", sorted, k, got, ok)
-			}
-		}
-		for _, k := range []uint64{3, 1<<40 + 1, 1<<40 + 5000, 1<<64 - 3} {
-			if _, ok := x.lookup(k); ok {
-				t.Errorf("sorted %v: absent key %x found", sorted, k)
-			}
-		}
-		x.Close()
 	}
 }
 
@@ -183,8 +149,8 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if x.Len() != len(rows) || x.f == nil {
-		t.Fatalf("%d rows, spilled %v", x.Len(), x.f != nil)
+	if x.Len() != len(rows) || !x.set.Spilled() {
+		t.Fatalf("%d rows, spilled %v", x.Len(), x.set.Spilled())
 	}
 	for _, r := range rows {
 		if fp, active, ok := x.Lookup(r.entity, r.id); !ok || fp != r.fp || active != r.active {
@@ -193,46 +159,5 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 	}
 	if a, c := x.Unseen(); a+c != 0 {
 		t.Errorf("unseen %d agents %d calls after looking everything up", a, c)
-	}
-}
-
-// repeats finds a key written twice wherever it falls: in memory, or in a
-// spilled file, first or last in key order.
-func TestRepeats(t *testing.T) {
-	distinct := func(n int) []uint64 {
-		keys := make([]uint64, n)
-		for i := range keys {
-			keys[i] = rowKey("call", fmt.Sprint(i))
-		}
-		return keys
-	}
-	for _, tc := range []struct {
-		name string
-		mem  int
-		keys []uint64
-		want bool
-	}{
-		{"none, in memory", 1000, distinct(500), false},
-		{"one, in memory", 1000, append(distinct(500), rowKey("call", "7")), true},
-		{"none, spilled", 50, distinct(3000), false},
-		{"first and last, spilled", 50, append(distinct(3000), rowKey("call", "0")), true},
-		{"the largest key, spilled", 50, append(distinct(3000), slices.Max(distinct(3000))), true},
-		{"no rows", 50, nil, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			smallTunables(t, tc.mem, 64)
-			b := NewIndexBuilder(0)
-			for _, k := range tc.keys {
-				b.Add(k, 0, false)
-			}
-			x, err := b.Finish()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			if got := x.repeats(); got != tc.want {
-				t.Errorf("repeats %v, want %v", got, tc.want)
-			}
-		})
 	}
 }

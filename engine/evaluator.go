@@ -26,8 +26,8 @@ type evaluator struct {
 	names     []*Names
 	media     []MediaResolver
 	multiSite bool
-	seen      map[uint64]struct{} // call ids seen, only with several sites
-	wms       []Watermark         // by source index
+	dedup     siteDedup   // calls read at an earlier site, only with several sites
+	wms       []Watermark // by source index
 
 	machine  vm.VM
 	env      dsl.CallEnv
@@ -52,7 +52,7 @@ type evaluator struct {
 }
 
 func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
-	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{}}
+	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}}
 	if plan.Calls != nil {
 		ev.filterBD = readsIdent(plan.Calls.Source, "bd")
 	}
@@ -126,13 +126,16 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		return
 	}
 	if ev.multiSite {
-		h := xxh3.HashString(r.call.CallID)
-		if _, dup := ev.seen[h]; dup {
+		dup, err := ev.dedup.seen(b.src, r.call.CallID)
+		if err != nil {
+			ev.multiSite = false // the sinks and the ledger absorb a call sent twice
+			ev.sum.warn(fmt.Sprintf("multi-site dedup stopped at call %s: %v", r.call.CallID, err))
+		}
+		if dup {
 			r.skip = true
 			ev.sum.DuplicateSeen++
 			return
 		}
-		ev.seen[h] = struct{}{}
 	}
 	ev.watermark(b.src, &r.call)
 	ev.r = r

@@ -79,6 +79,9 @@ func (b *IndexBuilder) Finish() (*Index, error) {
 // is read, so the ledger is read in key ranges of about this many rows.
 var loadSlice = 1 << 20
 
+// loadMemory is DuckDB's memory limit while the prior ledger loads.
+const loadMemory = "48MB"
+
 // Prior loads the committed ledger into an Index. Rows come through the
 // driver's own interface (database/sql's conversions cost more than the
 // rest), fingerprint and active flag packed into one column.
@@ -93,6 +96,17 @@ func (s *Store) Prior(ctx context.Context) (*Index, error) {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
 	defer conn.Close()
+	// What the load reads stays in DuckDB's buffer pool for the rest of
+	// the run unless the pool is small: cap it for the load (a slice's
+	// result is 16 MiB), then give the commit its usual limit back.
+	var limit string
+	if err := conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+		return nil, fmt.Errorf("state: load ledger: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SET memory_limit = '`+loadMemory+`'`); err != nil {
+		return nil, fmt.Errorf("state: load ledger: %w", err)
+	}
+	defer conn.ExecContext(ctx, `SET memory_limit = `+sqlString(limit))
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
 		if !ok {

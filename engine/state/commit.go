@@ -150,7 +150,7 @@ var deleteSlice = 1 << 20
 const insertMemory = "32MB"
 
 // applyRun is the DuckDB backend's commit of a ChangeSet.
-func (s *Store) applyRun(ctx context.Context, c *ChangeSet) error {
+func (s *Store) applyRun(ctx context.Context, c *ChangeSet) (err error) {
 	sum := c.Summary
 	if c.Rows > 0 && !c.Repeats && !c.ReplaceExisting {
 		// A plain insert (a first run) streams from the CSV: a smaller
@@ -165,7 +165,11 @@ func (s *Store) applyRun(ctx context.Context, c *ChangeSet) error {
 		if _, err := s.db.ExecContext(ctx, `SET memory_limit = '`+insertMemory+`'`); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
-		defer s.db.ExecContext(ctx, `SET memory_limit = `+sqlString(limit))
+		defer func() {
+			if _, rerr := s.db.ExecContext(ctx, `SET memory_limit = `+sqlString(limit)); rerr != nil && err == nil {
+				err = fmt.Errorf("state: restore the memory limit after the commit: %w", rerr)
+			}
+		}()
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -85,7 +85,7 @@ const loadMemory = "16MB"
 // Prior loads the committed ledger into an Index. Rows come through the
 // driver's own interface (database/sql's conversions cost more than the
 // rest), fingerprint and active flag packed into one column.
-func (s *Store) Prior(ctx context.Context) (*Index, error) {
+func (s *Store) Prior(ctx context.Context) (_ *Index, err error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("state: count ledger: %w", err)
@@ -109,7 +109,11 @@ func (s *Store) Prior(ctx context.Context) (*Index, error) {
 	if _, err := conn.ExecContext(ctx, `SET memory_limit = '`+loadMemory+`'`); err != nil {
 		return nil, fmt.Errorf("state: load ledger: %w", err)
 	}
-	defer conn.ExecContext(ctx, `SET memory_limit = `+sqlString(limit))
+	defer func() {
+		if _, rerr := conn.ExecContext(ctx, `SET memory_limit = `+sqlString(limit)); rerr != nil && err == nil {
+			err = fmt.Errorf("state: restore the memory limit after the load: %w", rerr)
+		}
+	}()
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
 		if !ok {

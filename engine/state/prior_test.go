@@ -141,14 +141,28 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	limit := func() string {
+		var l string
+		if err := s.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	before := limit()
 	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
+	}
+	if after := limit(); after != before {
+		t.Errorf("DuckDB memory limit %s after an inserting commit, %s before", after, before)
 	}
 	x, err := s.Prior(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
+	if after := limit(); after != before {
+		t.Errorf("DuckDB memory limit %s after the prior load, %s before", after, before)
+	}
 	if x.Len() != len(rows) || !x.set.Spilled() {
 		t.Fatalf("%d rows, spilled %v", x.Len(), x.set.Spilled())
 	}

@@ -28,7 +28,7 @@ func TestSiteDedup(t *testing.T) {
 			for i := range 500 { // site 0: calls 0..499
 				check(0, i, false)
 			}
-			check(0, 7, false) // listed twice at one site: not a duplicate of another site
+			check(0, 7, false)           // listed twice at one site: not a duplicate of another site
 			for i := 400; i < 900; i++ { // site 2 (site 1 read nothing): 400..499 seen at site 0
 				check(2, i, i < 500)
 			}

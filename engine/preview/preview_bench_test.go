@@ -26,10 +26,9 @@ import (
 //
 //	APPLINK_BENCH_CALLS=1000000 go test -run XXX -bench PreviewVsDuckDB -benchtime 1x ./engine/preview
 //
-// Measured on the shared 2-core machine (2026-11-25, loaded by other jobs, so
-// wall times are about 3× the reference's): preview 68 s wall, 53 s CPU,
-// 819 MB peak RSS; DuckDB SQL 104 s wall, 89 s CPU, 4 484 MB peak RSS
-// (sql/preview_time 1.52).
+// Measured on the shared 2-core machine (2026-11-29, loaded by other jobs):
+// preview 52.8 s CPU, 816 MB peak RSS; DuckDB SQL 63.7 s CPU, 4 476 MB peak
+// RSS (sql/preview_time 0.73 in wall time under that load).
 func benchCalls() int {
 	if n, err := strconv.Atoi(os.Getenv("APPLINK_BENCH_CALLS")); err == nil && n > 0 {
 		return n

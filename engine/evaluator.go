@@ -31,9 +31,9 @@ type evaluator struct {
 	locators  []MediaLocator // by source; nil entries: no media check
 	ctx       context.Context
 	multiSite bool
-	seen      map[uint64]struct{} // call ids seen, only with several sites
-	wms       []Watermark         // by source index
-	days      map[int64]int       // imported calls by UTC day number since 1970
+	dedup     siteDedup     // calls read at an earlier site, only with several sites
+	wms       []Watermark   // by source index
+	days      map[int64]int // imported calls by UTC day number since 1970
 
 	machine  vm.VM
 	env      dsl.CallEnv
@@ -64,8 +64,7 @@ type omission struct {
 }
 
 func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
-	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, seen: map[uint64]struct{}{},
-		days: map[int64]int{}}
+	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, days: map[int64]int{}}
 	if plan.Calls != nil {
 		ev.filterBD = plan.Calls.ReadsBD
 	}
@@ -177,13 +176,16 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		return
 	}
 	if ev.multiSite {
-		h := xxh3.HashString(r.call.CallID)
-		if _, dup := ev.seen[h]; dup {
+		dup, err := ev.dedup.seen(b.src, r.call.CallID)
+		if err != nil {
+			ev.multiSite = false // the sinks and the ledger absorb a call sent twice
+			ev.sum.warn(fmt.Sprintf("multi-site dedup stopped at call %s: %v", r.call.CallID, err))
+		}
+		if dup {
 			r.skip = true
 			ev.sum.DuplicateSeen++
 			return
 		}
-		ev.seen[h] = struct{}{}
 	}
 	ev.watermark(b.src, &r.call)
 	ev.r = r

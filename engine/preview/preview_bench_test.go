@@ -2,8 +2,6 @@ package preview
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applink-dev/applink/bench/duckref"
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
@@ -27,10 +26,9 @@ import (
 //
 //	APPLINK_BENCH_CALLS=1000000 go test -run XXX -bench PreviewVsDuckDB -benchtime 1x ./engine/preview
 //
-// Measured on the shared 2-core machine (2026-11-25, loaded by other jobs, so
-// wall times are about 3× the reference's): preview 68 s wall, 53 s CPU,
-// 819 MB peak RSS; DuckDB SQL 104 s wall, 89 s CPU, 4 484 MB peak RSS
-// (sql/preview_time 1.52).
+// Measured on the shared 2-core machine (2026-11-29, loaded by other jobs):
+// preview 52.8 s CPU, 816 MB peak RSS; DuckDB SQL 63.7 s CPU, 4 476 MB peak
+// RSS (sql/preview_time 0.73 in wall time under that load).
 func benchCalls() int {
 	if n, err := strconv.Atoi(os.Getenv("APPLINK_BENCH_CALLS")); err == nil && n > 0 {
 		return n
@@ -120,7 +118,7 @@ func BenchmarkPreviewVsDuckDB(b *testing.B) {
 		resetHWM()
 		c = cpuTime()
 		t = time.Now()
-		sqlImported, err = duckSQL(ctx, dataDir, filepath.Join(out, "sql.duckdb"), plan.Window.From)
+		sqlImported, err = duckref.Run(ctx, dataDir, filepath.Join(out, "sql.duckdb"), plan.Window.From)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,64 +141,6 @@ func BenchmarkPreviewVsDuckDB(b *testing.B) {
 	b.ReportMetric(sqlCPU.Seconds()/float64(b.N), "sql_cpu_s")
 	b.ReportMetric(float64(previewHWM)/(1<<20), "preview_peakRSS_MB")
 	b.ReportMetric(float64(sqlHWM)/(1<<20), "sql_peakRSS_MB")
-}
-
-// duckSQL is the equivalent of the demo spec in DuckDB SQL: the agent rules
-// (not_agent, no_email, duplicate_email, the agents filter), the call rules
-// as WHERE, business data pivoted per call, joined; it returns the imported
-// calls.
-func duckSQL(ctx context.Context, dataDir, dbPath string, from time.Time) (int, error) {
-	os.Remove(dbPath)
-	os.Remove(dbPath + ".wal")
-	db, err := sql.Open("duckdb", dbPath)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	f := func(name string) string { return sqlString(filepath.Join(dataDir, name)) }
-	q := `CREATE TABLE imported AS
-	WITH ag AS (
-		SELECT * FROM read_csv(` + f("agents.csv") + `, header = true, columns = {'user_id': 'VARCHAR', 'agent_id': 'VARCHAR',
-			'first_name': 'VARCHAR', 'last_name': 'VARCHAR', 'email': 'VARCHAR', 'active': 'BOOLEAN', 'is_agent': 'BOOLEAN',
-			'tenant_id': 'BIGINT', 'created_at': 'TIMESTAMPTZ'})),
-	users AS (
-		SELECT user_id, first(trim(coalesce(email, ''))) AS em, first(created_at) AS created_at, bool_or(is_agent) AS is_agent,
-			list(DISTINCT trim(agent_id)) FILTER (WHERE trim(coalesce(agent_id, '')) <> '') AS ids
-		FROM ag GROUP BY user_id),
-	r0 AS (
-		SELECT *, CASE WHEN NOT is_agent OR ids IS NULL THEN 'not_agent' WHEN em = '' THEN 'no_email' END AS r0 FROM users),
-	ru AS (
-		SELECT *, CASE WHEN r0 IS NOT NULL THEN r0
-			WHEN row_number() OVER (PARTITION BY r0 IS NULL, lower(em) ORDER BY created_at, user_id) > 1 THEN 'duplicate_email'
-			WHEN lower(em) LIKE '%@test.example' THEN 'filtered_out' END AS reason
-		FROM r0),
-	agent_ids AS (SELECT unnest(ids) AS agent_id, user_id, reason FROM ru WHERE ids IS NOT NULL),
-	bd AS (
-		SELECT call_id, map(list(name), list(value)) AS bd
-		FROM read_csv(` + f("business_data.csv") + `, header = true, columns = {'call_id': 'VARCHAR', 'name': 'VARCHAR', 'value': 'VARCHAR'})
-		GROUP BY call_id),
-	calls AS (
-		SELECT * FROM read_csv(` + f("calls.csv") + `, header = true, columns = {'call_id': 'VARCHAR', 'tenant_id': 'BIGINT',
-			'site': 'VARCHAR', 'agent_id': 'VARCHAR', 'start_time': 'TIMESTAMPTZ', 'duration_ms': 'BIGINT', 'direction': 'VARCHAR',
-			'ani': 'VARCHAR', 'dnis': 'VARCHAR', 'archived': 'BOOLEAN', 'audio_packets': 'BIGINT', 'status': 'VARCHAR',
-			'exception_code': 'BIGINT', 'media_path': 'VARCHAR', 'skill': 'VARCHAR'}))
-	SELECT c.*, CASE WHEN a.reason IS NULL THEN a.user_id END AS agent_user_id, bd.bd
-	FROM calls c
-	LEFT JOIN agent_ids a ON a.agent_id = trim(c.agent_id)
-	LEFT JOIN bd USING (call_id)
-	WHERE c.start_time >= TIMESTAMPTZ ` + sqlString(from.UTC().Format(time.RFC3339)) + `
-		AND trim(coalesce(c.agent_id, '')) <> '' AND c.archived AND c.status <> 'invalid'
-		AND c.exception_code = 0 AND c.status <> 'error' AND c.audio_packets > 0 AND c.duration_ms > 2000
-		AND coalesce(a.reason, '') NOT IN ('no_email', 'filtered_out')
-		AND c.direction <> 'internal'`
-	if _, err := db.ExecContext(ctx, q); err != nil {
-		return 0, fmt.Errorf("duckdb sql: %w", err)
-	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM imported`).Scan(&n); err != nil {
-		return 0, err
-	}
-	return n, nil
 }
 
 // resetHWM resets the process's peak RSS (Linux ≥ 4.0) after returning freed

@@ -170,7 +170,16 @@ func testAbortLeavesStateUntouched(t *testing.T, s Backend, dir string) {
 
 // The later row of an id written twice in a run wins (a sink's late
 // failure), and a later run replaces earlier rows: one row per id always.
-func TestUpsertKeepsOneRowPerID(t *testing.T) { eachBackend(t, testUpsertKeepsOneRowPerID) }
+func TestUpsertKeepsOneRowPerID(t *testing.T) {
+	t.Run("in memory", func(t *testing.T) { eachBackend(t, testUpsertKeepsOneRowPerID) })
+	t.Run("on disk, deletes in key ranges", func(t *testing.T) {
+		smallTunables(t, 1, 1) // the run's keys and the prior index spill at once
+		d := deleteSlice
+		deleteSlice = 1
+		t.Cleanup(func() { deleteSlice = d })
+		eachBackend(t, testUpsertKeepsOneRowPerID)
+	})
+}
 
 func testUpsertKeepsOneRowPerID(t *testing.T, s Backend, dir string) {
 	ctx := context.Background()

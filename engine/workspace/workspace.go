@@ -216,6 +216,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	if err != nil {
 		return r, err
 	}
+	defer prior.Close() // its scratch file
 	runID := now.UTC().Format("20060102T150405.000000Z")
 	r.StageDir = filepath.Join(w.Paths.Staging, runID)
 	primary, where, err := w.Target(nil)
@@ -291,9 +292,12 @@ func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary,
 			return nil, err
 		}
 		defer st.Close()
-		if opts.Prior, err = st.Prior(ctx); err != nil {
+		prior, err := st.Prior(ctx)
+		if err != nil {
 			return nil, err
 		}
+		defer prior.Close()
+		opts.Prior = prior
 	}
 	return engine.Run(ctx, w.Plan, opts)
 }

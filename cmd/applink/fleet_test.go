@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,17 +33,7 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	dsn := statetest.DSN(t)
 	creds := cxonetest.Config{AccessKeyID: "AKID-fleet", AccessKeySecret: "s3cr3t-fleet-access", ClientID: "client-fleet", ClientSecret: "s3cr3t-fleet-client"}
 	faulty := creds
-	faulty.Faults = func(n int, r *http.Request) cxonetest.Fault {
-		switch {
-		case n%37 == 0:
-			return cxonetest.Fault{Kind: cxonetest.ServerError}
-		case n%53 == 0:
-			return cxonetest.Fault{Kind: cxonetest.Drop}
-		case n%71 == 0:
-			return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "0"}
-		}
-		return cxonetest.Fault{}
-	}
+	faulty.Faults = deliveryFaults
 	srv := cxonetest.New(faulty)
 	defer srv.Close()
 	refSrv := cxonetest.New(creds)

@@ -69,17 +69,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	dsn := statetest.DSN(t)
 	srv := cxonetest.New(cxonetest.Config{
 		AccessKeyID: "AKID-applink", AccessKeySecret: "s3cr3t-access", ClientID: "client-applink", ClientSecret: "s3cr3t-client",
-		Faults: func(n int, r *http.Request) cxonetest.Fault {
-			switch {
-			case n%37 == 0:
-				return cxonetest.Fault{Kind: cxonetest.ServerError}
-			case n%53 == 0:
-				return cxonetest.Fault{Kind: cxonetest.Drop}
-			case n%71 == 0:
-				return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "0"}
-			}
-			return cxonetest.Fault{}
-		},
+		Faults: deliveryFaults,
 	})
 	defer srv.Close()
 	bin := applinkBinary(t)
@@ -376,4 +366,19 @@ func waitQueueDrained(t *testing.T, st state.Backend, d time.Duration, logs *syn
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// deliveryFaults is the receiver's fault schedule for the delivery tests: a
+// 500, a dropped connection and a 429 at intervals that fall on calls,
+// media and business data alike.
+func deliveryFaults(n int, r *http.Request) cxonetest.Fault {
+	switch {
+	case n%37 == 0:
+		return cxonetest.Fault{Kind: cxonetest.ServerError}
+	case n%53 == 0:
+		return cxonetest.Fault{Kind: cxonetest.Drop}
+	case n%71 == 0:
+		return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "0"}
+	}
+	return cxonetest.Fault{}
 }

@@ -344,30 +344,13 @@ func writeLines(t *testing.T, path string, lines []string) {
 func snapshotOf(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
-	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
-		if err != nil {
-			t.Fatalf("outbox: %v", err)
-		}
-		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
-	}
+	b.WriteString(outboxAndLedger(t, dir, true))
 	ctx := context.Background()
 	st, err := state.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := sha256.New()
-	n := 0
-	err = st.Ledger(ctx, func(r state.LedgerRow) error {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v\x00%x\n", r.Entity, r.ID, r.State, r.Reason, r.Active, r.FP)
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(&b, "== state ledger %d rows (fingerprints included) sha256 %x\n", n, h.Sum(nil))
 	wms, err := st.Watermarks(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +364,45 @@ func snapshotOf(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "== watermark %s %s %s\n", s, wms[s].StartTime.UTC().Format(time.RFC3339Nano), wms[s].CallID)
 	}
 	b.WriteString(historyOfStore(t, st))
+	return b.String()
+}
+
+// outboxAndLedger renders a spec's outbox files and its state ledger (with
+// the fingerprints when withFP) as one comparable text.
+func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
+		if err != nil {
+			t.Fatalf("outbox: %v", err)
+		}
+		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
+	}
+	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := sha256.New()
+	n := 0
+	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v", r.Entity, r.ID, r.State, r.Reason, r.Active)
+		if withFP {
+			fmt.Fprintf(h, "\x00%x", r.FP)
+		}
+		h.Write([]byte{'\n'})
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	what := "rows"
+	if withFP {
+		what = "rows (fingerprints included)"
+	}
+	fmt.Fprintf(&b, "== state ledger %d %s sha256 %x\n", n, what, h.Sum(nil))
 	return b.String()
 }
 

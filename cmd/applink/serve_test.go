@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"github.com/applink-dev/applink/engine/report/reporttest"
@@ -201,31 +200,7 @@ func demoSpecs(t *testing.T, calls int) func(name string) string {
 // state ledger (not the run history: serve runs a spec many times).
 func resultOf(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
-		if err != nil {
-			t.Fatalf("outbox: %v", err)
-		}
-		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
-	}
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h := sha256.New()
-	n := 0
-	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v\n", r.Entity, r.ID, r.State, r.Reason, r.Active)
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(&b, "== state ledger %d rows sha256 %x\n", n, h.Sum(nil))
-	return b.String()
+	return outboxAndLedger(t, dir, false)
 }
 
 // lastRunSummary reads the state's last run's summary counts: "entity/state/reason" -> rows.

@@ -204,10 +204,25 @@ type RunInfo struct {
 	PlanHash string
 	Fields   []dsl.Field // Value.Field indexes this
 	// Fail lets a sink that sends asynchronously report that a row it accepted
-	// was refused (entity "agent" or "call", id, reason such as "http_422: …").
-	// The engine records the row as failed. Safe for concurrent use; must be
-	// called before Commit returns.
-	Fail func(entity, id, reason string)
+	// was refused (entity "agent" or "call", id, and why). The engine records
+	// the row as failed with f.Code as its reason. Safe for concurrent use;
+	// must be called before Commit returns.
+	Fail func(entity, id string, f Failure)
+}
+
+// Failure is why a sink refused a row, as a value end to end (sink, run,
+// worker, ledger): never a "code: detail" string parsed back.
+type Failure struct {
+	Code      string // the ledger reason: "http_422", "media_unreadable", "encode", …
+	Detail    string // free text for people, secrets already removed
+	Permanent bool   // no retry can cure it (a 4xx other than 408/429, a call that cannot be encoded)
+}
+
+func (f Failure) Error() string {
+	if f.Detail == "" {
+		return f.Code
+	}
+	return f.Code + ": " + f.Detail
 }
 
 // MediaResolver is implemented by sources whose media_path is relative to a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -485,13 +484,11 @@ type failures struct {
 	rows []LedgerRow
 }
 
-// A sink's reason is "code: detail" (e.g. "http_422: invalid skill"): the
-// ledger keeps the code as the reason, so counts group by it.
-func (f *failures) add(entity, id, reason string) {
-	code, detail, _ := strings.Cut(reason, ": ")
+// The ledger keeps the failure's code as the reason, so counts group by it.
+func (f *failures) add(entity, id string, fl Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: code, Detail: detail})
+	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: fl.Code, Detail: fl.Detail})
 }
 
 func (f *failures) list() []LedgerRow {

@@ -137,7 +137,7 @@ func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
 
 func (s *Sink) failAgent(userID, why string) {
 	s.stats.agentsFailed.Add(1)
-	s.info.Fail("agent", userID, why)
+	s.info.Fail("agent", userID, failureOf(why))
 }
 
 func (s *Sink) api(path string) string { return s.apiURL + path }

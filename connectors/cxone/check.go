@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/applink-dev/applink/engine"
 	"io"
 	"os"
 	"strings"
@@ -57,7 +58,7 @@ func checkTenant(ctx context.Context, cfg dsl.Sink, w io.Writer, opts Options) i
 		return 1
 	}
 	s.opened = true
-	s.info.Fail = func(string, string, string) {}
+	s.info.Fail = func(string, string, engine.Failure) {}
 	say := func(format string, args ...any) {
 		fmt.Fprint(w, s.red.clean(fmt.Sprintf("cxone: "+format+"\n", args...)))
 	}

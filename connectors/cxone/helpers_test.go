@@ -38,7 +38,8 @@ type harness struct {
 	slps []time.Duration
 }
 
-func (h *harness) record(entity, id, reason string) {
+func (h *harness) record(entity, id string, f engine.Failure) {
+	reason := f.Error()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := entity + ":" + id

@@ -293,7 +293,7 @@ func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
 	s.opened = true
 	s.info = info
 	if s.info.Fail == nil {
-		s.info.Fail = func(string, string, string) {}
+		s.info.Fail = func(string, string, engine.Failure) {}
 	}
 	if s.opts.DryRun != nil {
 		s.dryOpen()
@@ -436,7 +436,18 @@ func (s *Sink) fatalErr() error {
 
 func (s *Sink) failCall(id, reason string) {
 	s.stats.failed.Add(1)
-	s.info.Fail("call", id, reason)
+	s.info.Fail("call", id, failureOf(reason))
+}
+
+// failureOf types a reason this sink built as "code: detail".
+// TODO(issue 18): the sink's errors become typed where they are made.
+func failureOf(reason string) engine.Failure {
+	code, detail, _ := strings.Cut(reason, ": ")
+	f := engine.Failure{Code: code, Detail: detail, Permanent: code == "encode"}
+	if st, ok := strings.CutPrefix(code, "http_"); ok && len(st) == 3 && st[0] == '4' {
+		f.Permanent = st != "408" && st != "429"
+	}
+	return f
 }
 
 func (s *Sink) dryf(format string, args ...any) {

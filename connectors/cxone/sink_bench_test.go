@@ -28,7 +28,7 @@ func BenchmarkCalls(b *testing.B) {
 			}
 			var failed atomic.Int64
 			ctx := context.Background()
-			if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _, _ string) { failed.Add(1) }}); err != nil {
+			if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _ string, _ engine.Failure) { failed.Add(1) }}); err != nil {
 				b.Fatal(err)
 			}
 			dir := b.TempDir()
@@ -69,7 +69,7 @@ func BenchmarkAgents(b *testing.B) {
 	}
 	var failed atomic.Int64
 	ctx := context.Background()
-	if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _, _ string) { failed.Add(1) }}); err != nil {
+	if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _ string, _ engine.Failure) { failed.Add(1) }}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -29,7 +29,7 @@ type recorder struct {
 	calls     map[string]engine.OutCall
 	agents    map[string]string // call -> agent seen before it
 	attempts  map[string]int
-	refuse    func(callID string, attempt int) string // a RunInfo.Fail reason, or ""
+	refuse    func(callID string, attempt int) *engine.Failure // a RunInfo.Fail reason, or nil
 	onCall    func(callID string)
 }
 
@@ -76,8 +76,8 @@ func (s *fakeSink) Call(_ context.Context, c *engine.OutCall) error {
 		onCall(c.CallID)
 	}
 	if refuse != nil {
-		if reason := refuse(c.CallID, n); reason != "" {
-			s.info.Fail("call", c.CallID, reason)
+		if f := refuse(c.CallID, n); f != nil {
+			s.info.Fail("call", c.CallID, *f)
 			s.refused = true
 		}
 	}
@@ -255,18 +255,18 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	dsn := statetest.DSN(t)
 	st := queueCalls(t, dsn, "r1", 3, 2)
 	rec := newRecorder()
-	rec.refuse = func(id string, attempt int) string {
+	rec.refuse = func(id string, attempt int) *engine.Failure {
 		switch id {
 		case "c0":
-			return "http_422: invalid skill"
+			return &engine.Failure{Code: "http_422", Detail: "invalid skill", Permanent: true}
 		case "c1":
-			return "http_503: unavailable"
+			return &engine.Failure{Code: "http_503", Detail: "unavailable"}
 		case "c2":
 			if attempt == 1 {
-				return "http_429: slow down"
+				return &engine.Failure{Code: "http_429", Detail: "slow down"}
 			}
 		}
-		return ""
+		return nil
 	}
 	startWorker(t, Config{DSN: dsn, Registry: rec.registry()})
 	waitSettled(t, st, 40*time.Second)

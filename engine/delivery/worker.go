@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -292,12 +291,12 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 		return outcome{code: "bad_job", detail: err.Error(), permanent: true}
 	}
 	var mu sync.Mutex
-	var refused string
+	var refused *engine.Failure
 	info := engine.RunInfo{RunID: fmt.Sprintf("%s.d%d", a.RunID, job.ID), PlanHash: t.PlanHash, Fields: fields,
-		Fail: func(entity, id, reason string) {
+		Fail: func(entity, id string, f engine.Failure) {
 			if entity == "call" && id == a.Call.CallID {
 				mu.Lock()
-				refused = reason
+				refused = &f
 				mu.Unlock()
 			}
 		}}
@@ -328,24 +327,10 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if refused != "" {
-		code, detail, _ := strings.Cut(refused, ": ")
-		return outcome{code: code, detail: detail, permanent: permanent(code)}
+	if refused != nil {
+		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}
 	}
 	return outcome{ok: true}
-}
-
-// permanent reports whether a sink's refusal is one no retry can cure: a
-// 4xx answer other than 408 (timeout) and 429 (too many requests), or a
-// call that cannot be encoded.
-func permanent(code string) bool {
-	if code == "encode" {
-		return true
-	}
-	if s, ok := strings.CutPrefix(code, "http_"); ok && len(s) == 3 && s[0] == '4' {
-		return s != "408" && s != "429"
-	}
-	return false
 }
 
 func (w *Worker) sink(t *Target) (engine.Sink, error) {

@@ -50,10 +50,10 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 	var mu sync.Mutex // a sink reports failures from its own goroutines
 	fails := map[string]string{}
 	info := engine.RunInfo{RunID: res.RestoreID, PlanHash: w.Plan.Hash(), Fields: w.Plan.Fields,
-		Fail: func(entity, id, reason string) {
+		Fail: func(entity, id string, f engine.Failure) {
 			mu.Lock()
 			defer mu.Unlock()
-			fails[entity+" "+id] = reason
+			fails[entity+" "+id] = f.Error()
 		}}
 	if err := sink.Open(ctx, info); err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)

@@ -208,6 +208,18 @@ type RunInfo struct {
 	// the row as failed with f.Code as its reason. Safe for concurrent use;
 	// must be called before Commit returns.
 	Fail func(entity, id string, f Failure)
+	// MediaSent, when set, lets a sink report what it sent of a call's media
+	// (content type, size, SHA-256) so the ledger records it. Safe for
+	// concurrent use; must be called before Commit returns. A sink must
+	// check it for nil.
+	MediaSent func(callID string, m MediaSent)
+}
+
+// MediaSent is what a sink sent of one call's media, as the ledger keeps it.
+type MediaSent struct {
+	ContentType string
+	Size        int64
+	SHA256      string // hex
 }
 
 // Failure is why a sink refused a row, as a value end to end (sink, run,

@@ -2,9 +2,11 @@ package duckstate
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
+	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -60,4 +62,19 @@ func TestLegacyFileMigrates(t *testing.T) {
 	if err := s.DB().QueryRow(`SELECT count(*) FROM ledger WHERE attempt IS NULL AND id = 'c1'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the legacy row: %d %v", n, err)
 	}
+}
+
+// The DuckDB state has no delivery queue: a run cannot enqueue.
+func TestNoQueue(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, _ := s.Begin("r0", "spec", filepath.Join(dir, "r0"), nil)
+	if l.Queues() || !errors.Is(l.Enqueue([]byte(`{}`)), state.ErrNoQueue) {
+		t.Error("the DuckDB state accepts deliveries")
+	}
+	l.Abort()
 }

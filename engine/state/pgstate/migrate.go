@@ -38,14 +38,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if db.migrated {
 		return nil
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, 0); err != nil {
 		return fmt.Errorf("state %s: %w", db.where, err)
 	}
 	db.migrated = true
 	return nil
 }
 
-func (db *DB) migrate(ctx context.Context) error {
+// migrate migrates up to version upTo (0: the latest).
+func (db *DB) migrate(ctx context.Context, upTo int64) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -79,7 +80,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if upTo == 0 {
+		_, err = p.Up(ctx)
+	} else {
+		_, err = p.UpTo(ctx, upTo)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	m, err := rivermigrate.New(riverpgxv5.New(db.pool), &rivermigrate.Config{Schema: db.schema})
@@ -163,13 +169,15 @@ func moveLegacy(ctx context.Context, conn *pgx.Conn, schema string) error {
 		}
 		return nil
 	}
+	// Functions first: their signatures name the enum types by their
+	// schema as it is now.
 	err = errors.Join(
-		collect(`SELECT quote_ident($1) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname = $1
-			AND (tablename LIKE 'applink\_%' OR tablename LIKE 'river\_%' OR tablename = 'goose_db_version')`, `ALTER TABLE %s SET SCHEMA %s`),
-		collect(`SELECT quote_ident($1) || '.' || quote_ident(t.typname) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-			WHERE n.nspname = $1 AND t.typtype = 'e' AND t.typname LIKE 'river\_%'`, `ALTER TYPE %s SET SCHEMA %s`),
 		collect(`SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 			WHERE n.nspname = $1 AND p.proname LIKE 'river\_%'`, `ALTER FUNCTION %s SET SCHEMA %s`),
+		collect(`SELECT quote_ident($1) || '.' || quote_ident(t.typname) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+			WHERE n.nspname = $1 AND t.typtype = 'e' AND t.typname LIKE 'river\_%'`, `ALTER TYPE %s SET SCHEMA %s`),
+		collect(`SELECT quote_ident($1) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname = $1
+			AND (tablename LIKE 'applink\_%' OR tablename LIKE 'river\_%' OR tablename = 'goose_db_version')`, `ALTER TABLE %s SET SCHEMA %s`),
 	)
 	if err != nil {
 		return fmt.Errorf("move the state from %s: %w", legacySchema, err)

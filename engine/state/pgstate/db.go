@@ -19,10 +19,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/applink-dev/applink/engine/state"
 )
@@ -37,15 +34,13 @@ type Options struct {
 	Jobs state.Jobs
 }
 
-// DB is one PostgreSQL state: a pool on its schema and River's insert-only
-// client. A process keeps one per spec (serve) or per command; the
+// DB is one PostgreSQL state: a pool on its schema. A process keeps one per spec (serve) or per command; the
 // Backends it opens share it, and migrations run once (Migrate).
 type DB struct {
 	pool   *pgxpool.Pool
 	schema string
 	jobs   state.Jobs
 	where  string // the DSN without secrets, for people
-	river  *river.Client[pgx.Tx]
 
 	mu       sync.Mutex
 	migrated bool
@@ -94,12 +89,7 @@ func Connect(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("state %s: %w", where, err)
 	}
-	db, err := fromPool(pool, schema, opts.Jobs, where)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return db, nil
+	return fromPool(pool, schema, opts.Jobs, where), nil
 }
 
 // FromPool is a DB on a pool of one's own (its connections' search_path
@@ -109,17 +99,11 @@ func FromPool(pool *pgxpool.Pool, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromPool(pool, schema, opts.Jobs, "postgres (pool)")
+	return fromPool(pool, schema, opts.Jobs, "postgres (pool)"), nil
 }
 
-func fromPool(pool *pgxpool.Pool, schema string, jobs state.Jobs, where string) (*DB, error) {
-	// Insert only: River's client inserts the run's jobs (COPY) in the
-	// commit's transaction.
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: schema})
-	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", where, err)
-	}
-	return &DB{pool: pool, schema: schema, jobs: jobs, where: where + " (schema " + schema + ")", river: rc}, nil
+func fromPool(pool *pgxpool.Pool, schema string, jobs state.Jobs, where string) *DB {
+	return &DB{pool: pool, schema: schema, jobs: jobs, where: where + " (schema " + schema + ")"}
 }
 
 // Close closes the pool.

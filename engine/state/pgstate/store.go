@@ -2,17 +2,20 @@ package pgstate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 
 	"github.com/applink-dev/applink/engine/state"
 )
@@ -212,27 +215,43 @@ func (s *Store) applyRun(ctx context.Context, c *state.ChangeSet, epoch int64) e
 	return nil
 }
 
-// upsertLedger streams the changes CSV into a temporary table with COPY
-// and upserts it into the ledger.
+// upsertLedger writes the run's changed rows. A first run (an empty
+// ledger, every id once) copies them straight into the ledger; any other
+// goes through a temporary table and an upsert (the last seq of a key
+// wins). Either way the CSV is read here and sent with binary COPY, its
+// unsigned keys and fingerprints as the signed bigints with the same bits:
+// measured on 100k rows, numeric columns and the sort they needed cost
+// half the commit.
 func (s *Store) upsertLedger(ctx context.Context, tx pgx.Tx, c *state.ChangeSet) error {
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE applink_changes (entity text, id text, state text, reason text, detail text,
-		fp numeric, active boolean, run_id text, seq bigint, key numeric) ON COMMIT DROP`); err != nil {
-		return fmt.Errorf("state: upsert ledger: %w", err)
-	}
 	f, err := os.Open(c.Path)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	_, err = tx.Conn().PgConn().CopyFrom(ctx, bufio.NewReaderSize(f, 1<<20), `COPY applink_changes FROM STDIN (FORMAT csv, HEADER true)`)
-	f.Close()
+	defer f.Close()
+	src, err := newChangeRows(f, s.spec, c.Repeats || c.ReplaceExisting)
 	if err != nil {
 		return fmt.Errorf("state: load ledger changes: %w", err)
 	}
+	if !c.Repeats && !c.ReplaceExisting {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"applink_ledger"}, src.columns(), src); err != nil {
+			return fmt.Errorf("state: load ledger changes: %w", err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE applink_changes (key bigint, entity text, id text, state text, reason text, detail text,
+		fp bigint, active boolean, run_id text, seq bigint) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("state: upsert ledger: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"applink_changes"}, src.columns(), src); err != nil {
+		return fmt.Errorf("state: load ledger changes: %w", err)
+	}
+	sel := `SELECT $1, key, entity, id, state, reason, detail, fp, active, run_id FROM applink_changes`
+	if c.Repeats {
+		sel = `SELECT DISTINCT ON (key) $1, key, entity, id, state, reason, detail, fp, active, run_id FROM applink_changes ORDER BY key, seq DESC`
+	}
 	// A row replaced by a run is a new version of it: the delivery columns
 	// of the old one go.
-	if _, err := tx.Exec(ctx, `INSERT INTO applink_ledger (spec, key, entity, id, state, reason, detail, fp, active, run_id)
-		SELECT DISTINCT ON (key) $1, `+u64("key")+`, entity, id, state, coalesce(reason, ''), coalesce(detail, ''), `+u64("fp")+`, active, run_id
-		FROM applink_changes ORDER BY key, seq DESC
+	if _, err := tx.Exec(ctx, `INSERT INTO applink_ledger (spec, key, entity, id, state, reason, detail, fp, active, run_id) `+sel+`
 		ON CONFLICT (spec, key) DO UPDATE SET entity = excluded.entity, id = excluded.id, state = excluded.state,
 			reason = excluded.reason, detail = excluded.detail, fp = excluded.fp, active = excluded.active, run_id = excluded.run_id,
 			attempt = NULL, next_try = NULL, media_type = NULL, media_size = NULL, media_sha256 = NULL`, s.spec); err != nil {
@@ -240,6 +259,61 @@ func (s *Store) upsertLedger(ctx context.Context, tx pgx.Tx, c *state.ChangeSet)
 	}
 	return nil
 }
+
+// changeRows reads the changes CSV (entity, id, state, reason, detail, fp,
+// active, run_id, seq, key) as a pgx.CopyFromSource: into the ledger
+// itself (with the spec), or into the temporary table (with seq).
+type changeRows struct {
+	r    *csv.Reader
+	spec string
+	temp bool
+	vals []any
+	err  error
+}
+
+func newChangeRows(f io.Reader, spec string, temp bool) (*changeRows, error) {
+	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+	r.ReuseRecord = true
+	r.FieldsPerRecord = 10
+	if _, err := r.Read(); err != nil { // the header
+		return nil, err
+	}
+	return &changeRows{r: r, spec: spec, temp: temp}, nil
+}
+
+func (c *changeRows) columns() []string {
+	if c.temp {
+		return []string{"key", "entity", "id", "state", "reason", "detail", "fp", "active", "run_id", "seq"}
+	}
+	return []string{"spec", "key", "entity", "id", "state", "reason", "detail", "fp", "active", "run_id"}
+}
+
+func (c *changeRows) Next() bool {
+	rec, err := c.r.Read()
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.err = err
+		}
+		return false
+	}
+	fp, err1 := strconv.ParseUint(rec[5], 10, 64)
+	active, err2 := strconv.ParseBool(rec[6])
+	seq, err3 := strconv.ParseInt(rec[8], 10, 64)
+	key, err4 := strconv.ParseUint(rec[9], 10, 64)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		c.err = fmt.Errorf("changes line %d: %w", seq, err)
+		return false
+	}
+	if c.temp {
+		c.vals = []any{int64(key), rec[0], rec[1], rec[2], rec[3], rec[4], int64(fp), active, rec[7], seq}
+	} else {
+		c.vals = []any{c.spec, int64(key), rec[0], rec[1], rec[2], rec[3], rec[4], int64(fp), active, rec[7]}
+	}
+	return true
+}
+
+func (c *changeRows) Values() ([]any, error) { return c.vals, nil }
+func (c *changeRows) Err() error             { return c.err }
 
 // applyMedia records what the sink sent of calls' media on their rows.
 func (s *Store) applyMedia(ctx context.Context, tx pgx.Tx, path string) error {
@@ -262,55 +336,73 @@ func (s *Store) applyMedia(ctx context.Context, tx pgx.Tx, path string) error {
 	return nil
 }
 
-// rawArgs is a delivery job's args as the run wrote them.
-type rawArgs struct {
-	kind string
-	json []byte
-}
-
-func (a rawArgs) Kind() string                 { return a.kind }
-func (a rawArgs) MarshalJSON() ([]byte, error) { return a.json, nil }
-
-// enqueue inserts the deliveries file's jobs in tx, in batches (River's
-// InsertManyFastTx is a COPY), so memory stays flat.
+// enqueue inserts the deliveries file's jobs into River's job table in
+// tx with one COPY streamed from the file (River's own InsertManyFastTx is
+// a COPY too, of values it builds per job in Go; measured on 69k jobs,
+// 4.1 s against 1.5 s for this), then wakes River's workers as River's
+// insert does. The jobs get River's defaults: available now, priority 1,
+// no metadata or tags, no unique key.
 func (db *DB) enqueue(ctx context.Context, tx pgx.Tx, path string, jobs state.Jobs) error {
+	if jobs.Kind == "" || jobs.Queue == "" || jobs.MaxAttempts <= 0 || strings.ContainsAny(jobs.Kind+jobs.Queue, "\t\n\\") {
+		return fmt.Errorf("state: enqueue deliveries: bad jobs %+v", jobs)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("state: deliveries: %w", err)
 	}
 	defer f.Close()
-	opts := &river.InsertOpts{Queue: jobs.Queue, MaxAttempts: jobs.MaxAttempts}
-	const batch = 2000
-	params := make([]river.InsertManyParams, 0, batch)
-	flush := func() error {
-		if len(params) == 0 {
-			return nil
-		}
-		if _, err := db.river.InsertManyFastTx(ctx, tx, params); err != nil {
-			return fmt.Errorf("state: enqueue deliveries: %w", err)
-		}
-		params = params[:0]
-		return nil
+	suffix := fmt.Sprintf("\t%s\t%s\t%d\n", jobs.Kind, jobs.Queue, jobs.MaxAttempts)
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, &jobLines{r: bufio.NewReaderSize(f, 1<<20), suffix: suffix},
+		`COPY river_job (args, kind, queue, max_attempts) FROM STDIN`); err != nil {
+		return fmt.Errorf("state: enqueue deliveries: %w", err)
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 1 {
-			params = append(params, river.InsertManyParams{Args: rawArgs{jobs.Kind, line[:len(line)-1]}, InsertOpts: opts})
-			if len(params) == batch {
-				if err := flush(); err != nil {
-					return err
-				}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, db.schema+".river_insert", fmt.Sprintf(`{"queue": %q}`, jobs.Queue)); err != nil {
+		return fmt.Errorf("state: enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+// jobLines turns a file of JSON job args, one a line, into COPY's text
+// format: a backslash is COPY's escape, so it is doubled (JSON escapes
+// every control character, so no tab or newline occurs raw), and each
+// line gets the job's kind, queue and attempts.
+type jobLines struct {
+	r      *bufio.Reader
+	suffix string
+	buf    []byte
+	err    error
+}
+
+func (j *jobLines) Read(p []byte) (int, error) {
+	for len(j.buf) == 0 {
+		if j.err != nil {
+			return 0, j.err
+		}
+		line, err := j.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return 0, errors.New("a delivery job of more than 1 MiB")
+		}
+		j.err = err
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		if len(line) == 0 {
+			continue
+		}
+		j.buf = j.buf[:0]
+		for {
+			i := bytes.IndexByte(line, '\\')
+			if i < 0 {
+				break
 			}
+			j.buf = append(j.buf, line[:i+1]...)
+			j.buf = append(j.buf, '\\')
+			line = line[i+1:]
 		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("state: deliveries: %w", err)
-		}
+		j.buf = append(j.buf, line...)
+		j.buf = append(j.buf, j.suffix...)
 	}
-	return flush()
+	n := copy(p, j.buf)
+	j.buf = j.buf[n:]
+	return n, nil
 }
 
 // RecordEvent implements Backend.

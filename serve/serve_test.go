@@ -696,3 +696,26 @@ func TestStatusPageStates(t *testing.T) {
 		})
 	}
 }
+
+// TestRunLogSaysQueued: a run that queued its calls for the delivery
+// workers logs them queued, never imported, with the same numbers as its
+// record (issue 19: the log said imported for calls it only queued).
+func TestRunLogSaysQueued(t *testing.T) {
+	sum := summary("RQ", 0, 1, 0, time.Time{})
+	sum.Calls.Total += 7
+	sum.Calls.By[engine.StateReason{State: engine.StateQueued}] = 7
+	sum.SourceRows, sum.Sent.Calls, sum.Delivery.Queued = sum.Calls.Total, 7, 7
+	ws := &fakeWS{run: func(context.Context, int) (*workspace.RunResult, error) {
+		return &workspace.RunResult{Summary: sum, Where: "outbox x (calls queued for the delivery workers)"}, nil
+	}}
+	var logs logBuf
+	s := newTestServer(t, []Spec{{Name: "acme", Every: time.Hour, Lock: newMemLocks("a")[0], runner: ws}}, &logs)
+	stop := start(t, s)
+	waitFor(t, "a run", 5*time.Second, func() bool { return strings.Contains(logs.String(), `msg="run finished"`) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "calls.total=8 calls.imported=0 calls.queued=7 calls.excluded=1 calls.failed=0 sent.agents=0 sent.calls=7"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+}

@@ -193,6 +193,9 @@ type RunLine struct {
 	SourceRows    int `json:"source_rows,omitempty"`
 	Imported      int `json:"imported_calls,omitempty"`
 	Queued        int `json:"queued_calls,omitempty"` // handed to the delivery workers (PostgreSQL state)
+	// Delivery says where the calls the run queued are now; nil when it
+	// queued none.
+	Delivery *engine.Delivery `json:"delivery,omitempty"`
 	Excluded      int `json:"excluded_calls,omitempty"`
 	Failed        int `json:"failed_calls,omitempty"`
 	SentAgents    int `json:"sent_agents"`
@@ -457,6 +460,10 @@ func fillRunLine(l *RunLine, s *engine.RunRecord) {
 	l.SentAgents, l.SentCalls = s.Sent.Agents, s.Sent.Calls
 	l.BadRows, l.BDWithoutCall = s.BadRows, s.BDWithoutCall
 	l.Unexplained = s.Accounting().Unexplained
+	if s.Delivery.Queued > 0 {
+		d := s.Delivery
+		l.Delivery = &d
+	}
 }
 
 // eventDetail says what a restore or a purge did, from its history line.

@@ -365,6 +365,9 @@ func (s *PGStore) Runs(ctx context.Context) ([]RunRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: runs: %w", err)
 	}
+	if err := s.fillDelivery(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

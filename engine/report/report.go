@@ -190,19 +190,19 @@ type RunLine struct {
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
 	// Of a run:
-	SourceRows    int `json:"source_rows,omitempty"`
-	Imported      int `json:"imported_calls,omitempty"`
-	Queued        int `json:"queued_calls,omitempty"` // handed to the delivery workers (PostgreSQL state)
+	SourceRows int `json:"source_rows,omitempty"`
+	Imported   int `json:"imported_calls,omitempty"`
+	Queued     int `json:"queued_calls,omitempty"` // handed to the delivery workers (PostgreSQL state)
 	// Delivery says where the calls the run queued are now; nil when it
 	// queued none.
-	Delivery *engine.Delivery `json:"delivery,omitempty"`
-	Excluded      int `json:"excluded_calls,omitempty"`
-	Failed        int `json:"failed_calls,omitempty"`
-	SentAgents    int `json:"sent_agents"`
-	SentCalls     int `json:"sent_calls"`
-	BadRows       int `json:"bad_rows,omitempty"`
-	BDWithoutCall int `json:"bd_without_call,omitempty"`
-	Unexplained   int `json:"unexplained,omitempty"`
+	Delivery      *engine.Delivery `json:"delivery,omitempty"`
+	Excluded      int              `json:"excluded_calls,omitempty"`
+	Failed        int              `json:"failed_calls,omitempty"`
+	SentAgents    int              `json:"sent_agents"`
+	SentCalls     int              `json:"sent_calls"`
+	BadRows       int              `json:"bad_rows,omitempty"`
+	BDWithoutCall int              `json:"bd_without_call,omitempty"`
+	Unexplained   int              `json:"unexplained,omitempty"`
 	// Of a restore or a purge, for people.
 	Detail string `json:"detail,omitempty"`
 }

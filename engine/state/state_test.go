@@ -119,3 +119,5 @@ func TestUpsertKeepsOneRowPerID(t *testing.T) {
 func TestReportStagingAndEvents(t *testing.T) { eachBackend(t, statetest.ReportStagingAndEvents) }
 
 func TestMediaSentReachesTheLedger(t *testing.T) { eachBackend(t, statetest.MediaSentReachesTheLedger) }
+
+func TestRunRecordRoundTrip(t *testing.T) { eachBackend(t, statetest.RunRecordRoundTrip) }

@@ -1,23 +1,11 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/applink-dev/applink/engine"
 )
-
-// RunRecord is one line of the run history.
-type RunRecord struct {
-	RunID    string
-	Kind     string
-	PlanHash string
-	SpecHash string
-	Started  time.Time
-	Ended    time.Time
-	Summary  json.RawMessage
-}
 
 // LedgerRow is a row of the state ledger.
 type LedgerRow struct {

@@ -3,7 +3,6 @@ package duckstate
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,20 +109,22 @@ func (s *Store) Runs(ctx context.Context) ([]state.RunRecord, error) {
 		if err := rows.Scan(&r.RunID, &r.Kind, &r.PlanHash, &r.SpecHash, &r.Started, &r.Ended, &sum); err != nil {
 			return nil, err
 		}
-		r.Summary = json.RawMessage(sum)
+		if err := state.DecodeHistory(&r, []byte(sum)); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
 // RecordEvent adds a non-run event (restore, purge) to the run history.
-func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, detail any) error {
-	b, err := json.Marshal(detail)
+func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, ev *engine.EventRecord) error {
+	b, err := state.EncodeEvent(ev)
 	if err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO runs (run_id, kind, plan_hash, spec_hash, started, ended, summary) VALUES (?, ?, '', '', ?, ?, ?)`,
-		runID, kind, started, time.Now(), string(b))
+		runID, kind, started, time.Now(), b)
 	if err != nil {
 		return fmt.Errorf("state: record %s: %w", kind, err)
 	}

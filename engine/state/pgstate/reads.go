@@ -2,7 +2,6 @@ package pgstate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -42,12 +41,18 @@ func (s *Store) Runs(ctx context.Context) ([]state.RunRecord, error) {
 	var r state.RunRecord
 	var sum string
 	_, err = pgx.ForEachRow(rows, []any{&r.RunID, &r.Kind, &r.PlanHash, &r.SpecHash, &r.Started, &r.Ended, &sum}, func() error {
-		r.Summary = json.RawMessage(sum)
+		if err := state.DecodeHistory(&r, []byte(sum)); err != nil {
+			return err
+		}
 		out = append(out, r)
+		r.Record, r.Event = nil, nil
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("state: runs: %w", err)
+	}
+	if err := s.fillDelivery(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

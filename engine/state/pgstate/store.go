@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -406,13 +406,13 @@ func (j *jobLines) Read(p []byte) (int, error) {
 }
 
 // RecordEvent implements Backend.
-func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, detail any) error {
-	b, err := json.Marshal(detail)
+func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, ev *engine.EventRecord) error {
+	b, err := state.EncodeEvent(ev)
 	if err != nil {
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO applink_runs (spec, run_id, kind, plan_hash, spec_hash, started, ended, summary) VALUES ($1, $2, $3, '', '', $4, $5, $6)`,
-		s.spec, runID, kind, started, time.Now(), string(b))
+		s.spec, runID, kind, started, time.Now(), b)
 	if err != nil {
 		return fmt.Errorf("state: record %s: %w", kind, err)
 	}

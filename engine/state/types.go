@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/applink-dev/applink/engine"
@@ -109,10 +110,35 @@ type Outcome struct {
 }
 
 // Settled counts the ledger rows a settle changed; an outcome settled
-// before changes nothing and counts 0.
+// before changes nothing and counts 0. Applied says, per outcome in the
+// order given, whether it changed its row.
 type Settled struct {
 	Imported, Failed, Retrying int64
+	Applied                    []bool
 }
+
+// JobRef names the ledger row a delivery job was queued for.
+type JobRef struct {
+	Spec    string
+	Key, FP int64
+}
+
+// FencedError is a commit or an enqueue refused because its epoch is no
+// longer the spec's: Holder is who took the spec over. errors.Is(err,
+// ErrFenced) holds.
+type FencedError struct {
+	Spec   string
+	Epoch  int64 // the epoch the refused commit held
+	Holder Holder
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("spec %s: epoch %d is stale: %s:%d took the spec over at %s (epoch %d); nothing was committed",
+		e.Spec, e.Epoch, e.Holder.Host, e.Holder.PID, e.Holder.Since.UTC().Format(time.RFC3339), e.Holder.Epoch)
+}
+
+// Is makes errors.Is(err, ErrFenced) true.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
 var (
 	// ErrNewerSchema is returned for a state written by a newer applink.

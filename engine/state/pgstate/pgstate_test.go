@@ -240,7 +240,9 @@ func TestFencingRefusesAStaleEpoch(t *testing.T) {
 	if h, err := db.Holder(ctx, "acme"); err != nil || h.Host != "b" || h.PID != 2 || h.Epoch != 2 || h.Since.IsZero() {
 		t.Errorf("holder %+v %v", h, err)
 	}
-	if err := commitRun(t, db.Store("acme", h1.Epoch), "stale", 3, true); !errors.Is(err, state.ErrFenced) {
+	err = commitRun(t, db.Store("acme", h1.Epoch), "stale", 3, true)
+	var fenced *state.FencedError
+	if !errors.Is(err, state.ErrFenced) || !errors.As(err, &fenced) || fenced.Holder.Host != "b" || fenced.Holder.PID != 2 || fenced.Epoch != 1 {
 		t.Fatalf("commit under a stale epoch: %v", err)
 	}
 	if n := count(t, s, `SELECT (SELECT count(*) FROM applink_ledger) + (SELECT count(*) FROM river_job) + (SELECT count(*) FROM applink_runs)`); n != 0 {
@@ -284,16 +286,29 @@ func TestSettleIsIdempotent(t *testing.T) {
 		{Spec: "acme", Key: key(1), FP: 4, State: engine.StateFailed, Failure: &engine.Failure{Code: "http_422", Detail: "bad", Permanent: true}, Attempt: 1},
 		{Spec: "acme", Key: key(2), FP: 6, State: state.StateRetrying, Failure: &engine.Failure{Code: "http_503", Detail: "later"}, Attempt: 1, NextTry: next},
 	}
-	settle := func(outs ...state.Outcome) state.Settled {
+	type counts struct{ imported, failed, retrying int64 }
+	var applied []bool
+	settle := func(outs ...state.Outcome) counts {
 		t.Helper()
 		n, err := s.DB().Settle(ctx, outs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		applied = n.Applied
+		return counts{n.Imported, n.Failed, n.Retrying}
 	}
-	if n := settle(batch...); n != (state.Settled{Imported: 1, Failed: 1, Retrying: 1}) {
-		t.Fatalf("first settle %+v", n)
+	refs := []state.JobRef{{Spec: "acme", Key: key(0), FP: 2}, {Spec: "acme", Key: key(1), FP: 4}, {Spec: "acme", Key: key(2), FP: 6}, {Spec: "acme", Key: key(2), FP: 8}, {Spec: "globex", Key: key(0), FP: 2}}
+	if p, err := s.DB().PendingMany(ctx, refs); err != nil || fmt.Sprint(p) != "[true true true false false]" {
+		t.Fatalf("pending before settling %v %v", p, err)
+	}
+	if n := settle(batch...); n != (counts{1, 1, 1}) || fmt.Sprint(applied) != "[true true true]" {
+		t.Fatalf("first settle %+v %v", n, applied)
+	}
+	if p, err := s.DB().PendingMany(ctx, refs); err != nil || fmt.Sprint(p) != "[false false true false false]" {
+		t.Fatalf("pending after settling %v %v", p, err)
+	}
+	if rr, err := s.DB().RetryReasons(ctx); err != nil || rr["acme"]["http_503"] != 1 || len(rr) != 1 {
+		t.Errorf("retry reasons %v %v", rr, err)
 	}
 	ledger := func() map[string]state.LedgerRow {
 		out := map[string]state.LedgerRow{}
@@ -301,8 +316,8 @@ func TestSettleIsIdempotent(t *testing.T) {
 		return out
 	}
 	before := ledger()
-	if n := settle(batch...); n != (state.Settled{}) {
-		t.Fatalf("settling again counted %+v", n)
+	if n := settle(batch...); n != (counts{}) || fmt.Sprint(applied) != "[false false false]" {
+		t.Fatalf("settling again counted %+v %v", n, applied)
 	}
 	after := ledger()
 	for id, r := range before {
@@ -325,14 +340,14 @@ func TestSettleIsIdempotent(t *testing.T) {
 	}
 	retry := batch[2]
 	retry.Attempt = 2
-	if n := settle(retry); n.Retrying != 1 {
+	if n := settle(retry); n.retrying != 1 {
 		t.Errorf("the next attempt's retry %+v", n)
 	}
-	if n := settle(batch[2]); n != (state.Settled{}) {
+	if n := settle(batch[2]); n != (counts{}) {
 		t.Errorf("an older attempt's retry counted %+v", n)
 	}
 	done := state.Outcome{Spec: "acme", Key: key(2), FP: 6, State: engine.StateImported}
-	if n := settle(done, done); n.Imported != 1 {
+	if n := settle(done, done); n.imported != 1 || fmt.Sprint(applied) != "[true false]" {
 		t.Errorf("imported after retries %+v", n)
 	}
 	if r := ledger()["r1-c2"]; r.State != "imported" || r.Reason != "" || r.Detail != "" || r.NextTry != nil {

@@ -102,9 +102,9 @@ const settleSQL = `WITH o AS (
 		FROM o
 		WHERE l.spec = o.spec AND l.key = o.key AND l.fp = o.fp
 			AND (l.state = 'queued' OR (l.state = 'retrying' AND (o.state <> 'retrying' OR coalesce(l.attempt, 0) < o.attempt)))
-		RETURNING l.state
+		RETURNING l.spec, l.key, l.state
 	)
-	SELECT count(*) FILTER (WHERE state = 'imported'), count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'retrying') FROM u`
+	SELECT u.spec, u.key, u.state FROM u`
 
 // SettleTx records a batch of delivery outcomes in tx, in one statement
 // (the worker completes the batch's jobs in the same transaction):
@@ -142,12 +142,89 @@ func (db *DB) SettleTx(ctx context.Context, tx pgx.Tx, outs []state.Outcome) (st
 			return n, fmt.Errorf("state: settle: unknown outcome %q", o.State)
 		}
 	}
-	err := tx.QueryRow(ctx, settleSQL, specs, keys, fps, states, reasons, details, attempts, next, mtypes, msizes, mshas).
-		Scan(&n.Imported, &n.Failed, &n.Retrying)
+	rows, err := tx.Query(ctx, settleSQL, specs, keys, fps, states, reasons, details, attempts, next, mtypes, msizes, mshas)
 	if err != nil {
 		return n, fmt.Errorf("state: settle deliveries: %w", err)
 	}
+	type ref struct {
+		spec string
+		key  int64
+	}
+	changed := map[ref]bool{}
+	var spec, st string
+	var key int64
+	if _, err := pgx.ForEachRow(rows, []any{&spec, &key, &st}, func() error {
+		changed[ref{spec, key}] = true
+		switch st {
+		case engine.StateImported:
+			n.Imported++
+		case engine.StateFailed:
+			n.Failed++
+		case state.StateRetrying:
+			n.Retrying++
+		}
+		return nil
+	}); err != nil {
+		return state.Settled{}, fmt.Errorf("state: settle deliveries: %w", err)
+	}
+	// A row changes once per statement, whichever of its outcomes matched:
+	// the first outcome of a row counts as the applied one.
+	n.Applied = make([]bool, k)
+	for i, o := range outs {
+		if r := (ref{o.Spec, o.Key}); changed[r] {
+			n.Applied[i] = true
+			delete(changed, r)
+		}
+	}
 	return n, nil
+}
+
+// PendingMany is Pending for a batch of jobs in one query: per ref, in
+// order, whether its row is still that delivery's.
+func (db *DB) PendingMany(ctx context.Context, refs []state.JobRef) ([]bool, error) {
+	out := make([]bool, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	specs, keys, fps := make([]string, len(refs)), make([]int64, len(refs)), make([]int64, len(refs))
+	for i, r := range refs {
+		specs[i], keys[i], fps[i] = r.Spec, r.Key, r.FP
+	}
+	rows, err := db.pool.Query(ctx, `SELECT r.i FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(spec, key, fp, i)
+		JOIN applink_ledger l ON l.spec = r.spec AND l.key = r.key AND l.fp = r.fp AND l.state IN ('queued', 'retrying')`, specs, keys, fps)
+	if err != nil {
+		return nil, fmt.Errorf("state: ledger rows: %w", err)
+	}
+	var i int64
+	if _, err := pgx.ForEachRow(rows, []any{&i}, func() error {
+		out[i-1] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("state: ledger rows: %w", err)
+	}
+	return out, nil
+}
+
+// RetryReasons counts the retrying rows of every spec by their last
+// error's reason: spec → reason → rows (one query, for metrics).
+func (db *DB) RetryReasons(ctx context.Context) (map[string]map[string]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT spec, reason, count(*) FROM applink_ledger WHERE state = 'retrying' GROUP BY spec, reason`)
+	if err != nil {
+		return nil, fmt.Errorf("state: retry reasons: %w", err)
+	}
+	out := map[string]map[string]int64{}
+	var spec, reason string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&spec, &reason, &n}, func() error {
+		if out[spec] == nil {
+			out[spec] = map[string]int64{}
+		}
+		out[spec][reason] = n
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("state: retry reasons: %w", err)
+	}
+	return out, nil
 }
 
 // Settle is SettleTx in a transaction of its own (a retrying outcome,

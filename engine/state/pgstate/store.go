@@ -137,12 +137,12 @@ func fence(ctx context.Context, tx pgx.Tx, spec string, epoch int64) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO applink_specs (spec, epoch, host, pid, since) VALUES ($1, 0, '', 0, now()) ON CONFLICT (spec) DO NOTHING`, spec); err != nil {
 		return fmt.Errorf("state: fencing: %w", err)
 	}
-	var cur int64
-	if err := tx.QueryRow(ctx, `SELECT epoch FROM applink_specs WHERE spec = $1 FOR SHARE`, spec).Scan(&cur); err != nil {
+	var h state.Holder
+	if err := tx.QueryRow(ctx, `SELECT epoch, host, pid, since FROM applink_specs WHERE spec = $1 FOR SHARE`, spec).Scan(&h.Epoch, &h.Host, &h.PID, &h.Since); err != nil {
 		return fmt.Errorf("state: fencing: %w", err)
 	}
-	if cur != epoch {
-		return fmt.Errorf("state: spec %s: epoch %d, current %d: %w", spec, epoch, cur, state.ErrFenced)
+	if h.Epoch != epoch {
+		return fmt.Errorf("state: %w", &state.FencedError{Spec: spec, Epoch: epoch, Holder: h})
 	}
 	return nil
 }

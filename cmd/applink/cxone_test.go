@@ -227,15 +227,8 @@ func sameTenant(t *testing.T, want, got *cxonetest.Server) {
 	diffs := 0
 	for id, w := range wantCalls {
 		g := gotCalls[id]
-		wm, gm := maps.Clone(w.Meta), maps.Clone(g.Meta)
-		for _, p := range []struct {
-			m     map[string]any
-			email map[string]string
-		}{{wm, wantEmail}, {gm, gotEmail}} {
-			if uid, ok := p.m["agent_cxone_user_id"].(string); ok {
-				p.m["agent_cxone_user_id"] = "user with email " + p.email[uid]
-			}
-		}
+		// The AGENT participant names the tenant's user id: compare its email.
+		wm, gm := byEmail(w.Meta, wantEmail), byEmail(g.Meta, gotEmail)
 		switch {
 		case !reflect.DeepEqual(wm, gm):
 			t.Errorf("call %s metadata differs from the reference:\n got %v\nwant %v", id, gm, wm)
@@ -269,6 +262,22 @@ func sameTenant(t *testing.T, want, got *cxonetest.Server) {
 	}
 }
 
+// byEmail is a call's payload with each participant's CXone userId
+// replaced by that user's email.
+func byEmail(meta map[string]any, email map[string]string) map[string]any {
+	out := maps.Clone(meta)
+	var parts []any
+	for _, p := range meta["participants"].([]any) {
+		m := maps.Clone(p.(map[string]any))
+		if uid, ok := m["userId"].(string); ok {
+			m["userId"] = "user with email " + email[uid]
+		}
+		parts = append(parts, m)
+	}
+	out["participants"] = parts
+	return out
+}
+
 // TestCXoneBusinessDataRetried: the first run meets contacts that are not
 // closed yet (Business Data API 404): those calls end failed
 // bd_contact_not_found and the run exits 1; once the contacts close, the
@@ -298,7 +307,7 @@ func TestCXoneBusinessDataRetried(t *testing.T) {
 		t.Fatalf("second run: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	for id, c := range srv.Calls() {
-		if len(c.Meta["business_data"].(map[string]any)["text"].(map[string]any)) > 0 && len(srv.BusinessData(c.ContactID)) == 0 {
+		if len(c.Meta["dynamicBusinessData"].([]any)) > 0 && len(srv.BusinessData(c.ContactID)) == 0 {
 			t.Errorf("call %s: no business data after the second run", id)
 		}
 	}

@@ -29,10 +29,10 @@ const defaultTokenLifetime = time.Hour
 // fetch is in flight at a time. A 401 replaces the reuse source when the
 // token it refused is still the current one.
 type tokenSource struct {
-	c      *Client
-	conf   *oauth2.Config
-	hc     *http.Client // the token call's client: HTTP/1.1 only
-	mu     sync.Mutex
+	c       *Client
+	conf    *oauth2.Config
+	hc      *http.Client // the token call's client: HTTP/1.1 only
+	mu      sync.Mutex
 	src     oauth2.TokenSource
 	current string // the last token fetched
 	tenant  string // tenantId claim of the last id_token, "" if none

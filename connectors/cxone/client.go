@@ -66,9 +66,9 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) Request(Family, int)   {}
-func (noObserver) Retry(Family, string)  {}
-func (noObserver) TokenRefresh(bool)     {}
+func (noObserver) Request(Family, int)  {}
+func (noObserver) Retry(Family, string) {}
+func (noObserver) TokenRefresh(bool)    {}
 
 // Tenant is what discovery found (after Connect).
 type Tenant struct {

@@ -352,4 +352,3 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return d, true
 }
-

@@ -44,10 +44,10 @@ type callPayload struct {
 }
 
 type participant struct {
-	ParticipantType string `json:"participantType"`          // AGENT | CUSTOMER
-	UserID          string `json:"userId,omitempty"`         // AGENT: the CXone user id
-	EngageUserID    string `json:"engageUserId,omitempty"`   // AGENT, ours: the Engage user
-	PhoneNumber     string `json:"phoneNumber,omitempty"`    // CUSTOMER
+	ParticipantType string `json:"participantType"`        // AGENT | CUSTOMER
+	UserID          string `json:"userId,omitempty"`       // AGENT: the CXone user id
+	EngageUserID    string `json:"engageUserId,omitempty"` // AGENT, ours: the Engage user
+	PhoneNumber     string `json:"phoneNumber,omitempty"`  // CUSTOMER
 }
 
 // mediaPayload declares the media step 2 attaches.

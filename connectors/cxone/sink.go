@@ -478,4 +478,3 @@ func dryHeaders(contentType, key string) map[string][]string {
 	}
 	return h
 }
-

@@ -85,9 +85,12 @@ func (l *familyLimiter) wait(ctx context.Context, sleep func(context.Context, ti
 	return nil
 }
 
-// newBackOff is the retry delay of one logical request: exponential from
-// base, doubling, capped at max, each delay drawn uniformly in [d/2, 3d/2]
-// so workers that failed together spread out (cenkalti/backoff).
+// newBackOff is the retry delay of one logical request (cenkalti/backoff,
+// as connectors/mssql uses it): "equal jitter", delay n uniform in
+// [d/2, d] with d = min(base·2^(n−1), max), so retries never bunch at
+// zero and workers that failed together spread out. The library draws
+// from interval·(1 ± factor): an interval of 3/4·d with a factor of 1/3
+// is that range.
 func newBackOff(base, maxDelay time.Duration) *backoff.ExponentialBackOff {
-	return &backoff.ExponentialBackOff{InitialInterval: base, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: maxDelay}
+	return &backoff.ExponentialBackOff{InitialInterval: base * 3 / 4, RandomizationFactor: 1.0 / 3, Multiplier: 2, MaxInterval: maxDelay * 3 / 4}
 }

@@ -41,6 +41,7 @@ func Check(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer, o
 		for _, f := range fields {
 			fmt.Fprintf(w, "  %-24s %s\n", f.Name, f.Type)
 		}
+		fmt.Fprintln(w, "cxone: note: "+PlanWarning(fields))
 	}
 	if problems > 0 {
 		return fmt.Errorf("cxone: %d problem(s), see above", problems)

@@ -35,6 +35,7 @@ func TestCheck(t *testing.T) {
 			"  CustomerID               text",
 			"  OrderTotal               number",
 			"  VIP                      boolean",
+			"cxone: note: CXone: a business-data field's type cannot be changed once the field is created in CXone, and its values are searchable there",
 		}},
 		{name: "api_url set", block: dsl.Sink{AuthURL: srv.URL, APIURL: srv.APIURL}, want: []string{
 			"cxone: API endpoint: " + srv.APIURL + " (api_url)",

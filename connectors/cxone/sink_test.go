@@ -26,6 +26,12 @@ func fault(k cxonetest.FaultKind) func(int, *http.Request) cxonetest.Fault {
 // every idempotency key's write is applied exactly once, and no secret
 // leaks.
 func TestFaultSchedule(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) { faultSchedule(t, signed) })
+	}
+}
+
+func faultSchedule(t *testing.T, signed bool) {
 	const n = 60
 	first := []cxonetest.Fault{
 		{}, {Kind: cxonetest.ServerError}, {}, {Kind: cxonetest.TooManyRequests, RetryAfter: "3"},
@@ -36,6 +42,7 @@ func TestFaultSchedule(t *testing.T) {
 	second := []cxonetest.Fault{{}, {Kind: cxonetest.ServerError}, {}, {Kind: cxonetest.Drop}, {}, {Kind: cxonetest.TooManyRequests, RetryAfter: "3"}, {}, {Kind: cxonetest.ExpireToken}}
 	rejected := func(id string) bool { return strings.HasSuffix(id, "7") }
 	srv := cxonetest.New(cxonetest.Config{
+		SignedUploads: signed,
 		Faults: cxonetest.Limit(
 			func(n int, r *http.Request) cxonetest.Fault { return first[n%len(first)] },
 			func(n int, r *http.Request) cxonetest.Fault { return second[n%len(second)] },

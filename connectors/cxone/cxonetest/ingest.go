@@ -219,7 +219,7 @@ func (s *Server) sign(callID string) string {
 // putMedia attaches a call's media: it must match what the call declared
 // (content type, size, SHA-256). The same bytes again are acknowledged
 // without a second write: attaching is idempotent on the interaction.
-func (s *Server) putMedia(callID string, r *http.Request, body []byte, signed bool) result {
+func (s *Server) putMedia(callID string, r *http.Request, body []byte) result {
 	c, ok := s.calls[callID]
 	if !ok {
 		return jsonResult(404, map[string]string{"message": "unknown interaction " + callID})
@@ -257,5 +257,5 @@ func (s *Server) signedUpload(r *http.Request, body []byte) (result, bool) {
 	case !hmac.Equal([]byte(r.URL.Query().Get("sig")), []byte(s.sign(id))):
 		return jsonResult(403, map[string]string{"message": "bad signature"}), false
 	}
-	return s.putMedia(id, r, body, true), false
+	return s.putMedia(id, r, body), false
 }

@@ -532,7 +532,7 @@ func (s *Server) route(r *http.Request, body []byte, conflict bool) (result, boo
 		if err != nil {
 			return jsonResult(400, map[string]string{"message": "bad call id"}), false
 		}
-		return s.idempotent(r, func() result { return s.putMedia(id, r, body, false) }, false)
+		return s.idempotent(r, func() result { return s.putMedia(id, r, body) }, false)
 	case strings.HasPrefix(p, bdPrefix) && r.Method == "PUT":
 		return s.putBD(strings.TrimPrefix(p, bdPrefix), body), false
 	case p == usersV1 && r.Method == "GET":

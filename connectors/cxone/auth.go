@@ -34,8 +34,9 @@ type tokenSource struct {
 	hc      *http.Client // the token call's client: HTTP/1.1 only
 	mu      sync.Mutex
 	src     oauth2.TokenSource
-	current string // the last token fetched
-	tenant  string // tenantId claim of the last id_token, "" if none
+	current string    // the last token fetched
+	renew   time.Time // when current is due for replacement
+	tenant  string    // tenantId claim of the last id_token, "" if none
 }
 
 func newTokenSource(c *Client) *tokenSource {
@@ -114,17 +115,36 @@ func (t *tokenSource) get(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t.mu.Lock()
-	src := t.src
+	src, cur, renew := t.src, t.current, t.renew
 	t.mu.Unlock()
-	tok, err := src.Token()
-	if err != nil {
+	if cur != "" && time.Now().Before(renew) {
+		return cur, nil // the path of nearly every request
+	}
+	// A fetch is the client's, not this caller's: a caller whose context
+	// ends stops waiting for it, and the fetch goes on for the others.
+	type answer struct {
+		tok *oauth2.Token
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		tok, err := src.Token()
+		ch <- answer{tok, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if a.err != nil {
 		var ae *AuthError
-		if errors.As(err, &ae) {
+		if errors.As(a.err, &ae) {
 			return "", ae
 		}
-		return "", &AuthError{Err: err}
+		return "", &AuthError{Err: a.err}
 	}
-	return tok.AccessToken, nil
+	return a.tok.AccessToken, nil
 }
 
 // tenantID is the tenant the last id_token named.
@@ -143,7 +163,7 @@ func (t *tokenSource) invalidate(used string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.current == used {
-		t.current = ""
+		t.current, t.renew = "", time.Time{}
 		t.src = t.reuse()
 	}
 }
@@ -205,9 +225,7 @@ func (g passwordGrant) accept(tok *oauth2.Token) *oauth2.Token {
 			c.log.Info("cxone: no tenant in the id_token", "err", c.red.clean(err.Error()))
 		}
 	}
-	t.mu.Lock()
-	t.current, t.tenant = tok.AccessToken, tenant
-	t.mu.Unlock()
+
 	life := defaultTokenLifetime
 	if !tok.Expiry.IsZero() {
 		life = time.Until(tok.Expiry)
@@ -216,6 +234,9 @@ func (g passwordGrant) accept(tok *oauth2.Token) *oauth2.Token {
 	}
 	margin := min(refreshMargin, life/2)
 	tok.Expiry = tok.Expiry.Add(-margin)
+	t.mu.Lock()
+	t.current, t.renew, t.tenant = tok.AccessToken, tok.Expiry, tenant
+	t.mu.Unlock()
 	c.log.Info("cxone: token obtained", "expires_in", life.Round(time.Second))
 	return tok
 }

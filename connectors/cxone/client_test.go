@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,5 +280,47 @@ func TestMediaSentReported(t *testing.T) {
 		if strings.HasPrefix(r.Path, "/uploads/") && r.Authorization != "" {
 			t.Errorf("the signed upload carried an Authorization header")
 		}
+	}
+}
+
+// TestRateLimitedBeyondDeadline: a Retry-After that ends after the
+// caller's deadline (a job's timeout) is a rate_limited failure at once,
+// carrying the wait, though it is within MaxRateLimitWait.
+func TestRateLimitedBeyondDeadline(t *testing.T) {
+	srv := cxonetest.New(cxonetest.Config{Faults: func(int, *http.Request) cxonetest.Fault {
+		return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "30"}
+	}})
+	defer srv.Close()
+	c, err := NewClient(dsl.Sink{Kind: "cxone", AuthURL: srv.URL, APIURL: srv.APIURL}, Options{Getenv: srv.Getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = c.DeliverCall(ctx, testCall(t, t.TempDir(), 3), testFields, "")
+	var f engine.Failure
+	wait, ok := RetryAfter(err)
+	if !errors.As(err, &f) || f.Code != engine.ReasonRateLimited || f.Permanent || !ok || wait != 30*time.Second || time.Since(start) > 2*time.Second {
+		t.Fatalf("DeliverCall: %v (failure %+v, wait %v) after %v", err, f, wait, time.Since(start))
+	}
+}
+
+// TestTokenWaitEndsWithCaller: a caller whose context ends stops waiting
+// for a token fetch that hangs.
+func TestTokenWaitEndsWithCaller(t *testing.T) {
+	hang := make(chan struct{})
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer issuer.Close()
+	defer close(hang) // before Close, which waits for the handler
+	c, err := NewClient(dsl.Sink{Kind: "cxone", AuthURL: issuer.URL + TokenPath, APIURL: issuer.URL, Timeout: time.Minute}, Options{Getenv: func(string) string { return "x" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.Connect(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("Connect: %v after %v", err, time.Since(start))
 	}
 }

@@ -119,7 +119,11 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 				if !ok {
 					d = 0
 				}
-				if c.opts.MaxRateLimitWait < 0 || d > c.opts.MaxRateLimitWait {
+				// Past the limit, or past the caller's own deadline (a run's
+				// or a job's budget), waiting is pointless: the row goes
+				// with the next run, or the job's next attempt.
+				deadline, bounded := ctx.Deadline()
+				if c.opts.MaxRateLimitWait < 0 || d > c.opts.MaxRateLimitWait || (bounded && c.opts.Now().Add(d).After(deadline)) {
 					return nil, &RateLimitedError{Family: r.family, Wait: d, Text: c.httpFailure(resp).Detail}
 				}
 				err = &retryableError{f: c.httpFailure(resp), after: d}

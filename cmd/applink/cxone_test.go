@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -377,4 +378,49 @@ func TestCXoneDryRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCXoneRateLimitedLeftForNextRun: CXone answers 429 asking for an hour
+// once some calls are in: the run stops sending, exits 0 (nothing failed),
+// its summary counts the calls left as excluded rate_limited; the next
+// run, CXone willing again, sends exactly those, each once.
+func TestCXoneRateLimitedLeftForNextRun(t *testing.T) {
+	var limit atomic.Bool
+	limit.Store(true)
+	var calls atomic.Int64
+	srv := cxonetest.New(cxonetest.Config{Faults: func(n int, r *http.Request) cxonetest.Fault {
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/calls") && limit.Load() && calls.Add(1) > 10 {
+			return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "3600"}
+		}
+		return cxonetest.Fault{}
+	}})
+	defer srv.Close()
+	dir := cxoneSpec(t, sinkBlock(srv, true), 60)
+	for k, env := range srv.Env() {
+		t.Setenv(k, env)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", dir}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "rate_limited") {
+		t.Fatalf("first run: exit %d, want %d naming rate_limited\n%s%s", code, exitOK, out.String(), errb.String())
+	}
+	t.Logf("first run:\n%s", out.String())
+	first := srv.CallCount()
+	if first == 0 || first > 10 {
+		t.Fatalf("first run: the receiver holds %d calls, want 1..10", first)
+	}
+	limit.Store(false)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"run", dir}, nil, &out, &errb); code != exitOK || strings.Contains(out.String(), "rate_limited") {
+		t.Fatalf("second run: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if srv.CallCount() <= first {
+		t.Errorf("the second run sent nothing more (%d calls)", srv.CallCount())
+	}
+	for k, n := range srv.Writes() {
+		if n != 1 {
+			t.Errorf("%s applied %d times", k, n)
+		}
+	}
+	noSecret(t, "runs", out.String()+errb.String(), srv)
 }

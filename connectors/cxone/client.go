@@ -2,7 +2,6 @@ package cxone
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -420,5 +419,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-var errNotConnected = errors.New("cxone: not connected")

@@ -132,6 +132,9 @@ func (a *applinkIngestion) Ingest(ctx context.Context, it *Interaction) (string,
 			return "", engine.Failure{Code: "bad_upload_url", Detail: c.red.clean(err.Error())}
 		}
 		up.url = u // signed: it carries its own authorisation
+		if pu, err := url.Parse(u); err == nil {
+			c.red.add(pu.RawQuery) // the signature is a credential: never in a trace or a log
+		}
 	} else {
 		up.url, up.idemKey, up.bearer = c.api(a.mediaPath(it.ID)), it.IdempotencyKey, true
 	}
@@ -151,8 +154,8 @@ func (a *applinkIngestion) Plan(it *Interaction) []PlannedRequest {
 	return out
 }
 
-// interactionTime bounds: an end before the start (a negative duration) is
-// sent as the start.
+// endOf is a call's end: its start plus its Engage duration (a negative
+// duration ends it at its start).
 func endOf(start time.Time, durationMS int64) time.Time {
 	return start.Add(time.Duration(max(durationMS, 0)) * time.Millisecond)
 }

@@ -56,7 +56,7 @@ func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]state.LedgerC
 		args = append(args, runID)
 	}
 	q += ` GROUP BY entity, state, reason
-		ORDER BY entity, CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason`
+		ORDER BY entity, CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason, state`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: ledger counts: %w", err)

@@ -141,7 +141,7 @@ func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]state.LedgerC
 	rows, err := s.pool.Query(ctx, `SELECT entity, state, reason, count(*) AS n FROM applink_ledger
 		WHERE spec = $1 AND ($2 = '' OR run_id = $2)
 		GROUP BY entity, state, reason
-		ORDER BY entity COLLATE "C", CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason COLLATE "C"`, s.spec, runID)
+		ORDER BY entity COLLATE "C", CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason COLLATE "C", state COLLATE "C"`, s.spec, runID)
 	if err != nil {
 		return nil, fmt.Errorf("state: ledger counts: %w", err)
 	}

@@ -321,3 +321,31 @@ func RunRecordRoundTrip(t *testing.T, s state.Backend, dir string) {
 		t.Errorf("purge line %+v (%+v)", runs[2], e)
 	}
 }
+
+// LedgerCountsOrder: both drivers order the counts the same, queued right
+// after imported (their DDL and queries drifted once: only PostgreSQL did).
+func LedgerCountsOrder(t *testing.T, s state.Backend, dir string) {
+	ctx := context.Background()
+	l, err := s.Begin("r1", "spec", filepath.Join(dir, "r1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []string{"failed", "excluded", "queued", "imported", "queued", "retrying"} {
+		l.Row(engine.LedgerRow{Entity: "call", ID: fmt.Sprintf("c%d", i), State: st}, uint64(2*i+2), false)
+	}
+	l.Row(engine.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 2, true)
+	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := s.LedgerCounts(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range counts {
+		got = append(got, fmt.Sprintf("%s/%s/%d", c.Entity, c.State, c.N))
+	}
+	if want := "agent/imported/1 call/imported/1 call/queued/2 call/excluded/1 call/failed/1 call/retrying/1"; strings.Join(got, " ") != want {
+		t.Errorf("counts %s, want %s", strings.Join(got, " "), want)
+	}
+}

@@ -18,36 +18,41 @@ import (
 )
 
 // FuzzReadCalls reads random calls.csv and business_data.csv bodies (after
-// valid headers) through every join path and checks them against a model
-// built with encoding/csv, not the scanner under test (csvOracle): each
-// calls.csv record is emitted
-// once, in order, with its id when it has one; the first call of an id gets
-// exactly the good business-data rows of that id (the last value of a name)
-// and fails when one of them could not be read or a name comes twice; every
-// other business-data record (an id of no call, or none that can be read)
-// is emitted on its own line as a row without a call (ErrBDWithoutCall).
-// The paths agree with each other.
+// valid headers, each with a byte order mark before it when a bit of bom
+// says so) through every join path and checks them against a model built
+// with encoding/csv, not the scanner under test (csvOracle): each
+// calls.csv record is emitted once, in order, with its id when it has one;
+// the first call of an id gets exactly the good business-data rows of that
+// id (the last value of a name) and fails when one of them could not be
+// read or a name comes twice; every other business-data record (an id of
+// no call, or none that can be read) is emitted on its own line as a row
+// without a call (ErrBDWithoutCall). The paths agree with each other.
+// testdata/fuzz/FuzzReadCalls holds seeds of wrong widths, unclosed and
+// stray quotes and byte order marks.
 func FuzzReadCalls(f *testing.F) {
-	f.Add([]byte(mixedCalls), []byte(mixedBD))
-	f.Add([]byte(mixedCalls), []byte("c2,Tier,late\n"+mixedBD))
-	f.Add([]byte("a\nb\nc\n"), []byte("b,x,1\na,y,2\nb,x,3\n"))
-	f.Add([]byte("\"a\n\"\"\",b\r\n"), []byte("\"a\n\"\"\",n,v\r\n\"\n"))
-	f.Add([]byte(mixedCalls), []byte("c1,A,1\nc1,B,\"open\nc2,A,2\n,x,y\nc9,A,\"x\"y\nc3,A,3\n"))
+	f.Add([]byte(mixedCalls), []byte(mixedBD), uint8(0))
+	f.Add([]byte(mixedCalls), []byte("c2,Tier,late\n"+mixedBD), uint8(0))
+	f.Add([]byte("a\nb\nc\n"), []byte("b,x,1\na,y,2\nb,x,3\n"), uint8(0))
+	f.Add([]byte("\"a\n\"\"\",b\r\n"), []byte("\"a\n\"\"\",n,v\r\n\"\n"), uint8(0))
+	f.Add([]byte(mixedCalls), []byte("c1,A,1\nc1,B,\"open\nc2,A,2\n,x,y\nc9,A,\"x\"y\nc3,A,3\n"), uint8(0))
 	// One folder for every input: a fresh one per input costs more than
 	// the reading under test.
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, calls, bd []byte) {
+	f.Fuzz(func(t *testing.T, calls, bd []byte, bom uint8) {
 		if len(calls)+len(bd) > maxQuoted/2 {
 			t.Skip("the oracle does not give up on a quote after maxQuoted bytes, as the scanner does")
 		}
-		write := func(name, head string, body []byte) {
+		write := func(name, head string, bit uint8, body []byte) {
+			if bom&bit != 0 {
+				head = "\xEF\xBB\xBF" + head
+			}
 			if err := os.WriteFile(filepath.Join(dir, name), append([]byte(head), body...), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		write(CallsFile, callsHead, calls)
-		write(BDFile, "call_id,name,value\n", bd)
-		write(AgentsFile, strings.Join(agentsHeader, ",")+"\n", calls)
+		write(CallsFile, callsHead, 1, calls)
+		write(BDFile, "call_id,name,value\n", 2, bd)
+		write(AgentsFile, strings.Join(agentsHeader, ",")+"\n", 4, calls)
 
 		m := newModel(calls, bd)
 		var outs [4][]string

@@ -342,6 +342,10 @@ func errString(err error) string {
 // resynchronising scanner: every other record is read exactly as before (same
 // fields, same line, in order), and what else comes out (bad lines, or
 // records a corruption made) lies on the lines of the corrupted record.
+// testdata/fuzz/FuzzResync holds a seed per way a line goes bad (a wrong
+// width, an unclosed quote read on past its line, a stray or bare quote,
+// BOMs), each with good lines after it: a scanner that loses the line after
+// a bad one fails them, whichever way the line went bad.
 func FuzzResync(f *testing.F) {
 	f.Add([]byte("C1\x00in\x00Support\x00C2\x00out\x00Sales\x00C3\x00in\x00x"), uint8(3), uint8(1), uint8(0), uint16(9))
 	f.Add([]byte("a\x00b\x00c\nd\x00e,f\x00g\x00h\"i\x00j"), uint8(2), uint8(0), uint8(1), uint16(3))

@@ -238,7 +238,7 @@ func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
 	}
 	root := ce.prog.Node()
 	f := &Filter{Block: b.Type, Source: ce.text, Program: ce.prog, Range: ce.rng, pos: ce.pos,
-		ReadsBD: readsIdent(root, "bd")}
+		ReadsBD: readsIdent(root, "bd"), BDNames: bdNames(root)}
 	if b.Type == "tenant" {
 		f.TenantID = tenantEquals(root)
 	}
@@ -280,7 +280,7 @@ func (d *decoder) decodeField(b *hcl.Block) {
 			if ce, ok := d.compile(a, CallEnv{}, want, f.Type+" field value"); ok {
 				f.Value, f.Program, f.Range, f.pos = ce.text, ce.prog, ce.rng, ce.pos
 				root := ce.prog.Node()
-				f.ReadsBD, f.Direct = readsIdent(root, "bd"), directShape(root, f.Type)
+				f.ReadsBD, f.Direct, f.BDNames = readsIdent(root, "bd"), directShape(root, f.Type), bdNames(root)
 			}
 		} else if v, ok := d.str(a); ok {
 			f.Value = v

@@ -94,8 +94,9 @@ type Filter struct {
 	Range   hcl.Range   // the expression in the .hcl file
 
 	// Facts read once from the compiled tree (facts.go).
-	ReadsBD  bool   // the expression names bd: the engine builds the map only then
-	TenantID *int64 // set when the filter is exactly tenant_id == N (push-down)
+	ReadsBD  bool     // the expression names bd: the engine builds the map only then
+	BDNames  []string // the business-data names it reads by name (bd.X), first use first
+	TenantID *int64   // set when the filter is exactly tenant_id == N (push-down)
 
 	pos exprMap // expr positions -> file positions, for RunError
 }
@@ -111,8 +112,9 @@ type Field struct {
 	Decl    hcl.Range   // the block header
 
 	// Facts read once from the compiled tree (facts.go).
-	ReadsBD bool   // the value names bd: the engine builds the map only then
-	Direct  Direct // a shape the engine reads without the VM, if any
+	ReadsBD bool     // the value names bd: the engine builds the map only then
+	BDNames []string // the business-data names it reads by name (bd.X), first use first
+	Direct  Direct   // a shape the engine reads without the VM, if any
 
 	pos exprMap // expr positions -> file positions, for RunError
 }

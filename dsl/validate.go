@@ -82,6 +82,10 @@ func (d *decoder) validate() {
 	}
 }
 
+// DidYouMean is didYouMean for the engine's findings on data (a bd name no
+// row carries): " Did you mean "X"?" or "".
+func DidYouMean(name string, candidates []string) string { return didYouMean(name, candidates) }
+
 // didYouMean returns " Did you mean \"X\"?" for the candidate closest to
 // name, or "" when none is close enough to be a likely typo.
 func didYouMean(name string, candidates []string) string {

@@ -164,6 +164,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		}
 	}
 	sum.ImportedByDay = ev.importedByDay()
+	sum.Findings = append(sum.Findings, ev.findings()...)
 
 	prog.phase("commit")
 	if err := opts.Sink.Commit(ctx); err != nil {

@@ -25,6 +25,11 @@ type Summary struct {
 	Agents Tally
 	Calls  Tally
 
+	// Findings are mistakes of the spec the data shows (findings.go): a
+	// business-data name no row carries, a field empty on every imported
+	// call. Warnings at the top of the summary.
+	Findings []string
+
 	BadRows       int      // rows a source could not read (with or without an id)
 	BadRowSamples []string // "calls.csv:12: call C1: bad start_time …"
 	BadNoID       int      // bad rows whose id could not be read: summary only, no ledger row
@@ -264,6 +269,16 @@ func WriteVerdict(w io.Writer, s *Summary, specDir string) {
 		return
 	}
 	var parts []string
+	// Advice by cause: a row the source could not read fails the same way
+	// until someone fixes the file; a row a sink refused is retried.
+	bad := min(s.BadRows-s.BadNoID, f)
+	var advice []string
+	if bad > 0 || u > 0 || o > 0 {
+		advice = append(advice, "fix the source row; the next run reads it again")
+	}
+	if f > bad {
+		advice = append(advice, "rows the sink refused are retried on the next run")
+	}
 	if f > 0 {
 		parts = append(parts, plural(f, "failed row"))
 	}
@@ -273,8 +288,8 @@ func WriteVerdict(w io.Writer, s *Summary, specDir string) {
 	if o > 0 {
 		parts = append(parts, plural(o, "business data row")+" without a call")
 	}
-	fmt.Fprintf(w, "needs attention: %s; see `applink report %s` (failures and bad rows with file:line); failed rows are retried on the next run\n",
-		strings.Join(parts, ", "), specDir)
+	fmt.Fprintf(w, "needs attention: %s; see `applink report %s` (failures and bad rows with file:line); %s\n",
+		strings.Join(parts, ", "), specDir, strings.Join(advice, "; "))
 }
 
 func plural(n int, what string) string {
@@ -296,6 +311,7 @@ func (s *Summary) CallsPerSecond() float64 {
 // the run so the CLI, the TUI and reports share it.
 func WriteSummary(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "run %s (plan %s) in %s, %.0f calls/s\n", s.RunID, short(s.PlanHash), s.Elapsed.Round(time.Millisecond), s.CallsPerSecond())
+	WriteFindings(w, s.Findings)
 	for _, part := range []struct {
 		name string
 		t    *Tally
@@ -325,6 +341,14 @@ func WriteSummary(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "sent: %d agents, %d calls\n", s.Sent.Agents, s.Sent.Calls)
 	}
 	WriteSummaryNotes(w, s)
+}
+
+// WriteFindings renders a run's findings on the spec, one warning a line;
+// the summaries put them first, where a consultant looks.
+func WriteFindings(w io.Writer, findings []string) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "warning: %s\n", f)
+	}
 }
 
 // WriteSummaryNotes renders what a summary says beyond the counts: drift,
@@ -417,7 +441,7 @@ func (s *Summary) JSON() map[string]any {
 		"agents": tally(&s.Agents), "calls": tally(&s.Calls), "counted": tally(&Tally{By: s.Counted}),
 		"source_rows": s.SourceRows, "imported_by_day": s.ImportedByDay, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
 		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
-		"warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,
+		"findings": s.Findings, "warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,
 		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
 		"problems": map[string]int{"failed": failed, "unreadable": unreadable, "bd_without_call": bdWithoutCall},
 		"ended":    s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),

@@ -247,6 +247,7 @@ type resultJSON struct {
 	DuplicatesSeen int            `json:"duplicates_seen"`
 	Warnings       int            `json:"warnings"`
 	WarnSamples    []string       `json:"warn_samples"`
+	Findings       []string       `json:"findings"`
 	FieldOmitted   map[string]int `json:"field_omitted"`
 	Stages         []StageCount   `json:"stages"`
 	Calls          map[string]int `json:"calls"`
@@ -279,7 +280,7 @@ func (r *Result) JSON() ([]byte, error) {
 	j := resultJSON{
 		DB: r.DBPath, RunID: s.RunID, PlanHash: s.PlanHash, Started: s.Started.UTC(), ElapsedMS: s.Elapsed.Milliseconds(),
 		SourceRows: s.SourceRows, BadRows: s.BadRows, BadNoID: s.BadNoID, BadSamples: nonNil(s.BadRowSamples),
-		DuplicatesSeen: s.DuplicateSeen, Warnings: s.Warnings, WarnSamples: nonNil(s.WarnSamples),
+		DuplicatesSeen: s.DuplicateSeen, Findings: nonNil(s.Findings), Warnings: s.Warnings, WarnSamples: nonNil(s.WarnSamples),
 		FieldOmitted: s.FieldOmitted, FieldOmittedSamples: s.FieldOmittedSamples, Stages: r.Stages, Calls: r.Reasons, Agents: r.Agents, Diff: r.Diff,
 		Drift:     []driftJSON{},
 		WouldSend: sendJSON{Agents: r.WouldSend.Agents, Calls: r.WouldSend.Calls},
@@ -313,7 +314,7 @@ func parseResult(b []byte) (*Result, error) {
 	s := &engine.Summary{
 		RunID: j.RunID, PlanHash: j.PlanHash, Started: j.Started, Elapsed: time.Duration(j.ElapsedMS) * time.Millisecond,
 		Agents: tallyFrom(j.Agents), Calls: tallyFrom(j.Calls),
-		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
+		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Findings: j.Findings, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
 		FieldOmitted: j.FieldOmitted, FieldOmittedSamples: j.FieldOmittedSamples, DuplicateSeen: j.DuplicatesSeen, SourceRows: j.SourceRows,
 		Watermarks: map[string]engine.Watermark{},
 	}
@@ -340,6 +341,7 @@ func (r *Result) WriteText(w io.Writer) {
 		rate = float64(s.SourceRows) / s.Elapsed.Seconds()
 	}
 	fmt.Fprintf(w, "preview of plan %s: %d call rows in %s (%.0f calls/s)\n", shortHash(s.PlanHash), s.SourceRows, s.Elapsed.Round(time.Millisecond), rate)
+	engine.WriteFindings(w, s.Findings)
 	if r.DBPath != "" {
 		fmt.Fprintf(w, "stored in %s\n", r.DBPath)
 	}

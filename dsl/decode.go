@@ -388,6 +388,11 @@ func (d *decoder) str(a *hcl.Attribute) (string, bool) {
 func (d *decoder) nonEmpty(a *hcl.Attribute) string {
 	v, ok := d.str(a)
 	if ok && strings.TrimSpace(v) == "" {
+		if env := envName(a.Expr, d.ctx); env != "" {
+			d.errorf(a.Expr.Range(), a.Range, "Empty "+a.Name,
+				"The attribute %s reads env(%q), and the environment variable %s is unset or empty. Set %s, or write the value in the spec.", a.Name, env, env, env)
+			return v
+		}
 		d.errorf(a.Expr.Range(), a.Range, "Empty "+a.Name, "The attribute %s must not be empty.", a.Name)
 	}
 	return v

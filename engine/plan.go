@@ -34,6 +34,9 @@ type Plan struct {
 	Staging dsl.Staging
 	Sink    *dsl.Sink
 	State   *dsl.State // where the state lives; nil: the DuckDB file (not part of the hash)
+	// Schedule is how often serve runs the spec (not part of the hash: it
+	// changes when, not what).
+	Schedule dsl.Schedule
 
 	// Mappings, by source index, say how each source fills the canonical
 	// columns (nil for a driver without a describer); set by Describe.
@@ -79,8 +82,9 @@ func Compile(spec *dsl.Spec) (*Plan, error) {
 		Calls:   spec.Calls,
 		Fields:  spec.Fields,
 		Staging: spec.Staging,
-		Sink:    spec.Sink,
-		State:   spec.State,
+		Sink:     spec.Sink,
+		State:    spec.State,
+		Schedule: spec.Schedule,
 	}
 	if p.Window.BackfillDays == 0 && !p.Window.BackfillRequestedAt.IsZero() {
 		p.Window.BackfillDays = dsl.DefaultBackfillDays

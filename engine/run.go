@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,6 +269,9 @@ func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error
 		src, err := f(ctx, s)
 		if err != nil {
 			CloseSources(srcs)
+			if strings.HasPrefix(err.Error(), "source "+s.Name+":") {
+				return nil, err // the connector named the source already: prefix once
+			}
 			return nil, fmt.Errorf("open source %q: %w", s.Name, err)
 		}
 		srcs = append(srcs, src)

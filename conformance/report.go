@@ -40,6 +40,7 @@ func DiagnosticLines(specDir string, diags hcl.Diagnostics) []byte {
 // depends on time or on the machine.
 func SummaryText(s *engine.Summary) string {
 	var b strings.Builder
+	engine.WriteFindings(&b, s.Findings)
 	for _, part := range []struct {
 		name string
 		t    *engine.Tally

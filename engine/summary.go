@@ -28,7 +28,7 @@ type Summary struct {
 	// Findings are mistakes of the spec the data shows (findings.go): a
 	// business-data name no row carries, a field empty on every imported
 	// call. Warnings at the top of the summary.
-	Findings []string
+	Findings []Finding
 
 	BadRows       int      // rows a source could not read (with or without an id)
 	BadRowSamples []string // "calls.csv:12: call C1: bad start_time …"
@@ -345,9 +345,9 @@ func WriteSummary(w io.Writer, s *Summary) {
 
 // WriteFindings renders a run's findings on the spec, one warning a line;
 // the summaries put them first, where a consultant looks.
-func WriteFindings(w io.Writer, findings []string) {
+func WriteFindings(w io.Writer, findings []Finding) {
 	for _, f := range findings {
-		fmt.Fprintf(w, "warning: %s\n", f)
+		fmt.Fprintf(w, "warning: %s\n", f.Text)
 	}
 }
 

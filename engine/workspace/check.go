@@ -49,7 +49,11 @@ func (w *Workspace) Check(ctx context.Context) []CheckResult {
 	if readCalls {
 		// The spec's bd names against the data, as a run compares them.
 		if f := engine.BDNameFindings(w.Plan, seen); len(f) > 0 {
-			out = append(out, CheckResult{Name: "business data", Kind: "spec", Driver: "bd", Lines: f,
+			lines := make([]string, len(f))
+			for i := range f {
+				lines[i] = f[i].Text
+			}
+			out = append(out, CheckResult{Name: "business data", Kind: "spec", Driver: "bd", Lines: lines,
 				Error: fmt.Sprintf("%d business-data %s no row of the source carries: the field would be empty on every call", len(f), pluralWord(len(f), "name", "names"))})
 		}
 	}

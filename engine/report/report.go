@@ -70,6 +70,9 @@ type Report struct {
 	// Accounting is of the latest run (it read the whole source) or of the
 	// run asked for; nil before any run.
 	Accounting *Accounting `json:"accounting"`
+	// Findings are that run's findings on the spec (a bd name no row
+	// carries, a field empty on every imported call): warnings.
+	Findings []engine.Finding `json:"findings"`
 	// Counted are the calls of that run its sources filtered inside the
 	// database (the window or tenant pushed into SQL): never read, so in no
 	// ledger, but counted per reason.
@@ -242,6 +245,7 @@ type summary struct {
 	BadRows       int                 `json:"bad_rows"`
 	BadNoID       int                 `json:"bad_no_id"`
 	BadSamples    []string            `json:"bad_samples"`
+	Findings      []engine.Finding    `json:"findings"`
 	Duplicates    int                 `json:"duplicates_seen"`
 	AgentDiff     struct {
 		Drift []struct{ UserID, Change string }
@@ -356,6 +360,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if run != nil {
 		s := sums[run.RunID]
 		r.Accounting = accounting(run.RunID, s)
+		r.Findings = s.Findings
 		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadSamples)}
 		r.Counted = fromTally("call", s.Counted).Lines
 		r.Omitted = omitted(s)

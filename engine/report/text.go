@@ -31,7 +31,11 @@ func (r *Report) writeText(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "applink report: plan unavailable (%s); reported from the state alone\n", r.PlanUnavailable)
 	}
-	fmt.Fprintf(w, "state: %s · made %s\n\n", r.StatePath, r.Generated.Format(stamp))
+	fmt.Fprintf(w, "state: %s · made %s\n", r.StatePath, r.Generated.Format(stamp))
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "warning: %s\n", f.Text)
+	}
+	fmt.Fprintln(w)
 
 	if r.Scope == "run" {
 		fmt.Fprintf(w, "run %s: what it read and the ledger rows it set\n", r.RunID)

@@ -81,15 +81,11 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 func destination(plan *engine.Plan, ws *workspace.Workspace) string {
 	var b strings.Builder
 	b.WriteString("\ndestination:\n")
-	if s := plan.Sink; s != nil && s.Kind != "" {
-		api := s.APIURL
-		if api == "" {
-			api = "discovered from the tenant at run time"
-		}
-		fmt.Fprintf(&b, "  sink      %s: tenant %q, API %s\n", s.Kind, plan.CXoneTenant, hostOf(api))
-	} else {
-		fmt.Fprintf(&b, "  sink      outbox %s (run --out overrides)\n", ws.Paths.Outbox)
+	fmt.Fprintf(&b, "  sink      %s", sinkDescription(plan, ws))
+	if s := plan.Sink; s == nil || s.Kind == "" {
+		b.WriteString(" (run --out overrides)")
 	}
+	b.WriteString("\n")
 	st := ws.State
 	switch st.Driver {
 	case state.DriverPostgres:
@@ -111,6 +107,20 @@ func destination(plan *engine.Plan, ws *workspace.Workspace) string {
 		b.WriteString("  schedule  none (applink serve needs --every)\n")
 	}
 	return b.String()
+}
+
+// sinkDescription names where a run sends: the outbox folder, or the
+// sink's kind with the tenant and API host.
+func sinkDescription(plan *engine.Plan, ws *workspace.Workspace) string {
+	s := plan.Sink
+	if s == nil || s.Kind == "" {
+		return "outbox " + ws.Paths.Outbox
+	}
+	api := s.APIURL
+	if api == "" {
+		api = "discovered from the tenant at run time"
+	}
+	return fmt.Sprintf("%s: tenant %q, API %s", s.Kind, plan.CXoneTenant, hostOf(api))
 }
 
 // hostOf is a URL's scheme and host, or the text itself.

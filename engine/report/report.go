@@ -260,7 +260,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: workspace.DefaultRetentionDays}
+	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: workspace.DefaultRetentionDays, Findings: []engine.Finding{}}
 	if p := opts.Plan; p != nil {
 		r.Plan = planInfo(p)
 		if p.Staging.RetentionDays > 0 {
@@ -360,7 +360,9 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if run != nil {
 		s := sums[run.RunID]
 		r.Accounting = accounting(run.RunID, s)
-		r.Findings = s.Findings
+		if s.Findings != nil {
+			r.Findings = s.Findings
+		}
 		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadSamples)}
 		r.Counted = fromTally("call", s.Counted).Lines
 		r.Omitted = omitted(s)
@@ -530,11 +532,14 @@ func eventDetail(rec *state.RunRecord) string {
 		RemovedRows int               `json:"removed_rows"`
 		Before      *time.Time        `json:"before"`
 		All         bool              `json:"all"`
+		Error       string            `json:"error"` // failed
 	}
 	if err := json.Unmarshal(rec.Summary, &d); err != nil {
 		return "(detail unreadable: " + err.Error() + ")"
 	}
 	switch rec.Kind {
+	case workspace.EventFailed:
+		return "did not commit: " + d.Error
 	case "restore":
 		s := fmt.Sprintf("resent run %s: %d agents, %v calls", d.FromRun, d.Agents, d.Calls)
 		if len(d.Missing) > 0 {

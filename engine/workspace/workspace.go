@@ -176,6 +176,10 @@ func (w *Workspace) Where() string {
 	return "outbox " + w.Paths.Outbox
 }
 
+// EventFailed is the run history's kind for a run that failed before it
+// committed: its detail is {"error": why}, secrets masked.
+const EventFailed = "failed"
+
 // RunResult is what Run did.
 type RunResult struct {
 	Summary       *engine.Summary
@@ -190,11 +194,19 @@ type RunResult struct {
 // changed rows reach the sink, a copy of what is sent is staged, and the
 // state is committed after the sink. On an error the state is unchanged
 // (the result may still carry the partial summary).
-func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*RunResult, error) {
+func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (res *RunResult, err error) {
 	// Sources first: a source that cannot be opened (a missing folder, an
 	// unreachable server) must not leave a new state file behind.
+	now := w.now()
+	runID := now.UTC().Format("20060102T150405.000000Z")
 	srcs, err := engine.OpenSources(ctx, w.Plan, w.Registry)
 	if err != nil {
+		if w.State.Exists() { // never create a state for a run that cannot start
+			if st, serr := w.OpenState(ctx); serr == nil {
+				w.recordFailure(ctx, st, runID, now, err)
+				st.Close()
+			}
+		}
 		return nil, err
 	}
 	defer engine.CloseSources(srcs)
@@ -203,7 +215,11 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return nil, err
 	}
 	defer st.Close()
-	now := w.now()
+	defer func() {
+		if err != nil {
+			w.recordFailure(ctx, st, runID, now, err)
+		}
+	}()
 	r := &RunResult{RetentionDays: w.RetentionDays()}
 	r.Pruned, err = st.Prune(ctx, now.Add(-time.Duration(r.RetentionDays)*24*time.Hour), now)
 	if err != nil {
@@ -217,7 +233,6 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return r, err
 	}
 	defer prior.Close() // its scratch file
-	runID := now.UTC().Format("20060102T150405.000000Z")
 	r.StageDir = filepath.Join(w.Paths.Staging, runID)
 	primary, where, err := w.Target(nil)
 	if err != nil {
@@ -272,6 +287,16 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
 	}
 	return r, err
+}
+
+// recordFailure puts a run that failed into the history (the report lists
+// it, issue 21.7), with why, secrets masked. A run stopped by a signal did
+// not fail: it is not recorded.
+func (w *Workspace) recordFailure(ctx context.Context, st state.Backend, runID string, started time.Time, err error) {
+	if errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil {
+		return
+	}
+	_ = st.RecordEvent(context.WithoutCancel(ctx), EventFailed, runID, started, map[string]string{"error": dsl.MaskSecrets(err.Error())})
 }
 
 // DryRun runs the plan against the committed state with the spec's sink in

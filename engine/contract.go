@@ -327,6 +327,20 @@ type Labeled interface {
 	Label() string
 }
 
+// DeliveryCounter is implemented by a sink that can say what it delivered
+// in a run, beyond the rows the engine handed it (CXone: users created and
+// updated, calls acknowledged, media files, business-data values): the
+// summary and the report show it.
+type DeliveryCounter interface {
+	Delivered() []Delivered
+}
+
+// Delivered is one count of what a sink delivered, e.g. {"media files", 200}.
+type Delivered struct {
+	What string `json:"what"`
+	N    int64  `json:"n"`
+}
+
 // UnknownFieldError is what StagingArea.Read returns for a staged value whose
 // field is not among the fields it was given (the spec dropped or renamed
 // it since the run): a caller that only shows the copy may add the field

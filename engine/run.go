@@ -26,6 +26,9 @@ type Options struct {
 	Sources      []Source     // optional: already opened sources, one per plan source (tests)
 	Prior        Prior        // optional: the last committed ledger; only changes are sent
 	Ledger       LedgerWriter // optional: made durable after the sink commits
+	// Delivered, optional, says what the sink delivered (a sink that counts
+	// it, DeliveryCounter); asked after the sink commits, for the summary.
+	Delivered DeliveryCounter
 }
 
 // Progress is a snapshot of a run's counters.
@@ -172,6 +175,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		return sum, fmt.Errorf("commit sink: %w", err)
 	}
 	committed = true
+	if opts.Delivered != nil {
+		sum.Delivered = opts.Delivered.Delivered()
+	}
 	for _, f := range fails.list() {
 		t := &sum.Calls
 		if f.Entity == "agent" {

@@ -55,6 +55,9 @@ type Summary struct {
 	ImportedByDay map[string]int
 
 	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
+	// Delivered is what the sink says it delivered (DeliveryCounter); nil
+	// for a sink that does not count.
+	Delivered []Delivered
 
 	AgentDiff, CallDiff Diff                        // against the prior ledger (all new without one)
 	Removed             struct{ Agents, Calls int } // in the prior ledger, no longer in the source
@@ -340,7 +343,19 @@ func WriteSummary(w io.Writer, s *Summary) {
 	} else {
 		fmt.Fprintf(w, "sent: %d agents, %d calls\n", s.Sent.Agents, s.Sent.Calls)
 	}
+	if len(s.Delivered) > 0 {
+		fmt.Fprintf(w, "delivered: %s\n", DeliveredText(s.Delivered))
+	}
 	WriteSummaryNotes(w, s)
+}
+
+// DeliveredText is "208 calls, 200 media files, …".
+func DeliveredText(d []Delivered) string {
+	parts := make([]string, len(d))
+	for i, x := range d {
+		parts[i] = fmt.Sprintf("%d %s", x.N, x.What)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteFindings renders a run's findings on the spec, one warning a line;
@@ -442,7 +457,7 @@ func (s *Summary) JSON() map[string]any {
 		"source_rows": s.SourceRows, "imported_by_day": s.ImportedByDay, "bd_without_call": s.BDWithoutCall, "bd_without_call_samples": s.BDWithoutCallSamples,
 		"bad_rows": s.BadRows, "bad_no_id": s.BadNoID, "bad_samples": s.BadRowSamples,
 		"findings": s.Findings, "warnings": s.Warnings, "field_omitted": s.FieldOmitted, "field_omitted_samples": s.FieldOmittedSamples, "duplicates_seen": s.DuplicateSeen,
-		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed,
+		"agent_diff": s.AgentDiff, "call_diff": s.CallDiff, "removed": s.Removed, "sent": s.Sent, "failed": s.Failed, "delivered": s.Delivered,
 		"problems": map[string]int{"failed": failed, "unreadable": unreadable, "bd_without_call": bdWithoutCall},
 		"ended":    s.Started.Add(s.Elapsed).UTC().Format(time.RFC3339),
 	}

@@ -15,7 +15,11 @@ import (
 
 // registry names the connectors this build offers, explicitly: no connector
 // registers itself (a global registry is a known weakness of benthos's).
-func registry() engine.Registry {
+func registry() engine.Registry { return registryWith(cxone.Options{}) }
+
+// registryWith is registry with the cxone sink's options (the demo points
+// it at an in-process fake with that fake's credentials).
+func registryWith(cx cxone.Options) engine.Registry {
 	return engine.Registry{
 		Sources: map[string]engine.SourceFactory{
 			"snapshot": snapshot.Open,
@@ -29,7 +33,9 @@ func registry() engine.Registry {
 		},
 		Sinks: map[string]engine.SinkFactory{
 			"cxone": func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
-				s, err := cxone.New(cfg, cxone.Options{DryRun: dryRun})
+				o := cx
+				o.DryRun = dryRun
+				s, err := cxone.New(cfg, o)
 				if err != nil {
 					return nil, err // not a typed nil in the interface
 				}
@@ -43,7 +49,7 @@ func registry() engine.Registry {
 		},
 		SinkCheckers: map[string]engine.SinkChecker{
 			"cxone": func(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer) error {
-				return cxone.Check(ctx, cfg, fields, w, cxone.Options{})
+				return cxone.Check(ctx, cfg, fields, w, cx)
 			},
 		},
 		// What `applink plan` prints of a source's mapping.

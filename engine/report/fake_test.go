@@ -150,6 +150,7 @@ func newFakeState() *fakeState {
 		"bad_samples": sum1["bad_samples"],
 		"agent_diff":  map[string]any{"Drift": []map[string]string{{"UserID": "u0007", "Change": "deactivated"}}},
 		"sent":        map[string]int{"Agents": 0, "Calls": 14},
+		"delivered":   []map[string]any{{"what": "calls", "n": 12}, {"what": "media files", "n": 12}, {"what": "calls with business data", "n": 12}},
 	}
 	f.runs = []state.RunRecord{
 		{RunID: run1, Kind: "run", PlanHash: "p1", Started: t1, Ended: t1.Add(9 * time.Second), Summary: mustJSON(sum1)},

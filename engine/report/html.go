@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 //go:embed report.html.tmpl
@@ -16,6 +18,7 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 	"day":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"dash":   dash,
 	"plural": plural,
+	"delivered": engine.DeliveredText,
 	"f":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"pct": func(n, of int) string {
 		if of == 0 {

@@ -73,6 +73,9 @@ type Report struct {
 	// Findings are that run's findings on the spec (a bd name no row
 	// carries, a field empty on every imported call): warnings.
 	Findings []engine.Finding `json:"findings"`
+	// Delivered is what that run's sink said it delivered (CXone: agents,
+	// calls, media files, business data); empty for the outbox.
+	Delivered []engine.Delivered `json:"delivered"`
 	// Counted are the calls of that run its sources filtered inside the
 	// database (the window or tenant pushed into SQL): never read, so in no
 	// ledger, but counted per reason.
@@ -246,6 +249,7 @@ type summary struct {
 	BadNoID       int                 `json:"bad_no_id"`
 	BadSamples    []string            `json:"bad_samples"`
 	Findings      []engine.Finding    `json:"findings"`
+	Delivered     []engine.Delivered  `json:"delivered"`
 	Duplicates    int                 `json:"duplicates_seen"`
 	AgentDiff     struct {
 		Drift []struct{ UserID, Change string }
@@ -260,7 +264,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: workspace.DefaultRetentionDays, Findings: []engine.Finding{}}
+	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: workspace.DefaultRetentionDays, Findings: []engine.Finding{}, Delivered: []engine.Delivered{}}
 	if p := opts.Plan; p != nil {
 		r.Plan = planInfo(p)
 		if p.Staging.RetentionDays > 0 {
@@ -362,6 +366,9 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 		r.Accounting = accounting(run.RunID, s)
 		if s.Findings != nil {
 			r.Findings = s.Findings
+		}
+		if s.Delivered != nil {
+			r.Delivered = s.Delivered
 		}
 		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadSamples)}
 		r.Counted = fromTally("call", s.Counted).Lines

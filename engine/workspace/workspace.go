@@ -272,15 +272,20 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	if queue != nil {
 		ledger = queue.Ledger(ledger)
 	}
+	var delivered engine.DeliveryCounter
+	if dc, ok := primary.(engine.DeliveryCounter); ok {
+		delivered = dc
+	}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
-		Registry: w.Registry,
-		Sources:  srcs,
-		Sink:     stage,
-		RunID:    runID,
-		Prior:    prior,
-		Ledger:   ledger,
-		Progress: progress,
-		Now:      w.Now, // one clock for the run, its history and its staging entry
+		Delivered: delivered,
+		Registry:  w.Registry,
+		Sources:   srcs,
+		Sink:      stage,
+		RunID:     runID,
+		Prior:     prior,
+		Ledger:    ledger,
+		Progress:  progress,
+		Now:       w.Now, // one clock for the run, its history and its staging entry
 	})
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {

@@ -22,7 +22,7 @@ func cmdDemo(ctx context.Context, args []string, std stdio) int {
 	agents := c.fs.Int("agents", demogen.DefaultAgents, "number of Engage users")
 	seed := c.fs.Uint64("seed", 1, "random `SEED`: the same seed gives the same files")
 	quiet := c.fs.Bool("quiet", false, "no progress on stderr")
-	sinkKind := c.fs.String("sink", "outbox", "where the demo run sends: `outbox` (a folder) or cxone (a fake CXone tenant started in this process on 127.0.0.1)")
+	sinkKind := c.fs.String("sink", "outbox", "where the demo run sends, `KIND`: outbox (a folder) or cxone (a fake CXone tenant started in this process on 127.0.0.1)")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code

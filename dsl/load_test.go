@@ -114,7 +114,7 @@ func TestLoadClean(t *testing.T) {
 	sink.DeclRange = hcl.Range{}
 	wantSink := Sink{Kind: "cxone", APIURL: "https://api-eu1.niceincontact.com", AuthURL: "https://cxone.niceincontact.com/auth/token",
 		Concurrency: 8, RequestsPerSecond: 20, Timeout: 30 * time.Second}
-	if sink != wantSink {
+	if !reflect.DeepEqual(sink, wantSink) {
 		t.Errorf("sink = %+v\nwant %+v", sink, wantSink)
 	}
 }

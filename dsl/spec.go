@@ -144,7 +144,12 @@ type Sink struct {
 	// BusinessDataRequestsPerSecond is the Business Data API's own rate
 	// limit (0: RequestsPerSecond).
 	BusinessDataRequestsPerSecond float64
-	DeclRange                     hcl.Range `json:"-"`
+	// Settings are the attributes the sink's connector declares in its
+	// descriptor beyond the fields above (a number, string or bool each):
+	// a connector adds a setting there and reads it here, without a change
+	// to the spec language. Set only when loaded with the connectors.
+	Settings  map[string]any `json:",omitempty"`
+	DeclRange hcl.Range      `json:"-"`
 }
 
 // WindowStart is the first instant of the import window: calls that started

@@ -194,11 +194,11 @@ func (p *Plan) String() string { return p.render() }
 func (p *Plan) Describe(reg Registry) error {
 	p.Mappings = make([]*SourceMapping, len(p.Sources))
 	for i, s := range p.Sources {
-		f := reg.Describe[s.Driver]
-		if f == nil {
+		d := reg.Source(s.Driver)
+		if d == nil || d.Describe == nil {
 			continue
 		}
-		m, err := f(s)
+		m, err := d.Describe(s)
 		if err != nil {
 			return fmt.Errorf("source %q: %w", s.Name, err)
 		}

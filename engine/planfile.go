@@ -147,8 +147,12 @@ func describeWatermark(w Watermark, ok bool) string {
 
 // Plan recompiles the saved spec files (not the folder) into the plan, and
 // checks it is the plan that was saved.
-func (pf *PlanFile) Plan(dir string) (*Plan, error) {
-	spec, diags := dsl.Parse(dir, pf.Files)
+func (pf *PlanFile) Plan(dir string) (*Plan, error) { return pf.PlanWith(dir, dsl.LoadOptions{}) }
+
+// PlanWith is Plan with the build's connectors (as the plan was compiled:
+// a sink's descriptor-only settings are part of its hash).
+func (pf *PlanFile) PlanWith(dir string, opts dsl.LoadOptions) (*Plan, error) {
+	spec, diags := dsl.ParseWith(dir, pf.Files, opts)
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("saved spec does not validate: %s", diags.Error())
 	}

@@ -267,12 +267,12 @@ func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
 func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
 	var srcs []Source
 	for _, s := range plan.Sources {
-		f := reg.Sources[s.Driver]
-		if f == nil {
+		d := reg.Source(s.Driver)
+		if d == nil {
 			CloseSources(srcs)
 			return nil, fmt.Errorf("source %q: no connector for driver %q in this build", s.Name, s.Driver)
 		}
-		src, err := f(ctx, s)
+		src, err := d.Open(ctx, s)
 		if err != nil {
 			CloseSources(srcs)
 			if strings.HasPrefix(err.Error(), "source "+s.Name+":") {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/charmbracelet/x/term"
@@ -81,7 +82,7 @@ func loadPlanFile(ctx context.Context, path, dir string, paths workspace.Paths, 
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
-	plan, err := pf.Plan(dir)
+	plan, err := pf.PlanWith(dir, dsl.LoadOptions{Connectors: registry().Connectors()})
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings

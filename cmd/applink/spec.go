@@ -38,9 +38,12 @@ func loadSpecTo(dir string, format string, std stdio, diagsAreOutput, sources bo
 		fmt.Fprintf(std.err, "applink: %s\n", msg)
 		return nil, 0, exitUsage
 	}
-	spec, diags := dsl.Load(dir)
+	reg := registry()
+	// The build's connectors check their blocks (names, settings) at
+	// validate time, each at its line.
+	spec, diags := dsl.LoadWith(dir, dsl.LoadOptions{Connectors: reg.Connectors()})
 	if sources {
-		diags = engine.CheckSources(spec, diags, registry())
+		diags = engine.CheckSources(spec, diags, reg)
 	}
 	if format == "json" && !diagsAreOutput && !diags.HasErrors() {
 		std.out = std.err

@@ -35,8 +35,8 @@ func (w *Workspace) Check(ctx context.Context) []CheckResult {
 	for _, src := range w.Plan.Sources {
 		var buf bytes.Buffer
 		var err error
-		if chk := w.Registry.SourceCheckers[src.Driver]; chk != nil {
-			err = chk(ctx, src, w.Plan.Window.From, &buf)
+		if d := w.Registry.Source(src.Driver); d != nil && d.Check != nil {
+			err = d.Check(ctx, src, w.Plan.Window.From, &buf)
 		} else {
 			var names []string
 			var calls int
@@ -62,9 +62,9 @@ func (w *Workspace) Check(ctx context.Context) []CheckResult {
 		out = append(out, checkOutbox(w.Paths.Outbox))
 	}
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
-		if chk := w.Registry.SinkCheckers[s.Kind]; chk != nil {
+		if d := w.Registry.Sink(s.Kind); d != nil && d.Check != nil {
 			var buf bytes.Buffer
-			err := chk(ctx, *s, w.Plan.Fields, &buf)
+			err := d.Check(ctx, *s, w.Plan.Fields, &buf)
 			out = append(out, result(s.Kind, "sink", s.Kind, &buf, err))
 		}
 	}
@@ -89,12 +89,12 @@ func result(name, kind, driver string, buf *bytes.Buffer, err error) CheckResult
 // without a call on their own line, never as call rows.
 // It returns the business-data names the calls carry and the call rows read.
 func (w *Workspace) readThrough(ctx context.Context, src dsl.Source, out io.Writer) (seen []string, calls int, err error) {
-	f := w.Registry.Sources[src.Driver]
-	if f == nil {
+	d := w.Registry.Source(src.Driver)
+	if d == nil {
 		return nil, 0, fmt.Errorf("no connector for driver %q in this build", src.Driver)
 	}
 	start := time.Now()
-	s, err := f(ctx, src)
+	s, err := d.Open(ctx, src)
 	if err != nil {
 		return nil, 0, err
 	}

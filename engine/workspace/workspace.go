@@ -142,11 +142,11 @@ func (w *Workspace) RetentionDays() int {
 // cumulative outbox. where says it for people ("outbox DIR", "CXone URL").
 func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, err error) {
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
-		f := w.Registry.Sinks[s.Kind]
-		if f == nil {
+		d := w.Registry.Sink(s.Kind)
+		if d == nil {
 			return nil, "", fmt.Errorf("sink %q: no connector for it in this build", s.Kind)
 		}
-		sink, err := f(*s, dryRun)
+		sink, err := d.Open(*s, dryRun)
 		if err != nil {
 			return nil, "", err
 		}

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Connector describes one connector's block to the spec language, the way
@@ -51,7 +53,17 @@ type ConnectorBlock struct {
 	Source *Source
 	Sink   *Sink
 	State  *State
+	// Body, EvalContext and Fields let a connector decode settings of its
+	// own from the block (env() works in them) and check them against the
+	// spec's fields.
+	Body        hcl.Body
+	EvalContext *hcl.EvalContext
+	Fields      []Field
 }
+
+// EvalContext is the evaluation context of spec attributes: env("NAME")
+// and nothing else.
+func EvalContext() *hcl.EvalContext { return evalContext() }
 
 // Error is a diagnostic at attribute a's value (its whole block when a is
 // nil), for Validate.
@@ -158,6 +170,7 @@ func (d *decoder) validateConnectors() {
 		if cb.block == BlockSource {
 			cb.cb.Source = &d.spec.Sources[cb.source]
 		}
+		cb.cb.EvalContext, cb.cb.Fields = d.ctx, d.spec.Fields
 		c := d.conns.Find(cb.block, cb.name)
 		if c == nil || c.Validate == nil {
 			continue
@@ -192,13 +205,19 @@ func (d *decoder) settings(kind string, attrs hcl.Attributes, typed map[string]b
 		case v.Type() == cty.Number:
 			f, _ := v.AsBigFloat().Float64()
 			goV = f
-		default:
+		case v.Type().IsPrimitiveType():
 			sv, err := convert.Convert(v, cty.String)
 			if err != nil {
-				d.errorf(attr.Expr.Range(), attr.Range, "Incorrect attribute value type", "The attribute %s must be a %s.", a.Name, a.Type)
 				continue
 			}
 			goV = sv.AsString()
+		default:
+			// A map or an object (max_length = { CustomerID = 64 }): its
+			// JSON form, decoded; the connector checks the shape.
+			b, err := ctyjson.Marshal(v, v.Type())
+			if err != nil || json.Unmarshal(b, &goV) != nil {
+				continue
+			}
 		}
 		if out == nil {
 			out = map[string]any{}

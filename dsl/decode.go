@@ -227,7 +227,7 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	d.spec.Sources = append(d.spec.Sources, src)
 	d.srcDecl = append(d.srcDecl, sourceDecl{block: b, systemID: sysAttr})
 	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockSource, name: src.Driver,
-		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes}, source: len(d.spec.Sources) - 1})
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, Body: b.Body}, source: len(d.spec.Sources) - 1})
 }
 
 func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
@@ -347,7 +347,7 @@ func (d *decoder) decodeSink(b *hcl.Block) {
 	}
 	d.spec.Sink = s
 	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockSink, name: s.Kind,
-		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, Sink: s}})
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, Sink: s, Body: b.Body}})
 }
 
 // rate reads an optional requests-per-second attribute (> 0); 0 when absent.

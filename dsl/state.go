@@ -84,5 +84,5 @@ func (d *decoder) decodeState(b *hcl.Block) {
 	}
 	d.spec.State = st
 	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockState, name: st.Driver,
-		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, State: st}})
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, State: st, Body: b.Body}})
 }

@@ -395,6 +395,21 @@ type SinkDescriptor struct {
 	Spec  dsl.Connector
 	Open  SinkFactory
 	Check SinkChecker // credentials and endpoint; optional
+	// Plan, optional, gives the plan what the sink's settings say about
+	// the mapping (cxone's max_length: Plan.SetFieldMaxLength); cmd calls
+	// it right after Compile.
+	Plan func(cfg dsl.Sink, p *Plan) error
+}
+
+// PrepareSink calls the plan's sink's Plan hook, if any.
+func (r Registry) PrepareSink(p *Plan) error {
+	if p.Sink == nil || p.Sink.Kind == "" {
+		return nil
+	}
+	if d := r.Sink(p.Sink.Kind); d != nil && d.Plan != nil {
+		return d.Plan(*p.Sink, p)
+	}
+	return nil
 }
 
 // Source is the descriptor of a driver, or nil.

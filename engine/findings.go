@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/hashicorp/hcl/v2"
@@ -31,6 +32,15 @@ const (
 )
 
 func (f Finding) String() string { return f.Text }
+
+// DeliveredText is "208 calls, 200 media files, …".
+func DeliveredText(d []Delivered) string {
+	parts := make([]string, len(d))
+	for i, x := range d {
+		parts[i] = fmt.Sprintf("%d %s", x.N, x.What)
+	}
+	return strings.Join(parts, ", ")
+}
 
 // BDNameFindings compares the business-data names the plan reads by name
 // (bd.X in fields and the calls filter) with the names the source carries,

@@ -29,6 +29,10 @@ type Options struct {
 	// Delivered, optional, says what the sink delivered (a sink that counts
 	// it, DeliveryCounter); asked after the sink commits, for the summary.
 	Delivered DeliveryCounter
+	// Queue says the ledger queues the calls sent to the sink for delivery
+	// workers (a PostgreSQL state's RunLedger.Queues): the run counts them
+	// queued, not imported.
+	Queue bool
 }
 
 // Progress is a snapshot of a run's counters.
@@ -95,7 +99,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if now == nil {
 		now = time.Now
 	}
-	sum = &Summary{PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum = &Summary{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	if opts.RunID == "" {
 		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
 	}
@@ -132,6 +136,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if err != nil {
 		return nil, err
 	}
+	ev.queue = opts.Queue
 	prog := newProgressTicker(opts.Progress, sum.Started, now)
 
 	// Agents.
@@ -183,8 +188,10 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		if f.Entity == "agent" {
 			t = &sum.Agents
 		}
-		t.moveImported(StateReason{StateFailed, f.Reason})
-		sum.Failed = append(sum.Failed, f)
+		t.moveImported(StateReason{f.State, f.Reason})
+		if f.State == StateFailed {
+			sum.Failed = append(sum.Failed, f)
+		}
 		if opts.Ledger != nil {
 			// Replaces the imported row written during the run; the next run
 			// retries it (its fingerprint no longer matches).
@@ -194,6 +201,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		}
 	}
 	sum.Elapsed = now().Sub(sum.Started)
+	sum.Delivery.Queued = sum.Calls.Count(StateQueued)
 	if opts.Ledger != nil {
 		// The sink has the rows: from here a crash only makes the next run
 		// resend them, which sinks absorb by id. Commit cleans up after
@@ -499,7 +507,14 @@ type failures struct {
 func (f *failures) add(entity, id string, fl Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: fl.Code, Detail: fl.Detail})
+	// A row a rate-limited sink did not send is left for the next run:
+	// excluded (its fingerprint matches nothing, so it is sent again),
+	// never failed.
+	st := StateFailed
+	if fl.Code == ReasonRateLimited {
+		st = StateExcluded
+	}
+	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: st, Reason: fl.Code, Detail: fl.Detail})
 }
 
 func (f *failures) list() []LedgerRow {

@@ -18,7 +18,10 @@ var updateReference = flag.Bool("update-reference", false, "rewrite docs/connect
 // settingsOnly are "connector.attribute" settings that only a descriptor
 // declares: the language decodes them into dsl.Sink.Settings when loaded
 // with the connectors.
-var settingsOnly = map[string]bool{}
+var settingsOnly = map[string]bool{
+	"cxone.user_management_requests_per_second": true, "cxone.ingestion_requests_per_second": true,
+	"cxone.max_length": true, "cxone.rate_limit_max_wait": true,
+}
 
 var referencePage = filepath.Join("..", "..", "docs", "connectors.md")
 

@@ -137,6 +137,9 @@ func compileSources(dir, format string, std stdio, sources bool) (*engine.Plan, 
 		return nil, code
 	}
 	plan, err := engine.Compile(spec)
+	if err == nil {
+		err = registry().PrepareSink(plan) // what the sink's settings say of the mapping (max_length)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return nil, exitFindings

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
@@ -23,12 +24,13 @@ func Descriptor(opts Options) engine.SinkDescriptor {
 			Block: dsl.BlockSink, Name: "cxone",
 			Doc: "The NICE CXone APIs: agents through user management, calls and media through the call-import contract (connectors/cxone/CONTRACT.md), business data through the Business Data API. Credentials only from " +
 				strings.Join(dsl.CXoneCredentialEnv, ", ") + ".",
-			Attrs:    Attrs,
+			Attrs:    descriptorAttrs(),
 			Validate: validateSink,
 		},
 		Open: func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
 			o := opts
 			o.DryRun = dryRun
+			o.Extra = extraFromSettings(cfg.Settings)
 			s, err := New(cfg, o)
 			if err != nil {
 				return nil, err // not a typed nil in the interface
@@ -36,9 +38,58 @@ func Descriptor(opts Options) engine.SinkDescriptor {
 			return s, nil
 		},
 		Check: func(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer) error {
-			return Check(ctx, cfg, fields, w, opts)
+			o := opts
+			o.Extra = extraFromSettings(cfg.Settings)
+			return Check(ctx, cfg, fields, w, o)
+		},
+		Plan: func(cfg dsl.Sink, p *engine.Plan) error {
+			return p.SetFieldMaxLength(extraFromSettings(cfg.Settings).MaxLength)
 		},
 	}
+}
+
+// descriptorAttrs are Attrs and the settings DecodeExtra reads
+// (ExtraAttributes), each once, with the fuller doc.
+func descriptorAttrs() []dsl.Attr {
+	out := append([]dsl.Attr(nil), Attrs...)
+	for _, x := range ExtraAttributes {
+		i := -1
+		for j := range out {
+			if out[j].Name == x.Name {
+				i = j
+			}
+		}
+		if i >= 0 {
+			out[i].Doc = x.Doc
+			continue
+		}
+		out = append(out, dsl.Attr{Name: x.Name, Type: x.Type, Doc: x.Doc})
+	}
+	return out
+}
+
+// extraFromSettings is Extra from the sink block's descriptor-only
+// settings (dsl.Sink.Settings), which survive the sink's JSON form (a
+// delivery job carries it); validate has checked them with DecodeExtra.
+func extraFromSettings(s map[string]any) Extra {
+	var x Extra
+	num := func(name string) float64 {
+		f, _ := s[name].(float64)
+		return f
+	}
+	x.UserManagementRPS, x.IngestionRPS = num("user_management_requests_per_second"), num("ingestion_requests_per_second")
+	if m, ok := s["max_length"].(map[string]any); ok {
+		x.MaxLength = map[string]int{}
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				x.MaxLength[k] = int(f)
+			}
+		}
+	}
+	if d, ok := s["rate_limit_max_wait"].(string); ok {
+		x.MaxRateLimitWait, _ = time.ParseDuration(d)
+	}
+	return x
 }
 
 // Attrs are the sink block's settings, as the reference page lists them.
@@ -59,6 +110,9 @@ var Attrs = []dsl.Attr{
 // at their line (issue 18.3: a bad setting is not found by the first run).
 func validateSink(b *dsl.ConnectorBlock) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if b.Body != nil {
+		_, diags = DecodeExtra(b.Body, b.EvalContext, b.Fields)
+	}
 	s := b.Sink
 	for _, p := range []struct{ name, value string }{{"calls_path", s.CallsPath}, {"media_path", s.MediaPath}} {
 		a := b.Attrs[p.name]

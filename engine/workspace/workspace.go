@@ -286,6 +286,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 		Ledger:    ledger,
 		Progress:  progress,
 		Now:       w.Now, // one clock for the run, its history and its staging entry
+		Queue:     queue != nil,
 	})
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {
@@ -301,7 +302,7 @@ func (w *Workspace) recordFailure(ctx context.Context, st state.Backend, runID s
 	if errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil {
 		return
 	}
-	_ = st.RecordEvent(context.WithoutCancel(ctx), EventFailed, runID, started, map[string]string{"error": dsl.MaskSecrets(err.Error())})
+	_ = st.RecordEvent(context.WithoutCancel(ctx), EventFailed, runID, started, &engine.EventRecord{Error: dsl.MaskSecrets(err.Error())})
 }
 
 // DryRun runs the plan against the committed state with the spec's sink in

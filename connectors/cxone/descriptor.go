@@ -97,7 +97,7 @@ var Attrs = []dsl.Attr{
 	{Name: "api_url", Type: "URL", Default: "discovered from the tenant", Doc: "the tenant's API host"},
 	{Name: "auth_url", Type: "URL", Default: DefaultIssuer, Doc: "the OAuth2 issuer (or its token endpoint)"},
 	{Name: "concurrency", Type: "number", Default: fmt.Sprint(DefaultConcurrency), Doc: "requests in flight, 1..256"},
-	{Name: "requests_per_second", Type: "number", Default: fmt.Sprint(DefaultRequestsPerSecond), Doc: "the rate limit of all requests"},
+	{Name: "requests_per_second", Type: "number", Default: fmt.Sprint(DefaultRequestsPerSecond), Doc: "requests per second for the whole tenant: the default of each endpoint family's rate below"},
 	{Name: "business_data_requests_per_second", Type: "number", Default: "requests_per_second", Doc: "the Business Data API's own rate limit"},
 	{Name: "timeout", Type: "duration", Default: DefaultTimeout.String(), Doc: "of one request"},
 	{Name: "calls_path", Type: "string", Default: DefaultCallsPath, Doc: "the API path calls are POSTed to; starts with /"},

@@ -191,8 +191,12 @@ func DecodeRunRecord(b []byte, started time.Time) (*RunRecord, error) {
 	return s, nil
 }
 
-// EventRecord is what a restore or a purge stored in the run history (the
-// history line's kind says which).
+// EventFailed is the run history's kind for a run that failed before it
+// committed: its EventRecord's Error says why, secrets masked.
+const EventFailed = "failed"
+
+// EventRecord is what a restore, a purge or a failed run stored in the run
+// history (the history line's kind says which).
 type EventRecord struct {
 	Version int
 	// A restore:

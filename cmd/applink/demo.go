@@ -88,7 +88,7 @@ func cmdDemo(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	fmt.Fprintf(std.out, "\n%s\n", plan.String())
-	ws := workspace.New(plan, workspace.DefaultPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""), registry())
+	ws := newWorkspace(plan, workspace.DefaultPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""))
 	return runPlan(ctx, ws, *quiet, "text", std)
 }
 
@@ -123,6 +123,7 @@ sink "cxone" {
 	fmt.Fprintf(std.out, "\n%s\n", plan.String())
 	reg := registryWith(cxone.Options{Getenv: srv.Getenv})
 	ws := workspace.New(plan, workspace.DefaultPaths(specDir, "", ""), reg)
+	ws.Drivers = stateDrivers()
 	code = runPlan(ctx, ws, quiet, "text", std)
 	if code == exitUsage {
 		return code

@@ -191,7 +191,7 @@ func (w *Workspace) checkState(ctx context.Context) CheckResult {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := state.OpenConfigReadOnly(ctx, w.State)
+	st, err := w.Drivers.OpenReadOnly(ctx, w.State)
 	if err != nil {
 		r.OK, r.Error = false, dsl.MaskSecrets(err.Error())
 		return r

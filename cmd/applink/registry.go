@@ -36,7 +36,8 @@ func registry() engine.Registry {
 				return s, nil
 			},
 		},
-		Outbox:  func(dir string) engine.Sink { return outbox.NewCumulative(dir) },
+		// The cumulative outbox, and the segments of queued runs and workers.
+		Outbox:  func(dir string) engine.Sink { return outbox.NewFolder(dir) },
 		Staging: outbox.Staging{},
 		SourceCheckers: map[string]engine.SourceChecker{
 			"mssql": mssql.Check,

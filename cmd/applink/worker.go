@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/serve"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -24,6 +26,8 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	rescueAfter := c.fs.Duration("rescue-after", 15*time.Minute, "hand a delivery still running after `DURATION` (its worker died) to another worker; more than --job-timeout")
 	pollEvery := c.fs.Duration("poll-every", time.Second, "look for jobs every `DURATION` besides PostgreSQL's notifications")
 	format := c.withFormat("text", []string{"text", "json"}, "log format on stderr")
+	listen := c.fs.String("listen", "", "serve /healthz, /readyz and /metrics on `ADDR` (host:port; default: none)")
+	progressEvery := c.fs.Duration("progress-every", 30*time.Second, "log a progress line (delivered, failed, rate) every `DURATION`; 0: never")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
@@ -55,10 +59,34 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	}
 	log := slog.New(h)
 	log.Info("worker starting", "state", state.RedactDSN(*dsn), "concurrency", *concurrency, "pid", os.Getpid())
-	err := delivery.Run(ctx, delivery.Config{
-		DSN: *dsn, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
-		PollEvery: *pollEvery, Log: log,
-		Started: func() { log.Info("worker ready: delivering queued calls") },
+	// TODO(state merge): one pgstate.DB (pool, migration, queue reads).
+	st, err := state.OpenPostgres(ctx, *dsn, "")
+	if err != nil {
+		log.Error("worker stopped", "error", err.Error())
+		return exitFindings
+	}
+	defer st.Close()
+	pool := st.Pool()
+	metrics := serve.NewWorkerMetrics(queueReader(st))
+	if *listen != "" {
+		ep := &serve.WorkerEndpoint{Listen: *listen, Metrics: metrics, Log: log, Ready: func(ctx context.Context) error {
+			if err := pool.Ping(ctx); err != nil {
+				return fmt.Errorf("state not reachable: %w", err)
+			}
+			return nil
+		}}
+		addr, err := ep.Start(ctx)
+		if err != nil {
+			log.Error("worker stopped", "error", err.Error())
+			return exitFindings
+		}
+		log.Info("worker endpoint listening", "addr", addr)
+	}
+	err = delivery.Run(ctx, delivery.Config{
+		DSN: *dsn, Pool: pool, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
+		PollEvery: *pollEvery, Log: log, Observer: metrics, ProgressEvery: *progressEvery,
+		Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
+		Started:  func() { log.Info("worker ready: delivering queued calls") },
 	})
 	if err != nil {
 		log.Error("worker stopped", "error", err.Error())
@@ -66,4 +94,20 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	}
 	log.Info("worker stopped")
 	return exitOK
+}
+
+// queueReader reads every spec's delivery queue for the worker's /metrics.
+// TODO(state merge): pgstate.DB.QueueBySpec with the oldest age.
+func queueReader(st *state.PGStore) serve.QueueReader {
+	return func(ctx context.Context) (map[string]serve.QueueView, error) {
+		qs, err := st.QueueBySpec(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]serve.QueueView, len(qs))
+		for spec, q := range qs {
+			out[spec] = serve.QueueView{Queued: q.Queued, Delivering: q.InFlight, Retrying: q.Retrying}
+		}
+		return out, nil
+	}
 }

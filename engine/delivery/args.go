@@ -23,9 +23,12 @@ type Args struct {
 	Key int64 `json:"key"`
 	FP  int64 `json:"fp"`
 	// Reason is the imported row's reason (agent_unmapped or none).
-	Reason string    `json:"reason,omitempty"`
-	Call   CallDoc   `json:"call"`
-	Agent  *AgentDoc `json:"agent,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Seq is the call's ledger row's position among the rows the run sent
+	// (an outbox's segments order their union by run and Seq).
+	Seq   int64     `json:"seq,omitempty"`
+	Call  CallDoc   `json:"call"`
+	Agent *AgentDoc `json:"agent,omitempty"`
 }
 
 // Kind implements river.JobArgs.

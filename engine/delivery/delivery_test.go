@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
@@ -294,25 +292,36 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	}
 }
 
-// The job's completion and the ledger row are one transaction: when the
-// completion fails, the row stays queued.
-func TestSettleIsOneTransaction(t *testing.T) {
+// A worker killed after settling its row but before River completed the
+// job sends nothing twice: the job is worked again, finds its row settled
+// and completes without a delivery.
+func TestRedeliveryAfterSettleSendsNothing(t *testing.T) {
 	dsn := statetest.DSN(t)
 	st := queueCalls(t, dsn, "r1", 1, 3)
 	var raw []byte
 	if err := st.Pool().QueryRow(context.Background(), `SELECT args FROM river_job`).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
-	job := &river.Job[Args]{JobRow: &rivertype.JobRow{ID: 1, State: rivertype.JobStateAvailable}}
-	if err := json.Unmarshal(raw, &job.Args); err != nil {
+	var a Args
+	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatal(err)
 	}
 	w := NewWorker(st.Pool(), engine.Registry{}, nil)
-	if err := w.settle(context.Background(), job, &outcome{ok: true}); err == nil {
-		t.Fatal("completing a job that is not running succeeded")
+	defer w.Close()
+	if _, err := w.settler.do(context.Background(), settlement{row: rowRef{spec: a.Spec, key: a.Key, fp: a.FP}, out: outcome{ok: true}}); err != nil {
+		t.Fatal(err)
 	}
-	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateQueued {
-		t.Errorf("the row changed though the job did not complete: %+v", r)
+	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateImported || r.FP != uint64(a.FP) {
+		t.Fatalf("settled row %+v", r)
+	}
+	rec := newRecorder()
+	startWorker(t, Config{DSN: dsn, Registry: rec.registry()})
+	waitSettled(t, st, 30*time.Second)
+	if n := rec.count("c0"); n != 0 {
+		t.Errorf("a settled call was delivered again %d times", n)
+	}
+	if js := jobStates(t, st); js["completed"] != 1 {
+		t.Errorf("jobs %v", js)
 	}
 }
 

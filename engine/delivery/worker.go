@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/applink-dev/applink/dsl"
 	"log/slog"
+	"math"
+	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +49,18 @@ type Config struct {
 	Log       *slog.Logger // one line per failure and retry; default discarded
 	// Started, when set, is called once the workers run (tests).
 	Started func()
+	// Segments opens this process's segment writer in an outbox folder
+	// (connectors/outbox.OpenSegmentWriter); nil: deliveries into an
+	// outbox merge into its files one at a time (slow, one process).
+	Segments func(dir, name string) (SegmentAppender, error)
+	// Name names this process's segment folders (default: host, pid and
+	// start time).
+	Name string
+	// Observer hears every delivery's end (metrics); may be nil.
+	Observer Observer
+	// ProgressEvery logs a progress line (delivered, failed, rate) this
+	// often; 0: never.
+	ProgressEvery time.Duration
 }
 
 func (c *Config) defaults() {
@@ -82,7 +99,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := state.MigratePostgres(ctx, pool); err != nil {
 		return fmt.Errorf("state %s: %w", state.RedactDSN(cfg.DSN), err)
 	}
-	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout}
+	prog := &progress{next: cfg.Observer}
+	cfg.Observer = prog
+	w := newWorker(pool, cfg)
+	defer w.Close()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -110,10 +130,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sweep := time.NewTicker(cfg.SweepEvery)
 	defer sweep.Stop()
+	var progC <-chan time.Time
+	if cfg.ProgressEvery > 0 {
+		t := time.NewTicker(cfg.ProgressEvery)
+		defer t.Stop()
+		progC = t.C
+	}
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
+		case <-progC:
+			prog.log(cfg.Log)
 		case <-sweep.C:
 			if n, err := Sweep(ctx, pool); err != nil {
 				cfg.Log.Warn("sweep of discarded deliveries failed", "error", err.Error())
@@ -147,24 +175,112 @@ func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
-// Worker is the River worker of delivery jobs.
+// SegmentAppender is a worker's own segment files in an outbox folder
+// (connectors/outbox.SegmentWriter): a delivered call is appended, and Sync
+// makes a batch durable before its ledger rows are settled.
+type SegmentAppender interface {
+	Append(run string, seq int64, fieldsKey string, fields []dsl.Field, c *engine.OutCall, r engine.LedgerRow) error
+	Sync() error
+	Close() error
+}
+
+// Observer is told of every delivery attempt's end (metrics, progress).
+// outcome is imported, failed, retrying or stale (a newer version of the
+// call was queued since: nothing sent); reason is the failure's code.
+type Observer interface {
+	Delivered(spec, outcome, reason string, took time.Duration)
+}
+
+// Outcomes of a delivery attempt, as Observer hears them.
+const (
+	OutcomeImported = "imported"
+	OutcomeFailed   = "failed"
+	OutcomeRetrying = "retrying"
+	OutcomeStale    = "stale"
+)
+
+// Worker is the River worker of delivery jobs. It keeps, for its life, one
+// segment writer per outbox folder and the targets of the runs it served;
+// the ledger checks and updates of concurrent deliveries go to PostgreSQL
+// in batches (group commit), and River's completer completes the jobs in
+// batches after Work returns.
 type Worker struct {
 	river.WorkerDefaults[Args]
-	pool    *pgxpool.Pool
-	reg     engine.Registry
-	log     *slog.Logger
-	timeout time.Duration
-	targets sync.Map // spec + "\x00" + run id -> *Target
-	outbox  sync.Map // outbox folder -> *sync.Mutex
+	pool     *pgxpool.Pool
+	reg      engine.Registry
+	log      *slog.Logger
+	timeout  time.Duration
+	name     string // this process's segment folder name
+	segOpen  func(dir, name string) (SegmentAppender, error)
+	obs      Observer
+	targets  sync.Map // spec + "\x00" + run id -> *Target
+	outbox   sync.Map // outbox folder -> *sync.Mutex (the per-delivery path)
+	segMu    sync.Mutex
+	segs     map[string]SegmentAppender // outbox folder -> this worker's writer
+	check    *group[rowRef, bool]
+	settler  *group[settlement, struct{}]
+	stopOnce sync.Once
+	stop     context.CancelFunc
+}
+
+// rowRef is a job's ledger row as enqueued.
+type rowRef struct {
+	spec    string
+	key, fp int64
+}
+
+// settlement is a delivery's end for its ledger row; seg, when set, is the
+// segment the call was appended to, synced before the row is settled.
+type settlement struct {
+	row rowRef
+	out outcome
+	seg SegmentAppender
 }
 
 // NewWorker returns the worker on a pool, for a River client of one's own
-// (tests, benchmarks).
+// (tests, benchmarks). Its batch writers run until Close.
 func NewWorker(pool *pgxpool.Pool, reg engine.Registry, log *slog.Logger) *Worker {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	return newWorker(pool, Config{Registry: reg, Log: log})
+}
+
+func newWorker(pool *pgxpool.Pool, cfg Config) *Worker {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{pool: pool, reg: reg, log: log}
+	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout, name: cfg.Name,
+		segOpen: cfg.Segments, obs: cfg.Observer, segs: map[string]SegmentAppender{}}
+	if w.name == "" {
+		w.name = workerName()
+	}
+	batch := max(cfg.Concurrency, 16)
+	w.check = newGroup(batch, w.checkBatch)
+	w.settler = newGroup(batch, w.settleBatch)
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	go w.check.run(ctx)
+	go w.settler.run(ctx)
+	return w
+}
+
+// Close stops the batch writers and closes the segment writers; call it
+// after River stopped working jobs.
+func (w *Worker) Close() error {
+	w.stopOnce.Do(w.stop)
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	var errs []error
+	for _, s := range w.segs {
+		errs = append(errs, s.Close())
+	}
+	w.segs = map[string]SegmentAppender{}
+	return errors.Join(errs...)
+}
+
+// workerName names this process's segment folder: host, pid and start,
+// so no two processes (nor two lives of one pid) share one.
+func workerName() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("w-%s-%d-%s", h, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 // Timeout implements river.Worker.
@@ -176,66 +292,131 @@ type outcome struct {
 	code      string // the failure's reason code (http_422, encode, …)
 	detail    string
 	permanent bool // no retry can help
+	retry     bool // settled as retrying (not the last attempt)
 }
 
-// Work implements river.Worker: deliver the call, then settle the job and
-// the ledger row in one transaction. A failure that a retry may cure is
-// returned to River (which retries with backoff) unless this was the last
-// attempt; then, or when no retry can help, the row ends failed.
+// Work implements river.Worker: check the row is still this delivery's,
+// deliver the call, then settle the row (with the other deliveries ending
+// at the same time). A failure that a retry may cure is returned to River
+// (which retries with backoff) unless this was the last attempt; then, or
+// when no retry can help, the row ends failed. The job itself is completed
+// by River after Work returns nil.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	began := time.Now()
 	a := &job.Args
-	var st string
-	var fp int64
-	err := w.pool.QueryRow(ctx, `SELECT state, fp FROM applink_ledger WHERE spec = $1 AND key = $2`, a.Spec, a.Key).Scan(&st, &fp)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows) || (err == nil && (st != engine.StateQueued || fp != a.FP)):
-		// A later run queued a newer version of the call (or the row is
-		// gone): that job delivers it; this one is done.
-		return w.settle(ctx, job, nil)
-	case err != nil:
+	ref := rowRef{spec: a.Spec, key: a.Key, fp: a.FP}
+	current, err := w.check.do(ctx, ref)
+	if err != nil {
 		return fmt.Errorf("ledger row of call %s: %w", a.Call.CallID, err)
 	}
-	out := w.deliver(ctx, job)
-	if out.ok || out.permanent || job.Attempt >= job.MaxAttempts {
-		if !out.ok {
-			w.log.Warn("delivery failed", "spec", a.Spec, "call", a.Call.CallID, "attempt", job.Attempt, "reason", out.code, "detail", out.detail)
-		}
-		return w.settle(ctx, job, &out)
+	if !current {
+		// A later run queued a newer version of the call (or the row is
+		// settled already: a redelivery after a kill): that job delivers it.
+		w.observe(a.Spec, OutcomeStale, "", began)
+		return nil
+	}
+	out, seg := w.deliver(ctx, job)
+	final := out.ok || out.permanent || job.Attempt >= job.MaxAttempts
+	out.retry = !final
+	if _, err := w.settler.do(ctx, settlement{row: ref, out: out, seg: seg}); err != nil {
+		w.observe(a.Spec, OutcomeRetrying, "settle", began)
+		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
+	}
+	switch {
+	case out.ok:
+		w.observe(a.Spec, OutcomeImported, "", began)
+		return nil
+	case final:
+		w.log.Warn("delivery failed", "spec", a.Spec, "call", a.Call.CallID, "attempt", job.Attempt, "reason", out.code, "detail", out.detail)
+		w.observe(a.Spec, OutcomeFailed, out.code, began)
+		return nil
 	}
 	w.log.Info("delivery will be retried", "spec", a.Spec, "call", a.Call.CallID, "attempt", job.Attempt, "of", job.MaxAttempts, "reason", out.code, "detail", out.detail)
+	w.observe(a.Spec, OutcomeRetrying, out.code, began)
 	return fmt.Errorf("deliver call %s: %s: %s", a.Call.CallID, out.code, out.detail)
 }
 
-// settle completes the job and, when out says so, the ledger row, in one
-// transaction. The row is touched only while it is still this delivery's.
-func (w *Worker) settle(ctx context.Context, job *river.Job[Args], out *outcome) error {
-	tx, err := w.pool.Begin(ctx)
+func (w *Worker) observe(spec, outcome, reason string, began time.Time) {
+	if w.obs != nil {
+		w.obs.Delivered(spec, outcome, reason, time.Since(began))
+	}
+}
+
+// checkBatch says for each row whether it is still queued with the job's
+// fingerprint: one query for the batch.
+//
+// TODO(state merge): pgstate's batched Pending replaces this SQL.
+func (w *Worker) checkBatch(ctx context.Context, refs []rowRef) ([]bool, []error) {
+	specs, keys, fps := make([]string, len(refs)), make([]int64, len(refs)), make([]int64, len(refs))
+	for i, r := range refs {
+		specs[i], keys[i], fps[i] = r.spec, r.key, r.fp
+	}
+	rows, err := w.pool.Query(ctx, `SELECT v.i FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS v(spec, key, fp, i)
+		JOIN applink_ledger l ON l.spec = v.spec AND l.key = v.key AND l.fp = v.fp AND l.state = 'queued'`, specs, keys, fps)
 	if err != nil {
-		return err
+		return nil, errsFor(len(refs), err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	a := &job.Args
-	if out != nil {
-		var err error
-		if out.ok {
-			_, err = tx.Exec(ctx, `UPDATE applink_ledger SET state = 'imported'
-				WHERE spec = $1 AND key = $2 AND state = 'queued' AND fp = $3`, a.Spec, a.Key, a.FP)
-		} else {
-			// fp 0 matches no fingerprint: the next run sends the call again.
-			_, err = tx.Exec(ctx, `UPDATE applink_ledger SET state = 'failed', reason = $4, detail = $5, fp = 0
-				WHERE spec = $1 AND key = $2 AND state = 'queued' AND fp = $3`, a.Spec, a.Key, a.FP, out.code, out.detail)
+	out := make([]bool, len(refs))
+	var i int64
+	if _, err := pgx.ForEachRow(rows, []any{&i}, func() error { out[i-1] = true; return nil }); err != nil {
+		return nil, errsFor(len(refs), err)
+	}
+	return out, nil
+}
+
+// settleBatch makes the batch's segment appends durable (one fsync per
+// segment writer), then settles the rows in one transaction. A row is
+// changed only while it is still queued with the job's fingerprint, so a
+// repeat (a redelivery after a kill) changes nothing.
+//
+// TODO(state merge): pgstate's SettleTx (retrying rows, media) replaces
+// this SQL.
+func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{}, []error) {
+	errs := make([]error, len(items))
+	synced := map[SegmentAppender]error{}
+	for i, it := range items {
+		if it.seg == nil {
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
+		err, done := synced[it.seg]
+		if !done {
+			err = it.seg.Sync()
+			synced[it.seg] = err
+		}
+		errs[i] = err
+	}
+	var specs, states, reasons, details []string
+	var keys, fps []int64
+	for i, it := range items {
+		if errs[i] != nil || it.out.retry {
+			continue
+		}
+		st := engine.StateImported
+		if !it.out.ok {
+			st = engine.StateFailed
+		}
+		specs, keys, fps = append(specs, it.row.spec), append(keys, it.row.key), append(fps, it.row.fp)
+		states, reasons, details = append(states, st), append(reasons, it.out.code), append(details, it.out.detail)
+	}
+	if len(specs) == 0 {
+		return nil, errs
+	}
+	// fp 0 matches no fingerprint: the next run sends a failed call again.
+	_, err := w.pool.Exec(ctx, `UPDATE applink_ledger l SET state = v.state,
+			reason = CASE WHEN v.state = 'failed' THEN v.reason ELSE l.reason END,
+			detail = CASE WHEN v.state = 'failed' THEN v.detail ELSE l.detail END,
+			fp = CASE WHEN v.state = 'failed' THEN 0 ELSE l.fp END
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS v(spec, key, fp, state, reason, detail)
+		WHERE l.spec = v.spec AND l.key = v.key AND l.state = 'queued' AND l.fp = v.fp`,
+		specs, keys, fps, states, reasons, details)
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
 		}
 	}
-	if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
-		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
-	}
-	return nil
+	return nil, errs
 }
 
 // target reads where a run's deliveries go (once per run and process).
@@ -260,35 +441,62 @@ func (w *Worker) target(ctx context.Context, spec, runID string) (*Target, error
 	return t, nil
 }
 
-// deliver runs one delivery through the target's sink: open, the call's
-// agent (so a sink that maps agents resolves it), the call and its ledger
-// line, commit. Nothing counts as delivered until Commit returns nil and
-// the sink reported no failure of the call.
-func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
+// segment is this worker's segment writer in an outbox folder, opened once.
+func (w *Worker) segment(dir string) (SegmentAppender, error) {
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	if s := w.segs[dir]; s != nil {
+		return s, nil
+	}
+	s, err := w.segOpen(dir, w.name)
+	if err != nil {
+		return nil, err
+	}
+	w.segs[dir] = s
+	return s, nil
+}
+
+// deliver runs one delivery. Into an outbox with segments, the call is
+// appended to this worker's segment (made durable with the batch it is
+// settled with); to a sink, through the sink: open, the call's agent (so a
+// sink that maps agents resolves it), the call and its ledger line,
+// commit. Nothing counts as delivered until the sink committed and
+// reported no failure of the call.
+func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, SegmentAppender) {
 	a := &job.Args
 	t, err := w.target(ctx, a.Spec, a.RunID)
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{code: "delivery_error", detail: err.Error()}
+			return outcome{code: "delivery_error", detail: err.Error()}, nil
 		}
-		return outcome{code: "no_target", detail: err.Error(), permanent: true}
-	}
-	sink, err := w.sink(t)
-	if err != nil {
-		return outcome{code: "sink_config", detail: err.Error(), permanent: true}
-	}
-	if t.Sink == nil {
-		// The cumulative outbox merges each delivery into its files: one
-		// at a time per folder (and one worker process per outbox: it is
-		// the embedded sink for tests and demos, not for scale).
-		mu, _ := w.outbox.LoadOrStore(t.Outbox, &sync.Mutex{})
-		mu.(*sync.Mutex).Lock()
-		defer mu.(*sync.Mutex).Unlock()
+		return outcome{code: "no_target", detail: err.Error(), permanent: true}, nil
 	}
 	fields := t.fields()
 	call, err := a.Call.outCall(fields)
 	if err != nil {
-		return outcome{code: "bad_job", detail: err.Error(), permanent: true}
+		return outcome{code: "bad_job", detail: err.Error(), permanent: true}, nil
+	}
+	row := engine.LedgerRow{Entity: "call", ID: a.Call.CallID, State: engine.StateImported, Reason: a.Reason}
+	if t.Sink == nil && w.segOpen != nil {
+		seg, err := w.segment(t.Outbox)
+		if err == nil {
+			err = seg.Append(a.RunID, a.Seq, t.PlanHash, fields, call, row)
+		}
+		if err != nil {
+			return outcome{code: "delivery_error", detail: err.Error()}, nil
+		}
+		return outcome{ok: true}, seg
+	}
+	sink, err := w.sink(t)
+	if err != nil {
+		return outcome{code: "sink_config", detail: err.Error(), permanent: true}, nil
+	}
+	if t.Sink == nil {
+		// The cumulative outbox merges each delivery into its files: one
+		// at a time per folder (a build without segment writers).
+		mu, _ := w.outbox.LoadOrStore(t.Outbox, &sync.Mutex{})
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
 	}
 	var mu sync.Mutex
 	var refused *engine.Failure
@@ -316,21 +524,21 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 		if err := sink.Call(ctx, call); err != nil {
 			return err
 		}
-		if err := sink.Ledger(ctx, engine.LedgerRow{Entity: "call", ID: a.Call.CallID, State: engine.StateImported, Reason: a.Reason}); err != nil {
+		if err := sink.Ledger(ctx, row); err != nil {
 			return err
 		}
 		return sink.Commit(ctx)
 	}()
 	if err != nil {
 		_ = sink.Abort()
-		return outcome{code: "delivery_error", detail: err.Error()}
+		return outcome{code: "delivery_error", detail: err.Error()}, nil
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if refused != nil {
-		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}
+		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}, nil
 	}
-	return outcome{ok: true}
+	return outcome{ok: true}, nil
 }
 
 func (w *Worker) sink(t *Target) (engine.Sink, error) {
@@ -362,4 +570,42 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// progress counts deliveries for the worker's progress line.
+type progress struct {
+	next                              Observer
+	imported, failed, retrying, stale atomic.Int64
+	lastAt                            time.Time
+	lastDone                          int64
+}
+
+func (p *progress) Delivered(spec, outcome, reason string, took time.Duration) {
+	switch outcome {
+	case OutcomeImported:
+		p.imported.Add(1)
+	case OutcomeFailed:
+		p.failed.Add(1)
+	case OutcomeRetrying:
+		p.retrying.Add(1)
+	case OutcomeStale:
+		p.stale.Add(1)
+	}
+	if p.next != nil {
+		p.next.Delivered(spec, outcome, reason, took)
+	}
+}
+
+// log writes one progress line: totals since start and the rate since
+// the last line.
+func (p *progress) log(l *slog.Logger) {
+	now := time.Now()
+	imp, fail := p.imported.Load(), p.failed.Load()
+	rate := 0.0
+	if !p.lastAt.IsZero() {
+		rate = float64(imp+fail-p.lastDone) / now.Sub(p.lastAt).Seconds()
+	}
+	p.lastAt, p.lastDone = now, imp+fail
+	l.Info("worker progress", "delivered", imp, "failed", fail, "retried", p.retrying.Load(), "stale", p.stale.Load(),
+		"per_second", math.Round(rate*10)/10)
 }

@@ -69,7 +69,9 @@ func (m *WorkerMetrics) Request(endpoint string, status int) {
 }
 
 // Retry counts one request sent again.
-func (m *WorkerMetrics) Retry(endpoint, reason string) { m.retries.WithLabelValues(endpoint, reason).Inc() }
+func (m *WorkerMetrics) Retry(endpoint, reason string) {
+	m.retries.WithLabelValues(endpoint, reason).Inc()
+}
 
 // TokenRefresh counts one token request.
 func (m *WorkerMetrics) TokenRefresh(ok bool) {

@@ -93,7 +93,7 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 			sp.Queue = serve.StateQueue(st)
 		}
 		if lockDSN != "" {
-			l, err := serve.NewPGLock(lockDSN, serve.LockKey(plan.Customer, plan.CXoneTenant, plan.SystemID), *poll)
+			l, err := serve.NewPGLock(lockDSN, specLockKey(ws), *poll)
 			if err != nil {
 				fmt.Fprintf(std.err, "applink serve: %v\n", err)
 				return exitUsage
@@ -131,4 +131,42 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// specLockKey is a spec's advisory lock key: with a PostgreSQL state, its
+// key in that state (two specs of one state key share a ledger, two of
+// different keys never contend); with a DuckDB state locked through
+// --lock-dsn, what identifies the spec wherever its folder lives.
+func specLockKey(ws *workspace.Workspace) int64 {
+	if ws.State.Driver == state.DriverPostgres {
+		return serve.StateLockKey(ws.State.Spec)
+	}
+	return serve.LockKey(ws.Plan.Customer, ws.Plan.CXoneTenant, ws.Plan.SystemID)
+}
+
+// holdSpecLock takes, for a hand run of a spec with a PostgreSQL state,
+// the advisory lock `serve` holds while it runs the spec: a run is refused
+// while a serve holds it (naming the holder), and a serve stands by while
+// the hand run runs. release is nil when there is nothing to hold.
+func holdSpecLock(ctx context.Context, ws *workspace.Workspace) (release func(), err error) {
+	if ws.State.Driver != state.DriverPostgres {
+		return nil, nil
+	}
+	l, err := serve.NewPGLock(ws.State.DSN, specLockKey(ws), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := l.TryLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		h := l.Holder(ctx)
+		l.Unlock()
+		if h == "" {
+			h = "another process"
+		}
+		return nil, fmt.Errorf("the spec is run by %s: stop it, or let it run the spec", h)
+	}
+	return func() { l.Unlock() }, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
+	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
@@ -145,4 +146,110 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 			b.ReportMetric(float64(len(srv.Requests()))/float64(total), "http_requests/delivery")
 		})
 	}
+}
+
+// BenchmarkOutboxWorkers measures deliveries per second into the outbox
+// with 2 workers × 32 deliveries at once (each worker a River client with
+// its own pool, appending to its own segment files), the PostgreSQL round
+// trips per delivery, and checks the materialized outbox holds every call
+// once. APPLINK_BENCH_CALLS sets the calls per iteration (default 5000).
+func BenchmarkOutboxWorkers(b *testing.B) {
+	dsn := statetest.DSN(b)
+	perOp := 5000
+	if v := os.Getenv("APPLINK_BENCH_CALLS"); v != "" {
+		fmt.Sscan(v, &perOp)
+	}
+	const workers, concurrency = 2, 32
+	ctx := context.Background()
+	st, err := state.OpenPostgres(ctx, dsn, "bench-outbox")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	out := filepath.Join(b.TempDir(), "outbox")
+	fields := []dsl.Field{{Type: dsl.TypeText, Name: "CustomerID"}, {Type: dsl.TypeNumber, Name: "OrderTotal"}}
+	plan := &engine.Plan{Fields: fields}
+	total := b.N * perOp
+	for i := range b.N {
+		runID := fmt.Sprintf("r%06d", i)
+		led, err := st.Begin(runID, "spec", filepath.Join(b.TempDir(), runID), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q := delivery.Enqueue(led, "bench-outbox", delivery.NewTarget(plan, out))
+		sink, ledger := q.Sink(outbox.NewFolder(out)), q.Ledger(led)
+		if err := sink.Open(ctx, engine.RunInfo{RunID: runID, Fields: fields}); err != nil {
+			b.Fatal(err)
+		}
+		for j := range perOp {
+			id := fmt.Sprintf("%s-c%d", runID, j)
+			c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Unix(1_800_000_000+int64(j), 0).UTC(), DurationMS: 60000, Direction: "in",
+				Media: "call.wav", MediaFile: "/media/call.wav", Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+			sink.Call(ctx, c)
+			row := engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+			sink.Ledger(ctx, row)
+			if err := ledger.Row(row, uint64(2*j+2), false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := sink.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	trips := &roundTrips{}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, workers)
+	started := make(chan struct{}, workers)
+	for range workers {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = trips
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		go func() {
+			done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: concurrency, PollEvery: 100 * time.Millisecond,
+				Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
+				Started:  func() { started <- struct{}{} }})
+		}()
+	}
+	for range workers {
+		<-started
+	}
+	b.ResetTimer()
+	trips.n.Store(0)
+	for {
+		q, err := st.Queue(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if q == (state.QueueStats{}) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	n := trips.n.Load()
+	cancel()
+	for range workers {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms, err := outbox.Materialize(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ms.Calls != total {
+		b.Fatalf("the materialized outbox holds %d calls, want %d", ms.Calls, total)
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
 }

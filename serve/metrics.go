@@ -126,6 +126,8 @@ var (
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagDesc
 	ch <- queueDesc
+	ch <- queueStateDesc
+	ch <- queueOldestDesc
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -146,5 +148,8 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(queued), r.name, "queued")
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(inFlight), r.name, "in_flight")
+		if dr, ok := r.queue.(DeliveryReader); ok {
+			collectDeliveries(ch, r.name, dr, now)
+		}
 	}
 }

@@ -55,6 +55,7 @@ type specRunner struct {
 
 	mu   sync.Mutex
 	st   status
+	rate deliveryRate // the delivery panel's last read
 	sink SinkCounters // the running run's sink, when it reports counters
 	seen [3]int64     // what of its counters is already added
 }

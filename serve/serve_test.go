@@ -692,3 +692,41 @@ func TestStatusPageStates(t *testing.T) {
 		})
 	}
 }
+
+type fakeDeliveries struct{ fakeQueue }
+
+func (fakeDeliveries) Deliveries(context.Context) (DeliveryView, error) {
+	return DeliveryView{QueueView: QueueView{Queued: 7, Delivering: 2, Retrying: 3, Failed: 1, Oldest: time.Date(2026, 11, 3, 9, 58, 0, 0, time.UTC)},
+		RetryReasons: []ReasonCount{{"media_unreadable", 2}, {"http_503", 1}}, FailedReasons: []ReasonCount{{"http_422", 1}}, Done: 40, Known: true}, nil
+}
+
+// A spec with a delivery queue gets a delivery panel (queued, in flight,
+// retrying with reasons, failed, rate, oldest age) and the queue by state
+// and its oldest age in /metrics.
+func TestDeliveryPanelAndMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	s, err := New(Options{Specs: []Spec{{Name: "specs/acme", Every: time.Hour, Lock: newMemLocks("a")[0], runner: &fakeWS{}, Queue: fakeDeliveries{}}},
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	page := rec.Body.String()
+	for _, want := range []string{`data-k="delivery.queued">7<`, `data-k="delivery.delivering">2<`, `data-k="delivery.retrying">3<`,
+		`data-k="delivery.failed">1<`, `data-k="delivery.retry_reasons">media_unreadable 2, http_503 1<`, `data-k="delivery.failed_reasons">http_422 1<`,
+		`data-k="delivery.oldest">2m0s (queued 2026-11-03 09:58:00 UTC)<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`applink_queue{spec="specs/acme",state="retrying"} 3`, `applink_queue{spec="specs/acme",state="failed"} 1`,
+		`applink_queue{spec="specs/acme",state="queued"} 7`, `applink_queue_oldest_age_seconds{spec="specs/acme"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

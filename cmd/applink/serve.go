@@ -90,7 +90,7 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 				continue
 			}
 			defer st.Close()
-			sp.Queue = serve.StateQueue(st)
+			sp.Queue = stateDeliveries{st: st}
 		}
 		if lockDSN != "" {
 			l, err := serve.NewPGLock(lockDSN, specLockKey(ws), *poll)
@@ -169,4 +169,47 @@ func holdSpecLock(ctx context.Context, ws *workspace.Workspace) (release func(),
 		return nil, fmt.Errorf("the spec is run by %s: stop it, or let it run the spec", h)
 	}
 	return func() { l.Unlock() }, nil
+}
+
+// stateDeliveries reads a spec's deliveries from its PostgreSQL state for
+// serve's delivery panel and /metrics: the queue and, from the ledger, the
+// calls retrying and failed by reason.
+type stateDeliveries struct {
+	st interface {
+		Queue(ctx context.Context) (state.QueueStats, error)
+		LedgerCounts(ctx context.Context, runID string) ([]state.LedgerCount, error)
+	}
+}
+
+func (d stateDeliveries) QueueDepth(ctx context.Context) (queued, inFlight int64, err error) {
+	q, err := d.st.Queue(ctx)
+	return q.Queued, q.InFlight, err
+}
+
+func (d stateDeliveries) Deliveries(ctx context.Context) (serve.DeliveryView, error) {
+	q, err := d.st.Queue(ctx)
+	if err != nil {
+		return serve.DeliveryView{}, err
+	}
+	counts, err := d.st.LedgerCounts(ctx, "")
+	if err != nil {
+		return serve.DeliveryView{}, err
+	}
+	v := serve.DeliveryView{QueueView: serve.QueueView{Queued: q.Queued, Delivering: q.InFlight, Retrying: q.Retrying}, Known: true}
+	for _, c := range counts {
+		if c.Entity != "call" {
+			continue
+		}
+		switch c.State {
+		case "retrying":
+			v.RetryReasons = append(v.RetryReasons, serve.ReasonCount{Reason: c.Reason, N: int64(c.N)})
+		case "failed":
+			v.Failed += int64(c.N)
+			v.Done += int64(c.N)
+			v.FailedReasons = append(v.FailedReasons, serve.ReasonCount{Reason: c.Reason, N: int64(c.N)})
+		case "imported":
+			v.Done += int64(c.N)
+		}
+	}
+	return v, nil
 }

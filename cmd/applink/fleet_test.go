@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,4 +135,164 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	for name, log := range map[string]string{"serve A": a.log(), "serve B": b.log(), "workers": workerLogs.String()} {
 		noSecret(t, name, log, srv)
 	}
+}
+
+// TestServeAndWorkersOutboxOverRuns: PostgreSQL state, no sink block (the
+// outbox), one `serve` and two `worker` processes over at least five
+// scheduled runs with new calls between them. No run fails, and the
+// materialized outbox holds every call exactly once, equal to a
+// single-process run of the final data.
+func TestServeAndWorkersOutboxOverRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and two workers over several scheduled runs")
+	}
+	dsn := statetest.DSN(t)
+	bin := applinkBinary(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	opt := demogen.Options{Calls: 1500, BDFields: 4, Seed: 5}
+	if _, err := demogen.Generate(data, opt); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "spec")
+	if err := demogen.WriteSpec(dir, data, opt); err != nil {
+		t.Fatal(err)
+	}
+	stateBlock := "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(stateBlock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "APPLINK_STATE_DSN="+dsn)
+	p := startServeEnv(t, bin, env, "--every", "1s", "--poll", "200ms", dir)
+	var workerLogs syncBuffer
+	for _, w := range []string{"w1", "w2"} {
+		cmd := exec.Command(bin, "worker", "--format", "json", "--concurrency", "16", "--poll-every", "100ms", "--progress-every", "1s")
+		cmd.Env, cmd.Dir = append(env, "CI="), t.TempDir() // another working folder: media paths are absolute
+		cmd.Stdout, cmd.Stderr = &workerLogs, &workerLogs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+		_ = w
+	}
+
+	const rounds = 5
+	sentRuns := 0
+	for r := 1; r <= rounds; r++ {
+		// Wait for a run that sent calls since the last new data.
+		seen := len(p.matching(msgIs("run finished")))
+		p.waitN(t, seen+1, 60*time.Second, fmt.Sprintf("a run after round %d", r), msgIs("run finished"))
+		appendNewCalls(t, data, r, 100)
+		sentRuns++
+	}
+	// The last round's calls: one more run sends them.
+	deadline := time.Now().Add(90 * time.Second)
+	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for {
+		led := map[string]bool{}
+		st.Ledger(context.Background(), func(r state.LedgerRow) error { led[r.ID] = true; return nil })
+		if led[fmt.Sprintf("N%d-0000", rounds)] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last round's calls never reached the ledger\n%s", p.log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitQueueDrained(t, st, 120*time.Second, &workerLogs)
+	if code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("serve SIGTERM: exit %d", code)
+	}
+	var sent int
+	for _, l := range p.matching(isRunEnd) {
+		if l["outcome"] == "failed" || strings.HasPrefix(l["msg"].(string), "run failed") {
+			t.Errorf("a run failed: %v", l)
+		}
+		if s, ok := l["sent"].(map[string]any); ok && s["calls"].(float64) > 0 {
+			sent++
+		}
+	}
+	if sent < rounds {
+		t.Errorf("%d runs sent calls, want at least %d", sent, rounds)
+	}
+
+	// The reference: one process, DuckDB state, the final data.
+	ref := filepath.Join(root, "ref")
+	if err := demogen.WriteSpec(ref, data, opt); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "materialize", dir).CombinedOutput(); err != nil {
+		t.Fatalf("materialize: %v\n%s", err, out)
+	}
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		got, want := sortedFile(t, filepath.Join(dir, ".applink", "outbox", f)), sortedFile(t, filepath.Join(ref, ".applink", "outbox", f))
+		if got != want {
+			t.Errorf("materialized %s differs from a single-process run's:\n%s", f, diffLines(want, got))
+		}
+	}
+	ids := map[string]int{}
+	for _, l := range readLines(t, filepath.Join(dir, ".applink", "outbox", "calls.jsonl")) {
+		var c struct {
+			CallID string `json:"call_id"`
+		}
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatal(err)
+		}
+		ids[c.CallID]++
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("call %s is %d times in calls.jsonl", id, n)
+		}
+	}
+	t.Logf("%d runs sent calls; %d calls in the materialized outbox", sent, len(ids))
+	if !strings.Contains(workerLogs.String(), "worker progress") {
+		t.Errorf("the workers logged no progress line:\n%s", workerLogs.String())
+	}
+}
+
+// appendNewCalls adds n new calls (copies of importable-looking rows under
+// new ids, Nround-i) with their business data to the snapshot; each file
+// is replaced whole (business data first), so a run reads either version.
+func appendNewCalls(t *testing.T, data string, round, n int) {
+	t.Helper()
+	calls := readLines(t, filepath.Join(data, "calls.csv"))
+	bd := readLines(t, filepath.Join(data, "business_data.csv"))
+	byCall := map[string][]string{}
+	for _, line := range bd[1:] {
+		id, _, _ := strings.Cut(line, ",")
+		byCall[id] = append(byCall[id], line)
+	}
+	var newCalls, newBD []string
+	for i, line := range calls[1:] {
+		if len(newCalls) == n {
+			break
+		}
+		id, rest, _ := strings.Cut(line, ",")
+		if strings.HasPrefix(id, "N") {
+			continue
+		}
+		nid := fmt.Sprintf("N%d-%04d", round, i)
+		newCalls = append(newCalls, nid+","+rest)
+		for _, l := range byCall[id] {
+			_, r, _ := strings.Cut(l, ",")
+			newBD = append(newBD, nid+","+r)
+		}
+	}
+	replace := func(name string, lines []string) {
+		tmp := filepath.Join(data, "."+name+".new")
+		writeLines(t, tmp, lines)
+		if err := os.Rename(tmp, filepath.Join(data, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace("business_data.csv", append(bd, newBD...))
+	replace("calls.csv", append(calls, newCalls...))
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine/delivery"
-	"github.com/applink-dev/applink/serve"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/serve"
 )
 
 // envStateDSN is where a worker (and a spec's state block, by convention)
@@ -58,9 +58,10 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 		h = slog.NewJSONHandler(std.err, nil)
 	}
 	log := slog.New(h)
-	log.Info("worker starting", "state", state.RedactDSN(*dsn), "concurrency", *concurrency, "pid", os.Getpid())
+	name := delivery.WorkerName()
+	log.Info("worker starting", "state", state.RedactDSN(*dsn), "concurrency", *concurrency, "pid", os.Getpid(), "name", name)
 	// TODO(state merge): one pgstate.DB (pool, migration, queue reads).
-	st, err := state.OpenPostgres(ctx, *dsn, "")
+	st, err := state.OpenPostgres(ctx, *dsn, "applink-worker") // the key is unused: QueueBySpec reads every spec
 	if err != nil {
 		log.Error("worker stopped", "error", err.Error())
 		return exitFindings
@@ -83,7 +84,7 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 		log.Info("worker endpoint listening", "addr", addr)
 	}
 	err = delivery.Run(ctx, delivery.Config{
-		DSN: *dsn, Pool: pool, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
+		DSN: *dsn, Pool: pool, Name: name, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
 		PollEvery: *pollEvery, Log: log, Observer: metrics, ProgressEvery: *progressEvery,
 		Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
 		Started:  func() { log.Info("worker ready: delivering queued calls") },

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"

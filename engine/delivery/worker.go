@@ -106,6 +106,8 @@ func Run(ctx context.Context, cfg Config) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		// The job's attempted_by names this process: its segment folder too.
+		ID:                   w.name,
 		Queues:               map[string]river.QueueConfig{state.DeliveryQueue: {MaxWorkers: cfg.Concurrency}},
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
@@ -250,7 +252,7 @@ func newWorker(pool *pgxpool.Pool, cfg Config) *Worker {
 	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout, name: cfg.Name,
 		segOpen: cfg.Segments, obs: cfg.Observer, segs: map[string]SegmentAppender{}}
 	if w.name == "" {
-		w.name = workerName()
+		w.name = WorkerName()
 	}
 	batch := max(cfg.Concurrency, 16)
 	w.check = newGroup(batch, w.checkBatch)
@@ -276,9 +278,10 @@ func (w *Worker) Close() error {
 	return errors.Join(errs...)
 }
 
-// workerName names this process's segment folder: host, pid and start,
-// so no two processes (nor two lives of one pid) share one.
-func workerName() string {
+// WorkerName names a worker process (its River client and its segment
+// folders): host, pid and start, so no two processes (nor two lives of
+// one pid) share one.
+func WorkerName() string {
 	h, _ := os.Hostname()
 	return fmt.Sprintf("w-%s-%d-%s", h, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }

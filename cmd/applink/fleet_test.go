@@ -111,7 +111,7 @@ func TestServeAndWorkersFleet(t *testing.T) {
 
 	// Kill a worker mid-delivery; wait until nothing is queued or in flight,
 	// then stop the standby-turned-holder.
-	killWorkerMidDelivery(t, workers[0], srv, queued, &workerLogs)
+	killWorkerMidDelivery(t, st, workers[0], srv, queued, &workerLogs)
 	waitQueueDrained(t, st, 180*time.Second, &workerLogs)
 	if code := b.signal(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("serve B SIGTERM: exit %d", code)

@@ -43,12 +43,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// ledgerText renders a state's ledger as entity,id,state,reason lines.
+// ledgerText renders a state's ledger as entity,id,state,reason,active,
+// fingerprint lines: the fingerprint is what the next run compares, so a
+// worker that settled a row must leave the one a single process writes.
 func ledgerText(t *testing.T, st state.Backend) string {
 	t.Helper()
 	var b strings.Builder
 	if err := st.Ledger(context.Background(), func(r state.LedgerRow) error {
-		fmt.Fprintf(&b, "%s,%s,%s,%s\n", r.Entity, r.ID, r.State, r.Reason)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%v,%x\n", r.Entity, r.ID, r.State, r.Reason, r.Active, r.FP)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 
 	// Three workers; the first is killed once deliveries are under way.
 	workers := startWorkers(t, bin, env, 3, &logs)
-	killWorkerMidDelivery(t, workers[0], srv, int(queued), &logs)
+	killWorkerMidDelivery(t, st, workers[0], srv, int(queued), &logs)
 	waitQueueDrained(t, st, 120*time.Second, &logs)
 
 	if got := ledgerText(t, st); got != want {
@@ -335,7 +337,7 @@ func startWorkers(t *testing.T, bin string, env []string, n int, logs *syncBuffe
 
 // killWorkerMidDelivery SIGKILLs w once the receiver holds a fifth of the
 // total calls, and checks the kill landed before every call was delivered.
-func killWorkerMidDelivery(t *testing.T, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
+func killWorkerMidDelivery(t *testing.T, st *state.PGStore, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for len(srv.Calls()) < total/5 {
@@ -355,7 +357,27 @@ func killWorkerMidDelivery(t *testing.T, w *exec.Cmd, srv *cxonetest.Server, tot
 	if atKill >= total {
 		t.Fatalf("the worker kill came after every delivery (%d of %d)", atKill, total)
 	}
-	t.Logf("killed a worker with %d of %d calls received", atKill, total)
+	// The kill landed while the worker held deliveries: River still shows
+	// jobs running whose last attempt is the killed worker's (its River
+	// client id carries its pid), until the rescuer hands them on.
+	if held := heldBy(t, st, w.Process.Pid); held == 0 {
+		t.Fatalf("the killed worker held no delivery at the kill (%d of %d calls received)", atKill, total)
+	} else {
+		t.Logf("killed a worker holding %d deliveries, with %d of %d calls received", held, atKill, total)
+	}
+}
+
+// heldBy counts the running delivery jobs whose last attempt is the
+// worker process pid's (delivery.WorkerName: w-HOST-PID-START).
+func heldBy(t *testing.T, st *state.PGStore, pid int) int {
+	t.Helper()
+	var n int
+	err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job
+		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] LIKE $1`, fmt.Sprintf("w-%%-%d-%%", pid)).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // waitQueueDrained waits until the spec's queue holds nothing queued, in

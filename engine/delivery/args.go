@@ -29,6 +29,11 @@ type Args struct {
 	Seq   int64     `json:"seq,omitempty"`
 	Call  CallDoc   `json:"call"`
 	Agent *AgentDoc `json:"agent,omitempty"`
+	// SinkUserID is the sink's id of the call's agent as the run resolved
+	// it (CXone: the user it found, created or updated), so a delivery
+	// needs no user search; empty when the run did not send the agent (an
+	// unchanged agent): the worker resolves it once for its life.
+	SinkUserID string `json:"sink_user_id,omitempty"`
 }
 
 // Kind implements river.JobArgs.

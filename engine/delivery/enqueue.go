@@ -58,6 +58,12 @@ type runSegmenter interface {
 	RunSegment(runID string) engine.Sink
 }
 
+// userResolver is a sink that maps agents to users of its own (CXone):
+// the id it resolved for an Engage user during the run.
+type userResolver interface {
+	UserID(engineUserID string) (string, bool)
+}
+
 // ledgerAt is a sink that places a ledger row at the run position given.
 type ledgerAt interface {
 	LedgerAt(seq int64, r engine.LedgerRow) error
@@ -106,6 +112,9 @@ func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
 	a := &Args{Spec: s.q.spec, RunID: s.q.led.RunID(), Call: newCallDoc(c, s.q.fields), Key: int64(state.RowKey("call", c.CallID))}
 	if c.AgentUserID != "" {
 		a.Agent = s.q.agents[c.AgentUserID]
+		if r, ok := s.Sink.(userResolver); ok {
+			a.SinkUserID, _ = r.UserID(c.AgentUserID)
+		}
 	}
 	s.q.pending = a
 	return nil

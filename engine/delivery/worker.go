@@ -56,6 +56,13 @@ type Config struct {
 	// Name names this process's segment folders (default: host, pid and
 	// start time).
 	Name string
+	// Clients returns the long-lived client of a sink block (the same one
+	// for the same target); nil: each delivery opens the sink anew.
+	Clients func(sink dsl.Sink) (CallClient, error)
+	// ShareEvery is how often the worker counts the live workers (those
+	// running deliveries, from River's jobs) and scales its clients' rate
+	// limits to its share of the tenant's rate (default 10 s).
+	ShareEvery time.Duration
 	// Observer hears every delivery's end (metrics); may be nil.
 	Observer Observer
 	// ProgressEvery logs a progress line (delivered, failed, rate) this
@@ -132,6 +139,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sweep := time.NewTicker(cfg.SweepEvery)
 	defer sweep.Stop()
+	if cfg.ShareEvery <= 0 {
+		cfg.ShareEvery = 10 * time.Second
+	}
+	shareT := time.NewTicker(cfg.ShareEvery)
+	defer shareT.Stop()
 	var progC <-chan time.Time
 	if cfg.ProgressEvery > 0 {
 		t := time.NewTicker(cfg.ProgressEvery)
@@ -144,6 +156,8 @@ func Run(ctx context.Context, cfg Config) error {
 			done = true
 		case <-progC:
 			prog.log(cfg.Log)
+		case <-shareT.C:
+			w.share(ctx)
 		case <-sweep.C:
 			if n, err := Sweep(ctx, pool); err != nil {
 				cfg.Log.Warn("sweep of discarded deliveries failed", "error", err.Error())
@@ -186,6 +200,21 @@ type SegmentAppender interface {
 	Close() error
 }
 
+// CallClient is a sink's long-lived client (connectors/cxone.Client behind
+// an adapter in cmd): one per target for the worker's life, shared by all
+// its deliveries, so discovery, the token and the connections are paid
+// once. DeliverCall sends only the requests that carry the call; a refusal
+// is an engine.Failure (errors.As), anything else is retried later.
+type CallClient interface {
+	Connect(ctx context.Context) error
+	DeliverCall(ctx context.Context, call *engine.OutCall, fields []dsl.Field, sinkUserID string) (*engine.MediaSent, error)
+	// ResolveAgent finds (or creates) the sink's user of an agent the run
+	// did not send (unchanged since an earlier run).
+	ResolveAgent(ctx context.Context, a *engine.OutAgent) (string, error)
+	// SetShare scales the client's rate limits to a share of the tenant's.
+	SetShare(share float64)
+}
+
 // Observer is told of every delivery attempt's end (metrics, progress).
 // outcome is imported, failed, retrying or stale (a newer version of the
 // call was queued since: nothing sent); reason is the failure's code.
@@ -217,6 +246,9 @@ type Worker struct {
 	obs      Observer
 	targets  sync.Map // spec + "\x00" + run id -> *Target
 	outbox   sync.Map // outbox folder -> *sync.Mutex (the per-delivery path)
+	clients  func(dsl.Sink) (CallClient, error)
+	used     sync.Map // CallClient -> struct{}: clients this worker used, for SetShare
+	agents   sync.Map // sink api url + "\x00" + Engage user id -> the sink's user id
 	segMu    sync.Mutex
 	segs     map[string]SegmentAppender // outbox folder -> this worker's writer
 	check    *group[rowRef, bool]
@@ -250,7 +282,7 @@ func newWorker(pool *pgxpool.Pool, cfg Config) *Worker {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout, name: cfg.Name,
-		segOpen: cfg.Segments, obs: cfg.Observer, segs: map[string]SegmentAppender{}}
+		segOpen: cfg.Segments, obs: cfg.Observer, segs: map[string]SegmentAppender{}, clients: cfg.Clients}
 	if w.name == "" {
 		w.name = WorkerName()
 	}
@@ -490,6 +522,9 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 		}
 		return outcome{ok: true}, seg
 	}
+	if t.Sink != nil && w.clients != nil {
+		return w.deliverClient(ctx, t, a, call, fields), nil
+	}
 	sink, err := w.sink(t)
 	if err != nil {
 		return outcome{code: "sink_config", detail: err.Error(), permanent: true}, nil
@@ -542,6 +577,67 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}, nil
 	}
 	return outcome{ok: true}, nil
+}
+
+// deliverClient delivers through the target's long-lived client: the call,
+// its media and its business data, under the agent's user id the run
+// resolved (or, for an agent the run did not send, the one this worker
+// resolved once).
+func (w *Worker) deliverClient(ctx context.Context, t *Target, a *Args, call *engine.OutCall, fields []dsl.Field) outcome {
+	c, err := w.clients(*t.Sink)
+	if err != nil {
+		return outcome{code: "sink_config", detail: err.Error(), permanent: true}
+	}
+	w.used.Store(c, struct{}{})
+	user := a.SinkUserID
+	if user == "" && a.Agent != nil {
+		k := t.Sink.APIURL + "\x00" + t.Sink.AuthURL + "\x00" + a.Agent.UserID
+		if v, ok := w.agents.Load(k); ok {
+			user = v.(string)
+		} else {
+			id, err := c.ResolveAgent(ctx, a.Agent.outAgent())
+			if err != nil {
+				return failureOutcome(err)
+			}
+			w.agents.Store(k, id)
+			user = id
+		}
+	}
+	if _, err := c.DeliverCall(ctx, call, fields, user); err != nil {
+		return failureOutcome(err)
+	}
+	return outcome{ok: true}
+}
+
+// failureOutcome is a failed attempt: the sink's typed refusal, or a
+// failure that is not the call's (no token, the worker stops): retried.
+func failureOutcome(err error) outcome {
+	var f engine.Failure
+	if errors.As(err, &f) {
+		return outcome{code: f.Code, detail: f.Detail, permanent: f.Permanent}
+	}
+	return outcome{code: "delivery_error", detail: err.Error()}
+}
+
+// share counts the live workers (those with a delivery running, from
+// River's jobs) and gives each client this worker used its share of the
+// tenant's rate.
+func (w *Worker) share(ctx context.Context) {
+	if w.clients == nil {
+		return
+	}
+	var n int
+	err := w.pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[array_upper(attempted_by, 1)]) FROM river_job
+		WHERE state = 'running' AND kind = $1`, state.DeliveryKind).Scan(&n)
+	if err != nil {
+		w.log.Warn("counting the live workers failed", "error", err.Error())
+		return
+	}
+	share := 1 / float64(max(n, 1))
+	w.used.Range(func(k, _ any) bool {
+		k.(CallClient).SetShare(share)
+		return true
+	})
 }
 
 func (w *Worker) sink(t *Target) (engine.Sink, error) {

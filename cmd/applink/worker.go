@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/connectors/outbox"
+	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/serve"
@@ -111,4 +112,10 @@ func queueReader(st *state.PGStore) serve.QueueReader {
 		}
 		return out, nil
 	}
+}
+
+// workerClients returns the long-lived sink clients of one worker process
+// (one per target), or nil where this build has none.
+func workerClients(obs *serve.WorkerMetrics) func(dsl.Sink) (delivery.CallClient, error) {
+	return nil
 }

@@ -46,6 +46,8 @@ type specRunner struct {
 	lock  Lock
 	queue QueueDepth
 	info  SpecInfo
+	// takeover advances the fencing epoch when the lock is taken.
+	takeover func(ctx context.Context) error
 
 	poll          time.Duration
 	progressEvery time.Duration
@@ -170,6 +172,17 @@ func (r *specRunner) acquire(ctx context.Context) bool {
 		})
 		r.m.holder.WithLabelValues(r.name).Set(0)
 		return false
+	}
+	if r.takeover != nil {
+		if err := r.takeover(ctx); err != nil {
+			r.log.Error("took the lock but could not record the takeover in the state; giving the lock back and retrying", "spec", r.name,
+				"lock", r.lock.String(), "err", err, "retry_every", r.poll)
+			if uerr := r.lock.Unlock(); uerr != nil {
+				r.log.Warn("lock release failed", "spec", r.name, "err", uerr)
+			}
+			r.update(func(s *status) { s.Role, s.StateErr = roleStandby, err.Error() })
+			return false
+		}
 	}
 	msg := "lock taken: this process runs the spec"
 	if prev.Role == roleStandby {

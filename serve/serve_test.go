@@ -757,3 +757,37 @@ func TestRunLogSaysQueued(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, logs.String())
 	}
 }
+
+// Taking the lock records the takeover (the state's fencing epoch) before
+// the first run; when that fails the lock is given back and no run starts
+// until it succeeds.
+func TestTakeoverBeforeTheFirstRun(t *testing.T) {
+	var calls atomic.Int64
+	var runs atomic.Int64
+	ws := &fakeWS{run: func(context.Context, int) (*workspace.RunResult, error) {
+		runs.Add(1)
+		return &workspace.RunResult{Summary: summary("R", 1, 0, 0, time.Time{})}, nil
+	}}
+	lock := newMemLocks("a")[0]
+	var logs logBuf
+	s := newTestServer(t, []Spec{{Name: "acme", Every: time.Hour, Lock: lock, runner: ws, Takeover: func(context.Context) error {
+		if calls.Add(1) < 3 {
+			if runs.Load() != 0 {
+				t.Error("a run before the takeover was recorded")
+			}
+			return errors.New("state unreachable")
+		}
+		return nil
+	}}}, &logs)
+	stop := start(t, s)
+	waitFor(t, "a run", 5*time.Second, func() bool { return runs.Load() == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("takeover called %d times, want 3 (two failures, then the hold)", n)
+	}
+	if !strings.Contains(logs.String(), "could not record the takeover") {
+		t.Errorf("log lacks the failed takeover:\n%s", logs.String())
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -295,4 +297,114 @@ func appendNewCalls(t *testing.T, data string, round, n int) {
 	}
 	replace("business_data.csv", append(bd, newBD...))
 	replace("calls.csv", append(calls, newCalls...))
+}
+
+// TestFailingDeliveriesVisibleWithin60s: deliveries that fail (CXone
+// refuses a call; a media file is gone) show within 60 s of the run in the
+// worker's /metrics, serve's /metrics, serve's status page (its delivery
+// panel, in headless Chromium where there is one) and `applink report`,
+// with their reasons; and the worker's /healthz and /readyz answer.
+func TestFailingDeliveriesVisibleWithin60s(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and a worker")
+	}
+	dsn := statetest.DSN(t)
+	creds := cxonetest.Config{AccessKeyID: "AKID-vis", AccessKeySecret: "s3cr3t-vis-access", ClientID: "client-vis", ClientSecret: "s3cr3t-vis-client"}
+	var rejected sync.Map
+	cfg := creds
+	cfg.Reject = func(callID string) (int, string) {
+		if strings.HasSuffix(callID, "7") {
+			rejected.Store(callID, true)
+			return 422, "invalid skill"
+		}
+		return 0, ""
+	}
+	srv := cxonetest.New(cfg)
+	defer srv.Close()
+	bin := applinkBinary(t)
+	dir := queuedSpec(t, srv.APIURL, srv.URL, 300)
+	env := append(append(os.Environ(), srv.Environ()...), "APPLINK_STATE_DSN="+dsn)
+	p := startServeEnv(t, bin, env, "--every", "1h", "--poll", "200ms", dir)
+	p.wait(t, 60*time.Second, "the run", msgIs("run finished"))
+	// Media files gone (calls ending in 3): their deliveries fail with
+	// media_unreadable, and are retried.
+	gone := 0
+	filepath.WalkDir(filepath.Join(filepath.Dir(dir), "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, "3.wav") && os.Remove(p) == nil {
+			gone++
+		}
+		return nil
+	})
+	if gone == 0 {
+		t.Fatal("no media file to remove")
+	}
+	start := time.Now()
+	var logs syncBuffer
+	w := exec.Command(bin, "worker", "--format", "json", "--concurrency", "8", "--poll-every", "100ms", "--listen", "127.0.0.1:0", "--progress-every", "1s")
+	w.Env, w.Stdout, w.Stderr = append(env, "CI="), &logs, &logs
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.Process.Signal(syscall.SIGTERM); w.Wait() }()
+	var addr string
+	for addr == "" {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the worker never said where it listens:\n%s", logs.String())
+		}
+		for _, l := range strings.Split(logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "worker endpoint listening" {
+				addr = m["addr"].(string)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("worker /healthz: %d %q", code, body)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != 200 || !strings.HasPrefix(body, "ready") {
+		t.Errorf("worker /readyz: %d %q", code, body)
+	}
+
+	seen := map[string]time.Duration{}
+	check := func(what string, ok bool) {
+		if _, done := seen[what]; !done && ok {
+			seen[what] = time.Since(start)
+		}
+	}
+	var report, wm string
+	for time.Since(start) < 60*time.Second && len(seen) < 4 {
+		_, wm = httpGet(t, "http://"+addr+"/metrics")
+		check("worker /metrics", strings.Contains(wm, `reason="http_422"`) && regexp.MustCompile(`applink_deliveries_total\{[^}]*outcome="(failed|retrying)"[^}]*reason="media_unreadable"`).MatchString(wm))
+		_, sm := httpGet(t, p.url+"/metrics")
+		check("serve /metrics", regexp.MustCompile(`applink_queue\{spec="[^"]*",state="failed"\} [1-9]`).MatchString(sm))
+		_, page := httpGet(t, p.url+"/")
+		v := pageValues(page)
+		check("status page", v["delivery.failed"] != "" && v["delivery.failed"] != "0" && strings.Contains(v["delivery.failed_reasons"], "http_422"))
+		rc := exec.Command(bin, "report", dir)
+		rc.Env = env
+		out, _ := rc.CombinedOutput()
+		report = string(out)
+		check("report", strings.Contains(report, "http_422"))
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, what := range []string{"worker /metrics", "serve /metrics", "status page", "report"} {
+		if d, ok := seen[what]; !ok {
+			t.Errorf("%s did not show the failing deliveries within 60 s", what)
+		} else {
+			t.Logf("%s showed the failing deliveries %s after the worker started", what, d.Round(100*time.Millisecond))
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s\nworker metrics:\n%s\nworker log:\n%s", report, wm, logs.String())
+	}
+	if dom, _ := chromiumPage(t, p.url+"/"); dom != "" {
+		v := pageValues(dom)
+		if v["delivery.failed"] == "" || v["delivery.failed"] == "0" || !strings.Contains(v["delivery.failed_reasons"], "http_422") {
+			t.Errorf("the status page in Chromium: delivery panel %v", v)
+		}
+	}
+	if !strings.Contains(logs.String(), "worker progress") {
+		t.Error("the worker logged no progress line")
+	}
 }

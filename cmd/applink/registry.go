@@ -33,7 +33,7 @@ func registry() engine.Registry {
 				if err != nil {
 					return nil, err // not a typed nil in the interface
 				}
-				return s, nil
+				return countedSink{s}, nil
 			},
 		},
 		// The cumulative outbox, and the segments of queued runs and workers.
@@ -50,4 +50,13 @@ func registry() engine.Registry {
 		// What `applink plan` prints of a source's mapping.
 		Describe: map[string]engine.SourceDescriber{"mssql": mssql.Describe},
 	}
+}
+
+// countedSink is the CXone sink with the counters serve's /metrics reads
+// (applink_sink_requests_total, _retries_total, _failures_total).
+type countedSink struct{ *cxone.Sink }
+
+func (s countedSink) SinkCounters() (requests, retries, failures int64) {
+	st := s.Stats()
+	return st.Requests, st.Retries, st.CallsFailed + st.AgentsFailed
 }

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"slices"
+	"sync"
+
 	"fmt"
+	"github.com/applink-dev/applink/connectors/cxone"
+	"github.com/applink-dev/applink/engine"
 	"log/slog"
 	"os"
 	"time"
@@ -70,12 +75,13 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	defer st.Close()
 	pool := st.Pool()
 	metrics := serve.NewWorkerMetrics(queueReader(st))
+	clients := newWorkerCXone(metrics)
 	if *listen != "" {
 		ep := &serve.WorkerEndpoint{Listen: *listen, Metrics: metrics, Log: log, Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("state not reachable: %w", err)
 			}
-			return nil
+			return clients.ready(ctx)
 		}}
 		addr, err := ep.Start(ctx)
 		if err != nil {
@@ -86,7 +92,7 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	}
 	err = delivery.Run(ctx, delivery.Config{
 		DSN: *dsn, Pool: pool, Name: name, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
-		PollEvery: *pollEvery, Log: log, Observer: metrics, ProgressEvery: *progressEvery,
+		PollEvery: *pollEvery, Log: log, Observer: metrics, ProgressEvery: *progressEvery, Clients: clients.client,
 		Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
 		Started:  func() { log.Info("worker ready: delivering queued calls") },
 	})
@@ -115,7 +121,69 @@ func queueReader(st *state.PGStore) serve.QueueReader {
 }
 
 // workerClients returns the long-lived sink clients of one worker process
-// (one per target), or nil where this build has none.
-func workerClients(obs *serve.WorkerMetrics) func(dsl.Sink) (delivery.CallClient, error) {
+// (one per target, for its life); m, when set, counts their requests,
+// retries and token refreshes.
+func workerClients(m *serve.WorkerMetrics) func(dsl.Sink) (delivery.CallClient, error) {
+	return newWorkerCXone(m).client
+}
+
+// workerCXone is a worker's CXone clients: cxone.Pool keeps one per target.
+type workerCXone struct {
+	pool *cxone.Pool
+	mu   sync.Mutex
+	used []*cxone.Client
+}
+
+func newWorkerCXone(m *serve.WorkerMetrics) *workerCXone {
+	opts := cxone.Options{}
+	if m != nil {
+		opts.Observer = cxoneObserver{m}
+	}
+	return &workerCXone{pool: cxone.NewPool(opts)}
+}
+
+func (w *workerCXone) client(cfg dsl.Sink) (delivery.CallClient, error) {
+	if cfg.Kind != "cxone" {
+		return nil, fmt.Errorf("sink %q: no connector for it in this build", cfg.Kind)
+	}
+	c, err := w.pool.Client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	if !slices.Contains(w.used, c) {
+		w.used = append(w.used, c)
+	}
+	w.mu.Unlock()
+	return cxoneCallClient{c}, nil
+}
+
+// ready says whether every client this worker used is authenticated
+// (Connect: discovery and a token; it does nothing once connected).
+func (w *workerCXone) ready(ctx context.Context) error {
+	w.mu.Lock()
+	used := slices.Clone(w.used)
+	w.mu.Unlock()
+	for _, c := range used {
+		if err := c.Connect(ctx); err != nil {
+			return fmt.Errorf("CXone client not authenticated: %w", err)
+		}
+	}
 	return nil
 }
+
+// cxoneCallClient is a cxone.Client as the delivery workers use it.
+type cxoneCallClient struct{ *cxone.Client }
+
+func (c cxoneCallClient) ResolveAgent(ctx context.Context, a *engine.OutAgent) (string, error) {
+	id, _, err := c.SyncAgent(ctx, a)
+	return id, err
+}
+
+// cxoneObserver feeds a CXone client's requests, retries and token
+// refreshes to the worker's metrics.
+type cxoneObserver struct{ m *serve.WorkerMetrics }
+
+func (o cxoneObserver) Request(f cxone.Family, status int)  { o.m.Request(string(f), status) }
+func (o cxoneObserver) Retry(f cxone.Family, reason string) { o.m.Retry(string(f), reason) }
+func (o cxoneObserver) TokenRefresh(ok bool)                { o.m.TokenRefresh(ok) }

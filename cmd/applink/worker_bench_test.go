@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,11 +29,32 @@ import (
 
 // roundTrips counts the statements, batches and copies a pool sends: each
 // is one round trip to PostgreSQL.
-type roundTrips struct{ n atomic.Int64 }
+type roundTrips struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	by map[string]int // APPLINK_BENCH_SQL set: statements by their start
+}
 
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	r.n.Add(1)
+	if os.Getenv("APPLINK_BENCH_SQL") != "" {
+		r.mu.Lock()
+		if r.by == nil {
+			r.by = map[string]int{}
+		}
+		r.by[strings.Join(strings.Fields(d.SQL), " ")[:min(60, len(strings.Join(strings.Fields(d.SQL), " ")))]]++
+		r.mu.Unlock()
+	}
 	return ctx
+}
+
+// breakdown logs the statements counted, most first (APPLINK_BENCH_SQL).
+func (r *roundTrips) breakdown(b *testing.B) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, n := range r.by {
+		fmt.Fprintf(os.Stderr, "sql %6d %s\n", n, k)
+	}
 }
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
@@ -393,6 +416,7 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "calls/s")
 			b.ReportMetric(float64(len(srv.Requests())-reqs0)/float64(total), "http_requests/call")
 			b.ReportMetric(float64(srv.TokensIssued()-tokens0), "tokens")
+			trips.breakdown(b)
 			b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
 		})
 	}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // group is a group commit: concurrent callers hand it one item each, and
@@ -14,6 +15,11 @@ type group[T, R any] struct {
 	ch  chan *groupItem[T, R]
 	fn  func(ctx context.Context, items []T) ([]R, []error)
 	max int
+	// linger is how long a batch waits for more items once it has one
+	// (at most until it holds max): deliveries that take a network round
+	// trip end spread out, and a few milliseconds gather several of them
+	// into one PostgreSQL round trip.
+	linger time.Duration
 }
 
 type groupItem[T, R any] struct {
@@ -25,8 +31,8 @@ type groupItem[T, R any] struct {
 
 var errGroupStopped = errors.New("delivery: the batch writer stopped")
 
-func newGroup[T, R any](max int, fn func(ctx context.Context, items []T) ([]R, []error)) *group[T, R] {
-	return &group[T, R]{ch: make(chan *groupItem[T, R], max), fn: fn, max: max}
+func newGroup[T, R any](max int, linger time.Duration, fn func(ctx context.Context, items []T) ([]R, []error)) *group[T, R] {
+	return &group[T, R]{ch: make(chan *groupItem[T, R], max), fn: fn, max: max, linger: linger}
 }
 
 // run works batches until ctx is done.
@@ -41,14 +47,34 @@ func (g *group[T, R]) run(ctx context.Context) {
 		case it := <-g.ch:
 			batch = append(batch, it)
 		}
+		var timer *time.Timer
+		var wait <-chan time.Time
+		if g.linger > 0 {
+			timer = time.NewTimer(g.linger)
+			wait = timer.C
+		}
 	drain:
 		for len(batch) < g.max {
+			if wait == nil {
+				select {
+				case it := <-g.ch:
+					batch = append(batch, it)
+				default:
+					break drain
+				}
+				continue
+			}
 			select {
 			case it := <-g.ch:
 				batch = append(batch, it)
-			default:
+			case <-wait:
+				break drain
+			case <-ctx.Done():
 				break drain
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		for _, it := range batch {
 			vals = append(vals, it.v)

@@ -63,6 +63,15 @@ type Config struct {
 	// running deliveries, from River's jobs) and scales its clients' rate
 	// limits to its share of the tenant's rate (default 10 s).
 	ShareEvery time.Duration
+	// FetchCooldown is the shortest time between two fetches of jobs
+	// (default 20 ms).
+	FetchCooldown time.Duration
+	// Linger is how long the ledger checks and settles of deliveries
+	// ending together wait for more before their PostgreSQL round trip
+	// (default 10 ms; negative: none): a delivery that takes a network
+	// round trip ends apart from the others, and gathering them keeps the
+	// cost below one round trip per delivery.
+	Linger time.Duration
 	// Observer hears every delivery's end (metrics); may be nil.
 	Observer Observer
 	// ProgressEvery logs a progress line (delivered, failed, rate) this
@@ -85,6 +94,12 @@ func (c *Config) defaults() {
 	}
 	if c.PollEvery <= 0 {
 		c.PollEvery = time.Second
+	}
+	if c.FetchCooldown <= 0 {
+		c.FetchCooldown = 20 * time.Millisecond
+	}
+	if c.Linger == 0 {
+		c.Linger = 10 * time.Millisecond
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -122,8 +137,10 @@ func Run(ctx context.Context, cfg Config) error {
 		FetchPollInterval:    cfg.PollEvery,
 		// River fetches at most once per cooldown (default 100 ms), which
 		// caps a worker at Concurrency deliveries per cooldown: measured,
-		// 40/s with 4 at once. A short cooldown fetches as slots free up.
-		FetchCooldown: min(cfg.PollEvery, 5*time.Millisecond),
+		// 40/s with 4 at once. A shorter one fetches as slots free up; not
+		// much shorter than the deliveries' own cycle, so that one fetch
+		// brings several jobs.
+		FetchCooldown: min(cfg.PollEvery, cfg.FetchCooldown),
 		Logger:        riverLogger(cfg.Log),
 	})
 	if err != nil {
@@ -245,6 +262,7 @@ type Worker struct {
 	segOpen  func(dir, name string) (SegmentAppender, error)
 	obs      Observer
 	targets  sync.Map // spec + "\x00" + run id -> *Target
+	targetMu sync.Mutex
 	outbox   sync.Map // outbox folder -> *sync.Mutex (the per-delivery path)
 	clients  func(dsl.Sink) (CallClient, error)
 	used     sync.Map // CallClient -> struct{}: clients this worker used, for SetShare
@@ -287,8 +305,8 @@ func newWorker(pool *pgxpool.Pool, cfg Config) *Worker {
 		w.name = WorkerName()
 	}
 	batch := max(cfg.Concurrency, 16)
-	w.check = newGroup(batch, w.checkBatch)
-	w.settler = newGroup(batch, w.settleBatch)
+	w.check = newGroup(batch, cfg.Linger, w.checkBatch)
+	w.settler = newGroup(batch, cfg.Linger, w.settleBatch)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
 	go w.check.run(ctx)
@@ -457,6 +475,12 @@ func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{
 // target reads where a run's deliveries go (once per run and process).
 func (w *Worker) target(ctx context.Context, spec, runID string) (*Target, error) {
 	k := spec + "\x00" + runID
+	if t, ok := w.targets.Load(k); ok {
+		return t.(*Target), nil
+	}
+	// One read per run: deliveries of a new run start together.
+	w.targetMu.Lock()
+	defer w.targetMu.Unlock()
 	if t, ok := w.targets.Load(k); ok {
 		return t.(*Target), nil
 	}

@@ -23,7 +23,8 @@ import (
 
 // TestServeAndWorkersFleet is issue 15's integration test: PostgreSQL state,
 // two `serve` processes (one active, one standby) and three `worker`
-// processes against the fault-injecting CXone receiver. The active serve is
+// processes against the fault-injecting CXone receiver, answering after
+// 20 ms. The active serve is
 // SIGKILLed mid-run and the standby takes over; one worker is SIGKILLed
 // mid-delivery and another finishes its jobs. At the end every call that a
 // single-process run imports was received exactly once, with the same
@@ -44,7 +45,8 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	defer refSrv.Close()
 	bin := applinkBinary(t)
 	const calls = 3000
-	dir := queuedSpec(t, srv.APIURL, srv.URL, calls)
+	// The receiver answers after 20 ms, on top of its faults.
+	dir := queuedSpec(t, latencyProxy(t, srv.APIURL, 20*time.Millisecond), latencyProxy(t, srv.URL, 20*time.Millisecond), calls)
 
 	// References, each one process with DuckDB state on the same data: into
 	// the outbox (the ledger to compare with), and into a CXone tenant of

@@ -282,7 +282,7 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 }
 
 // latencyProxy answers every request after delay, by passing it to target.
-func latencyProxy(b *testing.B, target string, delay time.Duration) string {
+func latencyProxy(b testing.TB, target string, delay time.Duration) string {
 	u, err := url.Parse(target)
 	if err != nil {
 		b.Fatal(err)

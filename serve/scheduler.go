@@ -325,6 +325,17 @@ func (r *specRunner) runOnce(ctx context.Context, lost <-chan struct{}) bool {
 		next = ended
 	}
 	r.update(func(s *status) { s.Running, s.Next = false, next })
+	if errors.Is(err, state.ErrFenced) {
+		// Another process took the spec over (its epoch is newer): this
+		// one lost the lock without noticing yet. Nothing was committed;
+		// give the lock up and stand by.
+		r.log.Error("fenced: another process took this spec over while the run worked; nothing of the run was committed; standing by",
+			"spec", r.name, "err", err)
+		if uerr := r.lock.Unlock(); uerr != nil {
+			r.log.Warn("lock release failed", "spec", r.name, "err", uerr)
+		}
+		return false
+	}
 	return !lockLost
 }
 

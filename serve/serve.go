@@ -42,8 +42,8 @@ type Spec struct {
 	// holder) and makes the workspace commit under it, so a previous holder
 	// that lost the lock can never commit. An error gives the lock back.
 	Takeover func(ctx context.Context) error
-	Info      SpecInfo             // what the page shows about it
-	runner    runner               // tests: instead of Workspace
+	Info     SpecInfo // what the page shows about it
+	runner   runner   // tests: instead of Workspace
 }
 
 // SpecInfo describes a spec for people.

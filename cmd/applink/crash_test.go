@@ -22,6 +22,7 @@ import (
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 // applinkBinary makes the test binary callable as `applink` (testscript.Main
@@ -346,7 +347,7 @@ func snapshotOf(t *testing.T, dir string) string {
 	var b strings.Builder
 	b.WriteString(outboxAndLedger(t, dir, true))
 	ctx := context.Background()
-	st, err := state.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +380,7 @@ func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 		}
 		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
 	}
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +409,7 @@ func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 
 func historyOf(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +419,7 @@ func historyOf(t *testing.T, dir string) string {
 
 // historyOfStore renders the run history: per run, its kind and what it
 // counted and sent. Killed runs committed nothing, so they must not appear.
-func historyOfStore(t *testing.T, st *state.Store) string {
+func historyOfStore(t *testing.T, st *duckstate.Store) string {
 	t.Helper()
 	runs, err := st.Runs(context.Background())
 	if err != nil {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/serve"
 )
@@ -75,22 +77,32 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 			failed, usage = true, true
 			continue
 		}
-		ws := workspace.New(plan, workspace.DefaultPaths(dir, "", ""), registry())
+		ws := newWorkspace(plan, workspace.DefaultPaths(dir, "", ""))
 		sp.Workspace = ws
 		sp.Info = serve.SpecInfo{Customer: plan.Customer, Tenant: plan.CXoneTenant, State: ws.State.String(), SentTo: ws.Where()}
 		lockDSN := dsn
 		if ws.State.Driver == state.DriverPostgres {
-			// The spec's PostgreSQL state holds the standby lock and the
-			// delivery queue whose depth /metrics shows.
+			// The spec's PostgreSQL state holds the standby lock, the
+			// fencing epoch and the delivery queue whose depth /metrics
+			// shows. One pool (and River insert client) per spec for the
+			// process's life, migrated once: every run opens its state on
+			// it, and the pool reconnects after a failure by itself.
 			lockDSN = ws.State.DSN
-			st, err := ws.OpenState(ctx)
+			db, err := pgstate.Connect(ctx, ws.State.DSN, pgstate.Options{Schema: ws.State.Schema, Jobs: delivery.Jobs})
+			if err == nil {
+				if err = db.Migrate(ctx); err != nil {
+					db.Close()
+				}
+			}
 			if err != nil {
 				fmt.Fprintf(std.err, "applink serve: %s: %v\n", dir, err)
 				failed = true
 				continue
 			}
-			defer st.Close()
-			sp.Queue = stateDeliveries{st: st}
+			defer db.Close()
+			ws.Drivers = state.Drivers{state.DriverDuckDB: ws.Drivers[state.DriverDuckDB], state.DriverPostgres: db}
+			sp.Queue = stateDeliveries{st: db.Store(ws.State.Spec, 0), db: db}
+			sp.Takeover = takeover(db, ws)
 		}
 		if lockDSN != "" {
 			l, err := serve.NewPGLock(lockDSN, specLockKey(ws), *poll)
@@ -171,6 +183,21 @@ func holdSpecLock(ctx context.Context, ws *workspace.Workspace) (release func(),
 	return func() { l.Unlock() }, nil
 }
 
+// takeover records this process as the spec's holder in its state and
+// advances the fencing epoch; the spec's runs commit under it from then
+// on, so a holder that lost the lock (paused, cut off) can never commit.
+func takeover(db *pgstate.DB, ws *workspace.Workspace) func(ctx context.Context) error {
+	host, _ := os.Hostname()
+	return func(ctx context.Context) error {
+		h, err := db.Takeover(ctx, ws.State.Spec, state.Holder{Host: host, PID: os.Getpid(), Since: time.Now()})
+		if err != nil {
+			return err
+		}
+		ws.State.Epoch = h.Epoch
+		return nil
+	}
+}
+
 // stateDeliveries reads a spec's deliveries from its PostgreSQL state for
 // serve's delivery panel and /metrics: the queue and, from the ledger, the
 // calls retrying and failed by reason.
@@ -179,6 +206,7 @@ type stateDeliveries struct {
 		Queue(ctx context.Context) (state.QueueStats, error)
 		LedgerCounts(ctx context.Context, runID string) ([]state.LedgerCount, error)
 	}
+	db *pgstate.DB
 }
 
 func (d stateDeliveries) QueueDepth(ctx context.Context) (queued, inFlight int64, err error) {
@@ -195,7 +223,8 @@ func (d stateDeliveries) Deliveries(ctx context.Context) (serve.DeliveryView, er
 	if err != nil {
 		return serve.DeliveryView{}, err
 	}
-	v := serve.DeliveryView{QueueView: serve.QueueView{Queued: q.Queued, Delivering: q.InFlight, Retrying: q.Retrying}, Known: true}
+	v := serve.DeliveryView{QueueView: queueView(q), Known: true}
+	v.Failed = 0 // counted below with its reasons
 	for _, c := range counts {
 		if c.Entity != "call" {
 			continue

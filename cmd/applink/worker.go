@@ -16,6 +16,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/serve"
 )
 
@@ -66,15 +67,20 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	log := slog.New(h)
 	name := delivery.WorkerName()
 	log.Info("worker starting", "state", state.RedactDSN(*dsn), "concurrency", *concurrency, "pid", os.Getpid(), "name", name)
-	// TODO(state merge): one pgstate.DB (pool, migration, queue reads).
-	st, err := state.OpenPostgres(ctx, *dsn, "applink-worker") // the key is unused: QueueBySpec reads every spec
+	// One pool for the deliveries, the queue's metrics and /readyz.
+	db, err := pgstate.Connect(ctx, *dsn, pgstate.Options{Jobs: delivery.Jobs})
+	if err == nil {
+		if err = db.Migrate(ctx); err != nil {
+			db.Close()
+		}
+	}
 	if err != nil {
 		log.Error("worker stopped", "error", err.Error())
 		return exitFindings
 	}
-	defer st.Close()
-	pool := st.Pool()
-	metrics := serve.NewWorkerMetrics(queueReader(st))
+	defer db.Close()
+	pool := db.Pool()
+	metrics := serve.NewWorkerMetrics(queueReader(db))
 	clients := newWorkerCXone(metrics)
 	if *listen != "" {
 		ep := &serve.WorkerEndpoint{Listen: *listen, Metrics: metrics, Log: log, Ready: func(ctx context.Context) error {
@@ -91,7 +97,7 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 		log.Info("worker endpoint listening", "addr", addr)
 	}
 	err = delivery.Run(ctx, delivery.Config{
-		DSN: *dsn, Pool: pool, Name: name, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
+		DSN: *dsn, Pool: pool, Schema: db.Schema(), Name: name, Registry: registry(), Concurrency: *concurrency, JobTimeout: *jobTimeout, RescueAfter: *rescueAfter,
 		PollEvery: *pollEvery, Log: log, Observer: metrics, ProgressEvery: *progressEvery, Clients: clients.client,
 		Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
 		Started:  func() { log.Info("worker ready: delivering queued calls") },
@@ -104,20 +110,24 @@ func cmdWorker(ctx context.Context, args []string, std stdio) int {
 	return exitOK
 }
 
-// queueReader reads every spec's delivery queue for the worker's /metrics.
-// TODO(state merge): pgstate.DB.QueueBySpec with the oldest age.
-func queueReader(st *state.PGStore) serve.QueueReader {
+// queueReader reads every spec's delivery queue for /metrics.
+func queueReader(db *pgstate.DB) serve.QueueReader {
 	return func(ctx context.Context) (map[string]serve.QueueView, error) {
-		qs, err := st.QueueBySpec(ctx)
+		qs, err := db.QueueBySpec(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out := make(map[string]serve.QueueView, len(qs))
 		for spec, q := range qs {
-			out[spec] = serve.QueueView{Queued: q.Queued, Delivering: q.InFlight, Retrying: q.Retrying}
+			out[spec] = queueView(q)
 		}
 		return out, nil
 	}
+}
+
+// queueView is the state's queue as serve shows it.
+func queueView(q state.QueueStats) serve.QueueView {
+	return serve.QueueView{Queued: q.Queued, Delivering: q.Delivering, Retrying: q.Retrying, Failed: q.Failed, Oldest: q.Oldest}
 }
 
 // workerClients returns the long-lived sink clients of one worker process

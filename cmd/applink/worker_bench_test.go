@@ -23,7 +23,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -91,7 +91,7 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				b.Setenv(k, v)
 			}
 			ctx := context.Background()
-			st, err := state.OpenPostgres(ctx, dsn, "bench")
+			st, err := pgstate.Open(ctx, dsn, "bench", pgstate.Options{Jobs: delivery.Jobs})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if q == (state.QueueStats{}) {
+				if !q.Open() {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -188,7 +188,7 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 	}
 	const workers, concurrency = 2, 32
 	ctx := context.Background()
-	st, err := state.OpenPostgres(ctx, dsn, "bench-outbox")
+	st, err := pgstate.Open(ctx, dsn, "bench-outbox", pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if q == (state.QueueStats{}) {
+		if !q.Open() {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -331,7 +331,7 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 			}
 			api, auth := latencyProxy(b, srv.APIURL, 50*time.Millisecond), latencyProxy(b, srv.URL, 50*time.Millisecond)
 			ctx := context.Background()
-			st, err := state.OpenPostgres(ctx, dsn, "bench-"+mode)
+			st, err := pgstate.Open(ctx, dsn, "bench-"+mode, pgstate.Options{Jobs: delivery.Jobs})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -397,7 +397,7 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if q == (state.QueueStats{}) {
+				if !q.Open() {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)

@@ -22,6 +22,8 @@ import (
 	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -90,7 +92,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
-	refState, err := state.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	if !strings.Contains(string(out), "queued for delivery") {
 		t.Fatalf("the run queued nothing:\n%s", out)
 	}
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 			t.Fatalf("run %s: exit %d\n%s%s", d, code, out.String(), errb.String())
 		}
 	}
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +288,7 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 			t.Errorf("outbox %s differs from a single-process run's:\n%s", f, diffLines(string(want), string(got)))
 		}
 	}
-	refState, err := state.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +339,7 @@ func startWorkers(t *testing.T, bin string, env []string, n int, logs *syncBuffe
 
 // killWorkerMidDelivery SIGKILLs w once the receiver holds a fifth of the
 // total calls, and checks the kill landed before every call was delivered.
-func killWorkerMidDelivery(t *testing.T, st *state.PGStore, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
+func killWorkerMidDelivery(t *testing.T, st *pgstate.Store, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for len(srv.Calls()) < total/5 {
@@ -369,7 +371,7 @@ func killWorkerMidDelivery(t *testing.T, st *state.PGStore, w *exec.Cmd, srv *cx
 
 // heldBy counts the running delivery jobs whose last attempt is the
 // worker process pid's (delivery.WorkerName: w-HOST-PID-START).
-func heldBy(t *testing.T, st *state.PGStore, pid int) int {
+func heldBy(t *testing.T, st *pgstate.Store, pid int) int {
 	t.Helper()
 	var n int
 	err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job
@@ -390,7 +392,7 @@ func waitQueueDrained(t *testing.T, st state.Backend, d time.Duration, logs *syn
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q == (state.QueueStats{}) {
+		if !q.Open() {
 			return
 		}
 		if time.Now().After(deadline) {

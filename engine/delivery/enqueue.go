@@ -42,6 +42,9 @@ type Queue struct {
 	pending *Args // the call just handed to Sink.Call, until its ledger row gives its fingerprint
 	queued  int
 	seq     int64 // ledger rows the run sent so far, held back ones included
+	// Attempts, when set, overrides Jobs.MaxAttempts for this run's jobs
+	// (tests).
+	Attempts int
 }
 
 // Enqueue starts queued delivery for a run whose state has a queue
@@ -164,6 +167,11 @@ func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 			return err
 		}
 		l.q.led.SetTarget(b)
+		jobs := Jobs
+		if l.q.Attempts > 0 {
+			jobs.MaxAttempts = l.q.Attempts
+		}
+		l.q.led.SetJobs(jobs)
 	}
 	return l.LedgerWriter.Commit(ctx, sum)
 }

@@ -10,17 +10,20 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 )
 
 // Config configures the delivery workers of one process.
@@ -28,7 +31,10 @@ type Config struct {
 	DSN string // the PostgreSQL state (may hold a password: never printed)
 	// Pool, when set, is used instead of connecting to DSN (benchmarks
 	// count its round trips); Run does not close it.
-	Pool     *pgxpool.Pool
+	Pool *pgxpool.Pool
+	// Schema is the state's PostgreSQL schema ("": the DSN's search_path,
+	// else state.DefaultSchema); with Pool, its connections' search_path.
+	Schema   string
 	Registry engine.Registry // the sinks: a job's target names one, or the outbox
 	// Concurrency is how many deliveries this process runs at once
 	// (default 4).
@@ -110,27 +116,40 @@ func (c *Config) defaults() {
 // in flight (up to JobTimeout) and returns nil.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
-	pool := cfg.Pool
-	if pool == nil {
-		var err error
-		if pool, err = state.Connect(ctx, cfg.DSN); err != nil {
-			return err
+	var db *pgstate.DB
+	var err error
+	if cfg.Pool != nil {
+		schema := cfg.Schema
+		if schema == "" {
+			// The pool's own search_path (a DSN's search_path=…) names it.
+			sp := cfg.Pool.Config().ConnConfig.RuntimeParams["search_path"]
+			schema = strings.Trim(strings.TrimSpace(strings.Split(sp, ",")[0]), `"`)
 		}
-		defer pool.Close()
+		db, err = pgstate.FromPool(cfg.Pool, pgstate.Options{Schema: schema, Jobs: Jobs})
+	} else {
+		db, err = pgstate.Connect(ctx, cfg.DSN, pgstate.Options{Schema: cfg.Schema, Jobs: Jobs})
+		if err == nil {
+			defer db.Close()
+		}
 	}
-	if err := state.MigratePostgres(ctx, pool); err != nil {
-		return fmt.Errorf("state %s: %w", state.RedactDSN(cfg.DSN), err)
+	if err != nil {
+		return err
 	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	pool := db.Pool()
 	prog := &progress{next: cfg.Observer}
 	cfg.Observer = prog
-	w := newWorker(pool, cfg)
+	w := newWorker(db, cfg)
 	defer w.Close()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		// The job's attempted_by names this process: its segment folder too.
 		ID:                   w.name,
-		Queues:               map[string]river.QueueConfig{state.DeliveryQueue: {MaxWorkers: cfg.Concurrency}},
+		Schema:               db.Schema(),
+		Queues:               map[string]river.QueueConfig{Jobs.Queue: {MaxWorkers: cfg.Concurrency}},
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -176,7 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-shareT.C:
 			w.share(ctx)
 		case <-sweep.C:
-			if n, err := Sweep(ctx, pool); err != nil {
+			if n, err := db.Sweep(ctx); err != nil {
 				cfg.Log.Warn("sweep of discarded deliveries failed", "error", err.Error())
 			} else if n > 0 {
 				cfg.Log.Warn("deliveries discarded by the queue marked failed", "rows", n)
@@ -254,6 +273,7 @@ const (
 // batches after Work returns.
 type Worker struct {
 	river.WorkerDefaults[Args]
+	db       *pgstate.DB
 	pool     *pgxpool.Pool
 	reg      engine.Registry
 	log      *slog.Logger
@@ -284,22 +304,23 @@ type rowRef struct {
 // settlement is a delivery's end for its ledger row; seg, when set, is the
 // segment the call was appended to, synced before the row is settled.
 type settlement struct {
-	row rowRef
-	out outcome
-	seg SegmentAppender
+	row    rowRef
+	reason string // an imported row's reason (agent_unmapped or none)
+	out    outcome
+	seg    SegmentAppender
 }
 
-// NewWorker returns the worker on a pool, for a River client of one's own
-// (tests, benchmarks). Its batch writers run until Close.
-func NewWorker(pool *pgxpool.Pool, reg engine.Registry, log *slog.Logger) *Worker {
-	return newWorker(pool, Config{Registry: reg, Log: log})
+// NewWorker returns the worker on a state, for a River client of one's
+// own (tests, benchmarks). Its batch writers run until Close.
+func NewWorker(db *pgstate.DB, reg engine.Registry, log *slog.Logger) *Worker {
+	return newWorker(db, Config{Registry: reg, Log: log})
 }
 
-func newWorker(pool *pgxpool.Pool, cfg Config) *Worker {
+func newWorker(db *pgstate.DB, cfg Config) *Worker {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout, name: cfg.Name,
+	w := &Worker{db: db, pool: db.Pool(), reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout, name: cfg.Name,
 		segOpen: cfg.Segments, obs: cfg.Observer, segs: map[string]SegmentAppender{}, clients: cfg.Clients}
 	if w.name == "" {
 		w.name = WorkerName()
@@ -344,8 +365,11 @@ type outcome struct {
 	ok        bool
 	code      string // the failure's reason code (http_422, encode, …)
 	detail    string
-	permanent bool // no retry can help
-	retry     bool // settled as retrying (not the last attempt)
+	permanent bool              // no retry can help
+	retry     bool              // settled as retrying (not the last attempt)
+	media     *engine.MediaSent // what the sink sent of the call's media
+	attempt   int               // the job's attempt
+
 }
 
 // Work implements river.Worker: check the row is still this delivery's,
@@ -370,8 +394,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	out, seg := w.deliver(ctx, job)
 	final := out.ok || out.permanent || job.Attempt >= job.MaxAttempts
-	out.retry = !final
-	if _, err := w.settler.do(ctx, settlement{row: ref, out: out, seg: seg}); err != nil {
+	out.retry, out.attempt = !final, job.Attempt
+	if _, err := w.settler.do(ctx, settlement{row: ref, reason: a.Reason, out: out, seg: seg}); err != nil {
 		w.observe(a.Spec, OutcomeRetrying, "settle", began)
 		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
 	}
@@ -395,35 +419,25 @@ func (w *Worker) observe(spec, outcome, reason string, began time.Time) {
 	}
 }
 
-// checkBatch says for each row whether it is still queued with the job's
-// fingerprint: one query for the batch.
-//
-// TODO(state merge): pgstate's batched Pending replaces this SQL.
+// checkBatch says for each row whether it is still this delivery's
+// (queued or retrying with the job's fingerprint): one query for the batch.
 func (w *Worker) checkBatch(ctx context.Context, refs []rowRef) ([]bool, []error) {
-	specs, keys, fps := make([]string, len(refs)), make([]int64, len(refs)), make([]int64, len(refs))
+	jobs := make([]state.JobRef, len(refs))
 	for i, r := range refs {
-		specs[i], keys[i], fps[i] = r.spec, r.key, r.fp
+		jobs[i] = state.JobRef{Spec: r.spec, Key: r.key, FP: r.fp}
 	}
-	rows, err := w.pool.Query(ctx, `SELECT v.i FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS v(spec, key, fp, i)
-		JOIN applink_ledger l ON l.spec = v.spec AND l.key = v.key AND l.fp = v.fp AND l.state = 'queued'`, specs, keys, fps)
+	out, err := w.db.PendingMany(ctx, jobs)
 	if err != nil {
-		return nil, errsFor(len(refs), err)
-	}
-	out := make([]bool, len(refs))
-	var i int64
-	if _, err := pgx.ForEachRow(rows, []any{&i}, func() error { out[i-1] = true; return nil }); err != nil {
 		return nil, errsFor(len(refs), err)
 	}
 	return out, nil
 }
 
 // settleBatch makes the batch's segment appends durable (one fsync per
-// segment writer), then settles the rows in one transaction. A row is
-// changed only while it is still queued with the job's fingerprint, so a
-// repeat (a redelivery after a kill) changes nothing.
-//
-// TODO(state merge): pgstate's SettleTx (retrying rows, media) replaces
-// this SQL.
+// segment writer), then settles the rows in one statement: imported (with
+// the media sent), failed with the failure, or retrying with the attempt
+// and when the next is due. A row is changed only while it is still this
+// delivery's, so a repeat (a redelivery after a kill) changes nothing.
 func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{}, []error) {
 	errs := make([]error, len(items))
 	synced := map[SegmentAppender]error{}
@@ -438,31 +452,29 @@ func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{
 		}
 		errs[i] = err
 	}
-	var specs, states, reasons, details []string
-	var keys, fps []int64
+	var outs []state.Outcome
 	for i, it := range items {
-		if errs[i] != nil || it.out.retry {
+		if errs[i] != nil {
 			continue
 		}
-		st := engine.StateImported
+		o := state.Outcome{Spec: it.row.spec, Key: it.row.key, FP: it.row.fp, State: engine.StateImported, Reason: it.reason, Media: it.out.media}
 		if !it.out.ok {
-			st = engine.StateFailed
+			o.State, o.Attempt = engine.StateFailed, it.out.attempt
+			o.Failure = &engine.Failure{Code: it.out.code, Detail: it.out.detail, Permanent: it.out.permanent}
+			if it.out.retry {
+				// When it is due is River's default backoff, attempt⁴ s.
+				o.State = state.StateRetrying
+				o.NextTry = time.Now().Add(time.Duration(it.out.attempt*it.out.attempt*it.out.attempt*it.out.attempt) * time.Second)
+			}
 		}
-		specs, keys, fps = append(specs, it.row.spec), append(keys, it.row.key), append(fps, it.row.fp)
-		states, reasons, details = append(states, st), append(reasons, it.out.code), append(details, it.out.detail)
+		outs = append(outs, o)
 	}
-	if len(specs) == 0 {
+	if len(outs) == 0 {
 		return nil, errs
 	}
-	// fp 0 matches no fingerprint: the next run sends a failed call again.
-	_, err := w.pool.Exec(ctx, `UPDATE applink_ledger l SET state = v.state,
-			reason = CASE WHEN v.state = 'failed' THEN v.reason ELSE l.reason END,
-			detail = CASE WHEN v.state = 'failed' THEN v.detail ELSE l.detail END,
-			fp = CASE WHEN v.state = 'failed' THEN 0 ELSE l.fp END
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS v(spec, key, fp, state, reason, detail)
-		WHERE l.spec = v.spec AND l.key = v.key AND l.state = 'queued' AND l.fp = v.fp`,
-		specs, keys, fps, states, reasons, details)
-	if err != nil {
+	// The settle is one statement, atomic on its own: run on the pool it
+	// costs one round trip instead of three (begin, it, commit).
+	if _, err := w.db.SettleTx(ctx, poolTx{pool: w.pool}, outs); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -470,6 +482,25 @@ func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{
 		}
 	}
 	return nil, errs
+}
+
+// poolTx runs SettleTx's one statement on the pool (see settleBatch); it
+// is a pgx.Tx for that statement only.
+type poolTx struct {
+	pgx.Tx
+	pool *pgxpool.Pool
+}
+
+func (t poolTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.pool.Query(ctx, sql, args...)
+}
+
+func (t poolTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return t.pool.QueryRow(ctx, sql, args...)
+}
+
+func (t poolTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return t.pool.Exec(ctx, sql, args...)
 }
 
 // target reads where a run's deliveries go (once per run and process).
@@ -484,16 +515,15 @@ func (w *Worker) target(ctx context.Context, spec, runID string) (*Target, error
 	if t, ok := w.targets.Load(k); ok {
 		return t.(*Target), nil
 	}
-	var raw *string
-	err := w.pool.QueryRow(ctx, `SELECT target FROM applink_runs WHERE spec = $1 AND run_id = $2`, spec, runID).Scan(&raw)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	raw, err := w.db.Target(ctx, spec, runID)
+	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("run %s of spec %s records no delivery target", runID, spec)
 	}
 	t := &Target{}
-	if err := json.Unmarshal([]byte(*raw), t); err != nil {
+	if err := json.Unmarshal(raw, t); err != nil {
 		return nil, fmt.Errorf("run %s of spec %s: delivery target: %w", runID, spec, err)
 	}
 	w.targets.Store(k, t)
@@ -562,11 +592,19 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 	}
 	var mu sync.Mutex
 	var refused *engine.Failure
+	var media *engine.MediaSent
 	info := engine.RunInfo{RunID: fmt.Sprintf("%s.d%d", a.RunID, job.ID), PlanHash: t.PlanHash, Fields: fields,
 		Fail: func(entity, id string, f engine.Failure) {
 			if entity == "call" && id == a.Call.CallID {
 				mu.Lock()
 				refused = &f
+				mu.Unlock()
+			}
+		},
+		MediaSent: func(id string, m engine.MediaSent) {
+			if id == a.Call.CallID {
+				mu.Lock()
+				media = &m
 				mu.Unlock()
 			}
 		}}
@@ -600,7 +638,7 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 	if refused != nil {
 		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}, nil
 	}
-	return outcome{ok: true}, nil
+	return outcome{ok: true, media: media}, nil
 }
 
 // deliverClient delivers through the target's long-lived client: the call,
@@ -627,10 +665,11 @@ func (w *Worker) deliverClient(ctx context.Context, t *Target, a *Args, call *en
 			user = id
 		}
 	}
-	if _, err := c.DeliverCall(ctx, call, fields, user); err != nil {
+	m, err := c.DeliverCall(ctx, call, fields, user)
+	if err != nil {
 		return failureOutcome(err)
 	}
-	return outcome{ok: true}
+	return outcome{ok: true, media: m}
 }
 
 // failureOutcome is a failed attempt: the sink's typed refusal, or a
@@ -652,7 +691,7 @@ func (w *Worker) share(ctx context.Context) {
 	}
 	var n int
 	err := w.pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[array_upper(attempted_by, 1)]) FROM river_job
-		WHERE state = 'running' AND kind = $1`, state.DeliveryKind).Scan(&n)
+		WHERE state = 'running' AND kind = $1`, Jobs.Kind).Scan(&n)
 	if err != nil {
 		w.log.Warn("counting the live workers failed", "error", err.Error())
 		return
@@ -688,7 +727,7 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 		FROM river_job j
 		WHERE j.kind = $1 AND j.state IN ('discarded', 'cancelled')
 			AND l.spec = j.args->>'spec' AND l.key = (j.args->>'key')::bigint
-			AND l.state = 'queued' AND l.fp = (j.args->>'fp')::bigint`, state.DeliveryKind)
+			AND l.state = 'queued' AND l.fp = (j.args->>'fp')::bigint`, Jobs.Kind)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
@@ -412,4 +415,136 @@ func TestFailingDeliveriesVisibleWithin60s(t *testing.T) {
 	if !strings.Contains(logs.String(), "worker progress") {
 		t.Error("the worker logged no progress line")
 	}
+}
+
+// TestServeFencing: the holder is paused (SIGSTOP) mid-run and its lock's
+// session ends (as in a network split); the standby takes the spec over
+// and runs it; then the old holder resumes (SIGCONT). Its commit is
+// refused (the epoch moved on), so nothing is queued, sent or counted
+// twice: the history holds only the new holder's run, every call is
+// queued once, and the delivered outbox and the ledger equal one
+// process's.
+func TestServeFencing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pauses and resumes serve processes")
+	}
+	dsn := statetest.DSN(t)
+	bin := applinkBinary(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	opt := demogen.Options{Calls: 40000, BDFields: 4, Seed: 9}
+	if _, err := demogen.Generate(data, opt); err != nil {
+		t.Fatal(err)
+	}
+	// Two copies of the spec folder, as on two machines: one state (the
+	// same key), a working area (staging, outbox) each.
+	stateBlock := "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
+	specDir := func(name string) string {
+		dir := filepath.Join(root, name)
+		if err := demogen.WriteSpec(dir, data, opt); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(stateBlock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	dirA, dir := specDir("machine-a"), specDir("machine-b")
+	env := append(os.Environ(), "APPLINK_STATE_DSN="+dsn)
+	// A checks its lock only every 30 s: resumed, it reaches its commit
+	// before it could notice the lock is gone, so only the fence stops it.
+	a := startServeEnv(t, bin, env, "--every", "1h", "--poll", "30s", dirA)
+	a.wait(t, 60*time.Second, "A's run", msgIs("run started"))
+	b := startServeEnv(t, bin, env, "--every", "1h", "--poll", "200ms", dir)
+	b.wait(t, 30*time.Second, "B standing by", func(m map[string]any) bool { return strings.HasPrefix(m["msg"].(string), "standby") })
+	time.Sleep(200 * time.Millisecond)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if done := a.matching(isRunEnd); len(done) > 0 {
+		t.Fatalf("the SIGSTOP did not land mid-run: A had ended its run: %v", done)
+	}
+	// A's lock session ends, as when the network between A and the
+	// database fails.
+	admin, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var killed int
+	if err := admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name LIKE $1`, fmt.Sprintf("applink serve pid %d %%", a.cmd.Process.Pid)).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("ending A's lock session: %d sessions, %v", killed, err)
+	}
+	b.wait(t, 30*time.Second, "B taking over", func(m map[string]any) bool { return strings.HasPrefix(m["msg"].(string), "took over") })
+	bEnd := b.wait(t, 120*time.Second, "B's run", msgIs("run finished"))
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	aEnd := a.wait(t, 120*time.Second, "A's run ending", isRunEnd)
+	if aEnd["msg"] == "run finished" || !strings.Contains(fmt.Sprint(aEnd["err"]), "is stale") {
+		t.Fatalf("the old holder's run was not refused by the fence: %v", aEnd)
+	}
+	a.wait(t, 10*time.Second, "A standing by after the fence", func(m map[string]any) bool { return strings.HasPrefix(m["msg"].(string), "fenced") })
+	t.Logf("old holder: %v", aEnd["err"])
+
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].RunID != bEnd["run_id"] {
+		t.Fatalf("history %v, want only B's run %v", runs, bEnd["run_id"])
+	}
+	var workerLogs syncBuffer
+	for range 2 {
+		w := exec.Command(bin, "worker", "--format", "json", "--concurrency", "32", "--poll-every", "100ms")
+		w.Env, w.Stdout, w.Stderr = append(env, "CI="), &workerLogs, &workerLogs
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Process.Signal(syscall.SIGTERM); w.Wait() })
+	}
+	waitQueueDrained(t, st, 180*time.Second, &workerLogs)
+	var jobs, imported int
+	st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job`).Scan(&jobs)
+	st.Ledger(context.Background(), func(r state.LedgerRow) error {
+		if r.Entity == "call" && r.State == engine.StateImported {
+			imported++
+		}
+		return nil
+	})
+	if jobs != imported {
+		t.Errorf("%d delivery jobs for %d imported calls: something was queued twice", jobs, imported)
+	}
+	ref := filepath.Join(root, "ref")
+	if err := demogen.WriteSpec(ref, data, opt); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ledgerText(t, refState)
+	refState.Close()
+	if got := ledgerText(t, st); got != want {
+		t.Errorf("ledger differs from one process's:\n%s", diffLines(want, got))
+	}
+	if out, err := exec.Command(bin, "materialize", dir).CombinedOutput(); err != nil {
+		t.Fatalf("materialize: %v\n%s", err, out)
+	}
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		if got, want := sortedFile(t, filepath.Join(dir, ".applink", "outbox", f)), sortedFile(t, filepath.Join(ref, ".applink", "outbox", f)); got != want {
+			t.Errorf("materialized %s differs from one process's:\n%s", f, diffLines(want, got))
+		}
+	}
+	b.signal(t, syscall.SIGTERM)
+	a.signal(t, syscall.SIGTERM)
 }

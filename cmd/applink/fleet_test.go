@@ -214,6 +214,12 @@ func TestServeAndWorkersOutboxOverRuns(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	waitQueueDrained(t, st, 120*time.Second, &workerLogs)
+	// A run by hand while serve holds the spec is refused, naming it.
+	hand := exec.Command(bin, "run", "--quiet", dir)
+	hand.Env = append(env, "CI=")
+	if out, err := hand.CombinedOutput(); err == nil || !strings.Contains(string(out), fmt.Sprintf("the spec is run by applink serve pid %d since ", p.cmd.Process.Pid)) {
+		t.Errorf("a hand run while serve holds the spec: %v\n%s", err, out)
+	}
 	if code := p.signal(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("serve SIGTERM: exit %d", code)
 	}
@@ -385,15 +391,17 @@ func TestFailingDeliveriesVisibleWithin60s(t *testing.T) {
 		_, wm = httpGet(t, "http://"+addr+"/metrics")
 		check("worker /metrics", strings.Contains(wm, `reason="http_422"`) && regexp.MustCompile(`applink_deliveries_total\{[^}]*outcome="(failed|retrying)"[^}]*reason="media_unreadable"`).MatchString(wm))
 		_, sm := httpGet(t, p.url+"/metrics")
-		check("serve /metrics", regexp.MustCompile(`applink_queue\{spec="[^"]*",state="failed"\} [1-9]`).MatchString(sm))
+		check("serve /metrics", regexp.MustCompile(`applink_queue\{spec="[^"]*",state="failed"\} [1-9]`).MatchString(sm) &&
+			regexp.MustCompile(`applink_queue\{spec="[^"]*",state="retrying"\} [1-9]`).MatchString(sm))
 		_, page := httpGet(t, p.url+"/")
 		v := pageValues(page)
-		check("status page", v["delivery.failed"] != "" && v["delivery.failed"] != "0" && strings.Contains(v["delivery.failed_reasons"], "http_422"))
+		check("status page", v["delivery.failed"] != "" && v["delivery.failed"] != "0" && strings.Contains(v["delivery.failed_reasons"], "http_422") &&
+			strings.Contains(v["delivery.retry_reasons"], "media_unreadable"))
 		rc := exec.Command(bin, "report", dir)
 		rc.Env = env
 		out, _ := rc.CombinedOutput()
 		report = string(out)
-		check("report", strings.Contains(report, "http_422"))
+		check("report", strings.Contains(report, "http_422") && strings.Contains(report, "media_unreadable"))
 		time.Sleep(500 * time.Millisecond)
 	}
 	for _, what := range []string{"worker /metrics", "serve /metrics", "status page", "report"} {

@@ -717,23 +717,6 @@ func (w *Worker) sink(t *Target) (engine.Sink, error) {
 	return w.reg.Outbox(t.Outbox), nil
 }
 
-// Sweep marks failed the queued rows whose job River discarded or
-// cancelled without the worker settling them (a worker killed on its last
-// attempt, a job cancelled by hand), so no row stays queued for ever. It
-// returns how many rows it marked.
-func Sweep(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	tag, err := pool.Exec(ctx, `UPDATE applink_ledger l SET state = 'failed', reason = 'delivery_abandoned',
-			detail = 'the delivery job was ' || j.state || ' after ' || j.attempt || ' attempts', fp = 0
-		FROM river_job j
-		WHERE j.kind = $1 AND j.state IN ('discarded', 'cancelled')
-			AND l.spec = j.args->>'spec' AND l.key = (j.args->>'key')::bigint
-			AND l.state = 'queued' AND l.fp = (j.args->>'fp')::bigint`, Jobs.Kind)
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // progress counts deliveries for the worker's progress line.
 type progress struct {
 	next                              Observer

@@ -378,3 +378,28 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// A queued call's media path is absolute: a worker started in another
+// folder (or machine, with the media store mounted at the same path) finds
+// the file; the outbox's media field stays the source's path.
+func TestQueuedMediaPathIsAbsolute(t *testing.T) {
+	rel := filepath.Join("media", "c1.wav")
+	plan := &engine.Plan{Fields: testFields, Sink: &dsl.Sink{Kind: "fake"}}
+	led, err := state.NewRunLedger(func(context.Context, *state.ChangeSet) error { return nil }, true, "r1", "spec", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Abort()
+	q := Enqueue(led, "acme", NewTarget(plan, ""))
+	s := q.Sink(engine.Discard{})
+	if err := s.Call(context.Background(), &engine.OutCall{CallID: "c1", Media: "m/c1.wav", MediaFile: rel}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.Abs(rel)
+	if got := q.pending.Call.MediaFile; got != want || !filepath.IsAbs(got) {
+		t.Errorf("queued media file %q, want %q", got, want)
+	}
+	if got := q.pending.Call.Media; got != "m/c1.wav" {
+		t.Errorf("media %q changed", got)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/applink-dev/applink/engine/delivery"
@@ -86,7 +88,7 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 			// process's life, migrated once: every run opens its state on
 			// it, and the pool reconnects after a failure by itself.
 			lockDSN = ws.State.DSN
-			db, err := pgstate.Connect(ctx, ws.State.DSN, pgstate.Options{Schema: ws.State.Schema, Jobs: delivery.Jobs})
+			db, err := pgstate.Connect(ctx, idleTxTimeout(ws.State.DSN), pgstate.Options{Schema: ws.State.Schema, Jobs: delivery.Jobs})
 			if err == nil {
 				if err = db.Migrate(ctx); err != nil {
 					db.Close()
@@ -187,7 +189,10 @@ func holdSpecLock(ctx context.Context, ws *workspace.Workspace) (release func(),
 func takeover(db *pgstate.DB, ws *workspace.Workspace) func(ctx context.Context) error {
 	host, _ := os.Hostname()
 	return func(ctx context.Context) error {
+		done := make(chan struct{})
+		go endStaleHolder(ctx, db, done)
 		h, err := db.Takeover(ctx, ws.State.Spec, state.Holder{Host: host, PID: os.Getpid(), Since: time.Now()})
+		close(done)
 		if err != nil {
 			return err
 		}
@@ -239,4 +244,49 @@ func (d stateDeliveries) Deliveries(ctx context.Context) (serve.DeliveryView, er
 		}
 	}
 	return v, nil
+}
+
+// idleTxTimeout sets idle_in_transaction_session_timeout on serve's state
+// sessions (unless the DSN sets it): a holder paused or cut off in the
+// middle of its commit holds the spec's fencing row until its transaction
+// ends, and the standby's takeover waits for that row. PostgreSQL ends such
+// a session after 15 s idle, so the takeover goes through; the stale
+// commit is then lost, as fencing wants. A commit is never idle that long
+// between its own statements.
+func idleTxTimeout(dsn string) string {
+	const key, val = "idle_in_transaction_session_timeout", "15s"
+	if strings.Contains(dsn, key) {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set(key, val)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " " + key + "=" + val // key=value form
+}
+
+// endStaleHolder unblocks a takeover that waits for the spec's fencing row:
+// a previous holder paused or cut off inside its commit holds that row
+// (FOR SHARE) for as long as its transaction lives, which may be for ever
+// when it is stuck mid-COPY. This process holds the spec's lock, so whoever
+// holds the row is stale: after 2 s its sessions are ended (its commit is
+// lost, as fencing wants). It stops when done closes.
+//
+// It matches the takeover's statement by its text (pgstate's upsert of
+// applink_specs): TODO(state) a pgstate API for this.
+func endStaleHolder(ctx context.Context, db *pgstate.DB, done <-chan struct{}) {
+	for wait := 2 * time.Second; ; wait = time.Second {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		_, _ = db.Pool().Exec(ctx, `SELECT pg_terminate_backend(b) FROM pg_stat_activity a
+			CROSS JOIN LATERAL unnest(pg_blocking_pids(a.pid)) AS b
+			WHERE a.datname = current_database() AND a.query LIKE 'INSERT INTO applink_specs%'`)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // The files of an outbox (shared/README.md §5).
@@ -339,6 +340,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 			return fmt.Errorf("outbox: %s: %w", o.tmp, err)
 		}
 	}
+	killpoint.Hit(killpoint.OutboxFilesSynced)
 	for _, o := range s.files {
 		if err := os.Rename(o.tmp, o.final); err != nil {
 			s.Abort()
@@ -349,6 +351,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
+	killpoint.Hit(killpoint.OutboxFilesRenamed)
 	return nil
 }
 

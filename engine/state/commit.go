@@ -14,6 +14,7 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/keyset"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // RunLedger collects a run's changed ledger rows in a CSV file beside the
@@ -154,6 +155,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err := l.closeDeliveries(); err != nil {
 		return err
 	}
+	killpoint.Hit(killpoint.StateChangesWritten)
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}
@@ -332,9 +334,11 @@ func (s *Store) applyRun(ctx context.Context, c *ChangeSet) (err error) {
 			return fmt.Errorf("state: staging index: %w", err)
 		}
 	}
+	killpoint.Hit(killpoint.StateHistoryWritten)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	killpoint.Hit(killpoint.StateCommitted)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -270,6 +271,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
+	}
+	if err == nil {
+		killpoint.Hit(killpoint.RunCommitted)
 	}
 	return r, err
 }

@@ -166,10 +166,11 @@ func (c *Cumulative) Abort() error {
 func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool, error)) error {
 	final := filepath.Join(c.dir, name)
 	fresh := filepath.Join(c.runDir, name)
-	if !c.merge {
-		if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
-			return os.Rename(fresh, final)
-		}
+	// Nothing to keep: the run's file is the whole file, header included.
+	// (Also in merge mode: a first run killed between its renames leaves
+	// some final files and not others.)
+	if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(fresh, final)
 	}
 	header := name != callsFile
 	return replaceFile(final, func(w *bufio.Writer) error {

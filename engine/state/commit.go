@@ -51,6 +51,16 @@ type Staged struct {
 	Calls, Agents int
 }
 
+// RunScratchFiles are the files a run writes beside its staged copy and
+// removes once its commit returns (a run killed right after its commit
+// leaves them: the next run removes them).
+var RunScratchFiles = []string{changesFile, deliveriesFile}
+
+const (
+	changesFile    = "ledger-changes.csv"
+	deliveriesFile = "deliveries.jsonl"
+)
+
 // Begin starts recording a run's ledger changes into dir (created if needed).
 // idx is the Prior the run uses, for "no longer in the source" counts.
 func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, error) {
@@ -61,7 +71,7 @@ func begin(apply func(context.Context, *ChangeSet) error, queue bool, runID, spe
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	path := filepath.Join(dir, "ledger-changes.csv")
+	path := filepath.Join(dir, changesFile)
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
@@ -111,7 +121,7 @@ func (l *RunLedger) Enqueue(args []byte) error {
 		return ErrNoQueue
 	}
 	if l.df == nil {
-		l.dpath = filepath.Join(filepath.Dir(l.path), "deliveries.jsonl")
+		l.dpath = filepath.Join(filepath.Dir(l.path), deliveriesFile)
 		f, err := os.Create(l.dpath)
 		if err != nil {
 			return fmt.Errorf("state: %w", err)

@@ -402,6 +402,17 @@ func removeUncommitted(ctx context.Context, st state.Backend, dir string) error 
 			if err := os.RemoveAll(p); err != nil {
 				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
 			}
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		// A run killed right after its state committed keeps its folder
+		// but never removed its changes files.
+		for _, f := range state.RunScratchFiles {
+			if err := os.Remove(filepath.Join(p, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
+			}
 		}
 	}
 	return nil

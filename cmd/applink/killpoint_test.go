@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine/killpoint"
+	"github.com/applink-dev/applink/engine/state"
+)
+
+// linkedSpec writes a demo spec under root/name that reads its data through
+// a symlink, pointing at data; use retargets the link (a first run on one
+// snapshot, an incremental run on another).
+func linkedSpec(t *testing.T, root, name, data string, opt demogen.Options) (dir string, use func(data string)) {
+	t.Helper()
+	dir = filepath.Join(root, name, "spec")
+	link := filepath.Join(root, name, "data")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	use = func(data string) {
+		os.Remove(link)
+		if err := os.Symlink(data, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(data)
+	if err := demogen.WriteSpec(dir, link, opt); err != nil {
+		t.Fatal(err)
+	}
+	return dir, use
+}
+
+// traced runs `applink run --quiet dir` with the kill points traced into
+// trace (and armed at kill, when not ""); it returns the output and whether
+// the process died of SIGKILL.
+func traced(t *testing.T, bin, dir, trace, kill string, env ...string) (out string, killed bool, err error) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--quiet", dir)
+	cmd.Env = append(os.Environ(), "CI=", killpoint.EnvTrace+"="+trace)
+	if kill != "" {
+		cmd.Env = append(cmd.Env, killpoint.EnvKill+"="+kill)
+	}
+	cmd.Env = append(cmd.Env, env...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		ws := exit.Sys().(syscall.WaitStatus)
+		killed = ws.Signaled() && ws.Signal() == syscall.SIGKILL
+	}
+	return b.String(), killed, err
+}
+
+// traceOf reads a kill-point trace: the points reached, in order.
+func traceOf(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Fields(strings.ReplaceAll(string(data), "kill ", "kill:"))
+}
+
+// killCase is one kill at one point: its occurrence in the run, and whether
+// the state was committed there (the resume then sends nothing).
+type killCase struct {
+	point     string
+	nth       int
+	committed bool
+}
+
+func (k killCase) String() string { return fmt.Sprintf("%s:%d", k.point, k.nth) }
+
+// killCases turns a reference run's trace into the kills to make: every
+// point it reached, at its first and last occurrence and, for points
+// reached at most three times (each outbox file, say), at every one.
+func killCases(trace []string) []killCase {
+	count := map[string]int{}
+	for _, p := range trace {
+		count[p]++
+	}
+	var out []killCase
+	seen := map[string]int{}
+	committed := false
+	for _, p := range trace {
+		seen[p]++
+		n := seen[p]
+		if n == 1 || n == count[p] || count[p] <= 3 {
+			out = append(out, killCase{point: p, nth: n, committed: committed})
+		}
+		if p == killpoint.StateCommitted {
+			committed = true
+			out[len(out)-1].committed = true
+		}
+	}
+	return out
+}
+
+// requireEveryPoint fails unless the references' traces reached every
+// declared point (those of queued delivery only with a queue).
+func requireEveryPoint(t *testing.T, queued bool, traces ...[]string) {
+	t.Helper()
+	for _, p := range killpoint.Points {
+		if p.Queued && !queued {
+			continue
+		}
+		reached := false
+		for _, tr := range traces {
+			reached = reached || slices.Contains(tr, p.Name)
+		}
+		if !reached {
+			t.Errorf("kill point %s is never reached by these runs: it has no kill test", p.Name)
+		}
+	}
+}
+
+// leftovers lists what a resumed run must have cleaned: crashed runs'
+// folders and temp files in the outbox, staging folders the state does not
+// know, changes files.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	outbox := filepath.Join(dir, ".applink", "outbox")
+	entries, _ := os.ReadDir(outbox)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join("outbox", e.Name()))
+		}
+	}
+	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Staging(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, r := range runs {
+		known[filepath.Base(r.Path)] = r.PurgedAt == nil
+	}
+	staged, _ := os.ReadDir(filepath.Join(dir, ".applink", "staging"))
+	for _, e := range staged {
+		if !known[e.Name()] {
+			out = append(out, filepath.Join("staging", e.Name()))
+		}
+	}
+	if uncommitted(dir) {
+		out = append(out, "a changes file")
+	}
+	return out
+}
+
+// stagingOf renders the staging index and the staged files' contents (run
+// ids aside): each run's copy of what it sent must survive a kill as an
+// uninterrupted run leaves it.
+func stagingOf(t *testing.T, dir string) string {
+	t.Helper()
+	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Staging(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, r := range runs {
+		fmt.Fprintf(&b, "== staged calls %d agents %d purged %v:", r.Calls, r.Agents, r.PurgedAt != nil)
+		for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+			data, err := os.ReadFile(filepath.Join(r.Path, f))
+			if err != nil {
+				fmt.Fprintf(&b, " %s missing", f)
+				continue
+			}
+			sum := sha256.Sum256(data)
+			fmt.Fprintf(&b, " %s %x", f, sum[:8])
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// outboxModes says each outbox file's permission bits.
+func outboxModes(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		fi, err := os.Stat(filepath.Join(dir, ".applink", "outbox", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %v ", f, fi.Mode().Perm())
+	}
+	return b.String()
+}
+
+// TestKillPoints kills `applink run` at every kill point of its commit
+// (killpoint.Points, as the references' traces reach them: each outbox file
+// moved into place, the staging copy, the merge's temp files, the state's
+// changes, its transaction before and after the commit, the end of the
+// run), on a first run and on an incremental run over an existing outbox
+// and state with new and changed calls. After each kill it resumes and
+// checks against an uninterrupted run: the outbox bytes, the ledger with
+// its fingerprints, the watermarks, the history (one more "sent nothing"
+// line exactly when the kill came after the state commit), the staged
+// copies, the outbox files' modes, that nothing of the killed run is left
+// behind, and that one more run sends nothing.
+func TestKillPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes at each kill point")
+	}
+	bin := applinkBinary(t)
+	root := t.TempDir()
+	opt := demogen.Options{Calls: 3000, BDFields: 6, Seed: 9}
+	dataA, dataB := filepath.Join(root, "dataA"), filepath.Join(root, "dataB")
+	if _, err := demogen.Generate(dataA, opt); err != nil {
+		t.Fatal(err)
+	}
+	mutateSnapshot(t, dataA, dataB)
+
+	type reference struct {
+		snap, staging, modes string
+		trace                []string
+	}
+	refs := map[string]*reference{}
+	ref, refUse := linkedSpec(t, root, "reference", dataA, opt)
+	for _, kind := range []string{"first", "incremental"} {
+		if kind == "incremental" {
+			refUse(dataB)
+		}
+		tr := filepath.Join(root, "reference-"+kind+".trace")
+		if out, _, err := traced(t, bin, ref, tr, ""); err != nil {
+			t.Fatalf("reference %s run: %v\n%s", kind, err, out)
+		}
+		refs[kind] = &reference{snap: snapshotOf(t, ref), staging: stagingOf(t, ref), modes: outboxModes(t, ref), trace: traceOf(t, tr)}
+	}
+	if refs["first"].modes != refs["incremental"].modes {
+		t.Errorf("an incremental run changed the outbox files' modes: %s, then %s", refs["first"].modes, refs["incremental"].modes)
+	}
+	requireEveryPoint(t, false, refs["first"].trace, refs["incremental"].trace)
+
+	for _, kind := range []string{"first", "incremental"} {
+		want := refs[kind]
+		cases := killCases(want.trace)
+		t.Logf("%s run: %d kills at %v", kind, len(cases), cases)
+		for _, kc := range cases {
+			t.Run(kind+"/"+kc.String(), func(t *testing.T) {
+				t.Parallel()
+				sub := t.TempDir()
+				dir, use := linkedSpec(t, sub, "spec", dataA, opt)
+				if kind == "incremental" {
+					if out, _, err := traced(t, bin, dir, filepath.Join(sub, "base.trace"), ""); err != nil {
+						t.Fatalf("base run: %v\n%s", err, out)
+					}
+					use(dataB)
+				}
+				tr := filepath.Join(sub, "killed.trace")
+				out, killed, err := traced(t, bin, dir, tr, kc.String())
+				if !killed {
+					t.Fatalf("the run was not killed at %s: %v\n%s", kc, err, out)
+				}
+				if got := traceOf(t, tr); len(got) == 0 || got[len(got)-1] != "kill:"+kc.String() {
+					t.Fatalf("the run did not die at %s; its trace: %v", kc, got)
+				}
+				out, _, err = traced(t, bin, dir, filepath.Join(sub, "resume.trace"), "")
+				if err != nil {
+					t.Fatalf("resume: %v\n%s", err, out)
+				}
+				if sentNothing := strings.Contains(out, "sent: nothing"); sentNothing != kc.committed {
+					t.Errorf("resume after a kill at %s (state committed: %v) sent nothing: %v\n%s", kc, kc.committed, sentNothing, out)
+				}
+				got := snapshotOf(t, dir)
+				if kc.committed {
+					// The resume is one more run that sent nothing: its
+					// history line is the only difference.
+					i := strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")
+					if last := got[i+1:]; strings.Contains(last, "== history run:") && strings.Contains(last, "sent 0 agents 0 calls") {
+						got = got[:i+1]
+					}
+				}
+				if got != want.snap {
+					t.Errorf("after a kill at %s and a resume, the result differs from an uninterrupted run:\n%s", kc, diffSnap(want.snap, got))
+				}
+				if got := stagingOf(t, dir); got != want.staging {
+					t.Errorf("staged copies differ from an uninterrupted run's:\n%s", diffSnap(want.staging, got))
+				}
+				if got := outboxModes(t, dir); got != want.modes {
+					t.Errorf("outbox modes %s, want %s", got, want.modes)
+				}
+				if l := leftovers(t, dir); len(l) > 0 {
+					t.Errorf("the resume left the killed run's files behind: %v", l)
+				}
+				if out, _, err := traced(t, bin, dir, filepath.Join(sub, "again.trace"), ""); err != nil || !strings.Contains(out, "sent: nothing") {
+					t.Errorf("the run after the resume sent something (%v):\n%s", err, out)
+				}
+			})
+		}
+	}
+}

@@ -343,8 +343,30 @@ func writeLines(t *testing.T, path string, lines []string) {
 // the run history (without run ids and times, which differ by design).
 func snapshotOf(t *testing.T, dir string) string {
 	t.Helper()
+	return outboxFilesOf(t, dir) + stateOf(t, dir)
+}
+
+// outboxFilesOf renders a spec's outbox files: lines and hash of each.
+func outboxFilesOf(t *testing.T, dir string) string {
+	t.Helper()
 	var b strings.Builder
-	b.WriteString(outboxAndLedger(t, dir, true))
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
+		if err != nil {
+			t.Fatalf("outbox: %v", err)
+		}
+		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
+	}
+	return b.String()
+}
+
+// stateOf renders what a spec's runs left in its state: the ledger with
+// fingerprints, the watermarks and the run history (without run ids and
+// times, which differ by design).
+func stateOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(ledgerOf(t, dir, true))
 	ctx := context.Background()
 	st, err := state.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
@@ -371,14 +393,14 @@ func snapshotOf(t *testing.T, dir string) string {
 // the fingerprints when withFP) as one comparable text.
 func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 	t.Helper()
+	return outboxFilesOf(t, dir) + ledgerOf(t, dir, withFP)
+}
+
+// ledgerOf renders a spec's state ledger (with the fingerprints when
+// withFP) as one comparable line.
+func ledgerOf(t *testing.T, dir string, withFP bool) string {
+	t.Helper()
 	var b strings.Builder
-	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
-		if err != nil {
-			t.Fatalf("outbox: %v", err)
-		}
-		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
-	}
 	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
@@ -270,30 +271,8 @@ func TestKillPoints(t *testing.T) {
 					}
 					use(dataB)
 				}
-				tr := filepath.Join(sub, "killed.trace")
-				out, killed, err := traced(t, bin, dir, tr, kc.String())
-				if !killed {
-					t.Fatalf("the run was not killed at %s: %v\n%s", kc, err, out)
-				}
-				if got := traceOf(t, tr); len(got) == 0 || got[len(got)-1] != "kill:"+kc.String() {
-					t.Fatalf("the run did not die at %s; its trace: %v", kc, got)
-				}
-				out, _, err = traced(t, bin, dir, filepath.Join(sub, "resume.trace"), "")
-				if err != nil {
-					t.Fatalf("resume: %v\n%s", err, out)
-				}
-				if sentNothing := strings.Contains(out, "sent: nothing"); sentNothing != kc.committed {
-					t.Errorf("resume after a kill at %s (state committed: %v) sent nothing: %v\n%s", kc, kc.committed, sentNothing, out)
-				}
-				got := snapshotOf(t, dir)
-				if kc.committed {
-					// The resume is one more run that sent nothing: its
-					// history line is the only difference.
-					i := strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")
-					if last := got[i+1:]; strings.Contains(last, "== history run:") && strings.Contains(last, "sent 0 agents 0 calls") {
-						got = got[:i+1]
-					}
-				}
+				killAndResume(t, bin, dir, sub, kc)
+				got := withoutNoOpRun(snapshotOf(t, dir), kc.committed)
 				if got != want.snap {
 					t.Errorf("after a kill at %s and a resume, the result differs from an uninterrupted run:\n%s", kc, diffSnap(want.snap, got))
 				}
@@ -308,6 +287,142 @@ func TestKillPoints(t *testing.T) {
 				}
 				if out, _, err := traced(t, bin, dir, filepath.Join(sub, "again.trace"), ""); err != nil || !strings.Contains(out, "sent: nothing") {
 					t.Errorf("the run after the resume sent something (%v):\n%s", err, out)
+				}
+			})
+		}
+	}
+}
+
+// killAndResume kills `applink run` on dir at kc (it must die there), then
+// runs it again to resume: the resume sends nothing exactly when the state
+// had committed.
+func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, env ...string) {
+	t.Helper()
+	tr := filepath.Join(sub, "killed.trace")
+	out, killed, err := traced(t, bin, dir, tr, kc.String(), env...)
+	if !killed {
+		t.Fatalf("the run was not killed at %s: %v\n%s", kc, err, out)
+	}
+	if got := traceOf(t, tr); len(got) == 0 || got[len(got)-1] != "kill:"+kc.String() {
+		t.Fatalf("the run did not die at %s; its trace: %v", kc, got)
+	}
+	out, _, err = traced(t, bin, dir, filepath.Join(sub, "resume.trace"), "", env...)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if sentNothing := strings.Contains(out, "sent: nothing"); sentNothing != kc.committed {
+		t.Errorf("resume after a kill at %s (state committed: %v) sent nothing: %v\n%s", kc, kc.committed, sentNothing, out)
+	}
+}
+
+// withoutNoOpRun drops the last history line of a snapshot when the kill
+// came after the state commit: the resume was one more run that sent
+// nothing, and its line is the only difference from an uninterrupted run.
+func withoutNoOpRun(snap string, committed bool) string {
+	if !committed {
+		return snap
+	}
+	i := strings.LastIndex(strings.TrimSuffix(snap, "\n"), "\n")
+	if last := snap[i+1:]; strings.Contains(last, "== history run:") && strings.Contains(last, "sent 0 agents 0 calls") {
+		return snap[:i+1]
+	}
+	return snap
+}
+
+// TestKillPointsCXone is TestKillPoints with a cxone sink (cxonetest's
+// receiver, one per kill): it kills a first and an incremental run at
+// every kill point they reach (the staged copy's files, the state's
+// steps), resumes, and checks that the receiver holds what an
+// uninterrupted run's receiver holds (calls, metadata, media bytes,
+// business data, users), each write applied once per idempotency key, that
+// the ledger with fingerprints, watermarks and history equal the
+// uninterrupted run's, and that one more run sends nothing.
+func TestKillPointsCXone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes at each kill point")
+	}
+	bin := applinkBinary(t)
+	root := t.TempDir()
+	opt := demogen.Options{Calls: 800, BDFields: 6, Seed: 3, MediaFiles: true}
+	dataA, dataB := filepath.Join(root, "dataA"), filepath.Join(root, "dataB")
+	if _, err := demogen.Generate(dataA, opt); err != nil {
+		t.Fatal(err)
+	}
+	mutateSnapshot(t, dataA, dataB)
+	if err := os.Symlink(filepath.Join(dataA, "media"), filepath.Join(dataB, "media")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := cxonetest.Config{AccessKeyID: "AKID-applink", AccessKeySecret: "s3cr3t-access", ClientID: "client-applink", ClientSecret: "s3cr3t-client"}
+	newSpec := func(root, name string, srv *cxonetest.Server) (string, func(string)) {
+		dir, use := linkedSpec(t, root, name, dataA, opt)
+		if err := os.WriteFile(filepath.Join(dir, "sink.hcl"), []byte(sinkBlock(srv, true)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir, use
+	}
+
+	type reference struct {
+		state string
+		srv   *cxonetest.Server
+		trace []string
+	}
+	refs := map[string]*reference{}
+	for _, kind := range []string{"first", "incremental"} {
+		srv := cxonetest.New(cfg)
+		t.Cleanup(srv.Close)
+		ref, use := newSpec(root, "reference-"+kind, srv)
+		tr := filepath.Join(root, "reference-"+kind+".trace")
+		if kind == "incremental" {
+			if out, _, err := traced(t, bin, ref, filepath.Join(root, "base.trace"), "", srv.Environ()...); err != nil {
+				t.Fatalf("reference base run: %v\n%s", err, out)
+			}
+			use(dataB)
+		}
+		if out, _, err := traced(t, bin, ref, tr, "", srv.Environ()...); err != nil {
+			t.Fatalf("reference %s run: %v\n%s", kind, err, out)
+		}
+		refs[kind] = &reference{state: stateOf(t, ref), srv: srv, trace: traceOf(t, tr)}
+	}
+
+	for _, kind := range []string{"first", "incremental"} {
+		want := refs[kind]
+		cases := killCases(want.trace)
+		t.Logf("%s run: %d kills at %v", kind, len(cases), cases)
+		for _, kc := range cases {
+			t.Run(kind+"/"+kc.String(), func(t *testing.T) {
+				t.Parallel()
+				sub := t.TempDir()
+				srv := cxonetest.New(cfg)
+				defer srv.Close()
+				dir, use := newSpec(sub, "spec", srv)
+				if kind == "incremental" {
+					if out, _, err := traced(t, bin, dir, filepath.Join(sub, "base.trace"), "", srv.Environ()...); err != nil {
+						t.Fatalf("base run: %v\n%s", err, out)
+					}
+					use(dataB)
+				}
+				killAndResume(t, bin, dir, sub, kc, srv.Environ()...)
+				if got := withoutNoOpRun(stateOf(t, dir), kc.committed); got != want.state {
+					t.Errorf("after a kill at %s and a resume, the state differs from an uninterrupted run's:\n%s", kc, diffSnap(want.state, got))
+				}
+				sameTenant(t, want.srv, srv)
+				for k, n := range srv.Writes() {
+					if n != 1 {
+						t.Errorf("%s applied %d times", k, n)
+					}
+				}
+				if l := leftovers(t, dir); len(l) > 0 {
+					t.Errorf("the resume left the killed run's files behind: %v", l)
+				}
+				before := len(srv.Requests())
+				out, _, err := traced(t, bin, dir, filepath.Join(sub, "again.trace"), "", srv.Environ()...)
+				if err != nil || !strings.Contains(out, "sent: nothing") {
+					t.Errorf("the run after the resume sent something (%v):\n%s", err, out)
+				}
+				for _, r := range srv.Requests()[before:] {
+					if !r.Issuer {
+						t.Errorf("the run after the resume sent %s %s", r.Method, r.Path)
+					}
 				}
 			})
 		}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,85 +18,137 @@ import (
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 )
 
 // TestSignalStopsAtBatchBoundary sends SIGINT or SIGTERM to a working
-// `applink run`: it stops at a batch boundary, commits nothing (no run in
-// the history, no outbox), exits 1, and prints a resume command that, run
-// as printed, gives the result of an uninterrupted run.
+// `applink run`, first runs and incremental runs, once its kill-point trace
+// shows it has written a few batches (a batch boundary observed, not a
+// fixed delay assumed): it stops within a few batches, never reaches its
+// commit, commits nothing (the history and the outbox are as before the
+// run), exits 1, and prints a resume command that, run as printed, gives
+// the result of an uninterrupted run.
 func TestSignalStopsAtBatchBoundary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes")
 	}
 	bin := applinkBinary(t)
 	root := t.TempDir()
-	data := filepath.Join(root, "data")
+	dataA, dataB := filepath.Join(root, "A"), filepath.Join(root, "B")
 	opt := demogen.Options{Calls: 60000, BDFields: 12, Seed: 11}
-	if _, err := demogen.Generate(data, opt); err != nil {
+	if _, err := demogen.Generate(dataA, opt); err != nil {
 		t.Fatal(err)
 	}
-	newSpec := func(name string) string {
-		dir := filepath.Join(root, name)
-		if err := demogen.WriteSpec(dir, data, opt); err != nil {
-			t.Fatal(err)
+	mutateSnapshot(t, dataA, dataB)
+	ref, refUse := linkedSpec(t, root, "reference", dataA, opt)
+	want := map[string]string{}
+	batches := map[string]int{}
+	for _, kind := range []string{"first", "incremental"} {
+		if kind == "incremental" {
+			refUse(dataB)
 		}
-		return dir
+		tr := filepath.Join(root, "reference-"+kind+".trace")
+		if out, _, err := traced(t, bin, ref, tr, ""); err != nil {
+			t.Fatalf("reference: %v\n%s", err, out)
+		}
+		want[kind] = snapshotOf(t, ref)
+		batches[kind] = countOf(traceOf(t, tr), killpoint.BatchWritten)
 	}
-	ref := newSpec("reference")
-	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
-		t.Fatalf("reference: %v\n%s", err, out)
-	}
-	want := snapshotOf(t, ref)
 
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			dir := newSpec("spec-" + strings.ReplaceAll(sig.String(), " ", "-"))
-			cmd := exec.Command(bin, "run", "--quiet", dir)
-			cmd.Env = append(os.Environ(), "CI=")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if !waitWorking(dir, cmd, 30*time.Second) {
-				t.Fatal("the run never started working")
-			}
-			time.Sleep(50 * time.Millisecond)
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			err := cmd.Wait()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != exitFindings {
-				t.Fatalf("exit: %v, want status 1 (stopped, not killed)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-			}
-			if !strings.Contains(stderr.String(), "nothing was committed") {
-				t.Errorf("stderr does not say nothing was committed:\n%s", stderr.String())
-			}
-			if _, err := os.Stat(filepath.Join(dir, ".applink", "outbox", "calls.jsonl")); !os.IsNotExist(err) {
-				t.Errorf("the interrupted first run left an outbox: %v", err)
-			}
-			if h := historyOf(t, dir); h != "" {
-				t.Errorf("the interrupted run is in the history:\n%s", h)
-			}
-			if uncommitted(dir) {
-				t.Error("the interrupted run left its changes file behind")
-			}
-			m := regexp.MustCompile(`(?m)^resume with: (applink run .+)$`).FindStringSubmatch(stderr.String())
-			if m == nil {
-				t.Fatalf("no resume command in:\n%s", stderr.String())
-			}
-			args := strings.Fields(strings.TrimPrefix(m[1], "applink "))
-			if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-				t.Fatalf("the printed resume command %q: %v\n%s", m[1], err, out)
-			}
-			if got := snapshotOf(t, dir); got != want {
-				t.Errorf("after the resume: %s", diffSnap(want, got))
-			}
-		})
+	for _, kind := range []string{"first", "incremental"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(kind+"/"+sig.String(), func(t *testing.T) {
+				sub := t.TempDir()
+				dir, use := linkedSpec(t, sub, "spec", dataA, opt)
+				before, beforeHistory := "", ""
+				if kind == "incremental" {
+					if out, _, err := traced(t, bin, dir, filepath.Join(sub, "base.trace"), ""); err != nil {
+						t.Fatalf("base run: %v\n%s", err, out)
+					}
+					use(dataB)
+					before, beforeHistory = outboxFilesOf(t, dir)+ledgerOf(t, dir, true), historyOf(t, dir)
+				}
+				trace := filepath.Join(sub, "signalled.trace")
+				cmd := exec.Command(bin, "run", "--quiet", dir)
+				cmd.Env = append(os.Environ(), "CI=", killpoint.EnvTrace+"="+trace)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// Signal once the run has written a few batches.
+				const after = 3
+				atSignal := 0
+				deadline := time.Now().Add(60 * time.Second)
+				for atSignal < after {
+					if time.Now().After(deadline) || cmd.Process.Signal(syscall.Signal(0)) != nil {
+						cmd.Process.Kill()
+						cmd.Wait()
+						t.Fatalf("the run never wrote %d batches:\n%s", after, stderr.String())
+					}
+					time.Sleep(time.Millisecond)
+					atSignal = countOf(traceOf(t, trace), killpoint.BatchWritten)
+				}
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+				err := cmd.Wait()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != exitFindings {
+					t.Fatalf("exit: %v, want status 1 (stopped, not killed)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+				}
+				tr := traceOf(t, trace)
+				written := countOf(tr, killpoint.BatchWritten)
+				t.Logf("signalled after batch %d; stopped after batch %d of %d", atSignal, written, batches[kind])
+				if written > atSignal+3 || written >= batches[kind] {
+					t.Errorf("signalled after batch %d, the run went on to batch %d of %d: it did not stop at the next batch boundary", atSignal, written, batches[kind])
+				}
+				if slices.Contains(tr, killpoint.CommitBegin) {
+					t.Errorf("the interrupted run began its commit: %v", tr[len(tr)-3:])
+				}
+				if !strings.Contains(stderr.String(), "nothing was committed") {
+					t.Errorf("stderr does not say nothing was committed:\n%s", stderr.String())
+				}
+				if kind == "first" {
+					if _, err := os.Stat(filepath.Join(dir, ".applink", "outbox", "calls.jsonl")); !os.IsNotExist(err) {
+						t.Errorf("the interrupted first run left an outbox: %v", err)
+					}
+				} else if got := outboxFilesOf(t, dir) + ledgerOf(t, dir, true); got != before {
+					t.Errorf("the interrupted incremental run changed the outbox or the ledger:\n%s", diffSnap(before, got))
+				}
+				if h := historyOf(t, dir); h != beforeHistory {
+					t.Errorf("the interrupted run is in the history:\n%s", h)
+				}
+				if uncommitted(dir) {
+					t.Error("the interrupted run left its changes file behind")
+				}
+				m := regexp.MustCompile(`(?m)^resume with: (applink run .+)$`).FindStringSubmatch(stderr.String())
+				if m == nil {
+					t.Fatalf("no resume command in:\n%s", stderr.String())
+				}
+				args := strings.Fields(strings.TrimPrefix(m[1], "applink "))
+				if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+					t.Fatalf("the printed resume command %q: %v\n%s", m[1], err, out)
+				}
+				if got := snapshotOf(t, dir); got != want[kind] {
+					t.Errorf("after the resume: %s", diffSnap(want[kind], got))
+				}
+			})
+		}
 	}
+}
+
+// countOf counts a point in a trace.
+func countOf(trace []string, point string) int {
+	n := 0
+	for _, p := range trace {
+		if p == point {
+			n++
+		}
+	}
+	return n
 }
 
 // lifecycle runs one spec through the workspace on a simulated clock.

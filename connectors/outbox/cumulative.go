@@ -170,7 +170,10 @@ func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool,
 	// (Also in merge mode: a first run killed between its renames leaves
 	// some final files and not others.)
 	if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
-		return os.Rename(fresh, final)
+		if err := renameFile(fresh, final); err != nil {
+			return err
+		}
+		return syncDir(c.dir) // the new name must outlive a power cut: the state commits next
 	}
 	header := name != callsFile
 	return replaceFile(final, func(w *bufio.Writer) error {
@@ -215,7 +218,7 @@ func replaceFile(path string, write func(w *bufio.Writer) error) (err error) {
 		err = w.Flush()
 	}
 	if err == nil {
-		err = tmp.Sync()
+		err = fsyncFile(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -224,7 +227,7 @@ func replaceFile(path string, write func(w *bufio.Writer) error) (err error) {
 		return err
 	}
 	killpoint.Hit(killpoint.OutboxMergeWritten)
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameFile(tmp.Name(), path); err != nil {
 		return err
 	}
 	renamed = true
@@ -400,7 +403,7 @@ func copyFile(from, to string) error {
 		out.Close()
 		return err
 	}
-	if err := out.Sync(); err != nil {
+	if err := fsyncFile(out); err != nil {
 		out.Close()
 		return err
 	}

@@ -271,7 +271,7 @@ func TestKillPoints(t *testing.T) {
 					}
 					use(dataB)
 				}
-				killAndResume(t, bin, dir, sub, kc)
+				killAndResume(t, bin, dir, sub, kc, func() map[string]bool { return outboxCalls(t, dir) })
 				got := withoutNoOpRun(snapshotOf(t, dir), kc.committed)
 				if got != want.snap {
 					t.Errorf("after a kill at %s and a resume, the result differs from an uninterrupted run:\n%s", kc, diffSnap(want.snap, got))
@@ -293,10 +293,11 @@ func TestKillPoints(t *testing.T) {
 	}
 }
 
-// killAndResume kills `applink run` on dir at kc (it must die there), then
-// runs it again to resume: the resume sends nothing exactly when the state
-// had committed.
-func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, env ...string) {
+// killAndResume kills `applink run` on dir at kc (it must die there),
+// checks that the state claims no call the sink does not hold (sinkHas:
+// the call ids the sink holds), then runs it again to resume: the resume
+// sends nothing exactly when the state had committed.
+func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, sinkHas func() map[string]bool, env ...string) {
 	t.Helper()
 	tr := filepath.Join(sub, "killed.trace")
 	out, killed, err := traced(t, bin, dir, tr, kc.String(), env...)
@@ -305,6 +306,17 @@ func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, env ...strin
 	}
 	if got := traceOf(t, tr); len(got) == 0 || got[len(got)-1] != "kill:"+kc.String() {
 		t.Fatalf("the run did not die at %s; its trace: %v", kc, got)
+	}
+	// The sink commits first: whatever the state says was imported, the
+	// sink has, at every instant.
+	has := sinkHas()
+	missing := 0
+	for _, id := range importedCalls(t, dir) {
+		if !has[id] {
+			if missing++; missing <= 5 {
+				t.Errorf("killed at %s: the state says call %s is imported, the sink does not hold it", kc, id)
+			}
+		}
 	}
 	out, _, err = traced(t, bin, dir, filepath.Join(sub, "resume.trace"), "", env...)
 	if err != nil {
@@ -362,9 +374,9 @@ func TestKillPointsCXone(t *testing.T) {
 	}
 
 	type reference struct {
-		state string
-		srv   *cxonetest.Server
-		trace []string
+		state, staging string
+		srv            *cxonetest.Server
+		trace          []string
 	}
 	refs := map[string]*reference{}
 	for _, kind := range []string{"first", "incremental"} {
@@ -381,7 +393,7 @@ func TestKillPointsCXone(t *testing.T) {
 		if out, _, err := traced(t, bin, ref, tr, "", srv.Environ()...); err != nil {
 			t.Fatalf("reference %s run: %v\n%s", kind, err, out)
 		}
-		refs[kind] = &reference{state: stateOf(t, ref), srv: srv, trace: traceOf(t, tr)}
+		refs[kind] = &reference{state: stateOf(t, ref), staging: stagingOf(t, ref), srv: srv, trace: traceOf(t, tr)}
 	}
 
 	for _, kind := range []string{"first", "incremental"} {
@@ -401,7 +413,13 @@ func TestKillPointsCXone(t *testing.T) {
 					}
 					use(dataB)
 				}
-				killAndResume(t, bin, dir, sub, kc, srv.Environ()...)
+				killAndResume(t, bin, dir, sub, kc, func() map[string]bool {
+					got := map[string]bool{}
+					for id := range srv.Calls() {
+						got[id] = true
+					}
+					return got
+				}, srv.Environ()...)
 				if got := withoutNoOpRun(stateOf(t, dir), kc.committed); got != want.state {
 					t.Errorf("after a kill at %s and a resume, the state differs from an uninterrupted run's:\n%s", kc, diffSnap(want.state, got))
 				}
@@ -410,6 +428,9 @@ func TestKillPointsCXone(t *testing.T) {
 					if n != 1 {
 						t.Errorf("%s applied %d times", k, n)
 					}
+				}
+				if got := stagingOf(t, dir); got != want.staging {
+					t.Errorf("staged copies differ from an uninterrupted run's:\n%s", diffSnap(want.staging, got))
 				}
 				if l := leftovers(t, dir); len(l) > 0 {
 					t.Errorf("the resume left the killed run's files behind: %v", l)
@@ -427,4 +448,47 @@ func TestKillPointsCXone(t *testing.T) {
 			})
 		}
 	}
+}
+
+// importedCalls lists the calls the state's ledger says are imported (none
+// when there is no state yet).
+func importedCalls(t *testing.T, dir string) []string {
+	t.Helper()
+	path := filepath.Join(dir, ".applink", "state.duckdb")
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	st, err := state.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
+		if r.Entity == "call" && r.State == "imported" {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// outboxCalls lists the call ids in a spec's outbox calls.jsonl (none when
+// there is no outbox yet).
+func outboxCalls(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", "calls.jsonl"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if id, ok := strings.CutPrefix(line, `{"call_id":"`); ok {
+			ids[id[:strings.IndexByte(id, '"')]] = true
+		}
+	}
+	return ids
 }

@@ -9,4 +9,11 @@
 // registers them in a Registry. CheckSources runs the connectors' checks
 // at validate time, so a source that cannot be opened is a diagnostic at its
 // `path =` before any verb creates state or preview files.
+//
+// What a run did is one typed, versioned value, RunRecord (record.go): the
+// run fills it in, its Accounting is the only computation of where every
+// source row went and what needs attention, and recordjson.go is its stored
+// form and the one converter from older stored forms (DecodeRunRecord). The
+// state stores and returns it; the report, serve, the workspace and the TUI
+// read it; engine/summarytext renders it for people.
 package engine

@@ -24,6 +24,7 @@ type evaluator struct {
 	plan      *Plan
 	sum       *Summary
 	prior     Prior
+	queue     bool // Options.Queue
 	cur       *rec // the record being evaluated, for the message of a panic
 	agents    *agentIndex
 	names     []*Names
@@ -154,7 +155,6 @@ func (ev *evaluator) locateMedia(b *batch, loc MediaLocator) {
 		if r.mediaErr != nil {
 			r.state, r.reason, r.detail, r.hash = StateFailed, ReasonMediaUnreadable, r.mediaErr.Error(), 0
 		}
-		ev.sum.Calls.add(r.state, r.reason)
 		ev.settle(r)
 	}
 }
@@ -170,7 +170,6 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		ev.sum.badRow(r.pos, r.call.CallID, r.err)
 		if r.call.CallID != "" {
 			r.state, r.reason, r.detail = StateFailed, ReasonBadRow, fmt.Sprintf("%s: %v", r.pos, r.err)
-			ev.sum.Calls.add(r.state, r.reason)
 			ev.settle(r)
 		}
 		return
@@ -221,7 +220,6 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 			r.state, r.reason = StateExcluded, CallRules[i].Reason
 			b.vals = b.vals[:r.valLo]
 			r.valHi = r.valLo
-			ev.sum.Calls.add(r.state, r.reason)
 			ev.settle(r)
 			return
 		}
@@ -237,7 +235,6 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 		r.locate = true // settled by locateMedia, with the batch's other calls
 		return
 	}
-	ev.sum.Calls.add(r.state, r.reason)
 	ev.days[dayNumber(r.call.StartTime)]++
 	ev.settle(r)
 }
@@ -267,6 +264,14 @@ func (ev *evaluator) settle(r *rec) {
 	r.fp = fingerprint(r.state, r.reason, r.hash)
 	r.change = classify(ev.prior, "call", r.call.CallID, r.fp)
 	ev.sum.CallDiff.count(r.change)
+	// With a delivery queue the calls sent this run are queued, not yet
+	// imported: counted so here, where the verdict and the change are
+	// known, so nothing rewrites the tally afterwards.
+	if ev.queue && r.state == StateImported && r.change != ChangeUnchanged {
+		ev.sum.Calls.add(StateQueued, r.reason)
+		return
+	}
+	ev.sum.Calls.add(r.state, r.reason)
 }
 
 // watermark remembers the last call of each source in (start_time, call_id)

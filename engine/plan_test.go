@@ -325,9 +325,5 @@ field "number" "Count" {
 			t.Errorf("warnings lack %q:\n%s", want, warns)
 		}
 	}
-	var out strings.Builder
-	WriteSummaryNotes(&out, sum)
-	if !strings.Contains(out.String(), "field values left out (on_error = omit): Total 7\n  call c0: spec/main.hcl:16,35-50: field Total: float: cannot parse \"x\"\n") {
-		t.Errorf("summary notes:\n%s", out.String())
-	}
+	// How the notes render them: engine/summarytext's TestNotes.
 }

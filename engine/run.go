@@ -26,6 +26,10 @@ type Options struct {
 	Sources      []Source     // optional: already opened sources, one per plan source (tests)
 	Prior        Prior        // optional: the last committed ledger; only changes are sent
 	Ledger       LedgerWriter // optional: made durable after the sink commits
+	// Queue says the ledger queues the calls sent to the sink for delivery
+	// workers (a PostgreSQL state's RunLedger.Queues): the run counts them
+	// queued, not imported.
+	Queue bool
 }
 
 // Progress is a snapshot of a run's counters.
@@ -92,7 +96,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if now == nil {
 		now = time.Now
 	}
-	sum = &Summary{PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum = &Summary{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	if opts.RunID == "" {
 		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
 	}
@@ -129,6 +133,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if err != nil {
 		return nil, err
 	}
+	ev.queue = opts.Queue
 	prog := newProgressTicker(opts.Progress, sum.Started, now)
 
 	// Agents.
@@ -188,6 +193,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		}
 	}
 	sum.Elapsed = now().Sub(sum.Started)
+	sum.Delivery.Queued = sum.Calls.Count(StateQueued)
 	if opts.Ledger != nil {
 		// The sink has the rows: from here a crash only makes the next run
 		// resend them, which sinks absorb by id. Commit cleans up after

@@ -14,8 +14,9 @@
 //
 // Files: serve.go (Options, Spec, the server), scheduler.go (one loop per
 // spec), lock.go and pglock.go, metrics.go, status.go with status.html
-// (the page), health.go (/healthz, /readyz), history.go (runs read back from
-// the state).
+// (the page), health.go (/healthz, /readyz), history.go (a run's view, from
+// its engine.RunRecord: the same for a run this process made and one read
+// back from the state's history).
 //
 // Like engine/workspace it sits above engine and below cmd: it never names
 // a concrete connector. What depends on the PostgreSQL state (the delivery

@@ -1,10 +1,7 @@
 package serve
 
 import (
-	"encoding/json"
 	"errors"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/applink-dev/applink/engine"
@@ -40,9 +37,10 @@ type runView struct {
 	Problems              problems
 	Failed                []engine.LedgerRow
 	NewestImported        time.Time
+	Delivery              engine.Delivery // the calls the run queued for the workers, and where they are
 }
 
-type tally struct{ Total, Imported, Excluded, Failed int }
+type tally struct{ Total, Imported, Queued, Excluded, Failed int }
 
 type rowCount struct {
 	Entity, State, Reason string
@@ -60,7 +58,7 @@ func (v *runView) Committed() bool {
 func (v *runView) Duration() time.Duration { return v.Ended.Sub(v.Started) }
 
 // viewOf is a run attempt's view from what workspace.Run returned.
-func viewOf(started, ended time.Time, sum *engine.Summary, err error, interrupted bool) *runView {
+func viewOf(started, ended time.Time, sum *engine.RunRecord, err error, interrupted bool) *runView {
 	v := &runView{Started: started, Ended: ended}
 	switch {
 	case err == nil && sum != nil && sum.Clean():
@@ -82,98 +80,48 @@ func viewOf(started, ended time.Time, sum *engine.Summary, err error, interrupte
 	}
 	v.RunID = sum.RunID
 	if !v.Committed() {
-		return v // a partial summary's counts were never committed: not shown as counts
+		return v // a partial record's counts were never committed: not shown as counts
 	}
-	v.Agents, v.Calls = tallyOf(&sum.Agents), tallyOf(&sum.Calls)
-	for _, part := range []struct {
-		entity string
-		t      *engine.Tally
-	}{{"agent", &sum.Agents}, {"call", &sum.Calls}} {
-		for k, n := range part.t.By {
-			v.Rows = append(v.Rows, rowCount{part.entity, k.State, k.Reason, n})
-		}
-	}
-	sortRows(v.Rows)
-	v.SentAgents, v.SentCalls = sum.Sent.Agents, sum.Sent.Calls
-	v.SourceRows = sum.SourceRows
-	f, u, b := sum.Problems()
-	v.Problems = problems{f, u, b}
-	v.Failed = sum.Failed[:min(len(sum.Failed), maxFailedShown)]
-	v.NewestImported = sum.NewestImported
+	v.fill(sum)
 	return v
 }
 
-func tallyOf(t *engine.Tally) tally {
-	return tally{Total: t.Total, Imported: t.Count(engine.StateImported), Excluded: t.Count(engine.StateExcluded), Failed: t.Count(engine.StateFailed)}
-}
-
-func sortRows(rows []rowCount) {
-	order := map[string]int{engine.StateImported: 0, engine.StateExcluded: 1, engine.StateFailed: 2}
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a.Entity != b.Entity {
-			return a.Entity < b.Entity
-		}
-		if a.State != b.State {
-			return order[a.State] < order[b.State]
-		}
-		if a.N != b.N {
-			return a.N > b.N
-		}
-		return a.Reason < b.Reason
-	})
-}
-
-// storedSummary is the part of engine.Summary.JSON that serve reads back
-// from the run history.
-type storedSummary struct {
-	Agents         map[string]int              `json:"agents"`
-	Calls          map[string]int              `json:"calls"`
-	SourceRows     int                         `json:"source_rows"`
-	Sent           struct{ Agents, Calls int } `json:"sent"`
-	Failed         []engine.LedgerRow          `json:"failed"`
-	Problems       map[string]int              `json:"problems"`
-	NewestImported time.Time                   `json:"newest_imported"`
-}
-
 // viewOfRecord is a committed run read back from the state's history; ok is
-// false for what is not a run (restore, purge) or does not parse.
+// false for what is not a run (restore, purge).
 func viewOfRecord(r state.RunRecord) (*runView, bool) {
-	if r.Kind != "run" {
+	if r.Kind != "run" || r.Record == nil {
 		return nil, false
 	}
-	var s storedSummary
-	if err := json.Unmarshal(r.Summary, &s); err != nil {
-		return nil, false
-	}
-	v := &runView{RunID: r.RunID, Started: r.Started, Ended: r.Ended, FromState: true}
-	for _, part := range []struct {
-		entity string
-		by     map[string]int
-		t      *tally
-	}{{"agent", s.Agents, &v.Agents}, {"call", s.Calls, &v.Calls}} {
-		for key, n := range part.by {
-			st, reason, _ := strings.Cut(key, "/")
-			v.Rows = append(v.Rows, rowCount{part.entity, st, reason, n})
-			part.t.Total += n
-			switch st {
-			case engine.StateImported:
-				part.t.Imported += n
-			case engine.StateExcluded:
-				part.t.Excluded += n
-			case engine.StateFailed:
-				part.t.Failed += n
-			}
-		}
-	}
-	sortRows(v.Rows)
-	v.SentAgents, v.SentCalls, v.SourceRows = s.Sent.Agents, s.Sent.Calls, s.SourceRows
-	v.Problems = problems{s.Problems["failed"], s.Problems["unreadable"], s.Problems["bd_without_call"]}
-	v.Outcome = OutcomeOK
-	if v.Problems.Failed+v.Problems.Unreadable+v.Problems.BDWithoutCall > 0 {
+	v := &runView{RunID: r.RunID, Started: r.Started, Ended: r.Ended, FromState: true, Outcome: OutcomeOK}
+	if !r.Record.Clean() {
 		v.Outcome = OutcomeAttention
 	}
-	v.Failed = s.Failed[:min(len(s.Failed), maxFailedShown)]
-	v.NewestImported = s.NewestImported
+	v.fill(r.Record)
 	return v, true
+}
+
+// fill copies a committed run's numbers from its record: the same for a
+// run this process made and one read back from the history.
+func (v *runView) fill(rec *engine.RunRecord) {
+	v.Agents, v.Calls = tallyOf(&rec.Agents), tallyOf(&rec.Calls)
+	for _, part := range []struct {
+		entity string
+		t      *engine.Tally
+	}{{"agent", &rec.Agents}, {"call", &rec.Calls}} {
+		for _, e := range part.t.Sorted() {
+			v.Rows = append(v.Rows, rowCount{part.entity, e.State, e.Reason, e.N})
+		}
+	}
+	v.SentAgents, v.SentCalls = rec.Sent.Agents, rec.Sent.Calls
+	v.SourceRows = rec.SourceRows
+	f, u, b := rec.Problems()
+	v.Problems = problems{f, u, b}
+	v.Failed = rec.Failed[:min(len(rec.Failed), maxFailedShown)]
+	v.NewestImported = rec.NewestImported
+	v.Delivery = rec.Delivery
+}
+
+func tallyOf(t *engine.Tally) tally {
+	return tally{Total: t.Total, Imported: t.Count(engine.StateImported), Queued: t.Count(engine.StateQueued),
+		Excluded: t.Count(engine.StateExcluded), Failed: t.Count(engine.StateFailed)}
 }

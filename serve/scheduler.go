@@ -347,7 +347,7 @@ func (r *specRunner) logRun(v *runView, res *workspace.RunResult, err error, loc
 	if v.Committed() {
 		attrs = append(attrs,
 			slog.Group("agents", "total", v.Agents.Total, "imported", v.Agents.Imported, "excluded", v.Agents.Excluded, "failed", v.Agents.Failed),
-			slog.Group("calls", "total", v.Calls.Total, "imported", v.Calls.Imported, "excluded", v.Calls.Excluded, "failed", v.Calls.Failed),
+			slog.Group("calls", "total", v.Calls.Total, "imported", v.Calls.Imported, "queued", v.Calls.Queued, "excluded", v.Calls.Excluded, "failed", v.Calls.Failed),
 			slog.Group("sent", "agents", v.SentAgents, "calls", v.SentCalls),
 			"source_rows", v.SourceRows,
 			"excluded_by", reasons(v.Rows, engine.StateExcluded),

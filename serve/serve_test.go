@@ -549,19 +549,23 @@ func TestMetricsAndStatusPage(t *testing.T) {
 // last one started.
 func TestHistoryFromState(t *testing.T) {
 	started := time.Now().Add(-time.Minute).UTC()
-	rec := state.RunRecord{RunID: "R7", Kind: "run", Started: started, Ended: started.Add(time.Second),
-		Summary: []byte(`{"agents":{"imported/":2},"calls":{"imported/":5,"imported/agent_unmapped":1,"excluded/too_short":2,"failed/http_500":1},
+	// The record as version 0 stored it, read as the state reads it.
+	stored, err := engine.DecodeRunRecord([]byte(`{"agents":{"imported/":2},"calls":{"imported/":5,"imported/agent_unmapped":1,"excluded/too_short":2,"failed/http_500":1},
 		"sent":{"Agents":2,"Calls":6},"source_rows":9,"problems":{"failed":1,"unreadable":0,"bd_without_call":0},
 		"failed":[{"Entity":"call","ID":"C1","State":"failed","Reason":"http_500","Detail":"boom"}],
-		"newest_imported":"2026-11-03T10:00:00Z"}`)}
-	ws := &fakeWS{history: []state.RunRecord{{RunID: "P", Kind: "purge", Summary: []byte(`{}`)}, rec}, run: okRun("R8", 1)}
+		"newest_imported":"2026-11-03T10:00:00Z"}`), started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := state.RunRecord{RunID: "R7", Kind: "run", Started: started, Ended: started.Add(time.Second), Record: stored}
+	ws := &fakeWS{history: []state.RunRecord{{RunID: "P", Kind: "purge", Event: &engine.EventRecord{}}, rec}, run: okRun("R8", 1)}
 	s := newTestServer(t, []Spec{{Name: "acme", Every: time.Hour, Lock: newMemLocks("a")[0], runner: ws}}, nil)
 	r := s.specs[0]
 	if !r.acquire(context.Background()) {
 		t.Fatal("no lock")
 	}
 	st := r.snapshot()
-	if c := st.Committed; c == nil || c.RunID != "R7" || c.Calls != (tally{9, 6, 2, 1}) || c.Outcome != OutcomeAttention ||
+	if c := st.Committed; c == nil || c.RunID != "R7" || c.Calls != (tally{Total: 9, Imported: 6, Excluded: 2, Failed: 1}) || c.Outcome != OutcomeAttention ||
 		!c.NewestImported.Equal(time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)) || len(c.Failed) != 1 {
 		t.Errorf("committed run from the state = %+v", st.Committed)
 	}
@@ -690,5 +694,28 @@ func TestStatusPageStates(t *testing.T) {
 				t.Log(page)
 			}
 		})
+	}
+}
+
+// TestRunLogSaysQueued: a run that queued its calls for the delivery
+// workers logs them queued, never imported, with the same numbers as its
+// record (issue 19: the log said imported for calls it only queued).
+func TestRunLogSaysQueued(t *testing.T) {
+	sum := summary("RQ", 0, 1, 0, time.Time{})
+	sum.Calls.Total += 7
+	sum.Calls.By[engine.StateReason{State: engine.StateQueued}] = 7
+	sum.SourceRows, sum.Sent.Calls, sum.Delivery.Queued = sum.Calls.Total, 7, 7
+	ws := &fakeWS{run: func(context.Context, int) (*workspace.RunResult, error) {
+		return &workspace.RunResult{Summary: sum, Where: "outbox x (calls queued for the delivery workers)"}, nil
+	}}
+	var logs logBuf
+	s := newTestServer(t, []Spec{{Name: "acme", Every: time.Hour, Lock: newMemLocks("a")[0], runner: ws}}, &logs)
+	stop := start(t, s)
+	waitFor(t, "a run", 5*time.Second, func() bool { return strings.Contains(logs.String(), `msg="run finished"`) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "calls.total=8 calls.imported=0 calls.queued=7 calls.excluded=1 calls.failed=0 sent.agents=0 sent.calls=7"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
@@ -469,19 +469,20 @@ func historyOfStore(t *testing.T, st *state.Store) string {
 			fmt.Fprintf(&b, "== history %s\n", r.Kind)
 			continue
 		}
-		var s struct {
-			Agents, Calls map[string]int
-			CallDiff      struct{ New, Changed, Unchanged int } `json:"call_diff"`
-			Sent          struct{ Agents, Calls int }
-			SourceRows    int `json:"source_rows"`
-		}
-		if err := json.Unmarshal(r.Summary, &s); err != nil {
-			t.Fatalf("run %s: %v", r.RunID, err)
-		}
+		s := r.Record
 		fmt.Fprintf(&b, "== history %s: rows %d, calls new %d changed %d unchanged %d, sent %d agents %d calls, %s\n",
-			r.Kind, s.SourceRows, s.CallDiff.New, s.CallDiff.Changed, s.CallDiff.Unchanged, s.Sent.Agents, s.Sent.Calls, tallyText(s.Calls))
+			r.Kind, s.SourceRows, s.CallDiff.New, s.CallDiff.Changed, s.CallDiff.Unchanged, s.Sent.Agents, s.Sent.Calls, tallyText(stateReasons(&s.Calls)))
 	}
 	return b.String()
+}
+
+// stateReasons is a tally by "state/reason".
+func stateReasons(t *engine.Tally) map[string]int {
+	m := map[string]int{}
+	for k, n := range t.By {
+		m[k.State+"/"+k.Reason] = n
+	}
+	return m
 }
 
 func tallyText(m map[string]int) string {

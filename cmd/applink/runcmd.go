@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/summarytext"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/charmbracelet/x/term"
 )
@@ -58,7 +59,7 @@ func dryRunPlan(ctx context.Context, ws *workspace.Workspace, format string, std
 		return printJSON(std, sum.JSON())
 	}
 	fmt.Fprintln(std.out)
-	engine.WriteSummary(std.out, sum)
+	summarytext.WriteSummary(std.out, sum)
 	fmt.Fprintln(std.out, "dry run: nothing was sent and the state is unchanged")
 	return exitOK
 }
@@ -137,7 +138,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 			return code
 		}
 	} else {
-		engine.WriteSummary(std.out, r.Summary)
+		summarytext.WriteSummary(std.out, r.Summary)
 		fmt.Fprintf(std.out, "sent to: %s\nstate:   %s\n", r.Where, ws.State)
 		if r.Staged {
 			fmt.Fprintf(std.out, "staged: %s (kept %d days)\n", r.StageDir, r.RetentionDays)
@@ -150,7 +151,7 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 		if format == "json" {
 			w = std.err // stdout stays one JSON document
 		}
-		engine.WriteVerdict(w, r.Summary, ws.Plan.SpecDir)
+		summarytext.WriteVerdict(w, r.Summary, ws.Plan.SpecDir)
 		return exitFindings
 	}
 	return exitOK

@@ -216,12 +216,8 @@ func lastRunSummary(t *testing.T, dir string) (runID string, rows map[string]int
 		t.Fatalf("runs: %v (%d)", err, len(runs))
 	}
 	last := runs[len(runs)-1]
-	var s struct{ Agents, Calls map[string]int }
-	if err := json.Unmarshal(last.Summary, &s); err != nil {
-		t.Fatal(err)
-	}
 	rows = map[string]int{}
-	for entity, m := range map[string]map[string]int{"agent": s.Agents, "call": s.Calls} {
+	for entity, m := range map[string]map[string]int{"agent": stateReasons(&last.Record.Agents), "call": stateReasons(&last.Record.Calls)} {
 		for k, n := range m {
 			rows[entity+"/"+k] = n
 		}

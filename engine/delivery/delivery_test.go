@@ -133,13 +133,16 @@ func queueCalls(t testing.TB, dsn, runID string, n, attempts int) *state.PGStore
 		if err := ledger.Row(row, uint64(2*i+2), false); err != nil {
 			t.Fatal(err)
 		}
-		sum.Calls.By = map[engine.StateReason]int{{State: engine.StateImported}: i + 1}
+		// The run counts the calls it queued (engine.Options.Queue).
+		sum.Calls.By = map[engine.StateReason]int{{State: engine.StateQueued}: i + 1}
 	}
+	sum.Delivery.Queued = n
 	if err := ledger.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
 	}
-	if got := sum.Calls.By[engine.StateReason{State: engine.StateQueued}]; got != n {
-		t.Fatalf("summary counts %d queued, want %d", got, n)
+	// The commit leaves the run's counts as they are.
+	if got, imp := sum.Calls.By[engine.StateReason{State: engine.StateQueued}], sum.Calls.Count(engine.StateImported); got != n || imp != 0 {
+		t.Fatalf("summary counts %d queued and %d imported, want %d and 0", got, imp, n)
 	}
 	return st
 }
@@ -246,6 +249,25 @@ func TestWorkersDeliverEveryCallOnce(t *testing.T) {
 	if js := jobStates(t, st); js["completed"] != n || len(js) != 1 {
 		t.Errorf("jobs %v", js)
 	}
+	if d := runDelivery(t, st, "r1"); d != (engine.Delivery{Queued: n, Imported: n}) {
+		t.Errorf("the run's record says of its deliveries %+v", d)
+	}
+}
+
+// runDelivery is what the run history says of a run's deliveries now.
+func runDelivery(t *testing.T, st *state.PGStore, runID string) engine.Delivery {
+	t.Helper()
+	runs, err := st.Runs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.RunID == runID && r.Record != nil {
+			return r.Record.Delivery
+		}
+	}
+	t.Fatalf("no run %s in the history", runID)
+	return engine.Delivery{}
 }
 
 // A refusal no retry can cure ends the row failed with the sink's reason
@@ -291,6 +313,9 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	}
 	if q, err := st.Queue(context.Background()); err != nil || q != (state.QueueStats{}) {
 		t.Errorf("queue after settling: %+v %v", q, err)
+	}
+	if d := runDelivery(t, st, "r1"); d != (engine.Delivery{Queued: 3, Imported: 1, Failed: 2}) {
+		t.Errorf("the run's record says of its deliveries %+v", d)
 	}
 }
 

@@ -41,13 +41,12 @@ type Queue struct {
 	agents  map[string]*AgentDoc
 	pending *Args // the call just handed to Sink.Call, until its ledger row gives its fingerprint
 	queued  int
-	reasons map[string]int // queued calls by their imported reason
 }
 
 // Enqueue starts queued delivery for a run whose state has a queue
 // (led.Queues()); spec is the spec's key in the state.
 func Enqueue(led *state.RunLedger, spec string, target Target) *Queue {
-	return &Queue{led: led, spec: spec, target: target, fields: target.fields(), agents: map[string]*AgentDoc{}, reasons: map[string]int{}}
+	return &Queue{led: led, spec: spec, target: target, fields: target.fields(), agents: map[string]*AgentDoc{}}
 }
 
 // Sink wraps the run's sink.
@@ -106,28 +105,14 @@ func (l *queueLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 			return err
 		}
 		l.q.queued++
-		l.q.reasons[r.Reason]++
 		r.State = engine.StateQueued
 	}
 	return l.LedgerWriter.Row(r, fp, active)
 }
 
-// Commit counts the run's queued calls as queued, not imported, and records
-// where they go with the run.
+// Commit records where the run's queued calls go with the run. The run
+// counted them queued itself (engine.Options.Queue).
 func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
-	// The run's tally counts every imported call, unchanged ones included;
-	// those sent this run are queued instead.
-	if sum.Calls.By == nil {
-		sum.Calls.By = map[engine.StateReason]int{}
-	}
-	for reason, n := range l.q.reasons {
-		from := engine.StateReason{State: engine.StateImported, Reason: reason}
-		n = min(n, sum.Calls.By[from])
-		if sum.Calls.By[from] -= n; sum.Calls.By[from] == 0 {
-			delete(sum.Calls.By, from)
-		}
-		sum.Calls.By[engine.StateReason{State: engine.StateQueued, Reason: reason}] += n
-	}
 	if l.q.queued > 0 {
 		b, err := json.Marshal(l.q.target)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/summarytext"
 )
 
 // Result is what a preview found. Run returns it and stores it in the
@@ -376,7 +377,7 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %-23s %9d %9d\n", l.name, l.c, l.a)
 	}
 	fmt.Fprintf(w, "a run now would send: %d agents, %d calls\n", r.WouldSend.Agents, r.WouldSend.Calls)
-	engine.WriteSummaryNotes(w, s)
+	summarytext.WriteSummaryNotes(w, s)
 }
 
 func shortHash(h string) string {

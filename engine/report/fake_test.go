@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -96,6 +97,25 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
+// storedRun is a run record stored in the form of version 0 (a JSON map),
+// read as the state reads it.
+func storedRun(v any, started time.Time) *engine.RunRecord {
+	r, err := engine.DecodeRunRecord(mustJSON(v), started)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// storedEvent is a restore or purge as version 0 stored it.
+func storedEvent(v any) *engine.EventRecord {
+	e, err := engine.DecodeEventRecord(mustJSON(v))
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
 // newFakeState is a customer two runs in: a first run that read 1 218
 // call rows and sent most, a restore, an incremental run that sent 14 new
 // calls (CXone refused 2), a purge of the first run's staged copy.
@@ -148,12 +168,12 @@ func newFakeState() *fakeState {
 		"sent":        map[string]int{"Agents": 0, "Calls": 14},
 	}
 	f.runs = []state.RunRecord{
-		{RunID: run1, Kind: "run", PlanHash: "p1", Started: t1, Ended: t1.Add(9 * time.Second), Summary: mustJSON(sum1)},
+		{RunID: run1, Kind: "run", PlanHash: "p1", Started: t1, Ended: t1.Add(9 * time.Second), Record: storedRun(sum1, t1)},
 		{RunID: "restore-20261104T090000.000000Z", Kind: "restore", Started: t1.Add(25 * time.Hour), Ended: t1.Add(25 * time.Hour),
-			Summary: mustJSON(map[string]any{"from_run": run1, "agents": 0, "calls": 3, "missing": []string{}})},
-		{RunID: run2, Kind: "run", PlanHash: "p1", Started: t2, Ended: t2.Add(4 * time.Second), Summary: mustJSON(sum2)},
+			Event: storedEvent(map[string]any{"from_run": run1, "agents": 0, "calls": 3, "missing": []string{}})},
+		{RunID: run2, Kind: "run", PlanHash: "p1", Started: t2, Ended: t2.Add(4 * time.Second), Record: storedRun(sum2, t2)},
 		{RunID: "purge-20261111T090000.000000Z", Kind: "purge", Started: t2.Add(25 * time.Hour), Ended: t2.Add(25 * time.Hour),
-			Summary: mustJSON(map[string]any{"runs": []string{run1}, "before": t2})},
+			Event: storedEvent(map[string]any{"runs": []string{run1}, "before": t2})},
 	}
 	purged := t2.Add(25 * time.Hour)
 	f.staging = []state.StagedRun{

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -123,22 +122,9 @@ type Line struct {
 	Examples []string `json:"examples,omitempty"`
 }
 
-// Accounting says where every source call row of a run went: N of M is
-// exact, business-data rows without a call are not call rows.
-type Accounting struct {
-	RunID          string `json:"run_id"`
-	SourceRows     int    `json:"source_rows"`      // call rows read, and counted by the database
-	InLedger       int    `json:"in_ledger"`        // with a ledger state
-	UnreadableNoID int    `json:"unreadable_no_id"` // bad rows whose id could not be read
-	Duplicates     int    `json:"duplicates"`       // seen at another site too, imported once
-	Counted        int    `json:"counted"`          // filtered in the database, counted there
-	Accounted      int    `json:"accounted"`        // the four above
-	Unexplained    int    `json:"unexplained"`      // SourceRows - Accounted; must be 0
-	// BDWithoutCall counts business-data rows whose call is not in the
-	// source: never call rows, so on a line of their own.
-	BDWithoutCall        int      `json:"bd_without_call"`
-	BDWithoutCallSamples []string `json:"bd_without_call_samples"`
-}
+// Accounting says where every source call row of a run went: the run
+// record's own (engine.RunRecord.Accounting), not computed here.
+type Accounting = engine.Accounting
 
 // Omitted is a field whose value was left out of some imported calls
 // (on_error = "omit"), with the first reasons.
@@ -204,15 +190,19 @@ type RunLine struct {
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
 	// Of a run:
-	SourceRows    int `json:"source_rows,omitempty"`
-	Imported      int `json:"imported_calls,omitempty"`
-	Excluded      int `json:"excluded_calls,omitempty"`
-	Failed        int `json:"failed_calls,omitempty"`
-	SentAgents    int `json:"sent_agents"`
-	SentCalls     int `json:"sent_calls"`
-	BadRows       int `json:"bad_rows,omitempty"`
-	BDWithoutCall int `json:"bd_without_call,omitempty"`
-	Unexplained   int `json:"unexplained,omitempty"`
+	SourceRows int `json:"source_rows,omitempty"`
+	Imported   int `json:"imported_calls,omitempty"`
+	Queued     int `json:"queued_calls,omitempty"` // handed to the delivery workers (PostgreSQL state)
+	// Delivery says where the calls the run queued are now; nil when it
+	// queued none.
+	Delivery      *engine.Delivery `json:"delivery,omitempty"`
+	Excluded      int              `json:"excluded_calls,omitempty"`
+	Failed        int              `json:"failed_calls,omitempty"`
+	SentAgents    int              `json:"sent_agents"`
+	SentCalls     int              `json:"sent_calls"`
+	BadRows       int              `json:"bad_rows,omitempty"`
+	BDWithoutCall int              `json:"bd_without_call,omitempty"`
+	Unexplained   int              `json:"unexplained,omitempty"`
 	// Of a restore or a purge, for people.
 	Detail string `json:"detail,omitempty"`
 }
@@ -225,29 +215,6 @@ type StagedLine struct {
 	Agents    int64      `json:"agents"`
 	PurgedAt  *time.Time `json:"purged_at,omitempty"`
 	KeptUntil time.Time  `json:"kept_until"`
-}
-
-// summary is the part of a run's stored summary (engine.Summary.JSON) a
-// report reads.
-type summary struct {
-	Agents        map[string]int      `json:"agents"`
-	Calls         map[string]int      `json:"calls"`
-	Counted       map[string]int      `json:"counted"` // filtered in the database, by state/reason
-	FieldOmitted  map[string]int      `json:"field_omitted"`
-	OmitSamples   map[string][]string `json:"field_omitted_samples"`
-	SourceRows    int                 `json:"source_rows"`
-	ImportedByDay map[string]int      `json:"imported_by_day"`
-	BDWithoutCall int                 `json:"bd_without_call"`
-	BDSamples     []string            `json:"bd_without_call_samples"`
-	BadRows       int                 `json:"bad_rows"`
-	BadNoID       int                 `json:"bad_no_id"`
-	BadSamples    []string            `json:"bad_samples"`
-	Duplicates    int                 `json:"duplicates_seen"`
-	AgentDiff     struct {
-		Drift []struct{ UserID, Change string }
-	} `json:"agent_diff"`
-	Sent   struct{ Agents, Calls int } `json:"sent"`
-	Failed []struct{ Entity string }   `json:"failed"` // refused by the sink after acceptance
 }
 
 // Build reads the state and makes the report.
@@ -281,18 +248,17 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 			r.Queue = &q
 		}
 	}
-	sums := map[string]*summary{}
+	recs := map[string]*engine.RunRecord{}
 	var latest *state.RunRecord // the latest run (not restore or purge)
 	for i := range runs {
 		rec := &runs[i]
 		line := RunLine{RunID: rec.RunID, Kind: rec.Kind, Started: rec.Started.UTC(), Ended: rec.Ended.UTC()}
 		if rec.Kind == "run" {
-			s := &summary{}
-			if err := json.Unmarshal(rec.Summary, s); err != nil {
-				return nil, fmt.Errorf("report: run %s: summary: %w", rec.RunID, err)
+			if rec.Record == nil {
+				return nil, fmt.Errorf("report: run %s: no record in the history", rec.RunID)
 			}
-			sums[rec.RunID] = s
-			fillRunLine(&line, s)
+			recs[rec.RunID] = rec.Record
+			fillRunLine(&line, rec.Record)
 			latest = rec
 		} else {
 			line.Detail = eventDetail(rec)
@@ -327,8 +293,8 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 		}
 		r.Agents, r.Calls = sections(counts)
 	} else {
-		s := sums[run.RunID]
-		r.Agents, r.Calls = fromTally("agent", s.Agents), fromTally("call", s.Calls)
+		s := recs[run.RunID]
+		r.Agents, r.Calls = fromTally("agent", &s.Agents), fromTally("call", &s.Calls)
 	}
 	exampleRun := ""
 	if r.Scope == "run" {
@@ -354,10 +320,12 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	}
 
 	if run != nil {
-		s := sums[run.RunID]
-		r.Accounting = accounting(run.RunID, s)
-		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadSamples)}
-		r.Counted = fromTally("call", s.Counted).Lines
+		s := recs[run.RunID]
+		a := s.Accounting()
+		a.RunID = run.RunID
+		r.Accounting = &a
+		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadRowSamples)}
+		r.Counted = fromTally("call", &engine.Tally{By: s.Counted}).Lines
 		r.Omitted = omitted(s)
 		r.PerDay = perDay(run.RunID, s)
 		for _, d := range s.AgentDiff.Drift {
@@ -428,12 +396,11 @@ func sections(counts []state.LedgerCount) (agents, calls Section) {
 	return agents, calls
 }
 
-// fromTally is a section from a run summary's "state/reason" counts.
-func fromTally(entity string, m map[string]int) Section {
+// fromTally is a section from a run record's tally.
+func fromTally(entity string, t *engine.Tally) Section {
 	var s Section
-	for k, n := range m {
-		st, reason, _ := strings.Cut(k, "/")
-		s.add(entity, st, reason, n)
+	for _, e := range t.Sorted() {
+		s.add(entity, e.State, e.Reason, e.N)
 	}
 	s.sort()
 	return s
@@ -456,11 +423,10 @@ func (s *Section) add(entity, st, reason string, n int) {
 
 // sort orders lines imported, excluded, failed, then most rows first.
 func (s *Section) sort() {
-	order := map[string]int{engine.StateImported: 0, engine.StateQueued: 1, engine.StateExcluded: 2, engine.StateFailed: 3}
 	sort.SliceStable(s.Lines, func(i, j int) bool {
 		a, b := s.Lines[i], s.Lines[j]
 		if a.State != b.State {
-			return order[a.State] < order[b.State]
+			return engine.StateOrder(a.State) < engine.StateOrder(b.State)
 		}
 		if a.N != b.N {
 			return a.N > b.N
@@ -472,28 +438,11 @@ func (s *Section) sort() {
 	}
 }
 
-func accounting(runID string, s *summary) *Accounting {
-	a := &Accounting{RunID: runID, SourceRows: s.SourceRows, UnreadableNoID: s.BadNoID, Duplicates: s.Duplicates,
-		BDWithoutCall: s.BDWithoutCall, BDWithoutCallSamples: nonNil(s.BDSamples)}
-	for _, n := range s.Calls {
-		a.InLedger += n
-	}
-	for _, n := range s.Counted {
-		a.Counted += n
-	}
-	// The summary's source_rows are the rows read; those the database
-	// filtered are rows of the source too, accounted by their count.
-	a.SourceRows += a.Counted
-	a.Accounted = a.InLedger + a.UnreadableNoID + a.Duplicates + a.Counted
-	a.Unexplained = a.SourceRows - a.Accounted
-	return a
-}
-
 // omitted lists the fields with values left out, most first.
-func omitted(s *summary) []Omitted {
+func omitted(s *engine.RunRecord) []Omitted {
 	var out []Omitted
 	for f, n := range s.FieldOmitted {
-		out = append(out, Omitted{Field: f, N: n, Samples: nonNil(s.OmitSamples[f])})
+		out = append(out, Omitted{Field: f, N: n, Samples: nonNil(s.FieldOmittedSamples[f])})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].N != out[j].N {
@@ -504,34 +453,28 @@ func omitted(s *summary) []Omitted {
 	return out
 }
 
-func fillRunLine(l *RunLine, s *summary) {
+func fillRunLine(l *RunLine, s *engine.RunRecord) {
 	l.SourceRows = s.SourceRows
-	calls := fromTally("call", s.Calls)
-	l.Imported, l.Excluded, l.Failed = calls.Imported, calls.Excluded, calls.Failed
+	l.Imported, l.Queued = s.Calls.Count(engine.StateImported), s.Calls.Count(engine.StateQueued)
+	l.Excluded, l.Failed = s.Calls.Count(engine.StateExcluded), s.Calls.Count(engine.StateFailed)
 	l.SentAgents, l.SentCalls = s.Sent.Agents, s.Sent.Calls
 	l.BadRows, l.BDWithoutCall = s.BadRows, s.BDWithoutCall
-	l.Unexplained = accounting("", s).Unexplained
+	l.Unexplained = s.Accounting().Unexplained
+	if s.Delivery.Queued > 0 {
+		d := s.Delivery
+		l.Delivery = &d
+	}
 }
 
 // eventDetail says what a restore or a purge did, from its history line.
 func eventDetail(rec *state.RunRecord) string {
-	var d struct {
-		FromRun     string            `json:"from_run"`
-		Agents      int               `json:"agents"`
-		Calls       any               `json:"calls"` // restore: a count; purge: the call ids
-		Missing     []string          `json:"missing"`
-		Failed      map[string]string `json:"failed"`
-		Runs        []string          `json:"runs"`
-		RemovedRows int               `json:"removed_rows"`
-		Before      *time.Time        `json:"before"`
-		All         bool              `json:"all"`
-	}
-	if err := json.Unmarshal(rec.Summary, &d); err != nil {
-		return "(detail unreadable: " + err.Error() + ")"
+	d := rec.Event
+	if d == nil {
+		return ""
 	}
 	switch rec.Kind {
 	case "restore":
-		s := fmt.Sprintf("resent run %s: %d agents, %v calls", d.FromRun, d.Agents, d.Calls)
+		s := fmt.Sprintf("resent run %s: %d agents, %d calls", d.FromRun, d.Agents, d.Calls)
 		if len(d.Missing) > 0 {
 			s += fmt.Sprintf("; %d asked for but not staged", len(d.Missing))
 		}
@@ -543,17 +486,16 @@ func eventDetail(rec *state.RunRecord) string {
 		switch {
 		case d.All:
 			return fmt.Sprintf("deleted all staged data (%s)", plural(len(d.Runs), "run"))
-		case d.Before != nil:
+		case !d.Before.IsZero():
 			return fmt.Sprintf("deleted the data staged before %s (%s)", d.Before.UTC().Format(time.RFC3339), plural(len(d.Runs), "run"))
 		default:
-			ids, _ := d.Calls.([]any)
-			return fmt.Sprintf("deleted %s from the staged data (%s)", plural(len(ids), "call"), plural(d.RemovedRows, "row"))
+			return fmt.Sprintf("deleted %s from the staged data (%s)", plural(len(d.CallIDs), "call"), plural(d.RemovedRows, "row"))
 		}
 	}
 	return ""
 }
 
-func perDay(runID string, s *summary) PerDay {
+func perDay(runID string, s *engine.RunRecord) PerDay {
 	p := PerDay{RunID: runID, Recorded: s.ImportedByDay != nil, Days: []DayCount{}}
 	for d, n := range s.ImportedByDay {
 		p.Days = append(p.Days, DayCount{Day: d, N: n})

@@ -164,7 +164,15 @@ func (l RunLine) What() string {
 	if l.SentAgents+l.SentCalls == 0 {
 		sent = "sent nothing (nothing new or changed)"
 	}
-	s := fmt.Sprintf("read %d calls (imported %d, excluded %d, failed %d); %s", l.SourceRows, l.Imported, l.Excluded, l.Failed, sent)
+	queued := ""
+	if l.Queued > 0 {
+		queued = fmt.Sprintf(", queued %d", l.Queued)
+	}
+	s := fmt.Sprintf("read %d calls (imported %d%s, excluded %d, failed %d); %s", l.SourceRows, l.Imported, queued, l.Excluded, l.Failed, sent)
+	if d := l.Delivery; d != nil {
+		s += fmt.Sprintf("; of the %d queued: %d delivered, %d failed, %d retrying, %d in flight, %d waiting",
+			d.Queued, d.Imported, d.Failed, d.Retrying, d.Delivering, d.Waiting())
+	}
 	if l.BadRows > 0 {
 		s += "; " + plural(l.BadRows, "bad row")
 	}

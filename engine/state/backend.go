@@ -27,8 +27,10 @@ type Backend interface {
 	// applies them in one transaction.
 	Begin(runID, specHash, dir string, idx *Index) (*RunLedger, error)
 	Watermarks(ctx context.Context) (map[string]engine.Watermark, error)
+	// Runs lists the run history, oldest first, each line's record typed.
 	Runs(ctx context.Context) ([]RunRecord, error)
-	RecordEvent(ctx context.Context, kind, runID string, started time.Time, detail any) error
+	// RecordEvent adds a restore or a purge (kind) to the run history.
+	RecordEvent(ctx context.Context, kind, runID string, started time.Time, ev *engine.EventRecord) error
 	// Ledger streams the ledger in (entity, id) order.
 	Ledger(ctx context.Context, fn func(r LedgerRow) error) error
 	Staging(ctx context.Context) ([]StagedRun, error)

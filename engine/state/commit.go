@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -169,7 +168,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}
-	summary, err := json.Marshal(sum.JSON())
+	summary, err := sum.MarshalJSON()
 	if err != nil {
 		return err
 	}

@@ -355,23 +355,29 @@ func (s *PGStore) Runs(ctx context.Context) ([]RunRecord, error) {
 	var r RunRecord
 	var sum string
 	_, err = pgx.ForEachRow(rows, []any{&r.RunID, &r.Kind, &r.PlanHash, &r.SpecHash, &r.Started, &r.Ended, &sum}, func() error {
-		r.Summary = json.RawMessage(sum)
+		if err := decodeHistory(&r, []byte(sum)); err != nil {
+			return err
+		}
 		out = append(out, r)
+		r.Record, r.Event = nil, nil
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("state: runs: %w", err)
 	}
+	if err := s.fillDelivery(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
 // RecordEvent implements Backend.
-func (s *PGStore) RecordEvent(ctx context.Context, kind, runID string, started time.Time, detail any) error {
-	b, err := json.Marshal(detail)
+func (s *PGStore) RecordEvent(ctx context.Context, kind, runID string, started time.Time, ev *engine.EventRecord) error {
+	b, err := encodeEvent(ev)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO applink_runs VALUES ($1, $2, $3, '', '', $4, $5, $6, NULL)`, s.spec, runID, kind, started, time.Now(), string(b))
+	_, err = s.pool.Exec(ctx, `INSERT INTO applink_runs VALUES ($1, $2, $3, '', '', $4, $5, $6, NULL)`, s.spec, runID, kind, started, time.Now(), b)
 	if err != nil {
 		return fmt.Errorf("state: record %s: %w", kind, err)
 	}

@@ -289,11 +289,11 @@ func testReportStagingAndEvents(t *testing.T, s Backend, dir string) {
 	if q, err := s.Queue(ctx); err != nil || q != (QueueStats{}) {
 		t.Errorf("queue %+v without deliveries: %v", q, err)
 	}
-	if err := s.RecordEvent(ctx, "purge", "purge-1", started.Add(time.Hour), map[string]any{"all": true}); err != nil {
+	if err := s.RecordEvent(ctx, "purge", "purge-1", started.Add(time.Hour), &engine.EventRecord{All: true}); err != nil {
 		t.Fatal(err)
 	}
 	runs, err := s.Runs(ctx)
-	if err != nil || len(runs) != 2 || runs[1].Kind != "purge" || string(runs[1].Summary) != `{"all":true}` {
+	if err != nil || len(runs) != 2 || runs[1].Kind != "purge" || runs[1].Event == nil || !runs[1].Event.All {
 		t.Errorf("runs %+v %v", runs, err)
 	}
 	staged, err := s.Staging(ctx)

@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applink-dev/applink/engine"
 	_ "github.com/duckdb/duckdb-go/v2" // the state file is DuckDB
 )
 
@@ -155,17 +155,6 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// RunRecord is one line of the run history.
-type RunRecord struct {
-	RunID    string
-	Kind     string
-	PlanHash string
-	SpecHash string
-	Started  time.Time
-	Ended    time.Time
-	Summary  json.RawMessage
-}
-
 // Runs lists the run history, oldest first.
 func (s *Store) Runs(ctx context.Context) ([]RunRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT run_id, kind, plan_hash, spec_hash, started, ended, summary FROM runs ORDER BY started, run_id`)
@@ -180,19 +169,21 @@ func (s *Store) Runs(ctx context.Context) ([]RunRecord, error) {
 		if err := rows.Scan(&r.RunID, &r.Kind, &r.PlanHash, &r.SpecHash, &r.Started, &r.Ended, &sum); err != nil {
 			return nil, err
 		}
-		r.Summary = json.RawMessage(sum)
+		if err := decodeHistory(&r, []byte(sum)); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
 // RecordEvent adds a non-run event (restore, purge) to the run history.
-func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, detail any) error {
-	b, err := json.Marshal(detail)
+func (s *Store) RecordEvent(ctx context.Context, kind, runID string, started time.Time, ev *engine.EventRecord) error {
+	b, err := encodeEvent(ev)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO runs VALUES (?, ?, '', '', ?, ?, ?)`, runID, kind, started, time.Now(), string(b))
+	_, err = s.db.ExecContext(ctx, `INSERT INTO runs VALUES (?, ?, '', '', ?, ?, ?)`, runID, kind, started, time.Now(), b)
 	if err != nil {
 		return fmt.Errorf("state: record %s: %w", kind, err)
 	}

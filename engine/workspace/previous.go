@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -192,10 +191,7 @@ func (w *Workspace) whyPurged(history []state.RunRecord, s state.StagedRun) stri
 		if r.Kind != "purge" {
 			continue
 		}
-		var d struct {
-			Runs []string `json:"runs"`
-		}
-		if json.Unmarshal(r.Summary, &d) == nil && slices.Contains(d.Runs, s.RunID) {
+		if r.Event != nil && slices.Contains(r.Event.Runs, s.RunID) {
 			return "deleted by applink purge on " + when
 		}
 	}
@@ -212,10 +208,7 @@ func purgedCall(history []state.RunRecord, callID string) string {
 		if r.Kind != "purge" {
 			continue
 		}
-		var d struct {
-			Calls []string `json:"calls"`
-		}
-		if json.Unmarshal(r.Summary, &d) == nil && slices.Contains(d.Calls, callID) {
+		if r.Event != nil && slices.Contains(r.Event.CallIDs, callID) {
 			return "applink purge --calls on " + r.Started.UTC().Format(time.RFC3339)
 		}
 	}

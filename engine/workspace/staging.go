@@ -95,11 +95,11 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 			res.Missing = append(res.Missing, id)
 		}
 	}
-	detail := map[string]any{"from_run": staged.RunID, "agents": res.Agents, "calls": res.Calls, "missing": res.Missing}
+	detail := &engine.EventRecord{FromRun: staged.RunID, Agents: res.Agents, Calls: res.Calls, Missing: res.Missing}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(fails) > 0 {
-		detail["failed"] = fails
+		detail.Failed = fails
 	}
 	if err := st.RecordEvent(ctx, "restore", res.RestoreID, started, detail); err != nil {
 		return res, err
@@ -192,7 +192,7 @@ func (w *Workspace) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, 
 	}
 	started := w.now()
 	res := &PurgeResult{}
-	detail := map[string]any{}
+	detail := &engine.EventRecord{}
 	switch {
 	case len(req.Calls) > 0:
 		set := idSet(req.Calls)
@@ -206,7 +206,7 @@ func (w *Workspace) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, 
 			}
 			res.RemovedRows += k
 		}
-		detail["calls"], detail["removed_rows"] = req.Calls, res.RemovedRows
+		detail.CallIDs, detail.RemovedRows = req.Calls, res.RemovedRows
 	default:
 		for _, r := range runs {
 			if r.PurgedAt != nil || (!req.All && !r.Created.Before(req.Before)) {
@@ -217,11 +217,11 @@ func (w *Workspace) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, 
 			}
 			res.Runs = append(res.Runs, r.RunID)
 		}
-		detail["runs"] = res.Runs
+		detail.Runs = res.Runs
 		if req.All {
-			detail["all"] = true
+			detail.All = true
 		} else {
-			detail["before"] = req.Before
+			detail.Before = req.Before
 		}
 	}
 	if err := st.RecordEvent(ctx, "purge", "purge-"+started.UTC().Format("20060102T150405.000000Z"), started, detail); err != nil {

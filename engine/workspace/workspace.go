@@ -267,6 +267,7 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		Ledger:   ledger,
 		Progress: progress,
 		Now:      w.Now, // one clock for the run, its history and its staging entry
+		Queue:    queue != nil,
 	})
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/summarytext"
 	"github.com/applink-dev/applink/tui/help"
 	"github.com/applink-dev/applink/tui/job"
 )
@@ -274,7 +275,7 @@ func (m Model) resultText() string {
 	}
 	if m.sum != nil {
 		fmt.Fprintf(&b, "apply finished: sent %d agents, %d calls\n\n", m.sum.Sent.Agents, m.sum.Sent.Calls)
-		engine.WriteSummary(&b, m.sum)
+		summarytext.WriteSummary(&b, m.sum)
 	} else {
 		b.WriteString("apply finished\n")
 	}

@@ -112,6 +112,9 @@ func CountPatterns(r *report.Report) []*regexp.Regexp {
 	for _, l := range r.Runs {
 		if l.Kind == "run" {
 			add("%s %s %d %d %d %d %d %d", l.RunID, l.Started.Format(stamp), l.SourceRows, l.Imported, l.Excluded, l.Failed, l.SentAgents, l.SentCalls)
+			if d := l.Delivery; d != nil {
+				add("Queued %d for delivery: %d delivered, %d failed, %d retrying, %d in flight, %d waiting.", d.Queued, d.Imported, d.Failed, d.Retrying, d.Delivering, d.Waiting())
+			}
 		} else {
 			add("%s %s %s: %s", l.RunID, l.Started.Format(stamp), l.Kind, l.Detail)
 		}

@@ -382,15 +382,28 @@ func outboxFilesOf(t *testing.T, dir string) string {
 // times, which differ by design).
 func stateOf(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString(ledgerOf(t, dir, true))
-	ctx := context.Background()
-	st, err := state.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
+	st := duckState(t, dir)
+	defer st.Close()
+	return backendText(t, st)
+}
+
+// duckState opens a spec's DuckDB state file.
+func duckState(t *testing.T, dir string) state.Backend {
+	t.Helper()
+	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	wms, err := st.Watermarks(ctx)
+	return st
+}
+
+// backendText is stateOf for any state: the ledger with fingerprints, the
+// watermarks and the run history.
+func backendText(t *testing.T, st state.Backend) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(ledgerHash(t, st, true))
+	wms, err := st.Watermarks(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,15 +430,17 @@ func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 // withFP) as one comparable line.
 func ledgerOf(t *testing.T, dir string, withFP bool) string {
 	t.Helper()
-	var b strings.Builder
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := duckState(t, dir)
 	defer st.Close()
+	return ledgerHash(t, st, withFP)
+}
+
+// ledgerHash is ledgerOf for any state.
+func ledgerHash(t *testing.T, st state.Backend, withFP bool) string {
+	t.Helper()
 	h := sha256.New()
 	n := 0
-	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
+	err := st.Ledger(context.Background(), func(r state.LedgerRow) error {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v", r.Entity, r.ID, r.State, r.Reason, r.Active)
 		if withFP {
 			fmt.Fprintf(h, "\x00%x", r.FP)
@@ -441,23 +456,19 @@ func ledgerOf(t *testing.T, dir string, withFP bool) string {
 	if withFP {
 		what = "rows (fingerprints included)"
 	}
-	fmt.Fprintf(&b, "== state ledger %d %s sha256 %x\n", n, what, h.Sum(nil))
-	return b.String()
+	return fmt.Sprintf("== state ledger %d %s sha256 %x\n", n, what, h.Sum(nil))
 }
 
 func historyOf(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := duckState(t, dir)
 	defer st.Close()
 	return historyOfStore(t, st)
 }
 
 // historyOfStore renders the run history: per run, its kind and what it
 // counted and sent. Killed runs committed nothing, so they must not appear.
-func historyOfStore(t *testing.T, st *state.Store) string {
+func historyOfStore(t *testing.T, st state.Backend) string {
 	t.Helper()
 	runs, err := st.Runs(context.Background())
 	if err != nil {

@@ -111,11 +111,11 @@ func killCases(trace []string) []killCase {
 }
 
 // requireEveryPoint fails unless the references' traces reached every
-// declared point (those of queued delivery only with a queue).
+// declared point: those of queued delivery when queued, the others when not.
 func requireEveryPoint(t *testing.T, queued bool, traces ...[]string) {
 	t.Helper()
 	for _, p := range killpoint.Points {
-		if p.Queued && !queued {
+		if p.Queued != queued {
 			continue
 		}
 		reached := false
@@ -133,6 +133,14 @@ func requireEveryPoint(t *testing.T, queued bool, traces ...[]string) {
 // know, changes files.
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
+	st := duckState(t, dir)
+	defer st.Close()
+	return leftoversOf(t, dir, st)
+}
+
+// leftoversOf is leftovers for any state.
+func leftoversOf(t *testing.T, dir string, st state.Backend) []string {
+	t.Helper()
 	var out []string
 	outbox := filepath.Join(dir, ".applink", "outbox")
 	entries, _ := os.ReadDir(outbox)
@@ -141,11 +149,6 @@ func leftovers(t *testing.T, dir string) []string {
 			out = append(out, filepath.Join("outbox", e.Name()))
 		}
 	}
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	runs, err := st.Staging(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -171,11 +174,14 @@ func leftovers(t *testing.T, dir string) []string {
 // uninterrupted run leaves it.
 func stagingOf(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := duckState(t, dir)
 	defer st.Close()
+	return stagingText(t, st)
+}
+
+// stagingText is stagingOf for any state.
+func stagingText(t *testing.T, st state.Backend) string {
+	t.Helper()
 	runs, err := st.Staging(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +305,13 @@ func TestKillPoints(t *testing.T) {
 // sends nothing exactly when the state had committed.
 func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, sinkHas func() map[string]bool, env ...string) {
 	t.Helper()
+	killAndResumeWith(t, bin, dir, sub, kc, func() []string { return importedCalls(t, dir) }, sinkHas, env...)
+}
+
+// killAndResumeWith is killAndResume with the state's imported calls read
+// by imported.
+func killAndResumeWith(t *testing.T, bin, dir, sub string, kc killCase, imported func() []string, sinkHas func() map[string]bool, env ...string) {
+	t.Helper()
 	tr := filepath.Join(sub, "killed.trace")
 	out, killed, err := traced(t, bin, dir, tr, kc.String(), env...)
 	if !killed {
@@ -311,7 +324,7 @@ func killAndResume(t *testing.T, bin, dir, sub string, kc killCase, sinkHas func
 	// sink has, at every instant.
 	has := sinkHas()
 	missing := 0
-	for _, id := range importedCalls(t, dir) {
+	for _, id := range imported() {
 		if !has[id] {
 			if missing++; missing <= 5 {
 				t.Errorf("killed at %s: the state says call %s is imported, the sink does not hold it", kc, id)
@@ -450,21 +463,23 @@ func TestKillPointsCXone(t *testing.T) {
 	}
 }
 
-// importedCalls lists the calls the state's ledger says are imported (none
-// when there is no state yet).
+// importedCalls lists the calls a spec's DuckDB state says are imported
+// (none when there is no state yet).
 func importedCalls(t *testing.T, dir string) []string {
 	t.Helper()
-	path := filepath.Join(dir, ".applink", "state.duckdb")
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, ".applink", "state.duckdb")); err != nil {
 		return nil
 	}
-	st, err := state.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := duckState(t, dir)
 	defer st.Close()
+	return importedIn(t, st)
+}
+
+// importedIn lists the calls a state's ledger says are imported.
+func importedIn(t *testing.T, st state.Backend) []string {
+	t.Helper()
 	var ids []string
-	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
+	err := st.Ledger(context.Background(), func(r state.LedgerRow) error {
 		if r.Entity == "call" && r.State == "imported" {
 			ids = append(ids, r.ID)
 		}

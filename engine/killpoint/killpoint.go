@@ -39,6 +39,9 @@ const (
 	// StateHistoryWritten: inside the state's transaction, the ledger,
 	// the history line and the watermarks are written, not committed.
 	StateHistoryWritten = "state-history-written"
+	// StateEnqueued: inside the state's transaction (PostgreSQL), the
+	// run's deliveries are enqueued, not committed.
+	StateEnqueued = "state-enqueued"
 	// StateCommitted: the state's transaction is committed.
 	StateCommitted = "state-committed"
 	// RunCommitted: the run is done (staging cleaned), before it reports.
@@ -64,6 +67,7 @@ var Points = []Point{
 	{Name: OutboxCommitted},
 	{Name: StateChangesWritten},
 	{Name: StateHistoryWritten},
+	{Name: StateEnqueued, Queued: true},
 	{Name: StateCommitted},
 	{Name: RunCommitted},
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 //go:embed migrations/postgres/*.sql
@@ -266,14 +267,17 @@ func (s *PGStore) applyRun(ctx context.Context, c *ChangeSet) error {
 			return fmt.Errorf("state: staging index: %w", err)
 		}
 	}
+	killpoint.Hit(killpoint.StateHistoryWritten)
 	if c.DeliveryCount > 0 {
 		if err := s.enqueue(ctx, tx, c.Deliveries); err != nil {
 			return err
 		}
+		killpoint.Hit(killpoint.StateEnqueued)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	killpoint.Hit(killpoint.StateCommitted)
 	return nil
 }
 

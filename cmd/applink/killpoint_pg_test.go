@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/statetest"
+)
+
+// pgStateBlock makes a spec keep its state in PostgreSQL (APPLINK_STATE_DSN).
+const pgStateBlock = "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
+
+// pgState opens the spec's PostgreSQL state in the schema dsn names.
+func pgState(t *testing.T, dsn string) state.Backend {
+	t.Helper()
+	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// drain runs a delivery worker in this process until the state's queue is
+// empty: with PostgreSQL state the run queues its calls, and the outbox
+// holds them once they are delivered.
+func drain(t *testing.T, dsn string) {
+	t.Helper()
+	st := pgState(t, dsn)
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- delivery.Run(ctx, delivery.Config{DSN: dsn, Registry: registry(), PollEvery: 50 * time.Millisecond})
+	}()
+	waitQueueDrained(t, st, 120*time.Second, &syncBuffer{})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pgSnapshotOf renders what a PostgreSQL-state spec's runs and deliveries
+// left: the outbox files (their lines sorted: deliveries come in any order),
+// the ledger with fingerprints, the watermarks, the history and the staged
+// copies.
+func pgSnapshotOf(t *testing.T, dir, dsn string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		lines := sortedFile(t, filepath.Join(dir, ".applink", "outbox", f))
+		fmt.Fprintf(&b, "== %s sorted: %d lines sha256 %x\n", f, strings.Count(lines, "\n")+1, sha256.Sum256([]byte(lines)))
+	}
+	st := pgState(t, dsn)
+	defer st.Close()
+	b.WriteString(backendText(t, st))
+	b.WriteString(stagingText(t, st))
+	return b.String()
+}
+
+// TestKillPointsPostgres is TestKillPoints with the PostgreSQL state: the
+// run queues its calls for delivery workers in its commit. It kills a first
+// and an incremental run at every kill point they reach, resumes, lets a
+// worker deliver the queue, and compares with an uninterrupted run (outbox
+// lines, ledger with fingerprints, watermarks, history, staged copies),
+// checks nothing is left behind, and that one more run sends nothing.
+func TestKillPointsPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes at each kill point")
+	}
+	statetest.BaseDSN(t) // skips, and says so to CI, without PostgreSQL
+	bin := applinkBinary(t)
+	root := t.TempDir()
+	opt := demogen.Options{Calls: 120, BDFields: 4, Seed: 13}
+	dataA, dataB := filepath.Join(root, "dataA"), filepath.Join(root, "dataB")
+	if _, err := demogen.Generate(dataA, opt); err != nil {
+		t.Fatal(err)
+	}
+	mutateSnapshot(t, dataA, dataB)
+	newSpec := func(t *testing.T, root, name string) (dir, dsn string, use func(string)) {
+		dir, use = linkedSpec(t, root, name, dataA, opt)
+		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir, statetest.DSN(t), use
+	}
+	envOf := func(dsn string) []string { return []string{"APPLINK_STATE_DSN=" + dsn} }
+
+	type reference struct {
+		snap  string
+		trace []string
+	}
+	refs := map[string]*reference{}
+	for _, kind := range []string{"first", "incremental"} {
+		ref, dsn, use := newSpec(t, root, "reference-"+kind)
+		if kind == "incremental" {
+			if out, _, err := traced(t, bin, ref, filepath.Join(root, "base.trace"), "", envOf(dsn)...); err != nil {
+				t.Fatalf("reference base run: %v\n%s", err, out)
+			}
+			drain(t, dsn)
+			use(dataB)
+		}
+		tr := filepath.Join(root, "reference-"+kind+".trace")
+		if out, _, err := traced(t, bin, ref, tr, "", envOf(dsn)...); err != nil {
+			t.Fatalf("reference %s run: %v\n%s", kind, err, out)
+		}
+		drain(t, dsn)
+		refs[kind] = &reference{snap: pgSnapshotOf(t, ref, dsn), trace: traceOf(t, tr)}
+	}
+	// The points of the queue (its commit, a delivery) must be reached here;
+	// the others are TestKillPoints's to require.
+	requireEveryPoint(t, true, refs["first"].trace, refs["incremental"].trace)
+
+	for _, kind := range []string{"first", "incremental"} {
+		want := refs[kind]
+		cases := killCases(want.trace)
+		t.Logf("%s run: %d kills at %v", kind, len(cases), cases)
+		for _, kc := range cases {
+			t.Run(kind+"/"+kc.String(), func(t *testing.T) {
+				t.Parallel()
+				sub := t.TempDir()
+				dir, dsn, use := newSpec(t, sub, "spec")
+				env := envOf(dsn)
+				if kind == "incremental" {
+					if out, _, err := traced(t, bin, dir, filepath.Join(sub, "base.trace"), "", env...); err != nil {
+						t.Fatalf("base run: %v\n%s", err, out)
+					}
+					drain(t, dsn)
+					use(dataB)
+				}
+				imported := func() []string {
+					st := pgState(t, dsn)
+					defer st.Close()
+					return importedIn(t, st)
+				}
+				killAndResumeWith(t, bin, dir, sub, kc, imported, func() map[string]bool { return outboxCalls(t, dir) }, env...)
+				drain(t, dsn)
+				if got := withoutNoOpRunAnywhere(pgSnapshotOf(t, dir, dsn), kc.committed); got != want.snap {
+					t.Errorf("after a kill at %s, a resume and the deliveries, the result differs from an uninterrupted run:\n%s", kc, diffSnap(want.snap, got))
+				}
+				st := pgState(t, dsn)
+				if l := leftoversOf(t, dir, st); len(l) > 0 {
+					t.Errorf("the resume left the killed run's files behind: %v", l)
+				}
+				st.Close()
+				if out, _, err := traced(t, bin, dir, filepath.Join(sub, "again.trace"), "", env...); err != nil || !strings.Contains(out, "sent: nothing") {
+					t.Errorf("the run after the resume sent something (%v):\n%s", err, out)
+				}
+			})
+		}
+	}
+}
+
+// withoutNoOpRunAnywhere is withoutNoOpRun for a snapshot whose history is
+// followed by other lines (the staged copies): it drops the last history
+// line that sent nothing.
+func withoutNoOpRunAnywhere(snap string, committed bool) string {
+	if !committed {
+		return snap
+	}
+	lines := strings.SplitAfter(snap, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "== history run:") {
+			if strings.Contains(lines[i], "sent 0 agents 0 calls") {
+				return strings.Join(append(lines[:i:i], lines[i+1:]...), "")
+			}
+			break
+		}
+	}
+	return snap
+}

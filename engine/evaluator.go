@@ -380,6 +380,9 @@ func (ev *evaluator) mapFields() bool {
 	for i := range ev.plan.Fields {
 		f := &ev.plan.Fields[i]
 		v, ok, err := ev.fieldValue(i, f)
+		if err == nil && ok && f.Type == dsl.TypeText {
+			err = ev.plan.fields[i].checkLength(v.Text)
+		}
 		if err != nil {
 			if f.OnError == dsl.OnErrorExclude {
 				r.detail = f.RunError(err).Error() // "FILE:LINE,COL-COL: field NAME: …"

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
@@ -24,9 +29,48 @@ const (
 )
 
 type fieldPlan struct {
-	kind fieldKind
-	bd   string // the business-data name read by the direct kinds
-	lit  []byte // the literal compared by fieldBDEqual
+	kind   fieldKind
+	bd     string // the business-data name read by the direct kinds
+	lit    []byte // the literal compared by fieldBDEqual
+	maxLen int    // a text field's maximum length in characters; 0: none
+}
+
+// SetFieldMaxLength caps text fields' values, in characters, by field
+// name: the sink's target knows its limits (cxone's max_length), the spec
+// language does not. A longer value is a mapping error under the field's
+// on_error. The limits become part of the plan's hash. Call it before Run.
+func (p *Plan) SetFieldMaxLength(limits map[string]int) error {
+	if len(limits) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(limits))
+	for name := range limits {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	h.Write([]byte(p.hash))
+	for _, name := range names {
+		i := slices.IndexFunc(p.Fields, func(f dsl.Field) bool { return f.Name == name })
+		if i < 0 || p.Fields[i].Type != dsl.TypeText || limits[name] < 1 {
+			return fmt.Errorf("max_length %d for %q: not a text field of the plan", limits[name], name)
+		}
+		p.fields[i].maxLen = limits[name]
+		fmt.Fprintf(h, "\x00%s=%d", name, limits[name])
+	}
+	p.hash = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// checkLength refuses a text longer than the field's maximum.
+func (fp *fieldPlan) checkLength(text []byte) error {
+	if fp.maxLen == 0 || len(text) <= fp.maxLen { // bytes ≥ characters
+		return nil
+	}
+	if n := utf8.RuneCount(text); n > fp.maxLen {
+		return fmt.Errorf("%d characters, longer than max_length %d", n, fp.maxLen)
+	}
+	return nil
 }
 
 func planField(f *dsl.Field) (fieldPlan, error) {

@@ -30,6 +30,10 @@ const (
 	// ReasonMediaUnreadable: an imported call whose media file its source
 	// (a MediaLocator) could not read; the call is failed, not sent without it.
 	ReasonMediaUnreadable = "media_unreadable"
+	// ReasonRateLimited: a call (or agent) the sink did not send because
+	// CXone asked it to wait longer than a run waits (a 429's Retry-After);
+	// it stays excluded, never failed, and the next run sends it.
+	ReasonRateLimited = "rate_limited"
 )
 
 // MinDurationMS: a call of this length or less is too short (the seed's 2 s).
@@ -135,6 +139,7 @@ var otherReasons = map[string]string{
 	ReasonAgentUnmapped:   "The call is imported without an agent: its agent ID belongs to no agent synced to CXone.",
 	ReasonBadRow:          "The source row could not be read (a damaged line, a bad date or an unknown value); it is read again on the next run.",
 	ReasonMediaUnreadable: "The call's recording file could not be read, so the call was not sent; it is sent again on the next run.",
+	ReasonRateLimited:     "CXone asked applink to slow down for longer than a run waits, so the run stopped sending; the row was not sent and the next run sends it.",
 	"duplicate":           "The call was read from more than one site of the Engage system and imported once.",
 }
 

@@ -182,8 +182,10 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		if f.Entity == "agent" {
 			t = &sum.Agents
 		}
-		t.moveImported(StateReason{StateFailed, f.Reason})
-		sum.Failed = append(sum.Failed, f)
+		t.moveImported(StateReason{f.State, f.Reason})
+		if f.State == StateFailed {
+			sum.Failed = append(sum.Failed, f)
+		}
 		if opts.Ledger != nil {
 			// Replaces the imported row written during the run; the next run
 			// retries it (its fingerprint no longer matches).
@@ -497,7 +499,14 @@ type failures struct {
 func (f *failures) add(entity, id string, fl Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: StateFailed, Reason: fl.Code, Detail: fl.Detail})
+	// A row a rate-limited sink did not send is left for the next run:
+	// excluded (its fingerprint matches nothing, so it is sent again),
+	// never failed.
+	st := StateFailed
+	if fl.Code == ReasonRateLimited {
+		st = StateExcluded
+	}
+	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: st, Reason: fl.Code, Detail: fl.Detail})
 }
 
 func (f *failures) list() []LedgerRow {

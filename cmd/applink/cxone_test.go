@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -227,15 +228,8 @@ func sameTenant(t *testing.T, want, got *cxonetest.Server) {
 	diffs := 0
 	for id, w := range wantCalls {
 		g := gotCalls[id]
-		wm, gm := maps.Clone(w.Meta), maps.Clone(g.Meta)
-		for _, p := range []struct {
-			m     map[string]any
-			email map[string]string
-		}{{wm, wantEmail}, {gm, gotEmail}} {
-			if uid, ok := p.m["agent_cxone_user_id"].(string); ok {
-				p.m["agent_cxone_user_id"] = "user with email " + p.email[uid]
-			}
-		}
+		// The AGENT participant names the tenant's user id: compare its email.
+		wm, gm := byEmail(w.Meta, wantEmail), byEmail(g.Meta, gotEmail)
 		switch {
 		case !reflect.DeepEqual(wm, gm):
 			t.Errorf("call %s metadata differs from the reference:\n got %v\nwant %v", id, gm, wm)
@@ -269,6 +263,22 @@ func sameTenant(t *testing.T, want, got *cxonetest.Server) {
 	}
 }
 
+// byEmail is a call's payload with each participant's CXone userId
+// replaced by that user's email.
+func byEmail(meta map[string]any, email map[string]string) map[string]any {
+	out := maps.Clone(meta)
+	var parts []any
+	for _, p := range meta["participants"].([]any) {
+		m := maps.Clone(p.(map[string]any))
+		if uid, ok := m["userId"].(string); ok {
+			m["userId"] = "user with email " + email[uid]
+		}
+		parts = append(parts, m)
+	}
+	out["participants"] = parts
+	return out
+}
+
 // TestCXoneBusinessDataRetried: the first run meets contacts that are not
 // closed yet (Business Data API 404): those calls end failed
 // bd_contact_not_found and the run exits 1; once the contacts close, the
@@ -298,7 +308,7 @@ func TestCXoneBusinessDataRetried(t *testing.T) {
 		t.Fatalf("second run: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	for id, c := range srv.Calls() {
-		if len(c.Meta["business_data"].(map[string]any)["text"].(map[string]any)) > 0 && len(srv.BusinessData(c.ContactID)) == 0 {
+		if len(c.Meta["dynamicBusinessData"].([]any)) > 0 && len(srv.BusinessData(c.ContactID)) == 0 {
 			t.Errorf("call %s: no business data after the second run", id)
 		}
 	}
@@ -368,4 +378,49 @@ func TestCXoneDryRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCXoneRateLimitedLeftForNextRun: CXone answers 429 asking for an hour
+// once some calls are in: the run stops sending, exits 0 (nothing failed),
+// its summary counts the calls left as excluded rate_limited; the next
+// run, CXone willing again, sends exactly those, each once.
+func TestCXoneRateLimitedLeftForNextRun(t *testing.T) {
+	var limit atomic.Bool
+	limit.Store(true)
+	var calls atomic.Int64
+	srv := cxonetest.New(cxonetest.Config{Faults: func(n int, r *http.Request) cxonetest.Fault {
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/calls") && limit.Load() && calls.Add(1) > 10 {
+			return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "3600"}
+		}
+		return cxonetest.Fault{}
+	}})
+	defer srv.Close()
+	dir := cxoneSpec(t, sinkBlock(srv, true), 60)
+	for k, env := range srv.Env() {
+		t.Setenv(k, env)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", dir}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "rate_limited") {
+		t.Fatalf("first run: exit %d, want %d naming rate_limited\n%s%s", code, exitOK, out.String(), errb.String())
+	}
+	t.Logf("first run:\n%s", out.String())
+	first := srv.CallCount()
+	if first == 0 || first > 10 {
+		t.Fatalf("first run: the receiver holds %d calls, want 1..10", first)
+	}
+	limit.Store(false)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"run", dir}, nil, &out, &errb); code != exitOK || strings.Contains(out.String(), "rate_limited") {
+		t.Fatalf("second run: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if srv.CallCount() <= first {
+		t.Errorf("the second run sent nothing more (%d calls)", srv.CallCount())
+	}
+	for k, n := range srv.Writes() {
+		if n != 1 {
+			t.Errorf("%s applied %d times", k, n)
+		}
+	}
+	noSecret(t, "runs", out.String()+errb.String(), srv)
 }

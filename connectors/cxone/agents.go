@@ -92,55 +92,40 @@ type wantUser struct {
 	loginIDs                           []string // sorted
 }
 
-// agentError is a refusal that is not an HTTP status: its code is the
-// ledger reason.
-type agentError struct{ code, detail string }
+// AgentOutcome is what SyncAgent did.
+type AgentOutcome int
 
-func (e *agentError) Error() string { return e.code + ": " + e.detail }
+const (
+	AgentMatched AgentOutcome = iota // found, already as Engage has it
+	AgentCreated                     // registered
+	AgentUpdated                     // found and updated
+)
 
-// Agent finds the CXone user with a's email (matched, never duplicated),
-// registers it when absent and updates it when its name or agent IDs
-// changed. A refusal fails the agent through RunInfo.Fail and the run goes
-// on; only a fatal error (authentication, cancellation) is returned.
-func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
-	if !s.opened || s.done.Load() {
-		return fmt.Errorf("cxone: Agent outside Open..Commit")
+// SyncAgent finds the CXone user with a's email (matched, never
+// duplicated), registers it when absent and updates it when its name or
+// agent IDs changed; it returns the CXone user id. A refusal is an
+// engine.Failure (the agent fails, the run goes on); other errors
+// (*AuthError, a cancelled context) are not the agent's.
+func (c *Client) SyncAgent(ctx context.Context, a *engine.OutAgent) (string, AgentOutcome, error) {
+	want := wantOf(a)
+	if want.email == "" {
+		return "", 0, engine.Failure{Code: engine.ReasonNoEmail, Permanent: true}
 	}
-	want := wantUser{
+	if err := c.Connect(ctx); err != nil {
+		return "", 0, err
+	}
+	return c.syncAgent(ctx, want)
+}
+
+func wantOf(a *engine.OutAgent) wantUser {
+	return wantUser{
 		userID:    a.UserID,
 		firstName: a.FirstName,
 		lastName:  a.LastName,
 		email:     strings.TrimSpace(a.Email),
 		loginIDs:  slices.Sorted(slices.Values(a.AgentIDs)),
 	}
-	if s.opts.DryRun != nil {
-		s.dryAgent(a, want)
-		return nil
-	}
-	if want.email == "" {
-		s.failAgent(a.UserID, "no_email")
-		return nil
-	}
-	id, err := s.syncAgent(ctx, want)
-	if err != nil {
-		if isFatal(err) || ctx.Err() != nil {
-			return err
-		}
-		s.failAgent(a.UserID, reason(err, s.red))
-		return nil
-	}
-	s.mu.Lock()
-	s.agents[strings.Clone(a.UserID)] = id
-	s.mu.Unlock()
-	return nil
 }
-
-func (s *Sink) failAgent(userID, why string) {
-	s.stats.agentsFailed.Add(1)
-	s.info.Fail("agent", userID, failureOf(why))
-}
-
-func (s *Sink) api(path string) string { return s.apiURL + path }
 
 func loginIDs(infos []acdInfo) []string {
 	ids := make([]string, 0, len(infos))
@@ -159,43 +144,41 @@ func acdInfos(ids []string) []acdInfo {
 	return out
 }
 
-func (s *Sink) syncAgent(ctx context.Context, want wantUser) (string, error) {
-	found, err := s.findUser(ctx, want.email)
+func (c *Client) syncAgent(ctx context.Context, want wantUser) (string, AgentOutcome, error) {
+	found, err := c.findUser(ctx, want.email)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if found == nil {
-		id, conflict, err := s.registerUser(ctx, want)
+		id, conflict, err := c.registerUser(ctx, want)
 		if err != nil || !conflict {
-			return id, err
+			return id, AgentCreated, err
 		}
 		// 409: registered meanwhile (a retried POST whose first answer was
 		// lost, or another writer): look it up again, then as if found.
-		if found, err = s.findUser(ctx, want.email); err != nil {
-			return "", err
+		if found, err = c.findUser(ctx, want.email); err != nil {
+			return "", 0, err
 		}
 		if found == nil {
-			return "", fmt.Errorf("http_409: user %s reported as existing but not found by email", want.email)
+			return "", 0, engine.Failure{Code: "http_409", Detail: fmt.Sprintf("user %s reported as existing but not found by email", want.email), Permanent: true}
 		}
 	}
 	if found.FirstName == want.firstName && found.LastName == want.lastName &&
 		slices.Equal(loginIDs(found.ACDInfos), want.loginIDs) &&
-		(!s.cfg.ExternalIdentity || found.ExternalIdentity == want.userID) {
-		s.stats.agentsMatched.Add(1)
-		return found.ID, nil
+		(!c.cfg.ExternalIdentity || found.ExternalIdentity == want.userID) {
+		return found.ID, AgentMatched, nil
 	}
-	if err := s.updateUser(ctx, found.ID, want); err != nil {
-		return "", err
+	if err := c.updateUser(ctx, found.ID, want); err != nil {
+		return "", 0, err
 	}
-	s.stats.agentsUpdated.Add(1)
-	return found.ID, nil
+	return found.ID, AgentUpdated, nil
 }
 
 // searchBody asks for the users whose emailAddress is email. How CXone
 // compares a filter value is not published: the list carries the address
 // as Engage spells it and lower-cased, so that an exact, case-sensitive
 // comparison still finds the usual spellings.
-func (s *Sink) searchBody(email string, skip int) []byte {
+func searchBody(email string, skip int) []byte {
 	values := []string{email}
 	if low := strings.ToLower(email); low != email {
 		values = append(values, low)
@@ -214,21 +197,21 @@ func (s *Sink) searchBody(email string, skip int) []byte {
 // so the exact match is picked here from what it returns. Two live users
 // with the email, or only a deleted one, are refusals: applink never
 // guesses which user an agent is.
-func (s *Sink) findUser(ctx context.Context, email string) (*searchedUser, error) {
+func (c *Client) findUser(ctx context.Context, email string) (*searchedUser, error) {
 	key := strings.ToLower(email)
 	var hits, deleted []searchedUser
 	seen := 0
 	for page := 0; ; page++ {
 		if page == searchMaxPages {
-			return nil, &agentError{"cxone_search_too_broad", fmt.Sprintf("the user search for %s returned more than %d users", email, seen)}
+			return nil, engine.Failure{Code: "cxone_search_too_broad", Permanent: true, Detail: fmt.Sprintf("the user search for %s returned more than %d users", email, seen)}
 		}
-		resp, err := s.send(ctx, &request{method: "POST", url: s.api(UsersSearchPath), contentType: "application/json", body: s.searchBody(email, seen), bearer: true})
+		resp, err := c.send(ctx, &request{method: "POST", url: c.api(UsersSearchPath), family: FamilyUserManagement, contentType: "application/json", body: searchBody(email, seen), bearer: true})
 		if err != nil {
 			return nil, err
 		}
 		var ans searchResponse
 		if err := json.Unmarshal(resp.body, &ans); err != nil {
-			return nil, fmt.Errorf("http_%d: user search answer is not JSON", resp.status)
+			return nil, engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "user search answer is not JSON"}
 		}
 		for _, u := range ans.Users {
 			if strings.ToLower(strings.TrimSpace(u.EmailAddress)) != key || u.ID == "" {
@@ -251,33 +234,33 @@ func (s *Sink) findUser(ctx context.Context, email string) (*searchedUser, error
 		for _, h := range hits {
 			ids = append(ids, h.ID)
 		}
-		return nil, &agentError{"cxone_duplicate_user", fmt.Sprintf("%d CXone users have the email %s (%s); applink does not guess which is the agent: merge them or change one email in CXone",
+		return nil, engine.Failure{Code: "cxone_duplicate_user", Permanent: true, Detail: fmt.Sprintf("%d CXone users have the email %s (%s); applink does not guess which is the agent: merge them or change one email in CXone",
 			len(hits), email, strings.Join(ids, ", "))}
 	case len(hits) == 1:
 		return &hits[0], nil
 	case len(deleted) > 0:
-		return nil, &agentError{"cxone_user_deleted", fmt.Sprintf("the CXone user with the email %s (%s) is DELETED; revive it in CXone or change the agent's email", email, deleted[0].ID)}
+		return nil, engine.Failure{Code: "cxone_user_deleted", Permanent: true, Detail: fmt.Sprintf("the CXone user with the email %s (%s) is DELETED; revive it in CXone or change the agent's email", email, deleted[0].ID)}
 	}
 	return nil, nil
 }
 
 // registerUser creates the user; conflict reports a 409 (already there).
-func (s *Sink) registerUser(ctx context.Context, want wantUser) (id string, conflict bool, err error) {
+func (c *Client) registerUser(ctx context.Context, want wantUser) (id string, conflict bool, err error) {
 	reg := registration{
 		FirstName:    want.firstName,
 		LastName:     want.lastName,
 		EmailAddress: want.email,
-		Role:         s.cfg.Role,
+		Role:         c.cfg.Role,
 		ACDInfos:     acdInfos(want.loginIDs),
 	}
-	if s.cfg.ExternalIdentity {
+	if c.cfg.ExternalIdentity {
 		reg.ExternalIdentity = want.userID
 	}
 	body, err := json.Marshal(&reg)
 	if err != nil {
-		return "", false, fmt.Errorf("encode user: %w", err)
+		return "", false, engine.Failure{Code: "encode", Detail: "user: " + err.Error(), Permanent: true}
 	}
-	resp, err := s.send(ctx, &request{method: "POST", url: s.api(UsersPath), contentType: "application/json", body: body, bearer: true})
+	resp, err := c.send(ctx, &request{method: "POST", url: c.api(UsersPath), family: FamilyUserManagement, contentType: "application/json", body: body, bearer: true})
 	if err != nil {
 		return "", false, err
 	}
@@ -291,9 +274,8 @@ func (s *Sink) registerUser(ctx context.Context, want wantUser) (id string, conf
 		if text == "" {
 			text = ans.Message
 		}
-		return "", false, fmt.Errorf("http_%d: the registration answered no uuid: %s", resp.status, s.red.clean(errorText([]byte(text), resp.status)))
+		return "", false, engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the registration answered no uuid: " + c.red.clean(errorText([]byte(text), resp.status))}
 	}
-	s.stats.agentsCreated.Add(1)
 	return ans.UUID, false, nil
 }
 
@@ -302,8 +284,8 @@ func (s *Sink) registerUser(ctx context.Context, want wantUser) (id string, conf
 // Every other field of the update schema goes back exactly as read; one
 // the update requires but the read lacks is a refusal, never invented,
 // except emailToBeVerified (see CONTRACT.md).
-func (s *Sink) updateUser(ctx context.Context, id string, want wantUser) error {
-	resp, err := s.send(ctx, &request{method: "GET", url: s.api(strings.ReplaceAll(UserPathV3, "{userId}", url.PathEscape(id))), bearer: true})
+func (c *Client) updateUser(ctx context.Context, id string, want wantUser) error {
+	resp, err := c.send(ctx, &request{method: "GET", url: c.api(strings.ReplaceAll(UserPathV3, "{userId}", url.PathEscape(id))), family: FamilyUserManagement, bearer: true})
 	if err != nil {
 		return err
 	}
@@ -311,13 +293,13 @@ func (s *Sink) updateUser(ctx context.Context, id string, want wantUser) error {
 		User map[string]json.RawMessage `json:"user"`
 	}
 	if err := json.Unmarshal(resp.body, &read); err != nil || read.User == nil {
-		return fmt.Errorf("http_%d: the user read answered no user", resp.status)
+		return engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the user read answered no user"}
 	}
-	body, err := updateBody(id, read.User, want, s.cfg.ExternalIdentity)
+	body, err := updateBody(id, read.User, want, c.cfg.ExternalIdentity)
 	if err != nil {
 		return err
 	}
-	_, err = s.send(ctx, &request{method: "PUT", url: s.api(UsersPath), contentType: "application/json", body: body, bearer: true})
+	_, err = c.send(ctx, &request{method: "PUT", url: c.api(UsersPath), family: FamilyUserManagement, contentType: "application/json", body: body, bearer: true})
 	return err
 }
 
@@ -354,7 +336,7 @@ func updateBody(id string, read map[string]json.RawMessage, want wantUser, exter
 	}
 	for _, k := range updateRequired {
 		if _, ok := out[k]; !ok {
-			return nil, &agentError{"cxone_user_incomplete", fmt.Sprintf("CXone user %s has no %s in its read, and the published update requires it; applink does not invent it: set it in CXone", id, k)}
+			return nil, engine.Failure{Code: "cxone_user_incomplete", Permanent: true, Detail: fmt.Sprintf("CXone user %s has no %s in its read, and the published update requires it; applink does not invent it: set it in CXone", id, k)}
 		}
 	}
 	return json.Marshal(out)
@@ -363,13 +345,13 @@ func updateBody(id string, read map[string]json.RawMessage, want wantUser, exter
 func (s *Sink) dryAgent(a *engine.OutAgent, want wantUser) {
 	s.stats.agentsMatched.Add(1) // counted as a lookup
 	h := dryHeaders("application/json", "")
-	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.dryAPI(UsersSearchPath), h, "application/json", s.searchBody(want.email, 0), ""))
-	reg := registration{FirstName: want.firstName, LastName: want.lastName, EmailAddress: want.email, Role: s.cfg.Role, ACDInfos: acdInfos(want.loginIDs)}
-	if s.cfg.ExternalIdentity {
+	fmt.Fprint(s.opts.DryRun, s.c.red.dumpRequest("POST", s.dryAPI(UsersSearchPath), h, "application/json", searchBody(want.email, 0), ""))
+	reg := registration{FirstName: want.firstName, LastName: want.lastName, EmailAddress: want.email, Role: s.c.cfg.Role, ACDInfos: acdInfos(want.loginIDs)}
+	if s.c.cfg.ExternalIdentity {
 		reg.ExternalIdentity = want.userID
 	}
 	body, _ := json.Marshal(&reg)
-	fmt.Fprint(s.opts.DryRun, s.red.dumpRequest("POST", s.dryAPI(UsersPath), h, "application/json", body, ""))
+	fmt.Fprint(s.opts.DryRun, s.c.red.dumpRequest("POST", s.dryAPI(UsersPath), h, "application/json", body, ""))
 	fmt.Fprintf(s.opts.DryRun, "  # only when no user has this email; a found user that differs is read (GET %s) and written back (PUT %s) with only its names and acdInfos changed\n", UserPathV3, UsersPath)
 	// Calls of this agent name a placeholder CXone id in the dry run.
 	s.mu.Lock()

@@ -3,12 +3,16 @@ package cxone
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"io"
+	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 // refreshMargin is how long before expiry a token is replaced, so that a
@@ -16,40 +20,131 @@ import (
 // (tests) use half their lifetime instead.
 const refreshMargin = 60 * time.Second
 
-// defaultTokenLifetime applies when the token response has no expires_in.
+// defaultTokenLifetime applies when the token response has no expires_in
+// (CXone's tokens last an hour).
 const defaultTokenLifetime = time.Hour
 
-// tokenSource holds the current access token. get is single-flight: the
-// mutex is held during a fetch, so concurrent workers wait for one request.
+// tokenSource is the client's access token: x/oauth2's password grant
+// behind a ReuseTokenSource, so every caller shares one token and one
+// fetch is in flight at a time. A 401 replaces the reuse source when the
+// token it refused is still the current one.
 type tokenSource struct {
-	s      *Sink
-	mu     sync.Mutex
-	token  string
-	renew  time.Time // fetch a new token at or after this instant
-	tenant string    // tenantId claim of the last id_token, "" if none
+	c       *Client
+	conf    *oauth2.Config
+	hc      *http.Client // the token call's client: HTTP/1.1 only
+	mu      sync.Mutex
+	src     oauth2.TokenSource
+	current string    // the last token fetched
+	renew   time.Time // when current is due for replacement
+	tenant  string    // tenantId claim of the last id_token, "" if none
 }
 
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
-	IDToken      string `json:"id_token"`
+func newTokenSource(c *Client) *tokenSource {
+	t := &tokenSource{c: c, hc: tokenHTTPClient(c)}
+	t.src = t.reuse()
+	return t
 }
 
-func (t *tokenSource) get(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.token != "" && t.s.opts.Now().Before(t.renew) {
-		return t.token, nil
+// tokenHTTPClient is the HTTP client of the token call. Practitioners
+// report that CXone's token endpoint fails over HTTP/2, so this transport
+// speaks HTTP/1.1 only; like every request of the client it sends
+// Accept: application/json (x/oauth2 sets no Accept header itself).
+func tokenHTTPClient(c *Client) *http.Client {
+	var base http.RoundTripper
+	if c.opts.HTTPClient != nil && c.opts.HTTPClient.Transport != nil {
+		base = c.opts.HTTPClient.Transport
 	}
-	tok, life, err := t.fetch(ctx)
-	if err != nil {
+	if tr, ok := base.(*http.Transport); ok || base == nil {
+		if tr == nil {
+			tr = http.DefaultTransport.(*http.Transport)
+		}
+		tr = tr.Clone()
+		tr.Protocols = http1Only()
+		base = tr
+	}
+	return &http.Client{Transport: &headerTransport{c: c, base: base}}
+}
+
+func http1Only() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	return p
+}
+
+// headerTransport sets the headers every CXone request carries and counts
+// the token requests for the observer.
+type headerTransport struct {
+	c    *Client
+	base http.RoundTripper
+}
+
+func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("User-Agent", userAgent)
+	if h.c.opts.Trace != nil {
+		var body []byte
+		if req.GetBody != nil {
+			if rc, err := req.GetBody(); err == nil {
+				body, _ = io.ReadAll(rc)
+				rc.Close()
+			}
+		}
+		h.c.trace(h.c.red.dumpRequest(r.Method, r.URL.String(), r.Header, r.Header.Get("Content-Type"), body, ""))
+	}
+	h.c.requests.Add(1)
+	resp, err := h.base.RoundTrip(r)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	h.c.obs.Request(FamilyAuth, status)
+	return resp, err
+}
+
+func (t *tokenSource) reuse() oauth2.TokenSource {
+	// The grant shortens each token's expiry by the margin itself (it
+	// depends on the lifetime): the reuse source need not add its own.
+	return oauth2.ReuseTokenSourceWithExpiry(nil, passwordGrant{t}, time.Nanosecond)
+}
+
+// get returns the current token, fetching one when there is none or it is
+// within its margin of expiry.
+func (t *tokenSource) get(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	margin := min(refreshMargin, life/2)
-	t.token, t.renew = tok, t.s.opts.Now().Add(life-margin)
-	return tok, nil
+	t.mu.Lock()
+	src, cur, renew := t.src, t.current, t.renew
+	t.mu.Unlock()
+	if cur != "" && time.Now().Before(renew) {
+		return cur, nil // the path of nearly every request
+	}
+	// A fetch is the client's, not this caller's: a caller whose context
+	// ends stops waiting for it, and the fetch goes on for the others.
+	type answer struct {
+		tok *oauth2.Token
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		tok, err := src.Token()
+		ch <- answer{tok, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if a.err != nil {
+		var ae *AuthError
+		if errors.As(a.err, &ae) {
+			return "", ae
+		}
+		return "", &AuthError{Err: a.err}
+	}
+	return a.tok.AccessToken, nil
 }
 
 // tenantID is the tenant the last id_token named.
@@ -60,63 +155,103 @@ func (t *tokenSource) tenantID() string {
 }
 
 // invalidate drops used if it is still the current token (after a 401); a
-// token another worker already replaced is left alone.
+// token another caller already replaced is left alone.
 func (t *tokenSource) invalidate(used string) {
+	if used == "" {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if used != "" && t.token == used {
-		t.token = ""
+	if t.current == used {
+		t.current, t.renew = "", time.Time{}
+		t.src = t.reuse()
 	}
 }
 
-// fetch runs the password grant. We do not use the refresh_token grant: the
-// access key does not expire with the session, so a new password grant is
-// the simpler refresh and keeps one code path.
-func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
-	s := t.s
-	s.stats.tokens.Add(1)
-	form := url.Values{
-		"grant_type": {"password"},
-		"username":   {s.cred.accessKeyID},
-		"password":   {s.cred.accessKeySecret},
+// passwordGrant fetches a token with the access key (x/oauth2's
+// PasswordCredentialsToken: username and password form-encoded, so a key
+// holding '=' or '+' travels as %3D and %2B; client id and secret as HTTP
+// Basic). We do not use the refresh_token grant: the access key does not
+// expire with the session, so a new password grant is the simpler refresh.
+// Transient failures (5xx, 408, 429, network) are retried with backoff.
+type passwordGrant struct{ t *tokenSource }
+
+func (g passwordGrant) Token() (*oauth2.Token, error) {
+	t, c := g.t, g.t.c
+	conf := &oauth2.Config{
+		ClientID:     c.cred.clientID,
+		ClientSecret: c.cred.clientSecret,
+		Endpoint:     oauth2.Endpoint{TokenURL: c.tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
 	}
-	resp, err := s.send(ctx, &request{
-		method:      "POST",
-		url:         s.tokenURL,
-		contentType: "application/x-www-form-urlencoded",
-		body:        []byte(form.Encode()),
-		basic:       true,
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", 0, fmt.Errorf("cxone: authenticate: %w", ctx.Err())
+	// The fetch is the whole client's, not one caller's: it is bounded by
+	// the attempt timeout, not by the context of whoever happened to ask.
+	bo := newBackOff(c.opts.BaseBackoff, c.opts.MaxBackoff)
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, t.hc)
+		c.tokens.Add(1)
+		tok, err := conf.PasswordCredentialsToken(ctx, c.cred.accessKeyID, c.cred.accessKeySecret)
+		cancel()
+		c.obs.TokenRefresh(err == nil)
+		if err == nil {
+			return g.accept(tok), nil
 		}
-		return "", 0, &AuthError{Err: err}
-	}
-	var tr tokenResponse
-	if err := json.Unmarshal(resp.body, &tr); err != nil {
-		return "", 0, &AuthError{Err: errors.New("token response is not JSON")}
-	}
-	if tr.AccessToken == "" {
-		return "", 0, &AuthError{Err: fmt.Errorf("token response (status %d) has no access_token", resp.status)}
-	}
-	s.red.add(tr.AccessToken)
-	s.red.add(tr.RefreshToken)
-	s.red.add(tr.IDToken)
-	if tr.IDToken != "" {
-		// fetch runs under t.mu (get holds it).
-		tenant, err := tenantOf(tr.IDToken)
-		if err != nil {
-			s.log.Info("cxone: no tenant in the id_token", "err", s.red.clean(err.Error()))
+		f, retry := tokenFailure(err, c.red)
+		if !retry || attempt >= c.opts.MaxAttempts {
+			return nil, &AuthError{Err: f}
 		}
-		t.tenant = tenant
+		c.retries.Add(1)
+		c.obs.Retry(FamilyAuth, f.Code)
+		d := bo.NextBackOff()
+		c.log.Info("cxone: retrying the token request", "attempt", attempt, "delay", d, "err", f.Error())
+		if err := c.opts.Sleep(context.Background(), d); err != nil {
+			return nil, &AuthError{Err: f}
+		}
 	}
-	life := time.Duration(tr.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = defaultTokenLifetime
+}
+
+// accept records a new token: its secrets for the redactor, the tenant of
+// its id_token, and its expiry moved forward by the refresh margin.
+func (g passwordGrant) accept(tok *oauth2.Token) *oauth2.Token {
+	t, c := g.t, g.t.c
+	c.red.add(tok.AccessToken)
+	c.red.add(tok.RefreshToken)
+	idToken, _ := tok.Extra("id_token").(string)
+	c.red.add(idToken)
+	tenant := ""
+	if idToken != "" {
+		var err error
+		if tenant, err = tenantOf(idToken); err != nil {
+			c.log.Info("cxone: no tenant in the id_token", "err", c.red.clean(err.Error()))
+		}
 	}
-	s.log.Info("cxone: token obtained", "expires_in", life)
-	return tr.AccessToken, life, nil
+
+	life := defaultTokenLifetime
+	if !tok.Expiry.IsZero() {
+		life = time.Until(tok.Expiry)
+	} else {
+		tok.Expiry = time.Now().Add(life)
+	}
+	margin := min(refreshMargin, life/2)
+	tok.Expiry = tok.Expiry.Add(-margin)
+	t.mu.Lock()
+	t.current, t.renew, t.tenant = tok.AccessToken, tok.Expiry, tenant
+	t.mu.Unlock()
+	c.log.Info("cxone: token obtained", "expires_in", life.Round(time.Second))
+	return tok
+}
+
+// tokenFailure types a failed token request; retry says a new attempt may
+// succeed.
+func tokenFailure(err error, red *redactor) (engine.Failure, bool) {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		st := re.Response.StatusCode
+		f := engine.Failure{Code: fmt.Sprintf("http_%d", st), Detail: red.clean(errorText(re.Body, st)), Permanent: st < 500 && st != 408 && st != 429}
+		return f, !f.Permanent
+	}
+	// No answer, or an answer that is not a token (x/oauth2's text).
+	return engine.Failure{Code: "network", Detail: red.clean(transportText(err))}, true
 }
 
 func basicAuth(user, pass string) string {

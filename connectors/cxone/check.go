@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/applink-dev/applink/engine"
 	"io"
 	"os"
 	"strings"
@@ -42,6 +41,7 @@ func Check(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer, o
 		for _, f := range fields {
 			fmt.Fprintf(w, "  %-24s %s\n", f.Name, f.Type)
 		}
+		fmt.Fprintln(w, "cxone: note: "+PlanWarning(fields))
 	}
 	if problems > 0 {
 		return fmt.Errorf("cxone: %d problem(s), see above", problems)
@@ -50,51 +50,56 @@ func Check(ctx context.Context, cfg dsl.Sink, fields []dsl.Field, w io.Writer, o
 }
 
 // checkTenant walks discovery, authentication and a user search, printing
-// each step; it returns the number of problems.
+// each step; it returns the number of problems. A 429 is reported at once,
+// never waited out: a check must answer, and it names the wait.
 func checkTenant(ctx context.Context, cfg dsl.Sink, w io.Writer, opts Options) int {
-	s, err := New(cfg, opts)
+	opts.MaxRateLimitWait = -1
+	c, err := NewClient(cfg, opts)
 	if err != nil {
 		fmt.Fprintf(w, "cxone: %s\n", strings.TrimPrefix(err.Error(), "cxone: "))
 		return 1
 	}
-	s.opened = true
-	s.info.Fail = func(string, string, engine.Failure) {}
+	defer c.Close()
 	say := func(format string, args ...any) {
-		fmt.Fprint(w, s.red.clean(fmt.Sprintf("cxone: "+format+"\n", args...)))
+		fmt.Fprint(w, c.red.clean(fmt.Sprintf("cxone: "+format+"\n", args...)))
 	}
 	sayErr := func(err error) { say("%s", strings.TrimPrefix(err.Error(), "cxone: ")) }
-	if s.tokenURL == "" {
-		if s.tokenURL, err = s.discoverTokenEndpoint(ctx); err != nil {
+	if c.tokenURL == "" {
+		if c.tokenURL, err = c.discoverTokenEndpoint(ctx); err != nil {
 			sayErr(err)
 			return 1
 		}
-		say("token endpoint: %s (from %s%s)", s.tokenURL, s.issuer, OpenIDConfigPath)
+		say("token endpoint: %s (from %s%s)", c.tokenURL, c.issuer, OpenIDConfigPath)
 	} else {
-		say("token endpoint: %s (auth_url)", s.tokenURL)
+		say("token endpoint: %s (auth_url)", c.tokenURL)
 	}
-	if _, err := s.tok.get(ctx); err != nil {
+	if _, err := c.tok.get(ctx); err != nil {
 		sayErr(err)
 		return 1
 	}
-	tenant := s.tok.tenantID()
+	tenant := c.tok.tenantID()
 	if tenant == "" {
 		say("authenticated with the access key; the id_token names no tenant")
 	} else {
 		say("authenticated with the access key; tenant %s (the id_token's tenantId, read without verification)", tenant)
 	}
-	if s.apiURL != "" {
-		say("API endpoint: %s (api_url)", s.apiURL)
+	if cfg := c.cfg; cfg.APIURL != "" {
+		say("API endpoint: %s (api_url)", cfg.APIURL)
 	} else {
-		if s.apiURL, err = s.discoverAPI(ctx, tenant); err != nil {
+		conf, err := c.discoverAPI(ctx, tenant)
+		if err != nil {
 			sayErr(err)
 			return 1
 		}
-		say("API endpoint: %s (from %s%s)", s.apiURL, s.issuer, CXoneConfigPath)
+		c.tenant.APIEndpoint, c.tenant.Area, c.tenant.Cluster = conf.APIEndpoint, conf.Area, conf.Cluster
+		say("API endpoint: %s (from %s%s); area %s, cluster %s", conf.APIEndpoint, c.issuer, CXoneConfigPath, orNone(conf.Area), orNone(conf.Cluster))
 	}
+	c.tenant.TenantID = tenant
+	c.connected.Store(true)
 	body, _ := json.Marshal(map[string]any{"fields": []string{"id"}, "skip": 0, "top": 1})
-	resp, err := s.send(ctx, &request{method: "POST", url: s.api(UsersSearchPath), contentType: "application/json", body: body, bearer: true})
+	resp, err := c.send(ctx, &request{method: "POST", url: c.api(UsersSearchPath), family: FamilyUserManagement, contentType: "application/json", body: body, bearer: true})
 	if err != nil {
-		say("user search (POST %s) does not answer: %s", UsersSearchPath, reason(err, s.red))
+		say("user search (POST %s) does not answer: %s", UsersSearchPath, c.red.clean(err.Error()))
 		return 1
 	}
 	var ans searchResponse
@@ -103,5 +108,14 @@ func checkTenant(ctx context.Context, cfg dsl.Sink, w io.Writer, opts Options) i
 		return 1
 	}
 	say("user search answers (POST %s: %d, %d users in the tenant)", UsersSearchPath, resp.status, ans.TotalRecords)
+	rates := familyRates(c.cfg, opts.Extra)
+	say("rate limits (requests per second, the tenant's, shared by every worker): user management %g, ingestion %g, business data %g", rates[FamilyUserManagement], rates[FamilyIngestion], rates[FamilyBusinessData])
 	return 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none named)"
+	}
+	return s
 }

@@ -3,8 +3,10 @@ package cxone
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
@@ -26,12 +28,14 @@ func TestCheck(t *testing.T) {
 		{name: "discovered", block: dsl.Sink{AuthURL: srv.URL}, fields: testFields, want: []string{
 			"cxone: token endpoint: " + srv.URL + "/auth/token (from " + srv.URL + "/.well-known/openid-configuration)",
 			"cxone: authenticated with the access key; tenant 11e-tenant-check (the id_token's tenantId, read without verification)",
-			"cxone: API endpoint: " + srv.APIURL + " (from " + srv.URL + "/.well-known/cxone-configuration)",
+			"cxone: API endpoint: " + srv.APIURL + " (from " + srv.URL + "/.well-known/cxone-configuration); area fake1, cluster F1",
 			"cxone: user search answers (POST /user-management/v2/users/search: 200, 1 users in the tenant)",
+			"cxone: rate limits (requests per second, the tenant's, shared by every worker): user management 2, ingestion 10, business data 5",
 			"each must already exist in CXone under this exact name (the Business Data API cannot create fields)",
 			"  CustomerID               text",
 			"  OrderTotal               number",
 			"  VIP                      boolean",
+			"cxone: note: CXone: a business-data field's type cannot be changed once the field is created in CXone, and its values are searchable there",
 		}},
 		{name: "api_url set", block: dsl.Sink{AuthURL: srv.URL, APIURL: srv.APIURL}, want: []string{
 			"cxone: API endpoint: " + srv.APIURL + " (api_url)",
@@ -83,5 +87,32 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckRateLimited: a 429 is reported at once, with the wait CXone
+// asked for, never waited out or retried.
+func TestCheckRateLimited(t *testing.T) {
+	srv := cxonetest.New(cxonetest.Config{Faults: func(int, *http.Request) cxonetest.Fault {
+		return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: "30"}
+	}})
+	defer srv.Close()
+	var out bytes.Buffer
+	start := time.Now()
+	err := Check(context.Background(), dsl.Sink{AuthURL: srv.URL, APIURL: srv.APIURL}, nil, &out, Options{Getenv: srv.Getenv})
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("Check: %v after %v\n%s", err, time.Since(start), out.String())
+	}
+	if want := "does not answer: rate_limited: CXone answered 429 (too many requests) and asked to wait 30s"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	api := 0
+	for _, r := range srv.Requests() {
+		if !r.Issuer {
+			api++
+		}
+	}
+	if api != 1 {
+		t.Errorf("%d API requests: a 429 must not be retried by check", api)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 // Discovery as the developer portal's "Getting Started" (task 5, "Perform
@@ -28,72 +30,52 @@ type openIDConfig struct {
 type cxoneConfig struct {
 	APIEndpoint string `json:"api_endpoint"`
 	Area        string `json:"area"`
-}
-
-// connect makes the sink ready to send: the token endpoint (discovered
-// unless auth_url names it), a token, and the API endpoint (api_url, or
-// discovered with the tenant of the id_token). Errors are fatal for the run.
-func (s *Sink) connect(ctx context.Context) error {
-	if s.tokenURL == "" {
-		u, err := s.discoverTokenEndpoint(ctx)
-		if err != nil {
-			return err
-		}
-		s.tokenURL = u
-	}
-	if _, err := s.tok.get(ctx); err != nil {
-		return err
-	}
-	if s.apiURL == "" {
-		u, err := s.discoverAPI(ctx, s.tok.tenantID())
-		if err != nil {
-			return err
-		}
-		s.apiURL = u
-	}
-	return nil
+	Cluster     string `json:"cluster"`
 }
 
 // getJSON GETs an unauthenticated discovery document into v.
-func (s *Sink) getJSON(ctx context.Context, u string, v any) error {
-	resp, err := s.send(ctx, &request{method: "GET", url: u})
+func (c *Client) getJSON(ctx context.Context, u string, v any) error {
+	resp, err := c.send(ctx, &request{method: "GET", url: u, family: FamilyAuth})
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(resp.body, v); err != nil {
-		return fmt.Errorf("http_%d: the answer is not JSON", resp.status)
+		return engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the answer is not JSON"}
 	}
 	return nil
 }
 
-func (s *Sink) discoverTokenEndpoint(ctx context.Context) (string, error) {
-	u := s.issuer + OpenIDConfigPath
-	var c openIDConfig
-	if err := s.getJSON(ctx, u, &c); err != nil {
+func (c *Client) discoverTokenEndpoint(ctx context.Context) (string, error) {
+	u := c.issuer + OpenIDConfigPath
+	var conf openIDConfig
+	if err := c.getJSON(ctx, u, &conf); err != nil {
 		return "", fmt.Errorf("cxone: discover the token endpoint at %s (is auth_url the CXone issuer?): %w", u, err)
 	}
-	tok, err := checkBaseURL("token_endpoint", c.TokenEndpoint)
+	tok, err := checkBaseURL("token_endpoint", conf.TokenEndpoint)
 	if err != nil {
 		return "", fmt.Errorf("cxone: %s: %w", u, err)
 	}
 	return tok, nil
 }
 
-func (s *Sink) discoverAPI(ctx context.Context, tenant string) (string, error) {
+// discoverAPI reads the tenant's CXone configuration: its API endpoint,
+// area and cluster.
+func (c *Client) discoverAPI(ctx context.Context, tenant string) (cxoneConfig, error) {
 	if tenant == "" {
-		return "", errors.New("cxone: api_url is not set and the id_token names no tenant (tenantId claim) to discover it with: set api_url in the sink block")
+		return cxoneConfig{}, errors.New("cxone: api_url is not set and the id_token names no tenant (tenantId claim) to discover it with: set api_url in the sink block")
 	}
-	u := s.issuer + CXoneConfigPath + "?tenantId=" + url.QueryEscape(tenant)
-	var c cxoneConfig
-	if err := s.getJSON(ctx, u, &c); err != nil {
-		return "", fmt.Errorf("cxone: discover the API endpoint of tenant %s at %s (or set api_url): %w", tenant, u, err)
+	u := c.issuer + CXoneConfigPath + "?tenantId=" + url.QueryEscape(tenant)
+	var conf cxoneConfig
+	if err := c.getJSON(ctx, u, &conf); err != nil {
+		return conf, fmt.Errorf("cxone: discover the API endpoint of tenant %s at %s (or set api_url): %w", tenant, u, err)
 	}
-	api, err := checkBaseURL("api_endpoint", c.APIEndpoint)
+	api, err := checkBaseURL("api_endpoint", conf.APIEndpoint)
 	if err != nil {
-		return "", fmt.Errorf("cxone: %s: %w (set api_url in the sink block)", u, err)
+		return conf, fmt.Errorf("cxone: %s: %w (set api_url in the sink block)", u, err)
 	}
-	s.log.Info("cxone: API endpoint discovered", "tenant", tenant, "api_endpoint", api, "area", c.Area)
-	return api, nil
+	conf.APIEndpoint = api
+	c.log.Info("cxone: API endpoint discovered", "tenant", tenant, "api_endpoint", api, "area", conf.Area, "cluster", conf.Cluster)
+	return conf, nil
 }
 
 // tenantOf reads the tenantId claim of an id_token. The token is decoded,
@@ -115,4 +97,10 @@ func tenantOf(idToken string) (string, error) {
 		return "", fmt.Errorf("the id_token payload is not JSON: %w", err)
 	}
 	return claims.TenantID, nil
+}
+
+// discoverAPIURL is discoverAPI's endpoint alone.
+func (c *Client) discoverAPIURL(ctx context.Context, tenant string) (string, error) {
+	conf, err := c.discoverAPI(ctx, tenant)
+	return conf.APIEndpoint, err
 }

@@ -77,8 +77,8 @@ func TestDiscovery(t *testing.T) {
 			if strings.Join(issuer, " ") != strings.Join(tt.wantIssuer, " ") {
 				t.Errorf("issuer requests %v, want %v", issuer, tt.wantIssuer)
 			}
-			if api < 4 || h.sink.apiURL != srv.APIURL {
-				t.Errorf("%d API requests to %q, want them on %q", api, h.sink.apiURL, srv.APIURL)
+			if api < 4 || h.sink.c.apiURL() != srv.APIURL {
+				t.Errorf("%d API requests to %q, want them on %q", api, h.sink.c.apiURL(), srv.APIURL)
 			}
 			h.noSecrets()
 		})
@@ -92,11 +92,11 @@ func TestDiscoverAPIErrors(t *testing.T) {
 	defer srv.Close()
 	h := newHarness(t, srv, func(c *dsl.Sink, _ *Options) { c.APIURL = "" })
 	ctx := context.Background()
-	if _, err := h.sink.discoverAPI(ctx, "t-1"); err == nil ||
+	if _, err := h.sink.c.discoverAPIURL(ctx, "t-1"); err == nil ||
 		!strings.Contains(err.Error(), "discover the API endpoint of tenant t-1") || !strings.Contains(err.Error(), "(or set api_url): http_404: tenant t-1 not found") {
 		t.Errorf("discoverAPI: %v", err)
 	}
-	if _, err := h.sink.discoverAPI(ctx, ""); err == nil || !strings.Contains(err.Error(), "set api_url in the sink block") {
+	if _, err := h.sink.c.discoverAPIURL(ctx, ""); err == nil || !strings.Contains(err.Error(), "set api_url in the sink block") {
 		t.Errorf("discoverAPI without tenant: %v", err)
 	}
 }

@@ -6,25 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
+
+// userAgent names applink in every request.
+const userAgent = "applink-cxone/1"
 
 // request is one logical request; send may make several attempts of it.
 type request struct {
 	method, url string
+	family      Family // its rate limit; FamilyAuth: none
 	contentType string
 	body        []byte
 	file        string // media upload: the body is read from here, reopened per attempt
 	idemKey     string
-	bearer      bool     // send the access token
-	basic       bool     // send the client id/secret (token endpoint)
-	lim         *limiter // an endpoint's own rate limit, waited for before the sink's
+	bearer      bool // send the access token (not to a signed upload URL)
 }
 
 type response struct {
@@ -33,46 +35,65 @@ type response struct {
 	body   []byte
 }
 
-// HTTPError is a final non-success answer. Text is CXone's error text,
-// redacted and truncated.
-type HTTPError struct {
-	Status int
-	Text   string
-}
-
-func (e *HTTPError) Error() string { return fmt.Sprintf("http_%d: %s", e.Status, e.Text) }
-
-// AuthError means no token could be obtained: the run cannot continue.
+// AuthError means no token could be obtained: nothing can be sent.
 type AuthError struct{ Err error }
 
 func (e *AuthError) Error() string { return "cxone: authenticate: " + e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// MediaError means the media file could not be read: retrying cannot help.
-type MediaError struct{ Err error }
+// RateLimitedError is a 429 whose Retry-After is longer than the client
+// may wait (Options.MaxRateLimitWait). It unwraps to an engine.Failure with
+// reason rate_limited, not permanent: the call goes with the next run (or
+// the job's next attempt, after Wait).
+type RateLimitedError struct {
+	Family Family
+	Wait   time.Duration // what Retry-After asked for; 0 when it named nothing
+	Text   string        // CXone's error text, redacted
+}
 
-func (e *MediaError) Error() string { return "media_unreadable: " + e.Err.Error() }
-func (e *MediaError) Unwrap() error { return e.Err }
+func (e *RateLimitedError) Error() string { return e.Failure().Error() }
+
+// Failure is the ledger's view of it.
+func (e *RateLimitedError) Failure() engine.Failure {
+	wait := "an unnamed time"
+	if e.Wait > 0 {
+		wait = e.Wait.String()
+	}
+	return engine.Failure{Code: engine.ReasonRateLimited,
+		Detail: fmt.Sprintf("CXone answered 429 (%s) and asked to wait %s before more %s requests, longer than a run waits; the next run sends it", e.Text, wait, e.Family)}
+}
+
+func (e *RateLimitedError) Unwrap() error { return e.Failure() }
+
+// RetryAfter is the wait CXone asked for when err is a rate_limited
+// failure (a job may snooze that long).
+func RetryAfter(err error) (time.Duration, bool) {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return rl.Wait, true
+	}
+	return 0, false
+}
 
 // retryableError is a transient failure of one attempt.
 type retryableError struct {
-	err   error
+	f     engine.Failure
 	after time.Duration // a server-requested delay (Retry-After), 0 for backoff
 }
 
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
+func (e *retryableError) Error() string { return e.f.Error() }
 
 // maxErrorText bounds CXone's error text in a failure reason.
 const maxErrorText = 200
 
-// send performs r with rate limiting, per-attempt timeouts and retries. A 2xx
-// or 409 is success; other 4xx (but 401, 408 and 429) are final.
-func (s *Sink) send(ctx context.Context, r *request) (*response, error) {
+// send performs r with its family's rate limit, per-attempt timeouts and
+// retries. A 2xx or 409 is success; other 4xx (but 401, 408 and 429) are
+// final, as an engine.Failure.
+func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	retried401 := false
-	var last error
+	bo := newBackOff(c.opts.BaseBackoff, c.opts.MaxBackoff)
 	for attempt := 1; ; attempt++ {
-		resp, used, err := s.attempt(ctx, r)
+		resp, used, err := c.attempt(ctx, r)
 		if err == nil {
 			switch st := resp.status; {
 			case st >= 200 && st < 300, st == http.StatusConflict:
@@ -83,47 +104,59 @@ func (s *Sink) send(ctx context.Context, r *request) (*response, error) {
 				// after that a 401 is a counted, backed-off attempt, so a
 				// burst of expiries cannot fail a row but a 401 that stays
 				// does, after MaxAttempts.
-				s.tok.invalidate(used)
-				s.log.Info("cxone: 401, refreshing token", "url", r.url)
+				c.tok.invalidate(used)
+				c.log.Info("cxone: 401, refreshing token", "url", r.url)
 				if !retried401 {
 					retried401 = true
+					c.retries.Add(1)
+					c.obs.Retry(r.family, "http_401")
 					attempt--
 					continue
 				}
-				err = &retryableError{err: s.httpError(resp)}
+				err = &retryableError{f: c.httpFailure(resp)}
 			case st == http.StatusTooManyRequests:
-				d, ok := parseRetryAfter(resp.header.Get("Retry-After"), s.opts.Now())
-				if d > s.opts.MaxRetryAfter {
-					d = s.opts.MaxRetryAfter
-				}
+				d, ok := parseRetryAfter(resp.header.Get("Retry-After"), c.opts.Now())
 				if !ok {
 					d = 0
 				}
-				err = &retryableError{err: s.httpError(resp), after: d}
+				// Past the limit, or past the caller's own deadline (a run's
+				// or a job's budget), waiting is pointless: the row goes
+				// with the next run, or the job's next attempt.
+				deadline, bounded := ctx.Deadline()
+				if c.opts.MaxRateLimitWait < 0 || d > c.opts.MaxRateLimitWait || (bounded && c.opts.Now().Add(d).After(deadline)) {
+					return nil, &RateLimitedError{Family: r.family, Wait: d, Text: c.httpFailure(resp).Detail}
+				}
+				err = &retryableError{f: c.httpFailure(resp), after: d}
 			case st == http.StatusRequestTimeout, st >= 500:
-				err = &retryableError{err: s.httpError(resp)}
+				err = &retryableError{f: c.httpFailure(resp)}
 			default:
-				return nil, s.httpError(resp)
+				return nil, c.httpFailure(resp)
 			}
 		}
 		var re *retryableError
 		if !errors.As(err, &re) {
 			return nil, err
 		}
-		last = re.err
-		if attempt >= s.opts.MaxAttempts {
-			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, last)
+		if attempt >= c.opts.MaxAttempts {
+			f := re.f
+			if f.Code == "network" {
+				f.Detail = fmt.Sprintf("gave up after %d attempts: %s", attempt, f.Detail)
+			}
+			return nil, f
 		}
 		delay := re.after
 		if delay > 0 {
-			// Retry-After speaks for the whole tenant: hold every worker.
-			s.lim.pause(delay)
+			// Retry-After speaks for the whole family: hold its workers.
+			if l := c.lims[r.family]; l != nil {
+				l.pause(delay)
+			}
 		} else {
-			delay = s.backoff(attempt)
+			delay = bo.NextBackOff()
 		}
-		s.stats.retries.Add(1)
-		s.log.Info("cxone: retrying", "method", r.method, "url", r.url, "attempt", attempt, "delay", delay, "err", s.red.clean(last.Error()))
-		if err := s.opts.Sleep(ctx, delay); err != nil {
+		c.retries.Add(1)
+		c.obs.Retry(r.family, re.f.Code)
+		c.log.Info("cxone: retrying", "method", r.method, "url", r.url, "attempt", attempt, "delay", delay, "err", re.f.Error())
+		if err := c.opts.Sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("cxone: %s %s: %w", r.method, r.url, err)
 		}
 	}
@@ -132,30 +165,27 @@ func (s *Sink) send(ctx context.Context, r *request) (*response, error) {
 // attempt makes one HTTP exchange. Transport errors and attempt timeouts come
 // back as *retryableError; a cancelled ctx, an auth failure or an unreadable
 // media file as themselves. It returns the token it used, for invalidation.
-func (s *Sink) attempt(ctx context.Context, r *request) (*response, string, error) {
-	if r.lim != nil {
-		if err := r.lim.wait(ctx, s.opts.Sleep); err != nil {
+func (c *Client) attempt(ctx context.Context, r *request) (*response, string, error) {
+	if l := c.lims[r.family]; l != nil {
+		if err := l.wait(ctx, c.opts.Sleep); err != nil {
 			return nil, "", fmt.Errorf("cxone: rate limit wait: %w", err)
 		}
-	}
-	if err := s.lim.wait(ctx, s.opts.Sleep); err != nil {
-		return nil, "", fmt.Errorf("cxone: rate limit wait: %w", err)
 	}
 	var token string
 	if r.bearer {
 		var err error
-		if token, err = s.tok.get(ctx); err != nil {
+		if token, err = c.tok.get(ctx); err != nil {
 			return nil, "", err
 		}
 	}
-	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var body io.Reader
 	var size int64 = -1
 	if r.file != "" {
 		f, err := os.Open(r.file)
 		if err != nil {
-			return nil, "", &MediaError{Err: err}
+			return nil, "", mediaFailure(err, c.red)
 		}
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil {
@@ -172,50 +202,60 @@ func (s *Sink) attempt(ctx context.Context, r *request) (*response, string, erro
 	if size >= 0 {
 		req.ContentLength = size
 	}
-	s.setHeaders(req.Header, r, token)
-	if s.opts.Trace != nil {
+	c.setHeaders(req.Header, r, token)
+	if c.opts.Trace != nil {
 		note := ""
 		if r.file != "" {
 			note = fmt.Sprintf("%d bytes from %s", size, r.file)
 		}
-		d := s.red.dumpRequest(r.method, r.url, req.Header, r.contentType, r.body, note)
-		s.traceMu.Lock()
-		io.WriteString(s.opts.Trace, d)
-		s.traceMu.Unlock()
+		c.trace(c.red.dumpRequest(r.method, r.url, req.Header, r.contentType, r.body, note))
 	}
-	s.stats.requests.Add(1)
-	resp, err := s.hc.Do(req)
+	c.requests.Add(1)
+	resp, err := c.hc.Do(req)
 	if err != nil {
+		c.obs.Request(r.family, 0)
 		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("cxone: %s %s: %w", r.method, r.url, ctx.Err())
 		}
-		return nil, "", &retryableError{err: fmt.Errorf("network: %s", s.red.clean(transportText(err)))}
+		return nil, "", &retryableError{f: engine.Failure{Code: "network", Detail: c.red.clean(transportText(err))}}
 	}
 	defer resp.Body.Close()
+	c.obs.Request(r.family, resp.StatusCode)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("cxone: %s %s: %w", r.method, r.url, ctx.Err())
 		}
-		return nil, "", &retryableError{err: fmt.Errorf("network: reading response: %s", s.red.clean(transportText(err)))}
+		return nil, "", &retryableError{f: engine.Failure{Code: "network", Detail: "reading response: " + c.red.clean(transportText(err))}}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, token, nil
 }
 
-func (s *Sink) setHeaders(h http.Header, r *request, token string) {
+// mediaFailure: the media file could not be read; retrying the request
+// cannot help, a later run may (the file may come back).
+func mediaFailure(err error, red *redactor) engine.Failure {
+	return engine.Failure{Code: engine.ReasonMediaUnreadable, Detail: red.clean(err.Error())}
+}
+
+func (c *Client) trace(s string) {
+	c.traceMu.Lock()
+	defer c.traceMu.Unlock()
+	io.WriteString(c.opts.Trace, s)
+}
+
+func (c *Client) setHeaders(h http.Header, r *request, token string) {
 	if r.contentType != "" {
 		h.Set("Content-Type", r.contentType)
 	}
+	// Practitioners report CXone answers "No known way to render data"
+	// without it.
 	h.Set("Accept", "application/json")
-	h.Set("User-Agent", "applink-cxone/1")
+	h.Set("User-Agent", userAgent)
 	if r.idemKey != "" {
 		h.Set("Idempotency-Key", r.idemKey)
 	}
-	switch {
-	case r.bearer:
+	if r.bearer {
 		h.Set("Authorization", "Bearer "+token)
-	case r.basic:
-		h.Set("Authorization", "Basic "+basicAuth(s.cred.clientID, s.cred.clientSecret))
 	}
 }
 
@@ -232,9 +272,12 @@ func transportText(err error) string {
 	return err.Error()
 }
 
-// httpError turns a response into an HTTPError with CXone's error text.
-func (s *Sink) httpError(resp *response) *HTTPError {
-	return &HTTPError{Status: resp.status, Text: s.red.clean(errorText(resp.body, resp.status))}
+// httpFailure types a final non-success answer with CXone's error text:
+// permanent for a 4xx other than 408 and 429.
+func (c *Client) httpFailure(resp *response) engine.Failure {
+	st := resp.status
+	return engine.Failure{Code: fmt.Sprintf("http_%d", st), Detail: c.red.clean(errorText(resp.body, st)),
+		Permanent: st >= 400 && st < 500 && st != http.StatusRequestTimeout && st != http.StatusTooManyRequests}
 }
 
 // errorText picks the human part of an error body: CXone answers JSON with
@@ -312,60 +355,4 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		d = 0
 	}
 	return d, true
-}
-
-// backoff is "equal jitter" exponential backoff: half the delay is fixed, so
-// retries never bunch at zero, half is random, so workers spread out.
-func (s *Sink) backoff(attempt int) time.Duration {
-	d := s.opts.BaseBackoff
-	for i := 1; i < attempt && d < s.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.opts.MaxBackoff)
-	half := d / 2
-	return half + time.Duration(rand.Int64N(int64(half)+1))
-}
-
-// limiter is a token bucket (burst 1, so requests are spread evenly) that
-// hands out reservations: concurrent callers queue up in time instead of
-// racing, and a 429's Retry-After pauses everyone.
-type limiter struct {
-	mu       sync.Mutex
-	interval time.Duration
-	next     time.Time // earliest start of the next request
-	now      func() time.Time
-}
-
-func newLimiter(rps float64, now func() time.Time) *limiter {
-	return &limiter{interval: time.Duration(float64(time.Second) / rps), now: now}
-}
-
-func (l *limiter) reserve() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if l.next.Before(now) {
-		l.next = now
-	}
-	d := l.next.Sub(now)
-	l.next = l.next.Add(l.interval)
-	return d
-}
-
-func (l *limiter) pause(d time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if until := l.now().Add(d); until.After(l.next) {
-		l.next = until
-	}
-}
-
-func (l *limiter) wait(ctx context.Context, sleep func(context.Context, time.Duration) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d := l.reserve(); d > 0 {
-		return sleep(ctx, d)
-	}
-	return nil
 }

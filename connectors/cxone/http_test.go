@@ -99,10 +99,10 @@ func FuzzErrorText(f *testing.F) {
 
 func TestLimiterSpacing(t *testing.T) {
 	now := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
-	l := newLimiter(10, func() time.Time { return now })
+	l := newFamilyLimiter(10, func() time.Time { return now })
 	var got []time.Duration
 	for range 3 {
-		got = append(got, l.reserve())
+		got = append(got, l.delay())
 	}
 	want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond}
 	for i := range want {
@@ -111,15 +111,22 @@ func TestLimiterSpacing(t *testing.T) {
 		}
 	}
 	now = now.Add(time.Second) // idle: no debt carried over, no burst saved up
-	if d := l.reserve(); d != 0 {
+	if d := l.delay(); d != 0 {
 		t.Errorf("after idle: %v", d)
 	}
-	if d := l.reserve(); d != 100*time.Millisecond {
+	if d := l.delay(); d != 100*time.Millisecond {
 		t.Errorf("second after idle: %v", d)
 	}
 	l.pause(3 * time.Second)
-	if d := l.reserve(); d != 3*time.Second {
+	if d := l.delay(); d != 3*time.Second {
 		t.Errorf("after pause(3s): %v", d)
+	}
+	// A worker's share of the tenant's rate: half of 10/s is 5/s.
+	now = now.Add(time.Hour)
+	l.share(0.5)
+	l.delay()
+	if d := l.delay(); d != 200*time.Millisecond {
+		t.Errorf("at half the rate: %v, want 200ms", d)
 	}
 }
 
@@ -160,14 +167,15 @@ func TestRateLimitRealClock(t *testing.T) {
 	}
 }
 
+// TestBackoffBounds: delay n is uniform in [d/2, d] around
+// d = min(base·2^(n−1), max).
 func TestBackoffBounds(t *testing.T) {
-	s := &Sink{opts: Options{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
-	for attempt := 1; attempt <= 8; attempt++ {
-		full := min(100*time.Millisecond<<(attempt-1), time.Second)
-		for range 50 {
-			d := s.backoff(attempt)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", attempt, d, full/2, full)
+	for range 50 {
+		b := newBackOff(100*time.Millisecond, time.Second)
+		for attempt := 1; attempt <= 8; attempt++ {
+			full := min(100*time.Millisecond<<(attempt-1), time.Second)
+			if d := b.NextBackOff(); d < full/2 || d > full+1 {
+				t.Fatalf("delay %d = %v, want in [%v, %v]", attempt, d, full/2, full)
 			}
 		}
 	}

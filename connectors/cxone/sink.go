@@ -4,12 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +14,7 @@ import (
 )
 
 // The environment variables holding the credentials. They are read once, in
-// New; the spec never holds them.
+// NewClient; the spec never holds them.
 const (
 	EnvAccessKeyID     = "CXONE_ACCESS_KEY_ID"
 	EnvAccessKeySecret = "CXONE_ACCESS_KEY_SECRET"
@@ -30,224 +24,90 @@ const (
 
 // Defaults of the sink block's optional attributes.
 const (
-	DefaultConcurrency       = 4
+	DefaultConcurrency = 4
+	// DefaultRequestsPerSecond is documented for requests_per_second; when
+	// that is not set each family takes its own default (limits.go).
 	DefaultRequestsPerSecond = 10
 	DefaultTimeout           = 30 * time.Second
 	DefaultCallsPath         = "/applink/v1/calls"
 	DefaultMediaPath         = "/applink/v1/calls/{call_id}/media"
 	DefaultMaxAttempts       = 6
 	DefaultAgentRole         = "Agent"
+	// DefaultMaxRateLimitWait is the longest Retry-After a run waits out
+	// before it stops sending (rate_limited).
+	DefaultMaxRateLimitWait = time.Minute
 
 	// BusinessDataPath is CXone's published endpoint; {contact_id} is the
-	// contact the call POST returned.
+	// contact the call's creation returned.
 	BusinessDataPath = "/business-data-manager/v1/business-data/contact/{contact_id}"
 	// TokenPath ends an auth_url that names the token endpoint itself
 	// (then the OpenID configuration is not read).
 	TokenPath = "/auth/token"
 )
 
-// Options are the sink's injectable dependencies. The zero value is the
-// production configuration.
-type Options struct {
-	Getenv     func(string) string // default os.Getenv
-	HTTPClient *http.Client        // default: a client with a pooled transport
-	// DryRun, when non-nil, receives every request the sink would make
-	// (redacted) and the totals; nothing is authenticated or sent and no
-	// credential is required.
-	DryRun io.Writer
-	Now    func() time.Time                                 // default time.Now
-	Sleep  func(ctx context.Context, d time.Duration) error // default: a timer that honours ctx
-	Log    *slog.Logger                                     // retries and refreshes; default: discarded
-	// Trace, when non-nil, receives a redacted dump of every request attempt
-	// (for --verbose); writes are serialised.
-	Trace io.Writer
-
-	MaxAttempts int           // per request, default DefaultMaxAttempts
-	BaseBackoff time.Duration // first retry delay before jitter, default 250ms
-	MaxBackoff  time.Duration // cap of one delay, default 15s
-	// MaxRetryAfter caps a server's Retry-After so a bogus value cannot stall
-	// the run; default 5 minutes.
-	MaxRetryAfter time.Duration
-}
-
 // Stats counts what a run did; read it after Commit.
 type Stats struct {
 	AgentsCreated, AgentsUpdated, AgentsMatched, AgentsFailed int64
 	Calls, CallsAcked, CallsFailed                            int64
-	Media, BusinessData                                       int64
+	// CallsRateLimited counts calls left for the next run (rate_limited).
+	CallsRateLimited    int64
+	Media, BusinessData int64
 	// BusinessDataNotFound counts calls failed with bd_contact_not_found.
 	BusinessDataNotFound            int64
 	Requests, Retries, TokenFetches int64
 }
 
-// Sink sends a run to CXone. Create it with New; it implements engine.Sink.
+// Sink sends a run to CXone through a Client: agents as the engine hands
+// them over, calls on `concurrency` workers. Create it with New (its own
+// client) or NewSink (a shared one); it implements engine.Sink.
 type Sink struct {
-	cfg  dsl.Sink
+	c    *Client
 	opts Options
-	cred credentials
-	// issuer is auth_url (default DefaultIssuer); tokenURL is its token
-	// endpoint, discovered in Open unless auth_url names it; apiURL is
-	// api_url, or discovered in Open from the tenant of the id_token.
-	issuer, tokenURL, apiURL string
-	red                      *redactor
-	lim                      *limiter
-	bdLim                    *limiter // business data's own rate limit, before lim
-	tok                      *tokenSource
-	hc                       *http.Client
-	log                      *slog.Logger
 
 	info   engine.RunInfo
 	ctx    context.Context // workers' context, from Open's
 	cancel context.CancelFunc
-	jobs   chan *job
+	jobs   chan *delivery
 	wg     sync.WaitGroup
 	close  sync.Once
 	fatal  atomic.Pointer[error]
 	opened bool
 	done   atomic.Bool // after Commit or Abort: no more rows
+	// limited is set by a 429 the run may not wait out: from then on
+	// nothing is sent, every row left is rate_limited (the next run's).
+	limited atomic.Pointer[RateLimitedError]
 
-	traceMu sync.Mutex
-	mu      sync.Mutex        // guards agents
-	agents  map[string]string // Engage user_id -> CXone user id
+	mu     sync.Mutex        // guards agents
+	agents map[string]string // Engage user_id -> CXone user id
 
 	stats struct {
 		agentsCreated, agentsUpdated, agentsMatched, agentsFailed atomic.Int64
-		calls, acked, failed, media, bd, bdNotFound               atomic.Int64
-		requests, retries, tokens                                 atomic.Int64
+		calls, acked, failed, limited, media, bd, bdNotFound      atomic.Int64
 	}
 }
 
 var _ engine.Sink = (*Sink)(nil)
 
-type credentials struct {
-	accessKeyID, accessKeySecret, clientID, clientSecret string
-}
-
-// New checks the sink block and reads the credentials. A missing variable is
-// an error naming it (not in a dry run, which authenticates nothing).
+// New checks the sink block, reads the credentials and makes the sink's
+// own client.
 func New(cfg dsl.Sink, opts Options) (*Sink, error) {
-	if cfg.Kind != "" && cfg.Kind != "cxone" {
-		return nil, fmt.Errorf("cxone: sink kind %q is not cxone", cfg.Kind)
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.RequestsPerSecond <= 0 {
-		cfg.RequestsPerSecond = DefaultRequestsPerSecond
-	}
-	if cfg.BusinessDataRequestsPerSecond <= 0 {
-		cfg.BusinessDataRequestsPerSecond = cfg.RequestsPerSecond
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.CallsPath == "" {
-		cfg.CallsPath = DefaultCallsPath
-	}
-	if cfg.MediaPath == "" {
-		cfg.MediaPath = DefaultMediaPath
-	}
-	if cfg.Role == "" {
-		cfg.Role = DefaultAgentRole
-	}
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = DefaultIssuer
-	}
-	var err error
-	if cfg.APIURL != "" {
-		if cfg.APIURL, err = checkBaseURL("api_url", cfg.APIURL); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.AuthURL, err = checkBaseURL("auth_url", cfg.AuthURL); err != nil {
+	c, err := NewClient(cfg, opts)
+	if err != nil {
 		return nil, err
 	}
-	for name, p := range map[string]string{"calls_path": cfg.CallsPath, "media_path": cfg.MediaPath} {
-		if !strings.HasPrefix(p, "/") {
-			return nil, fmt.Errorf("cxone: %s %q must start with /", name, p)
-		}
-	}
-	if !strings.Contains(cfg.MediaPath, "{call_id}") {
-		return nil, fmt.Errorf("cxone: media_path %q must contain {call_id}", cfg.MediaPath)
-	}
-
-	if opts.Getenv == nil {
-		opts.Getenv = os.Getenv
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.BaseBackoff <= 0 {
-		opts.BaseBackoff = 250 * time.Millisecond
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 15 * time.Second
-	}
-	if opts.MaxRetryAfter <= 0 {
-		opts.MaxRetryAfter = 5 * time.Minute
-	}
-	if opts.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = cfg.Concurrency + 2
-		opts.HTTPClient = &http.Client{Transport: tr}
-	}
-
-	s := &Sink{cfg: cfg, opts: opts, hc: opts.HTTPClient, log: opts.Log, agents: map[string]string{}}
-	s.red = newRedactor()
-	vars := []struct {
-		name string
-		dst  *string
-	}{
-		{EnvAccessKeyID, &s.cred.accessKeyID},
-		{EnvAccessKeySecret, &s.cred.accessKeySecret},
-		{EnvClientID, &s.cred.clientID},
-		{EnvClientSecret, &s.cred.clientSecret},
-	}
-	for _, v := range vars {
-		*v.dst = opts.Getenv(v.name)
-		s.red.add(*v.dst)
-	}
-	if missing := MissingEnv(opts.Getenv); len(missing) > 0 && opts.DryRun == nil {
-		return nil, fmt.Errorf("cxone: environment variable %s is not set (the CXone credentials come only from the environment)", strings.Join(missing, ", "))
-	}
-	s.red.add(basicAuth(s.cred.clientID, s.cred.clientSecret))
-	// auth_url is the issuer; one that names the token endpoint itself
-	// (…/auth/token, as older specs do) is taken as written.
-	s.issuer = cfg.AuthURL
-	if strings.HasSuffix(cfg.AuthURL, TokenPath) {
-		s.tokenURL = cfg.AuthURL
-		s.issuer = strings.TrimSuffix(cfg.AuthURL, TokenPath)
-	}
-	s.apiURL = cfg.APIURL
-	s.lim = newLimiter(cfg.RequestsPerSecond, opts.Now)
-	s.bdLim = newLimiter(cfg.BusinessDataRequestsPerSecond, opts.Now)
-	s.tok = &tokenSource{s: s}
-	return s, nil
+	return NewSink(c), nil
 }
 
-// MissingEnv names the credential variables that are not set, in the
-// order of the documentation.
-func MissingEnv(getenv func(string) string) []string {
-	var missing []string
-	for _, name := range []string{EnvAccessKeyID, EnvAccessKeySecret, EnvClientID, EnvClientSecret} {
-		if getenv(name) == "" {
-			missing = append(missing, name)
-		}
-	}
-	return missing
+// NewSink is a sink for one run on a client that may outlive it.
+func NewSink(c *Client) *Sink {
+	return &Sink{c: c, opts: c.opts, agents: map[string]string{}}
 }
+
+// Client is the sink's client.
+func (s *Sink) Client() *Client { return s.c }
 
 // Label names where this sink sends, for humans (engine's Labeled).
-func (s *Sink) Label() string { return Label(s.cfg) }
+func (s *Sink) Label() string { return Label(s.c.cfg) }
 
 // Label names where a run with this sink block sends, for humans.
 func Label(cfg dsl.Sink) string {
@@ -259,30 +119,6 @@ func Label(cfg dsl.Sink) string {
 		issuer = DefaultIssuer
 	}
 	return "CXone (API endpoint discovered through " + issuer + ")"
-}
-
-// checkBaseURL refuses plain http except to loopback: a bearer token must
-// not cross a network in clear text. The test server listens on 127.0.0.1.
-func checkBaseURL(name, raw string) (string, error) {
-	if raw == "" {
-		return "", fmt.Errorf("cxone: %s is empty", name)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("cxone: %s %q is not an absolute URL", name, raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		host := u.Hostname()
-		ip := net.ParseIP(host)
-		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return "", fmt.Errorf("cxone: %s %q must use https (plain http is only allowed to localhost)", name, raw)
-		}
-	default:
-		return "", fmt.Errorf("cxone: %s %q must use https", name, raw)
-	}
-	return strings.TrimRight(raw, "/"), nil
 }
 
 // Open authenticates (outside a dry run) and starts the workers.
@@ -300,15 +136,63 @@ func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
 		return nil
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	if err := s.connect(ctx); err != nil {
+	if err := s.c.Connect(ctx); err != nil {
 		s.cancel()
 		return err
 	}
-	s.jobs = make(chan *job, 2*s.cfg.Concurrency)
-	for range s.cfg.Concurrency {
+	s.jobs = make(chan *delivery, 2*s.c.cfg.Concurrency)
+	for range s.c.cfg.Concurrency {
 		s.wg.Add(1)
 		go s.worker()
 	}
+	return nil
+}
+
+// UserID is the CXone user id this run resolved (found, registered or
+// updated) for an Engage user id; false when the agent was not sent or
+// failed. The delivery enqueue puts it into each call's job.
+func (s *Sink) UserID(engineUserID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.agents[engineUserID]
+	return id, ok
+}
+
+// Agent syncs one agent (SyncAgent) and remembers its CXone user id for
+// the calls. A refusal fails the agent through RunInfo.Fail and the run
+// goes on; only a fatal error (authentication, cancellation) is returned.
+func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
+	if !s.opened || s.done.Load() {
+		return fmt.Errorf("cxone: Agent outside Open..Commit")
+	}
+	if s.opts.DryRun != nil {
+		s.dryAgent(a, wantOf(a))
+		return nil
+	}
+	if rl := s.limited.Load(); rl != nil {
+		s.failAgent(a.UserID, rl.Failure())
+		return nil
+	}
+	id, outcome, err := s.c.SyncAgent(ctx, a)
+	if err != nil {
+		if isFatal(err) || ctx.Err() != nil {
+			return err
+		}
+		s.noteLimited(err)
+		s.failAgent(a.UserID, s.failureOf(err))
+		return nil
+	}
+	switch outcome {
+	case AgentCreated:
+		s.stats.agentsCreated.Add(1)
+	case AgentUpdated:
+		s.stats.agentsUpdated.Add(1)
+	default:
+		s.stats.agentsMatched.Add(1)
+	}
+	s.mu.Lock()
+	s.agents[strings.Clone(a.UserID)] = id
+	s.mu.Unlock()
 	return nil
 }
 
@@ -322,21 +206,29 @@ func (s *Sink) Call(ctx context.Context, c *engine.OutCall) error {
 		return errors.New("cxone: Call outside Open..Commit")
 	}
 	s.stats.calls.Add(1)
-	j, err := s.newJob(c)
+	agentID := ""
+	if c.AgentUserID != "" {
+		agentID, _ = s.UserID(c.AgentUserID)
+	}
+	d, err := newDelivery(c, s.info.Fields, agentID)
 	if err != nil {
-		// The row cannot be encoded (e.g. a NaN number): fail the row, not the run.
-		s.failCall(c.CallID, "encode: "+s.red.clean(err.Error()))
+		// The row cannot be encoded: fail the row, not the run.
+		s.failCall(c.CallID, s.failureOf(err))
 		return nil
 	}
 	if s.opts.DryRun != nil {
-		s.dryCall(j)
+		s.dryCall(d)
 		return nil
 	}
 	if err := s.fatalErr(); err != nil {
 		return err
 	}
+	if rl := s.limited.Load(); rl != nil {
+		s.leave(d.it.ID, rl)
+		return nil
+	}
 	select {
-	case s.jobs <- j:
+	case s.jobs <- d:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("cxone: queue call %s: %w", c.CallID, ctx.Err())
@@ -402,6 +294,99 @@ func (s *Sink) stop() {
 	})
 }
 
+func (s *Sink) worker() {
+	defer s.wg.Done()
+	for {
+		var d *delivery
+		select {
+		case <-s.ctx.Done():
+			return // aborted or fatal: what is queued is left for a rerun
+		case next, ok := <-s.jobs:
+			if !ok {
+				return
+			}
+			d = next
+		}
+		if rl := s.limited.Load(); rl != nil {
+			s.leave(d.it.ID, rl)
+			continue
+		}
+		media, err := s.c.deliver(s.ctx, d)
+		if media != nil {
+			s.stats.media.Add(1)
+			if s.info.MediaSent != nil {
+				s.info.MediaSent(d.it.ID, *media)
+			}
+		}
+		switch {
+		case err == nil:
+			if d.bd != nil {
+				s.stats.bd.Add(1)
+			}
+			s.stats.acked.Add(1)
+		case s.ctx.Err() != nil:
+			// Cancelled mid-flight: neither acknowledged nor failed.
+		case isFatal(err):
+			s.setFatal(err)
+		default:
+			if s.noteLimited(err) {
+				s.leave(d.it.ID, s.limited.Load())
+				continue
+			}
+			f := s.failureOf(err)
+			if f.Code == ReasonBDContactNotFound {
+				s.stats.bdNotFound.Add(1)
+			}
+			s.failCall(d.it.ID, f)
+		}
+	}
+}
+
+// noteLimited stops the run's sending when err is a 429 it may not wait
+// out, and says whether it was.
+func (s *Sink) noteLimited(err error) bool {
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) {
+		return false
+	}
+	if s.limited.CompareAndSwap(nil, rl) {
+		s.c.log.Warn("cxone: rate limited beyond what a run waits: sending stops, the rest goes with the next run", "family", rl.Family, "retry_after", rl.Wait)
+	}
+	return true
+}
+
+// leave reports a call not sent because the run is rate limited: the
+// engine keeps it for the next run (never failed).
+func (s *Sink) leave(id string, rl *RateLimitedError) {
+	s.stats.limited.Add(1)
+	s.info.Fail("call", id, rl.Failure())
+}
+
+func isFatal(err error) bool {
+	var ae *AuthError
+	return errors.As(err, &ae) || errors.Is(err, context.Canceled)
+}
+
+// failureOf is the typed failure an error carries; an error that carries
+// none (a bug) is reported as cxone_error rather than lost.
+func (s *Sink) failureOf(err error) engine.Failure {
+	var f engine.Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	return engine.Failure{Code: "cxone_error", Detail: s.c.red.clean(err.Error())}
+}
+
+func (s *Sink) failCall(id string, f engine.Failure) {
+	s.stats.failed.Add(1)
+	s.info.Fail("call", id, f)
+}
+
+func (s *Sink) failAgent(userID string, f engine.Failure) {
+	s.stats.agentsFailed.Add(1)
+	s.info.Fail("agent", userID, f)
+}
+
 // Stats returns the counters so far.
 func (s *Sink) Stats() Stats {
 	return Stats{
@@ -412,12 +397,13 @@ func (s *Sink) Stats() Stats {
 		Calls:                s.stats.calls.Load(),
 		CallsAcked:           s.stats.acked.Load(),
 		CallsFailed:          s.stats.failed.Load(),
+		CallsRateLimited:     s.stats.limited.Load(),
 		Media:                s.stats.media.Load(),
 		BusinessData:         s.stats.bd.Load(),
 		BusinessDataNotFound: s.stats.bdNotFound.Load(),
-		Requests:             s.stats.requests.Load(),
-		Retries:              s.stats.retries.Load(),
-		TokenFetches:         s.stats.tokens.Load(),
+		Requests:             s.c.requests.Load(),
+		Retries:              s.c.retries.Load(),
+		TokenFetches:         s.c.tokens.Load(),
 	}
 }
 
@@ -434,36 +420,61 @@ func (s *Sink) fatalErr() error {
 	return nil
 }
 
-func (s *Sink) failCall(id, reason string) {
-	s.stats.failed.Add(1)
-	s.info.Fail("call", id, failureOf(reason))
-}
-
-// failureOf types a reason this sink built as "code: detail".
-// TODO(issue 18): the sink's errors become typed where they are made.
-func failureOf(reason string) engine.Failure {
-	code, detail, _ := strings.Cut(reason, ": ")
-	f := engine.Failure{Code: code, Detail: detail, Permanent: code == "encode"}
-	if st, ok := strings.CutPrefix(code, "http_"); ok && len(st) == 3 && st[0] == '4' {
-		f.Permanent = st != "408" && st != "429"
-	}
-	return f
-}
-
 func (s *Sink) dryf(format string, args ...any) {
-	fmt.Fprint(s.opts.DryRun, s.red.clean(fmt.Sprintf(format, args...)))
+	fmt.Fprint(s.opts.DryRun, s.c.red.clean(fmt.Sprintf(format, args...)))
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+// dryCall prints what deliver would send.
+func (s *Sink) dryCall(d *delivery) {
+	if d.mediaFile != "" {
+		m, err := readMedia(d.mediaFile, s.c.red)
+		if err != nil {
+			m = &MediaFile{Path: d.mediaFile + " (unreadable: the call would fail)", ContentType: "application/octet-stream"}
+		}
+		d.it.Media = m
+		s.stats.media.Add(1)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, r := range s.c.ingest.Plan(d.it) {
+		u := r.Path
+		if !strings.Contains(u, "://") {
+			u = s.dryAPI(u)
+		}
+		fmt.Fprint(s.opts.DryRun, s.c.red.dumpRequest(r.Method, u, dryHeaders(r.ContentType, r.IdempotencyKey), r.ContentType, r.Body, r.Note))
 	}
+	if d.bd != nil {
+		s.stats.bd.Add(1)
+		fmt.Fprint(s.opts.DryRun, s.c.red.dumpRequest("PUT", s.dryAPI(BusinessDataPath), dryHeaders("application/json", ""), "application/json", d.bd, ""))
+	}
+}
+
+// dryAPI is an API URL in a dry run, which discovers nothing: without
+// api_url the host is a placeholder.
+func (s *Sink) dryAPI(path string) string {
+	if s.c.cfg.APIURL == "" {
+		return "{api_endpoint}" + path
+	}
+	return s.c.cfg.APIURL + path
+}
+
+// dryOpen prints how a run would authenticate and find the API.
+func (s *Sink) dryOpen() {
+	tok := s.c.tokenURL
+	if tok == "" {
+		tok = "the token_endpoint of " + s.c.issuer + OpenIDConfigPath
+	}
+	s.dryf("# dry run: nothing is authenticated or sent; a run gets a token from %s with the access key\n", tok)
+	if s.c.cfg.APIURL == "" {
+		s.dryf("# {api_endpoint}: the api_endpoint of %s%s?tenantId=(the tenantId of the id_token)\n", s.c.issuer, CXoneConfigPath)
+	}
+}
+
+func dryHeaders(contentType, key string) map[string][]string {
+	h := map[string][]string{"Authorization": {"Bearer (token)"}, "Accept": {"application/json"}}
+	if contentType != "" {
+		h["Content-Type"] = []string{contentType}
+	}
+	if key != "" {
+		h["Idempotency-Key"] = []string{key}
+	}
+	return h
 }

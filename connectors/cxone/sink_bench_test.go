@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,4 +91,45 @@ func BenchmarkAgents(b *testing.B) {
 		b.Fatalf("failed %d, stats %+v", failed.Load(), st)
 	}
 	b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds(), "agents/s")
+}
+
+// BenchmarkWorkerClient64x50ms is issue 19's delivery figure for the
+// client alone: 64 deliveries in flight through one shared client against
+// a receiver that answers every API request after 50 ms. The bound is
+// 64 / (3 requests × 50 ms) = 427 calls/s.
+func BenchmarkWorkerClient64x50ms(b *testing.B) {
+	srv := cxonetest.New(cxonetest.Config{MaxBody: 256, Faults: func(int, *http.Request) cxonetest.Fault {
+		return cxonetest.Fault{Kind: cxonetest.Slow, Delay: 50 * time.Millisecond}
+	}})
+	defer srv.Close()
+	agent := srv.AddUser(cxonetest.User{FirstName: "A", LastName: "B", EmailAddress: "a@b.example", Role: "Agent"})
+	c, err := NewClient(dsl.Sink{Kind: "cxone", APIURL: srv.APIURL, AuthURL: srv.URL, Concurrency: 64, RequestsPerSecond: 1e9, Timeout: 10 * time.Second},
+		Options{Getenv: srv.Getenv, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	proto := testCall(b, b.TempDir(), 1001) // media and values
+	var next atomic.Int64
+	b.SetParallelism(64) // × GOMAXPROCS goroutines; capped below by the semaphore
+	sem := make(chan struct{}, 64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sem <- struct{}{}
+			call := *proto
+			call.CallID = fmt.Sprintf("call-%d", next.Add(1))
+			if _, err := c.DeliverCall(ctx, &call, testFields, agent.ID); err != nil {
+				b.Error(err)
+			}
+			<-sem
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	b.ReportMetric(float64(len(srv.Requests()))/float64(b.N), "requests/call")
+	b.ReportMetric(float64(srv.TokensIssued()), "tokens")
 }

@@ -26,6 +26,12 @@ func fault(k cxonetest.FaultKind) func(int, *http.Request) cxonetest.Fault {
 // every idempotency key's write is applied exactly once, and no secret
 // leaks.
 func TestFaultSchedule(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) { faultSchedule(t, signed) })
+	}
+}
+
+func faultSchedule(t *testing.T, signed bool) {
 	const n = 60
 	first := []cxonetest.Fault{
 		{}, {Kind: cxonetest.ServerError}, {}, {Kind: cxonetest.TooManyRequests, RetryAfter: "3"},
@@ -36,6 +42,7 @@ func TestFaultSchedule(t *testing.T) {
 	second := []cxonetest.Fault{{}, {Kind: cxonetest.ServerError}, {}, {Kind: cxonetest.Drop}, {}, {Kind: cxonetest.TooManyRequests, RetryAfter: "3"}, {}, {Kind: cxonetest.ExpireToken}}
 	rejected := func(id string) bool { return strings.HasSuffix(id, "7") }
 	srv := cxonetest.New(cxonetest.Config{
+		SignedUploads: signed,
 		Faults: cxonetest.Limit(
 			func(n int, r *http.Request) cxonetest.Fault { return first[n%len(first)] },
 			func(n int, r *http.Request) cxonetest.Fault { return second[n%len(second)] },
@@ -103,8 +110,11 @@ func TestFaultSchedule(t *testing.T) {
 			if len(c.Values) > 0 && bd["CustomerID"] != string(c.Values[0].Text) {
 				t.Errorf("%s: business data %v, want CustomerID %s", id, bd, c.Values[0].Text)
 			}
-			if sc.Meta["agent_cxone_user_id"] == nil {
-				t.Errorf("%s: no agent_cxone_user_id", id)
+			if sc.AgentUserID == "" {
+				t.Errorf("%s: no AGENT participant with a CXone userId", id)
+			}
+			if sc.Meta["directionType"] != "INBOUND" || sc.Meta["startTime"] != c.StartTime.UTC().Format("2006-01-02T15:04:05.000Z") {
+				t.Errorf("%s: payload %v", id, sc.Meta)
 			}
 		}
 	}
@@ -257,7 +267,7 @@ func TestRowFailures(t *testing.T) {
 		{name: "401 that stays", faults: fault(cxonetest.ExpireToken),
 			want: `^http_401: token expired$`},
 		{name: "dropped until attempts run out", faults: fault(cxonetest.Drop),
-			want: `^gave up after 6 attempts: network: .*(EOF|reset|closed)`},
+			want: `^network: gave up after 6 attempts: .*(EOF|reset|closed)`},
 		{name: "unreadable media", edit: func(c *engine.OutCall) { c.MediaFile = filepath.Join(dir, "missing.wav") },
 			want: `^media_unreadable: open .*missing.wav: no such file`},
 		{name: "NaN number", edit: func(c *engine.OutCall) { c.Values[1].Number = nan() },
@@ -302,7 +312,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 				return cxonetest.Fault{Kind: cxonetest.TooManyRequests, RetryAfter: ra}
 			})})
 			defer srv.Close()
-			h := newHarness(t, srv, nil)
+			h := newHarness(t, srv, func(_ *dsl.Sink, o *Options) { o.MaxRateLimitWait = 2 * time.Minute })
 			ctx := context.Background()
 			if err := h.open(ctx); err != nil {
 				t.Fatal(err)
@@ -333,11 +343,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 func TestTokenRefresh(t *testing.T) {
 	t.Run("before expiry", func(t *testing.T) {
-		srv := cxonetest.New(cxonetest.Config{TokenTTL: time.Hour})
+		// A 2 s token is replaced after half its life (the margin is
+		// 60 s or half the lifetime): requests 1.2 s apart never meet a 401.
+		srv := cxonetest.New(cxonetest.Config{TokenTTL: 2 * time.Second})
 		defer srv.Close()
-		now := time.Now()
-		clock := func() time.Time { return now }
-		h := newHarness(t, srv, func(_ *dsl.Sink, o *Options) { o.Now = func() time.Time { return clock() } })
+		h := newHarness(t, srv, nil)
 		ctx := context.Background()
 		if err := h.open(ctx); err != nil {
 			t.Fatal(err)
@@ -346,9 +356,7 @@ func TestTokenRefresh(t *testing.T) {
 		if err := h.sink.Agent(ctx, testAgents()[0]); err != nil {
 			t.Fatal(err)
 		}
-		// 59m30s later the token has 30 s left, inside the 60 s margin.
-		later := now.Add(59*time.Minute + 30*time.Second)
-		clock = func() time.Time { return later }
+		time.Sleep(1200 * time.Millisecond)
 		if err := h.sink.Agent(ctx, testAgents()[1]); err != nil {
 			t.Fatal(err)
 		}
@@ -418,13 +426,13 @@ func TestNew(t *testing.T) {
 		rateBD  float64
 		roleNew string
 	}{
-		{name: "ok", issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "ok", issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultBusinessDataRPS, roleNew: DefaultAgentRole},
 		{name: "missing key id", unset: EnvAccessKeyID, want: "environment variable CXONE_ACCESS_KEY_ID is not set"},
 		{name: "missing client secret", unset: EnvClientSecret, want: "CXONE_CLIENT_SECRET is not set"},
-		{name: "no api_url: discovered", edit: func(s *dsl.Sink) { s.APIURL = "" }, issuer: DefaultIssuer, rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
-		{name: "no auth_url: the published issuer", edit: func(s *dsl.Sink) { s.AuthURL = "" }, issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "no api_url: discovered", edit: func(s *dsl.Sink) { s.APIURL = "" }, issuer: DefaultIssuer, rateBD: DefaultBusinessDataRPS, roleNew: DefaultAgentRole},
+		{name: "no auth_url: the published issuer", edit: func(s *dsl.Sink) { s.AuthURL = "" }, issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: DefaultBusinessDataRPS, roleNew: DefaultAgentRole},
 		{name: "auth_url names the token endpoint", edit: func(s *dsl.Sink) { s.AuthURL = "https://cxone.niceincontact.com/auth/token" },
-			issuer: DefaultIssuer, token: "https://cxone.niceincontact.com/auth/token", api: "https://api-eu1.niceincontact.com", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+			issuer: DefaultIssuer, token: "https://cxone.niceincontact.com/auth/token", api: "https://api-eu1.niceincontact.com", rateBD: DefaultBusinessDataRPS, roleNew: DefaultAgentRole},
 		{name: "block values", edit: func(s *dsl.Sink) {
 			s.Role = "Agent Plus"
 			s.BusinessDataRequestsPerSecond = 0.5
@@ -434,7 +442,7 @@ func TestNew(t *testing.T) {
 		{name: "business data rate follows the sink's", edit: func(s *dsl.Sink) { s.RequestsPerSecond = 40 },
 			issuer: DefaultIssuer, api: "https://api-eu1.niceincontact.com", rateBD: 40, roleNew: DefaultAgentRole},
 		{name: "plain http to a remote host", edit: func(s *dsl.Sink) { s.AuthURL = "http://cxone.niceincontact.com" }, want: "auth_url \"http://cxone.niceincontact.com\" must use https"},
-		{name: "plain http to loopback", edit: func(s *dsl.Sink) { s.APIURL = "http://127.0.0.1:8080/" }, issuer: DefaultIssuer, api: "http://127.0.0.1:8080", rateBD: DefaultRequestsPerSecond, roleNew: DefaultAgentRole},
+		{name: "plain http to loopback", edit: func(s *dsl.Sink) { s.APIURL = "http://127.0.0.1:8080/" }, issuer: DefaultIssuer, api: "http://127.0.0.1:8080", rateBD: DefaultBusinessDataRPS, roleNew: DefaultAgentRole},
 		{name: "relative URL", edit: func(s *dsl.Sink) { s.APIURL = "api-eu1" }, want: "not an absolute URL"},
 		{name: "media path without call id", edit: func(s *dsl.Sink) { s.MediaPath = "/media" }, want: "must contain {call_id}"},
 		{name: "calls path not absolute", edit: func(s *dsl.Sink) { s.CallsPath = "calls" }, want: "calls_path \"calls\" must start with /"},
@@ -461,14 +469,14 @@ func TestNew(t *testing.T) {
 			case tt.want != "":
 				return
 			}
-			if s.cfg.Concurrency != DefaultConcurrency || s.cfg.CallsPath != DefaultCallsPath || s.cfg.Timeout != DefaultTimeout {
-				t.Errorf("defaults not applied: %+v", s.cfg)
+			if s.c.cfg.Concurrency != DefaultConcurrency || s.c.cfg.CallsPath != DefaultCallsPath || s.c.cfg.Timeout != DefaultTimeout {
+				t.Errorf("defaults not applied: %+v", s.c.cfg)
 			}
-			if s.issuer != tt.issuer || s.tokenURL != tt.token || s.apiURL != tt.api {
-				t.Errorf("issuer %q, token %q, api %q; want %q, %q, %q", s.issuer, s.tokenURL, s.apiURL, tt.issuer, tt.token, tt.api)
+			if s.c.issuer != tt.issuer || s.c.tokenURL != tt.token || s.c.apiURL() != tt.api {
+				t.Errorf("issuer %q, token %q, api %q; want %q, %q, %q", s.c.issuer, s.c.tokenURL, s.c.apiURL(), tt.issuer, tt.token, tt.api)
 			}
-			if s.cfg.BusinessDataRequestsPerSecond != tt.rateBD || s.cfg.Role != tt.roleNew {
-				t.Errorf("business-data rate %v, role %q; want %v, %q", s.cfg.BusinessDataRequestsPerSecond, s.cfg.Role, tt.rateBD, tt.roleNew)
+			if s.c.Rate(FamilyBusinessData) != tt.rateBD || s.c.cfg.Role != tt.roleNew {
+				t.Errorf("business-data rate %v, role %q; want %v, %q", s.c.Rate(FamilyBusinessData), s.c.cfg.Role, tt.rateBD, tt.roleNew)
 			}
 		})
 	}
@@ -518,8 +526,8 @@ func TestCommitReturnsFatal(t *testing.T) {
 	if err := h.open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.sink.cred.accessKeySecret = "revoked-secret" // as if the key were revoked
-	h.sink.red.add("revoked-secret")
+	h.sink.c.cred.accessKeySecret = "revoked-secret" // as if the key were revoked
+	h.sink.c.red.add("revoked-secret")
 	srv.ExpireTokens()
 	dir := t.TempDir()
 	var callErr error

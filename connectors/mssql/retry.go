@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"syscall"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	mssqldb "github.com/microsoft/go-mssqldb"
 )
 
@@ -28,17 +28,13 @@ type RetryPolicy struct {
 // (about a minute in all).
 var DefaultRetry = RetryPolicy{Attempts: 8, Base: 500 * time.Millisecond, Max: 15 * time.Second}
 
-// backoff is "full jitter": uniform in [d/2, d], d = min(Max, Base·2^(n−1)),
-// so sources reconnecting after one failover do not hit it in lockstep.
-func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := p.Base << (attempt - 1)
-	if d <= 0 || d > p.Max {
-		d = p.Max
-	}
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
+// newBackOff is the delay between tries (cenkalti/backoff, as
+// connectors/cxone uses it): try n waits uniformly in [d/2, d],
+// d = min(Max, Base·2^(n−1)), so sources reconnecting after one failover
+// do not hit it in lockstep. The library draws from interval·(1 ± factor):
+// an interval of 3/4·d with a factor of 1/3 is that range.
+func (p RetryPolicy) newBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: p.Base * 3 / 4, RandomizationFactor: 1.0 / 3, Multiplier: 2, MaxInterval: p.Max * 3 / 4}
 }
 
 func (p RetryPolicy) sleep(ctx context.Context, d time.Duration) error {
@@ -59,6 +55,7 @@ func (p RetryPolicy) sleep(ctx context.Context, d time.Duration) error {
 // cannot fix, or the attempts are used up.
 func withRetry[T any](ctx context.Context, p RetryPolicy, f func(context.Context) (T, error)) (T, error) {
 	attempts := max(p.Attempts, 1)
+	bo := p.newBackOff()
 	for n := 1; ; n++ {
 		v, err := f(ctx)
 		if err == nil {
@@ -73,7 +70,7 @@ func withRetry[T any](ctx context.Context, p RetryPolicy, f func(context.Context
 			}
 			return v, err
 		}
-		if err := p.sleep(ctx, p.backoff(n)); err != nil {
+		if err := p.sleep(ctx, bo.NextBackOff()); err != nil {
 			return v, err
 		}
 	}

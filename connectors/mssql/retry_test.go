@@ -165,10 +165,12 @@ func TestCancelDuringBackoff(t *testing.T) {
 
 func TestBackoffBounds(t *testing.T) {
 	p := RetryPolicy{Base: 100 * time.Millisecond, Max: time.Second}
-	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 60: time.Second} {
-		for range 50 {
-			if d := p.backoff(attempt); d < want/2 || d > want {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", attempt, d, want/2, want)
+	for range 50 {
+		b := p.newBackOff()
+		for attempt := 1; attempt <= 60; attempt++ {
+			want := min(100*time.Millisecond<<min(attempt-1, 10), time.Second)
+			if d := b.NextBackOff(); d < want/2 || d > want+1 {
+				t.Fatalf("delay %d = %v, want in [%v, %v]", attempt, d, want/2, want)
 			}
 		}
 	}

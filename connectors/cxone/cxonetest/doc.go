@@ -5,7 +5,13 @@
 // them (published.go: it refuses a body missing a required field or
 // carrying one the schema does not have, ignores unpublished query
 // parameters, has no PUT /users/{id}) and the call-import contract of
-// connectors/cxone/CONTRACT.md.
+// connectors/cxone/CONTRACT.md (ingest.go: the interaction with CXone's
+// published names, refusing any field it does not know; its media attached
+// directly or, with SignedUploads, through a signed upload URL it returns;
+// both idempotent on the interaction id). Like CXone as practitioners
+// report it, it answers 406 "No known way to render data" to a request
+// without Accept: application/json, refuses a token request over HTTP/2 or
+// with a form value that is not form-encoded.
 //
 // It records every request, answers a repeated Idempotency-Key with the
 // first result, injects faults on a schedule (500s, 429 with Retry-After,

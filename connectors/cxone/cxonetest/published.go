@@ -234,9 +234,20 @@ func (s *Server) cxoneConfiguration(q url.Values) result {
 }
 
 func (s *Server) token(r *http.Request, body []byte) result {
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(s.cfg.ClientID+":"+s.cfg.ClientSecret))
-	if r.Method != "POST" || r.Header.Get("Authorization") != want {
+	if r.ProtoMajor != 1 {
+		// Practitioners report the token call fails over HTTP/2.
+		return jsonResult(400, map[string]string{"error": "invalid_request", "error_description": "the token endpoint speaks HTTP/1.1"})
+	}
+	if id, secret, ok := basicCredentials(r); r.Method != "POST" || !ok || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
 		return jsonResult(401, map[string]string{"error": "invalid_client", "error_description": "bad client credentials"})
+	}
+	// Practitioners report that an access key holding '=' must be
+	// form-encoded (%3D): a raw one is refused, as a lenient parser would
+	// not notice.
+	for _, pair := range strings.Split(string(body), "&") {
+		if _, v, _ := strings.Cut(pair, "="); strings.ContainsAny(v, "= ") {
+			return jsonResult(400, map[string]string{"error": "invalid_request", "error_description": "malformed form body: a value is not form-encoded"})
+		}
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("grant_type") != "password" {
@@ -257,6 +268,22 @@ func (s *Server) token(r *http.Request, body []byte) result {
 		"access_token": tok, "token_type": "bearer", "expires_in": int(s.cfg.TokenTTL / time.Second),
 		"refresh_token": refresh, "id_token": id, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
 	})
+}
+
+// basicCredentials reads HTTP Basic client credentials. RFC 6749 §2.3.1
+// has the client form-encode id and secret before Basic: both spellings
+// of a secret without reserved characters are the same.
+func basicCredentials(r *http.Request) (id, secret string, ok bool) {
+	id, secret, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usec, err2 := url.QueryUnescape(secret)
+	if err1 != nil || err2 != nil {
+		return "", "", false
+	}
+	return uid, usec, true
 }
 
 // idToken is a JWT whose payload carries the tenantId claim. Its signature

@@ -120,6 +120,10 @@ type Config struct {
 	// Business Data API works only on closed contacts and answers 404 for
 	// an open one, until CloseContacts.
 	ContactsStayOpen bool
+	// SignedUploads makes the call's creation answer a signed
+	// mediaUploadUrl for its media, as vendors' import APIs do; without
+	// it the media is PUT to CallsPath/{call_id}/media with the token.
+	SignedUploads bool
 }
 
 // DefaultTenantID is the tenant of a Server without Config.TenantID.
@@ -142,8 +146,12 @@ type Request struct {
 // Call is a call the server accepted.
 type Call struct {
 	CallID, ContactID, IdempotencyKey string
-	Meta                              map[string]any
+	Meta                              map[string]any // the payload as sent
 	Media                             []byte
+	// MediaDeclared is the payload's media object: what Media must match.
+	MediaDeclared *MediaDecl
+	// AgentUserID is the CXone user id of the AGENT participant, "" none.
+	AgentUserID string
 }
 
 type result struct {
@@ -385,6 +393,8 @@ func (s *Server) serveIssuer(w http.ResponseWriter, r *http.Request) {
 	}
 	var res result
 	switch {
+	case !acceptsJSON(r):
+		res = notAcceptable()
 	case r.URL.Path == "/.well-known/openid-configuration" && r.Method == "GET":
 		res = s.openIDConfiguration()
 	case r.URL.Path == "/.well-known/cxone-configuration" && r.Method == "GET":
@@ -416,9 +426,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.inFlight--
 		s.mu.Unlock()
 	}()
+	if !acceptsJSON(r) {
+		res := notAcceptable()
+		rec.Status = res.status
+		write(w, res)
+		return
+	}
 	var f Fault
 	if s.cfg.Faults != nil {
 		f = s.cfg.Faults(n, r)
+	}
+	upload := strings.HasPrefix(r.URL.Path, uploadPrefix)
+	if upload && f.Kind == ExpireToken {
+		f = Fault{} // a signed URL carries no token to expire
 	}
 	rec.Fault = f.Kind
 	switch f.Kind {
@@ -443,13 +463,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		write(w, res)
 		return
 	}
-	if !s.authorized(r) {
+	if upload {
+		// A signed upload URL carries its own authorisation.
+	} else if !s.authorized(r) {
 		rec.Status = 401
 		write(w, jsonResult(401, map[string]string{"error": "invalid_token", "error_description": "missing, unknown or expired token"}))
 		return
 	}
 
-	res, replayed := s.route(r, body, f.Kind == Conflict && r.Method == "POST")
+	var res result
+	var replayed bool
+	if upload {
+		res, replayed = s.signedUpload(r, body)
+	} else {
+		res, replayed = s.route(r, body, f.Kind == Conflict && r.Method == "POST")
+	}
 	rec.Replayed = replayed
 	switch f.Kind {
 	case Slow:
@@ -545,54 +573,6 @@ func (s *Server) idempotent(r *http.Request, apply func() result, conflict bool)
 		}
 	}
 	return res, false
-}
-
-func (s *Server) postCall(r *http.Request, body []byte) result {
-	var meta map[string]any
-	if err := json.Unmarshal(body, &meta); err != nil {
-		return jsonResult(400, map[string]string{"message": "body is not a JSON object: " + err.Error()})
-	}
-	id, _ := meta["call_id"].(string)
-	if id == "" {
-		return jsonResult(422, map[string]string{"message": "call_id is required"})
-	}
-	for _, k := range []string{"start_time", "duration_ms", "direction", "business_data", "agent_cxone_user_id"} {
-		if _, ok := meta[k]; !ok {
-			return jsonResult(422, map[string]string{"message": k + " is required"})
-		}
-	}
-	if s.cfg.Reject != nil {
-		if st, text := s.cfg.Reject(id); st != 0 {
-			return jsonResult(st, map[string]string{"message": text})
-		}
-	}
-	key := r.Header.Get("Idempotency-Key")
-	s.writes["call:"+key]++
-	if c, ok := s.calls[id]; ok {
-		// Same call under another key: an already-existing recording.
-		return jsonResult(409, map[string]string{"contact_id": c.ContactID, "message": "call already exists"})
-	}
-	s.nextCall++
-	c := &Call{CallID: id, ContactID: strconv.Itoa(100000 + s.nextCall), IdempotencyKey: key, Meta: meta}
-	s.calls[id] = c
-	s.contacts[c.ContactID] = id
-	if s.cfg.ContactsStayOpen {
-		s.open[c.ContactID] = true
-	}
-	return jsonResult(201, map[string]string{"contact_id": c.ContactID})
-}
-
-func (s *Server) putMedia(callID string, r *http.Request, body []byte) result {
-	c, ok := s.calls[callID]
-	if !ok {
-		return jsonResult(404, map[string]string{"message": "unknown call " + callID})
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/octet-stream" {
-		return jsonResult(415, map[string]string{"message": "media must be application/octet-stream, not " + ct})
-	}
-	s.writes["media:"+r.Header.Get("Idempotency-Key")]++
-	c.Media = bytes.Clone(body)
-	return result{status: 204, header: http.Header{}}
 }
 
 func jsonResult(status int, v any) result {

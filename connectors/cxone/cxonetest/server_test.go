@@ -15,6 +15,7 @@ type step struct {
 	key                string
 	auth               string // "token" = a valid bearer token; else the header as is
 	ctype              string
+	noAccept           bool // leave out Accept: application/json
 	wantStatus         int
 	wantBody           string // substring
 }
@@ -44,6 +45,9 @@ func send(t *testing.T, base, token string, st step) (int, string) {
 		ct = "application/json"
 	}
 	req.Header.Set("Content-Type", ct)
+	if !st.noAccept {
+		req.Header.Set("Accept", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err.Error()
@@ -65,6 +69,7 @@ func tokenResponse(t *testing.T, s *Server) tokenAnswer {
 	req, _ := http.NewRequest("POST", s.URL+"/auth/token", strings.NewReader(form.Encode()))
 	req.SetBasicAuth(s.cfg.ClientID, s.cfg.ClientSecret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +94,13 @@ func runSteps(t *testing.T, s *Server, tok string, steps []step) {
 	}
 }
 
-const callBody = `{"call_id":"c1","start_time":"2026-11-02T09:00:00Z","duration_ms":5000,"direction":"in","business_data":{},"agent_cxone_user_id":null}`
+// callBody declares media "RIFF" (4 bytes, audio/wav).
+const callBody = `{"interactionId":"c1","systemId":"engage-acme","directionType":"INBOUND","startTime":"2026-11-02T09:00:00.000Z","endTime":"2026-11-02T09:00:05.000Z",` +
+	`"ani":"+3215550100","dnis":"+3215551000","participants":[{"participantType":"AGENT","userId":"u-1","engageUserId":"e1"},{"participantType":"CUSTOMER","phoneNumber":"+3215550100"}],` +
+	`"dynamicBusinessData":[{"id":"a","value":"x"}],"media":{"fileName":"m/c1.wav","contentType":"audio/wav","size":4,"sha256":"` + riffSHA + `"}}`
+
+// riffSHA is the SHA-256 of "RIFF".
+const riffSHA = "a40ff3d5900fb7698b8c865041347cb49eccedc8f93945f89629ad104aaecce4"
 
 // TestServerContract walks the call-import contract (ours) and business data
 // in order; each step depends on the ones before it.
@@ -105,14 +116,21 @@ func TestServerContract(t *testing.T) {
 	runSteps(t, s, tok, []step{
 		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", wantStatus: 401, wantBody: "invalid_token"},
 		{method: "POST", path: "/applink/v1/calls", body: callBody, auth: "token", wantStatus: 400, wantBody: "Idempotency-Key"},
-		{method: "POST", path: "/applink/v1/calls", body: `{"call_id":"c1"}`, key: "k0", auth: "token", wantStatus: 422, wantBody: "start_time is required"},
+		{method: "POST", path: "/applink/v1/calls", body: `{"interactionId":"c1"}`, key: "k0", auth: "token", wantStatus: 422, wantBody: "systemId is required"},
+		{method: "POST", path: "/applink/v1/calls", body: strings.Replace(callBody, `"ani"`, `"call_id":"c1","ani"`, 1), key: "k0", auth: "token", wantStatus: 400, wantBody: `unrecognized field \"call_id\" in the call`},
+		{method: "POST", path: "/applink/v1/calls", body: strings.Replace(callBody, `"engageUserId"`, `"email":"a@b","engageUserId"`, 1), key: "k0", auth: "token", wantStatus: 400, wantBody: `unrecognized field \"email\" in a participant`},
+		{method: "POST", path: "/applink/v1/calls", body: strings.Replace(callBody, "INBOUND", "in", 1), key: "k0", auth: "token", wantStatus: 422, wantBody: "directionType must be one of"},
+		{method: "POST", path: "/applink/v1/calls", body: strings.Replace(callBody, "09:00:00.000Z", "09:00:00+01:00", 1), key: "k0", auth: "token", wantStatus: 422, wantBody: "ISO 8601 in UTC"},
+		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k0", auth: "token", noAccept: true, wantStatus: 406, wantBody: "No known way to render data"},
 		{method: "POST", path: "/applink/v1/calls", body: strings.Replace(callBody, "c1", "bad", 1), key: "kb", auth: "token", wantStatus: 422, wantBody: "nope"},
-		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token", wantStatus: 201, wantBody: `"contact_id":"100001"`},
-		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token", wantStatus: 201, wantBody: `"contact_id":"100001"`}, // replay
-		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k2", auth: "token", wantStatus: 409, wantBody: `"contact_id":"100001"`}, // same call, other key
-		{method: "PUT", path: "/applink/v1/calls/nope/media", body: "x", key: "k1", auth: "token", ctype: "application/octet-stream", wantStatus: 404},
-		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "x", key: "k1", auth: "token", ctype: "audio/wav", wantStatus: 415},
-		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFF", key: "k1", auth: "token", ctype: "application/octet-stream", wantStatus: 204},
+		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token", wantStatus: 201, wantBody: `"contactId":"100001"`},
+		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token", wantStatus: 201, wantBody: `"contactId":"100001"`}, // replay
+		{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k2", auth: "token", wantStatus: 409, wantBody: `"contactId":"100001"`}, // same call, other key
+		{method: "PUT", path: "/applink/v1/calls/nope/media", body: "x", key: "k1", auth: "token", ctype: "audio/wav", wantStatus: 404},
+		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFF", key: "k1", auth: "token", ctype: "application/octet-stream", wantStatus: 415},
+		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFX", key: "k1", auth: "token", ctype: "audio/wav", wantStatus: 422, wantBody: "does not match"},
+		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFF", key: "k1", auth: "token", ctype: "audio/wav", wantStatus: 204},
+		{method: "PUT", path: "/applink/v1/calls/c1/media", body: "RIFF", key: "k9", auth: "token", ctype: "audio/wav", wantStatus: 200}, // the same bytes again: no second write
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/999", body: `[]`, auth: "token", wantStatus: 404, wantBody: "not found"},
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"a":1,"b":2}]`, auth: "token", wantStatus: 400, wantBody: "exactly one"},
 		{method: "PUT", path: "/business-data-manager/v1/business-data/contact/100001", body: `[{"a":[1]}]`, auth: "token", wantStatus: 400, wantBody: "text, number or boolean"},
@@ -166,11 +184,13 @@ func TestDiscovery(t *testing.T) {
 		{s.URL, "GET", "/.well-known/cxone-configuration?tenantId=other", 404, "not found"},
 		{s.URL, "GET", "/.well-known/cxone-configuration", 400, "tenantId is required"},
 		{s.URL, "POST", "/auth/token", 401, "invalid_client"},
+		{s.URL, "GET", "/.well-known/openid-configuration#no-accept", 406, "No known way to render data"},
 		{s.URL, "POST", "/user-management/v2/users/search", 404, "on the issuer"},
 		{s.APIURL, "POST", "/auth/token", 401, "invalid_token"}, // the API host has no token endpoint
 	}
 	for _, tt := range tests {
-		status, body := send(t, tt.base, "", step{method: tt.method, path: tt.path, body: "{}"})
+		path, noAccept := strings.CutSuffix(tt.path, "#no-accept")
+		status, body := send(t, tt.base, "", step{method: tt.method, path: path, body: "{}", noAccept: noAccept})
 		if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
 			t.Errorf("%s %s: %d %s; want %d containing %q", tt.method, tt.path, status, body, tt.wantStatus, tt.wantBody)
 		}
@@ -375,6 +395,7 @@ func TestFaults(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Idempotency-Key", "k")
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json")
 			// A fresh connection: on a reused one net/http would replay the
 			// dropped request itself (it carries an Idempotency-Key).
 			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -392,7 +413,7 @@ func TestFaults(t *testing.T) {
 			}
 			// Limit: the retry meets no fault and gets the first result.
 			st, body := run(t, s, token(t, s), step{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k", auth: "token"})
-			if st != 201 || !strings.Contains(body, "contact_id") || s.Writes()["call:k"] != 1 {
+			if st != 201 || !strings.Contains(body, "contactId") || s.Writes()["call:k"] != 1 {
 				t.Errorf("retry: %d %s, writes %d", st, body, s.Writes()["call:k"])
 			}
 		})
@@ -430,5 +451,61 @@ func TestCycle(t *testing.T) {
 	defer s.Close()
 	if len(s.Environ()) != 4 {
 		t.Error("Environ must hold the four variables")
+	}
+}
+
+// TestSignedUpload: with SignedUploads the call's creation names a signed
+// URL; a PUT there needs no token, refuses one, checks the signature and
+// what the call declared, and the same bytes again write nothing.
+func TestSignedUpload(t *testing.T) {
+	s := New(Config{SignedUploads: true})
+	defer s.Close()
+	tok := token(t, s)
+	status, body := run(t, s, tok, step{method: "POST", path: "/applink/v1/calls", body: callBody, key: "k1", auth: "token"})
+	var ans struct {
+		ContactID      string `json:"contactId"`
+		MediaUploadURL string `json:"mediaUploadUrl"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); status != 201 || err != nil || !strings.HasPrefix(ans.MediaUploadURL, s.APIURL+"/uploads/c1?sig=") {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	path := strings.TrimPrefix(ans.MediaUploadURL, s.APIURL)
+	runSteps(t, s, tok, []step{
+		{method: "PUT", path: path, body: "RIFF", auth: "token", ctype: "audio/wav", wantStatus: 400, wantBody: "no Authorization"},
+		{method: "PUT", path: strings.Replace(path, "sig=", "sig=0", 1), body: "RIFF", ctype: "audio/wav", wantStatus: 403},
+		{method: "PUT", path: path, body: "RIFX", ctype: "audio/wav", wantStatus: 422},
+		{method: "PUT", path: path, body: "RIFF", ctype: "audio/wav", wantStatus: 204},
+		{method: "PUT", path: path, body: "RIFF", ctype: "audio/wav", wantStatus: 200},
+	})
+	if w := s.Writes(); w["media:k1"] != 1 || string(s.Calls()["c1"].Media) != "RIFF" {
+		t.Errorf("writes %v", w)
+	}
+}
+
+// TestTokenFormEncoding: a key holding '=' or '+' must travel form-encoded
+// (%3D, %2B), as practitioners report; raw, it is refused.
+func TestTokenFormEncoding(t *testing.T) {
+	s := New(Config{AccessKeySecret: "ab=c+d/e=="})
+	defer s.Close()
+	for _, tt := range []struct {
+		body string
+		want int
+	}{
+		{"grant_type=password&username=" + url.QueryEscape(s.cfg.AccessKeyID) + "&password=" + url.QueryEscape("ab=c+d/e=="), 200},
+		{"grant_type=password&username=" + s.cfg.AccessKeyID + "&password=ab=c+d/e==", 400},
+	} {
+		req, _ := http.NewRequest("POST", s.URL+"/auth/token", strings.NewReader(tt.body))
+		req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(s.cfg.ClientSecret))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %d %s, want %d", tt.body, resp.StatusCode, b, tt.want)
+		}
 	}
 }

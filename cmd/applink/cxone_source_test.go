@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,9 @@ func readCSVFile(t *testing.T, path string) []map[string]string {
 	return out
 }
 
+// directionTypes are CXone's names of calls.csv's directions.
+var directionTypes = map[string]string{"in": "INBOUND", "out": "OUTBOUND", "internal": "INTERNAL", "unknown": "UNKNOWN"}
+
 // bdTyping is how the demo spec types one business-data field, read from
 // the spec and checked to be one of the forms this test knows, so that a
 // changed demo spec fails here instead of being compared wrongly.
@@ -64,10 +68,11 @@ func (b bdTyping) typed(raw string, ok bool) (any, bool) {
 // TestCXoneMatchesSource runs against cxonetest's receiver and checks what
 // it holds against the source files, not against another run: every call
 // the ledger imported is there and no other; its media bytes have the
-// SHA-256 of the media file on disk; its start time, duration, direction,
-// ANI and DNIS are calls.csv's; its agent is the CXone user with the email
-// agents.csv gives the call's agent; its business data (Business Data API)
-// are business_data.csv's values typed as the spec's fields type them.
+// SHA-256 of the media file on disk (and the payload declares that size
+// and hash); its start and end time, direction, ANI and DNIS are
+// calls.csv's; its agent is the CXone user with the email agents.csv gives
+// the call's agent; its business data (Business Data API) are
+// business_data.csv's values typed as the spec's fields type them.
 func TestCXoneMatchesSource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs applink against a local server")
@@ -164,25 +169,35 @@ func TestCXoneMatchesSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(file) == 0 || sha256.Sum256(file) != sha256.Sum256(c.Media) {
+			sum := sha256.Sum256(file)
+			switch {
+			case len(file) == 0 || sum != sha256.Sum256(c.Media):
 				fail("call %s: media at the receiver (%d bytes) is not %s (%d bytes)", id, len(c.Media), src["media_path"], len(file))
-			} else {
+			case c.MediaDeclared == nil || c.MediaDeclared.SHA256 != hex.EncodeToString(sum[:]) || c.MediaDeclared.Size != int64(len(file)):
+				fail("call %s: the payload declares media %+v, the file has %d bytes, SHA-256 %x", id, c.MediaDeclared, len(file), sum)
+			default:
 				checked["media"]++
 			}
 		}
-		// Metadata.
+		// Metadata, in CXone's published names (connectors/cxone/CONTRACT.md).
 		start, err := time.Parse(time.RFC3339, src["start_time"])
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotStart, _ := c.Meta["start_time"].(string)
-		if gs, err := time.Parse(time.RFC3339Nano, gotStart); err != nil || !gs.Equal(start) {
-			fail("call %s: start_time %q, source %s", id, gotStart, src["start_time"])
+		startText, _ := c.Meta["startTime"].(string)
+		endText, _ := c.Meta["endTime"].(string)
+		gotStart, err1 := time.Parse(time.RFC3339Nano, startText)
+		gotEnd, err2 := time.Parse(time.RFC3339Nano, endText)
+		if err1 != nil || !gotStart.Equal(start) {
+			fail("call %s: startTime %q, source %s", id, startText, src["start_time"])
 		}
-		if d, _ := c.Meta["duration_ms"].(float64); strconv.FormatInt(int64(d), 10) != src["duration_ms"] {
-			fail("call %s: duration_ms %v, source %s", id, c.Meta["duration_ms"], src["duration_ms"])
+		if ms := gotEnd.Sub(gotStart).Milliseconds(); err2 != nil || strconv.FormatInt(ms, 10) != src["duration_ms"] {
+			fail("call %s: endTime %q is %d ms after startTime, source duration_ms %s", id, endText, ms, src["duration_ms"])
 		}
-		for _, k := range []string{"direction", "ani", "dnis"} {
+		if v, _ := c.Meta["directionType"].(string); v != directionTypes[src["direction"]] {
+			fail("call %s: directionType %q, source direction %q", id, v, src["direction"])
+		}
+		for _, k := range []string{"ani", "dnis"} {
 			if v, _ := c.Meta[k].(string); v != src[k] {
 				fail("call %s: %s %q, source %q", id, k, v, src[k])
 			}
@@ -190,7 +205,7 @@ func TestCXoneMatchesSource(t *testing.T) {
 		checked["metadata"]++
 		// The agent: the CXone user with the email of the call's agent,
 		// or none for a call imported without one.
-		uid, _ := c.Meta["agent_cxone_user_id"].(string)
+		uid := c.AgentUserID
 		switch {
 		case imported[id] == "agent_unmapped":
 			if uid != "" {

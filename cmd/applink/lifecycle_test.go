@@ -31,10 +31,10 @@ import (
 // incremental runs with the PostgreSQL state) once its kill-point trace
 // shows it has written a few batches (a batch boundary observed, not a
 // fixed delay assumed): it stops within a few batches (the trace says
-// where), never reaches its
-// commit, commits nothing (the state, the history and the outbox are as
-// before the run), exits 1, and prints a resume command that, run as
-// printed, gives the result of an uninterrupted run.
+// where), never reaches its commit, commits nothing (the state, the
+// history and the outbox are as before the run), exits 1, and prints a
+// resume command that, run as printed, gives the result of an
+// uninterrupted run.
 func TestSignalStopsAtBatchBoundary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes")

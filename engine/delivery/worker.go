@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -196,6 +197,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return fmt.Errorf("ledger row of call %s: %w", a.Call.CallID, err)
 	}
 	out := w.deliver(ctx, job)
+	if out.ok {
+		killpoint.Hit(killpoint.DeliveryAnswered)
+	}
 	if out.ok || out.permanent || job.Attempt >= job.MaxAttempts {
 		if !out.ok {
 			w.log.Warn("delivery failed", "spec", a.Spec, "call", a.Call.CallID, "attempt", job.Attempt, "reason", out.code, "detail", out.detail)
@@ -228,6 +232,7 @@ func (w *Worker) settle(ctx context.Context, job *river.Job[Args], out *outcome)
 		if err != nil {
 			return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
 		}
+		killpoint.Hit(killpoint.DeliveryLedgerUpdated)
 	}
 	if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
 		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)

@@ -46,6 +46,12 @@ const (
 	StateCommitted = "state-committed"
 	// RunCommitted: the run is done (staging cleaned), before it reports.
 	RunCommitted = "run-committed"
+	// DeliveryAnswered: a delivery worker's sink acknowledged a call
+	// (CXone answered), the ledger is not yet updated.
+	DeliveryAnswered = "delivery-answered"
+	// DeliveryLedgerUpdated: a delivery's ledger row is updated, its job
+	// not yet completed.
+	DeliveryLedgerUpdated = "delivery-ledger-updated"
 )
 
 // Point is one declared point.
@@ -53,6 +59,8 @@ type Point struct {
 	Name string
 	// Queued: reached only with a delivery queue (PostgreSQL state).
 	Queued bool
+	// Delivery: reached by a delivery worker, not by a run.
+	Delivery bool
 }
 
 // Points lists every point, in the order a run reaches them.
@@ -70,6 +78,8 @@ var Points = []Point{
 	{Name: StateEnqueued, Queued: true},
 	{Name: StateCommitted},
 	{Name: RunCommitted},
+	{Name: DeliveryAnswered, Queued: true, Delivery: true},
+	{Name: DeliveryLedgerUpdated, Queued: true, Delivery: true},
 }
 
 // Environment variables that arm the points.

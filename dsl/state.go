@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"path/filepath"
+	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -13,6 +14,7 @@ import (
 //	  driver = "postgres"                 # duckdb (default) | postgres
 //	  dsn    = env("APPLINK_STATE_DSN")   # postgres: the database, shared by serve and workers
 //	  key    = "acme"                     # optional: the spec's key in that database (default: customer)
+//	  schema = "applink"                  # optional: the PostgreSQL schema of its tables (default: applink)
 //	}
 type State struct {
 	Driver    string // duckdb | postgres
@@ -20,6 +22,7 @@ type State struct {
 	DSN       string // postgres; may come from env("NAME"); empty until set
 	DSNEnv    string // the variable env() named, if any, for errors at run time
 	Key       string // postgres: the spec's key in a shared database
+	Schema    string // postgres: the schema of applink's, goose's and River's tables ("" the default, applink)
 	DeclRange hcl.Range
 }
 
@@ -28,12 +31,17 @@ var StateDrivers = []string{"duckdb", "postgres"}
 
 var stateBlock = hcl.BlockHeaderSchema{Type: "state"}
 
+// schemaName is what a state's schema may be: a PostgreSQL name that needs
+// no quoting (River's rule), short enough for River's notification topics.
+var schemaName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,39}$`)
+
 var stateSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "driver", Required: true},
 		{Name: "dsn"},
 		{Name: "path"},
 		{Name: "key"},
+		{Name: "schema"},
 	},
 }
 
@@ -68,6 +76,16 @@ func (d *decoder) decodeState(b *hcl.Block) {
 	if a := c.Attributes["key"]; a != nil {
 		st.Key = d.nonEmpty(a)
 	}
+	schema := c.Attributes["schema"]
+	if schema != nil {
+		if v, ok := d.str(schema); ok {
+			st.Schema = v
+			if !schemaName.MatchString(v) {
+				d.errorf(schema.Expr.Range(), schema.Range, "Invalid schema",
+					"The schema %q is not a plain PostgreSQL name: use letters, digits and underscores (at most 40, not starting with a digit), e.g. schema = \"applink\".", v)
+			}
+		}
+	}
 	switch st.Driver {
 	case "postgres":
 		if dsn == nil {
@@ -78,6 +96,9 @@ func (d *decoder) decodeState(b *hcl.Block) {
 			d.errorf(path.NameRange, path.Range, "Unexpected path", "path names a DuckDB state file; a postgres state has a dsn instead. Remove path.")
 		}
 	case "duckdb":
+		if schema != nil {
+			d.errorf(schema.NameRange, schema.Range, "Unexpected schema", "schema names the PostgreSQL schema of a postgres state; a duckdb state is a file. Remove schema, or set driver = \"postgres\".")
+		}
 		if dsn != nil {
 			d.errorf(dsn.NameRange, dsn.Range, "Unexpected dsn", "dsn is for a postgres state; a duckdb state is a file (path, default .applink/state.duckdb). Remove dsn, or set driver = \"postgres\".")
 		}

@@ -17,6 +17,12 @@ type Prior interface {
 	Lookup(entity, id string) (fp uint64, active bool, ok bool)
 }
 
+// MediaRecorder is a LedgerWriter that also keeps what a sink sent of each
+// call's media (RunInfo.MediaSent): Run wires the sink's reports to it.
+type MediaRecorder interface {
+	MediaSent(callID string, m MediaSent)
+}
+
 // LedgerWriter receives the ledger rows that changed in a run, with their
 // fingerprints, and makes them durable after the sink committed: state after
 // commit, so a crash in between makes the next run send the same rows again

@@ -119,6 +119,10 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 
 	fails := &failures{}
 	info := RunInfo{RunID: opts.RunID, PlanHash: plan.Hash(), Fields: plan.Fields, Fail: fails.add}
+	if mr, ok := opts.Ledger.(MediaRecorder); ok {
+		// What the sink sent of each call's media goes to its ledger row.
+		info.MediaSent = mr.MediaSent
+	}
 	if err := opts.Sink.Open(ctx, info); err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
 	}

@@ -18,7 +18,7 @@ func cmdCheck(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
-	ws := workspace.New(plan, workspace.DefaultPaths(dir, "", ""), registry())
+	ws := newWorkspace(plan, workspace.DefaultPaths(dir, "", ""))
 	results := ws.Check(ctx)
 	failed := 0
 	for _, r := range results {

@@ -23,6 +23,7 @@ import (
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 // applinkBinary makes the test binary callable as `applink` (testscript.Main
@@ -390,7 +391,7 @@ func stateOf(t *testing.T, dir string) string {
 // duckState opens a spec's DuckDB state file.
 func duckState(t *testing.T, dir string) state.Backend {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

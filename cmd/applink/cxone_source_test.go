@@ -16,6 +16,7 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 // readCSVFile reads a whole CSV file with encoding/csv (not the snapshot
@@ -127,7 +128,7 @@ func TestCXoneMatchesSource(t *testing.T) {
 	}
 
 	// What the ledger imported.
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

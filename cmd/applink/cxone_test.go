@@ -23,6 +23,7 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 // cxoneSpec writes demo data and a spec whose sink block is sink.
@@ -160,7 +161,7 @@ func TestCXoneKillResume(t *testing.T) {
 	noSecret(t, "final run", out.String(), srv)
 
 	// The ledger says which calls are imported; the server must have each once.
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,6 @@ func cmdDemo(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	fmt.Fprintf(std.out, "\n%s\n", plan.String())
-	ws := workspace.New(plan, workspace.DefaultPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""), registry())
+	ws := newWorkspace(plan, workspace.DefaultPaths(*specDir, filepath.Join(filepath.Dir(*specDir), "outbox"), ""))
 	return runPlan(ctx, ws, *quiet, "text", std)
 }

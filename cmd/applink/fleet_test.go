@@ -13,7 +13,10 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -64,7 +67,7 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	if out, err := refCmd.CombinedOutput(); err != nil {
 		t.Fatalf("reference CXone run: %v\n%s", err, out)
 	}
-	refState, err := state.Open(context.Background(), filepath.Join(refOut, ".applink", "state.duckdb"))
+	refState, err := duckstate.Open(context.Background(), filepath.Join(refOut, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestServeAndWorkersFleet(t *testing.T) {
 	t.Logf("serve B took over %s after serve A was killed mid-run", logTime(t, took).Sub(killedAt).Round(time.Millisecond))
 	b.wait(t, 120*time.Second, "B's first finished run", msgIs("run finished"))
 
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -29,7 +30,7 @@ const pgStateBlock = "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK
 // pgState opens the spec's PostgreSQL state in the schema dsn names.
 func pgState(t *testing.T, dsn string) state.Backend {
 	t.Helper()
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}

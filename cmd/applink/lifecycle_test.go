@@ -22,6 +22,7 @@ import (
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 	"github.com/applink-dev/applink/engine/workspace"
 )
@@ -253,7 +254,7 @@ func newLifecycle(t *testing.T, retentionDays int) *lifecycle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.ws = workspace.New(plan, workspace.DefaultPaths(l.dir, "", ""), registry())
+	l.ws = newWorkspace(plan, workspace.DefaultPaths(l.dir, "", ""))
 	return l
 }
 
@@ -277,7 +278,7 @@ func (l *lifecycle) runAt(at time.Time) *workspace.RunResult {
 
 func (l *lifecycle) staging() []state.StagedRun {
 	l.t.Helper()
-	st, err := state.Open(context.Background(), l.ws.Paths.State)
+	st, err := duckstate.Open(context.Background(), l.ws.Paths.State)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func cmdPlan(ctx context.Context, args []string, std stdio) int {
 	if *out == "" {
 		return exitOK
 	}
-	wms, err := workspace.Watermarks(ctx, workspace.StateConfig(plan.State, plan.Customer, workspace.DefaultPaths(dir, "", *statePath)))
+	wms, err := workspace.Watermarks(ctx, stateDrivers(), workspace.StateConfig(plan.State, plan.Customer, workspace.DefaultPaths(dir, "", *statePath)))
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return exitFindings

@@ -27,7 +27,7 @@ func cmdPreview(ctx context.Context, args []string, std stdio) int {
 	if *db == "" {
 		*db = p.Preview
 	}
-	diffPath, ledger, done, err := workspace.New(plan, p, registry()).DiffState(ctx)
+	diffPath, ledger, done, err := newWorkspace(plan, p).DiffState(ctx)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink preview: %v\n", err)
 		return exitFindings

@@ -25,7 +25,7 @@ func TestPreviousSent(t *testing.T) {
 	spec, out := filepath.Join(dir, "spec"), filepath.Join(dir, "out")
 	paths := workspace.DefaultPaths(spec, out, "")
 	plan := compileSpec(t, spec)
-	ws := workspace.New(plan, paths, registry())
+	ws := newWorkspace(plan, paths)
 
 	sc, err := ws.PreviousSent(ctx, "C1")
 	if err != nil || sc.Call != nil || !strings.Contains(sc.Missing, "no state yet") {
@@ -63,7 +63,7 @@ func TestPreviousSent(t *testing.T) {
 	hcl := filepath.Join(spec, "main.hcl")
 	orig, _ := os.ReadFile(hcl)
 	replaceIn(t, hcl, `field "number" "Total"`, `field "number" "Amount"`)
-	renamed := workspace.New(compileSpec(t, spec), paths, registry())
+	renamed := newWorkspace(compileSpec(t, spec), paths)
 	if sc := previous(t, renamed, "C1"); sc.Call == nil || value(sc, "Total") != "13.75" {
 		t.Errorf("C1 under a spec without Total: %+v", sc)
 	}

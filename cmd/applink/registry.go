@@ -11,7 +11,29 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
+	"github.com/applink-dev/applink/engine/state/pgstate"
+	"github.com/applink-dev/applink/engine/workspace"
 )
+
+// stateDrivers are the state backends this build links, explicitly as the
+// connectors are: the engine's packages link none of their own.
+func stateDrivers() state.Drivers {
+	return state.Drivers{
+		state.DriverDuckDB:   duckstate.Driver{},
+		state.DriverPostgres: pgstate.Driver{Jobs: delivery.Jobs},
+	}
+}
+
+// newWorkspace is a spec's workspace with this build's connectors and state
+// drivers.
+func newWorkspace(plan *engine.Plan, paths workspace.Paths) *workspace.Workspace {
+	ws := workspace.New(plan, paths, registry())
+	ws.Drivers = stateDrivers()
+	return ws
+}
 
 // registry names the connectors this build offers, explicitly: no connector
 // registers itself (a global registry is a known weakness of benthos's).

@@ -7,7 +7,6 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/report"
-	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 )
 
@@ -25,7 +24,7 @@ func cmdReport(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "applink report: no state at %s: run the spec first\n", cfg)
 		return exitFindings
 	}
-	st, err := state.OpenConfigReadOnly(ctx, cfg)
+	st, err := stateDrivers().OpenReadOnly(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(std.err, "applink report: %v\n", err)
 		return exitFindings

@@ -28,7 +28,7 @@ func cmdRestore(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
-	ws := workspace.New(plan, workspace.DefaultPaths(dir, *out, *statePath), registry())
+	ws := newWorkspace(plan, workspace.DefaultPaths(dir, *out, *statePath))
 	res, err := ws.Restore(ctx, *runID, splitIDs(*calls))
 	if res != nil {
 		fmt.Fprintf(std.out, "restored from run %s: %d agents, %d calls into %s\n", res.FromRun, res.Agents, res.Calls, res.Where)
@@ -96,7 +96,7 @@ func cmdPurge(ctx context.Context, args []string, std stdio) int {
 	}
 	// A data-protection request must work even when the spec no longer
 	// validates: purge needs no plan.
-	ws := workspace.New(nil, workspace.DefaultPaths(dir, "", *statePath), registry())
+	ws := newWorkspace(nil, workspace.DefaultPaths(dir, "", *statePath))
 	ws.State = workspace.SpecState(dir, *statePath)
 	res, err := ws.Purge(ctx, req)
 	if err != nil {

@@ -37,7 +37,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
-	ws := workspace.New(plan, paths, registry())
+	ws := newWorkspace(plan, paths)
 	if *dryRun {
 		return dryRunPlan(ctx, ws, *format, std)
 	}
@@ -87,7 +87,7 @@ func loadPlanFile(ctx context.Context, path, dir string, paths workspace.Paths, 
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
-	wms, err := workspace.Watermarks(ctx, workspace.StateConfig(plan.State, plan.Customer, paths))
+	wms, err := workspace.Watermarks(ctx, stateDrivers(), workspace.StateConfig(plan.State, plan.Customer, paths))
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return nil, exitFindings

@@ -75,7 +75,7 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 			failed, usage = true, true
 			continue
 		}
-		ws := workspace.New(plan, workspace.DefaultPaths(dir, "", ""), registry())
+		ws := newWorkspace(plan, workspace.DefaultPaths(dir, "", ""))
 		sp.Workspace = ws
 		sp.Info = serve.SpecInfo{Customer: plan.Customer, Tenant: plan.CXoneTenant, State: ws.State.String(), SentTo: ws.Where()}
 		lockDSN := dsn

@@ -24,6 +24,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 	"github.com/applink-dev/applink/serve"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/common/expfmt"
@@ -206,7 +207,7 @@ func resultOf(t *testing.T, dir string) string {
 // lastRunSummary reads the state's last run's summary counts: "entity/state/reason" -> rows.
 func lastRunSummary(t *testing.T, dir string) (runID string, rows map[string]int) {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func lastRunSummary(t *testing.T, dir string) (runID string, rows map[string]int
 // ledgerCounts counts the state ledger by "entity/state/reason".
 func ledgerCounts(t *testing.T, dir string) map[string]int {
 	t.Helper()
-	st, err := state.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

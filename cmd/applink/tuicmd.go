@@ -35,7 +35,7 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 	if plan == nil {
 		return code
 	}
-	ws := workspace.New(plan, workspace.DefaultPaths(dir, *out, *statePath), registry())
+	ws := newWorkspace(plan, workspace.DefaultPaths(dir, *out, *statePath))
 	dbPath := *db
 	if dbPath == "" {
 		dbPath = ws.Paths.Preview

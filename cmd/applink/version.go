@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 func cmdVersion(ctx context.Context, args []string, std stdio) int {
@@ -24,7 +24,7 @@ func cmdVersion(ctx context.Context, args []string, std stdio) int {
 		return exitUsage
 	}
 	v := buildVersion()
-	duck, err := state.DuckDBVersion(ctx)
+	duck, err := duckstate.DuckDBVersion(ctx)
 	if err != nil {
 		duck = "unknown (" + err.Error() + ")"
 	}

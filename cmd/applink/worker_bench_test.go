@@ -17,6 +17,7 @@ import (
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				b.Setenv(k, v)
 			}
 			ctx := context.Background()
-			st, err := state.OpenPostgres(ctx, dsn, "bench")
+			st, err := pgstate.Open(ctx, dsn, "bench", pgstate.Options{Jobs: delivery.Jobs})
 			if err != nil {
 				b.Fatal(err)
 			}

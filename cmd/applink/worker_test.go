@@ -21,6 +21,8 @@ import (
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -87,7 +89,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
-	refState, err := state.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 	if !strings.Contains(string(out), "queued for delivery") {
 		t.Fatalf("the run queued nothing:\n%s", out)
 	}
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 			t.Fatalf("run %s: exit %d\n%s%s", d, code, out.String(), errb.String())
 		}
 	}
-	st, err := state.OpenPostgres(context.Background(), dsn, demogen.DemoCustomer)
+	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +276,7 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 			t.Errorf("outbox %s differs from a single-process run's:\n%s", f, diffLines(want, got))
 		}
 	}
-	refState, err := state.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
+	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

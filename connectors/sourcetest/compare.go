@@ -21,7 +21,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/report"
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 // Options of a comparison.
@@ -62,7 +62,7 @@ func RunSpec(t *testing.T, dataDir string, opt demogen.Options, src engine.Sourc
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := state.Open(ctx, filepath.Join(specDir, "state.duckdb"))
+	st, err := duckstate.Open(ctx, filepath.Join(specDir, "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

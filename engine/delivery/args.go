@@ -28,8 +28,14 @@ type Args struct {
 	Agent  *AgentDoc `json:"agent,omitempty"`
 }
 
+// Jobs are the River jobs of call deliveries: their kind and queue, and
+// how many times one is tried (with River's backoff, attempt⁴ s, about 3
+// hours in all) before the row ends failed. The state stores and counts
+// them (cmd gives them to its drivers).
+var Jobs = state.Jobs{Kind: "applink_delivery", Queue: "applink_delivery", MaxAttempts: 10}
+
 // Kind implements river.JobArgs.
-func (Args) Kind() string { return state.DeliveryKind }
+func (Args) Kind() string { return Jobs.Kind }
 
 // CallDoc is engine.OutCall in JSON.
 type CallDoc struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -100,21 +101,21 @@ var testFields = []dsl.Field{{Type: dsl.TypeText, Name: "Customer"}, {Type: dsl.
 
 // queueCalls commits a run that queued n calls (c0…) to the fake sink, as
 // a workspace run with PostgreSQL state does, and returns the store.
-func queueCalls(t testing.TB, dsn, runID string, n, attempts int) *state.PGStore {
+func queueCalls(t testing.TB, dsn, runID string, n, attempts int) *pgstate.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := state.OpenPostgres(ctx, dsn, "acme")
+	st, err := pgstate.Open(ctx, dsn, "acme", pgstate.Options{Jobs: Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	st.Attempts = attempts
 	led, err := st.Begin(runID, "spec", filepath.Join(t.TempDir(), runID), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan := &engine.Plan{Fields: testFields, Sink: &dsl.Sink{Kind: "fake"}}
 	q := Enqueue(led, "acme", NewTarget(plan, ""))
+	q.Attempts = attempts
 	sink := q.Sink(engine.Discard{})
 	ledger := q.Ledger(led)
 	sink.Open(ctx, engine.RunInfo{Fields: testFields})
@@ -173,7 +174,7 @@ func startWorker(t testing.TB, cfg Config) {
 }
 
 // waitSettled waits until no row of the spec is queued and no job is open.
-func waitSettled(t testing.TB, st *state.PGStore, within time.Duration) {
+func waitSettled(t testing.TB, st *pgstate.Store, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -181,7 +182,7 @@ func waitSettled(t testing.TB, st *state.PGStore, within time.Duration) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q == (state.QueueStats{}) {
+		if !q.Open() {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -191,7 +192,7 @@ func waitSettled(t testing.TB, st *state.PGStore, within time.Duration) {
 	}
 }
 
-func ledgerOf(t testing.TB, st *state.PGStore) map[string]state.LedgerRow {
+func ledgerOf(t testing.TB, st *pgstate.Store) map[string]state.LedgerRow {
 	t.Helper()
 	out := map[string]state.LedgerRow{}
 	if err := st.Ledger(context.Background(), func(r state.LedgerRow) error { out[r.ID] = r; return nil }); err != nil {
@@ -200,7 +201,7 @@ func ledgerOf(t testing.TB, st *state.PGStore) map[string]state.LedgerRow {
 	return out
 }
 
-func jobStates(t testing.TB, st *state.PGStore) map[string]int {
+func jobStates(t testing.TB, st *pgstate.Store) map[string]int {
 	t.Helper()
 	rows, err := st.Pool().Query(context.Background(), `SELECT state, count(*) FROM river_job GROUP BY state`)
 	if err != nil {
@@ -255,7 +256,7 @@ func TestWorkersDeliverEveryCallOnce(t *testing.T) {
 }
 
 // runDelivery is what the run history says of a run's deliveries now.
-func runDelivery(t *testing.T, st *state.PGStore, runID string) engine.Delivery {
+func runDelivery(t *testing.T, st *pgstate.Store, runID string) engine.Delivery {
 	t.Helper()
 	runs, err := st.Runs(context.Background())
 	if err != nil {
@@ -311,7 +312,7 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	if js := jobStates(t, st); js["completed"] != 3 {
 		t.Errorf("jobs %v", js)
 	}
-	if q, err := st.Queue(context.Background()); err != nil || q != (state.QueueStats{}) {
+	if q, err := st.Queue(context.Background()); err != nil || q.Open() || q.Failed != 2 {
 		t.Errorf("queue after settling: %+v %v", q, err)
 	}
 	if d := runDelivery(t, st, "r1"); d != (engine.Delivery{Queued: 3, Imported: 1, Failed: 2}) {
@@ -332,7 +333,7 @@ func TestSettleIsOneTransaction(t *testing.T) {
 	if err := json.Unmarshal(raw, &job.Args); err != nil {
 		t.Fatal(err)
 	}
-	w := NewWorker(st.Pool(), engine.Registry{}, nil)
+	w := NewWorker(st.DB(), engine.Registry{}, nil)
 	if err := w.settle(context.Background(), job, &outcome{ok: true}); err == nil {
 		t.Fatal("completing a job that is not running succeeded")
 	}
@@ -350,7 +351,7 @@ func TestSweepFailsAbandonedRows(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `UPDATE river_job SET state = 'discarded', attempt = 3, finalized_at = now() WHERE args->>'call' LIKE '%"c1"%'`); err != nil {
 		t.Fatal(err)
 	}
-	n, err := Sweep(ctx, st.Pool())
+	n, err := Sweep(ctx, st.DB())
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d rows, %v", n, err)
 	}

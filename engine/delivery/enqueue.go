@@ -41,6 +41,9 @@ type Queue struct {
 	agents  map[string]*AgentDoc
 	pending *Args // the call just handed to Sink.Call, until its ledger row gives its fingerprint
 	queued  int
+	// Attempts, when set, overrides Jobs.MaxAttempts for this run's jobs
+	// (tests).
+	Attempts int
 }
 
 // Enqueue starts queued delivery for a run whose state has a queue
@@ -119,6 +122,11 @@ func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 			return err
 		}
 		l.q.led.SetTarget(b)
+		jobs := Jobs
+		if l.q.Attempts > 0 {
+			jobs.MaxAttempts = l.q.Attempts
+		}
+		l.q.led.SetJobs(jobs)
 	}
 	return l.LedgerWriter.Commit(ctx, sum)
 }

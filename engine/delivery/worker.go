@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -17,6 +16,7 @@ import (
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 )
 
 // Config configures the delivery workers of one process.
@@ -24,7 +24,10 @@ type Config struct {
 	DSN string // the PostgreSQL state (may hold a password: never printed)
 	// Pool, when set, is used instead of connecting to DSN (benchmarks
 	// count its round trips); Run does not close it.
-	Pool     *pgxpool.Pool
+	Pool *pgxpool.Pool
+	// Schema is the state's PostgreSQL schema ("": the DSN's search_path,
+	// else state.DefaultSchema); with Pool, its connections' search_path.
+	Schema   string
 	Registry engine.Registry // the sinks: a job's target names one, or the outbox
 	// Concurrency is how many deliveries this process runs at once
 	// (default 4).
@@ -72,22 +75,29 @@ func (c *Config) defaults() {
 // in flight (up to JobTimeout) and returns nil.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
-	pool := cfg.Pool
-	if pool == nil {
-		var err error
-		if pool, err = state.Connect(ctx, cfg.DSN); err != nil {
-			return err
+	var db *pgstate.DB
+	var err error
+	if cfg.Pool != nil {
+		db, err = pgstate.FromPool(cfg.Pool, pgstate.Options{Schema: cfg.Schema, Jobs: Jobs})
+	} else {
+		db, err = pgstate.Connect(ctx, cfg.DSN, pgstate.Options{Schema: cfg.Schema, Jobs: Jobs})
+		if err == nil {
+			defer db.Close()
 		}
-		defer pool.Close()
 	}
-	if err := state.MigratePostgres(ctx, pool); err != nil {
-		return fmt.Errorf("state %s: %w", state.RedactDSN(cfg.DSN), err)
+	if err != nil {
+		return err
 	}
-	w := &Worker{pool: pool, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	pool := db.Pool()
+	w := &Worker{db: db, reg: cfg.Registry, log: cfg.Log, timeout: cfg.JobTimeout}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:               map[string]river.QueueConfig{state.DeliveryQueue: {MaxWorkers: cfg.Concurrency}},
+		Schema:               db.Schema(),
+		Queues:               map[string]river.QueueConfig{Jobs.Queue: {MaxWorkers: cfg.Concurrency}},
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -116,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-ctx.Done():
 			done = true
 		case <-sweep.C:
-			if n, err := Sweep(ctx, pool); err != nil {
+			if n, err := db.Sweep(ctx); err != nil {
 				cfg.Log.Warn("sweep of discarded deliveries failed", "error", err.Error())
 			} else if n > 0 {
 				cfg.Log.Warn("deliveries discarded by the queue marked failed", "rows", n)
@@ -151,7 +161,7 @@ func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 // Worker is the River worker of delivery jobs.
 type Worker struct {
 	river.WorkerDefaults[Args]
-	pool    *pgxpool.Pool
+	db      *pgstate.DB
 	reg     engine.Registry
 	log     *slog.Logger
 	timeout time.Duration
@@ -159,13 +169,13 @@ type Worker struct {
 	outbox  sync.Map // outbox folder -> *sync.Mutex
 }
 
-// NewWorker returns the worker on a pool, for a River client of one's own
+// NewWorker returns the worker on a state, for a River client of one's own
 // (tests, benchmarks).
-func NewWorker(pool *pgxpool.Pool, reg engine.Registry, log *slog.Logger) *Worker {
+func NewWorker(db *pgstate.DB, reg engine.Registry, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{pool: pool, reg: reg, log: log}
+	return &Worker{db: db, reg: reg, log: log}
 }
 
 // Timeout implements river.Worker.
@@ -176,7 +186,8 @@ type outcome struct {
 	ok        bool
 	code      string // the failure's reason code (http_422, encode, …)
 	detail    string
-	permanent bool // no retry can help
+	permanent bool              // no retry can help
+	media     *engine.MediaSent // what the sink sent of the call's media
 }
 
 // Work implements river.Worker: deliver the call, then settle the job and
@@ -185,16 +196,14 @@ type outcome struct {
 // attempt; then, or when no retry can help, the row ends failed.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	a := &job.Args
-	var st string
-	var fp int64
-	err := w.pool.QueryRow(ctx, `SELECT state, fp FROM applink_ledger WHERE spec = $1 AND key = $2`, a.Spec, a.Key).Scan(&st, &fp)
+	pending, err := w.db.Pending(ctx, a.Spec, a.Key, a.FP)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows) || (err == nil && (st != engine.StateQueued || fp != a.FP)):
+	case err != nil:
+		return fmt.Errorf("ledger row of call %s: %w", a.Call.CallID, err)
+	case !pending:
 		// A later run queued a newer version of the call (or the row is
 		// gone): that job delivers it; this one is done.
 		return w.settle(ctx, job, nil)
-	case err != nil:
-		return fmt.Errorf("ledger row of call %s: %w", a.Call.CallID, err)
 	}
 	out := w.deliver(ctx, job)
 	if out.ok {
@@ -207,29 +216,31 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return w.settle(ctx, job, &out)
 	}
 	w.log.Info("delivery will be retried", "spec", a.Spec, "call", a.Call.CallID, "attempt", job.Attempt, "of", job.MaxAttempts, "reason", out.code, "detail", out.detail)
+	// The row shows the retry (River keeps the job); when it is due is
+	// River's default backoff, attempt⁴ seconds.
+	next := time.Now().Add(time.Duration(job.Attempt*job.Attempt*job.Attempt*job.Attempt) * time.Second)
+	if _, err := w.db.Settle(ctx, []state.Outcome{{Spec: a.Spec, Key: a.Key, FP: a.FP, State: state.StateRetrying,
+		Failure: &engine.Failure{Code: out.code, Detail: out.detail}, Attempt: job.Attempt, NextTry: next}}); err != nil {
+		w.log.Warn("ledger row of a retried delivery not updated", "spec", a.Spec, "call", a.Call.CallID, "error", err.Error())
+	}
 	return fmt.Errorf("deliver call %s: %s: %s", a.Call.CallID, out.code, out.detail)
 }
 
 // settle completes the job and, when out says so, the ledger row, in one
 // transaction. The row is touched only while it is still this delivery's.
 func (w *Worker) settle(ctx context.Context, job *river.Job[Args], out *outcome) error {
-	tx, err := w.pool.Begin(ctx)
+	tx, err := w.db.Pool().Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	a := &job.Args
 	if out != nil {
-		var err error
-		if out.ok {
-			_, err = tx.Exec(ctx, `UPDATE applink_ledger SET state = 'imported'
-				WHERE spec = $1 AND key = $2 AND state = 'queued' AND fp = $3`, a.Spec, a.Key, a.FP)
-		} else {
-			// fp 0 matches no fingerprint: the next run sends the call again.
-			_, err = tx.Exec(ctx, `UPDATE applink_ledger SET state = 'failed', reason = $4, detail = $5, fp = 0
-				WHERE spec = $1 AND key = $2 AND state = 'queued' AND fp = $3`, a.Spec, a.Key, a.FP, out.code, out.detail)
+		o := state.Outcome{Spec: a.Spec, Key: a.Key, FP: a.FP, State: engine.StateImported, Reason: a.Reason, Media: out.media}
+		if !out.ok {
+			o.State, o.Failure, o.Attempt = engine.StateFailed, &engine.Failure{Code: out.code, Detail: out.detail, Permanent: out.permanent}, job.Attempt
 		}
-		if err != nil {
+		if _, err := w.db.SettleTx(ctx, tx, []state.Outcome{o}); err != nil {
 			return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
 		}
 		killpoint.Hit(killpoint.DeliveryLedgerUpdated)
@@ -249,16 +260,15 @@ func (w *Worker) target(ctx context.Context, spec, runID string) (*Target, error
 	if t, ok := w.targets.Load(k); ok {
 		return t.(*Target), nil
 	}
-	var raw *string
-	err := w.pool.QueryRow(ctx, `SELECT target FROM applink_runs WHERE spec = $1 AND run_id = $2`, spec, runID).Scan(&raw)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	raw, err := w.db.Target(ctx, spec, runID)
+	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("run %s of spec %s records no delivery target", runID, spec)
 	}
 	t := &Target{}
-	if err := json.Unmarshal([]byte(*raw), t); err != nil {
+	if err := json.Unmarshal(raw, t); err != nil {
 		return nil, fmt.Errorf("run %s of spec %s: delivery target: %w", runID, spec, err)
 	}
 	w.targets.Store(k, t)
@@ -297,11 +307,19 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 	}
 	var mu sync.Mutex
 	var refused *engine.Failure
+	var media *engine.MediaSent
 	info := engine.RunInfo{RunID: fmt.Sprintf("%s.d%d", a.RunID, job.ID), PlanHash: t.PlanHash, Fields: fields,
 		Fail: func(entity, id string, f engine.Failure) {
 			if entity == "call" && id == a.Call.CallID {
 				mu.Lock()
 				refused = &f
+				mu.Unlock()
+			}
+		},
+		MediaSent: func(id string, m engine.MediaSent) {
+			if id == a.Call.CallID {
+				mu.Lock()
+				media = &m
 				mu.Unlock()
 			}
 		}}
@@ -335,7 +353,7 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 	if refused != nil {
 		return outcome{code: refused.Code, detail: refused.Detail, permanent: refused.Permanent}
 	}
-	return outcome{ok: true}
+	return outcome{ok: true, media: media}
 }
 
 func (w *Worker) sink(t *Target) (engine.Sink, error) {
@@ -352,19 +370,6 @@ func (w *Worker) sink(t *Target) (engine.Sink, error) {
 	return w.reg.Outbox(t.Outbox), nil
 }
 
-// Sweep marks failed the queued rows whose job River discarded or
-// cancelled without the worker settling them (a worker killed on its last
-// attempt, a job cancelled by hand), so no row stays queued for ever. It
-// returns how many rows it marked.
-func Sweep(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	tag, err := pool.Exec(ctx, `UPDATE applink_ledger l SET state = 'failed', reason = 'delivery_abandoned',
-			detail = 'the delivery job was ' || j.state || ' after ' || j.attempt || ' attempts', fp = 0
-		FROM river_job j
-		WHERE j.kind = $1 AND j.state IN ('discarded', 'cancelled')
-			AND l.spec = j.args->>'spec' AND l.key = (j.args->>'key')::bigint
-			AND l.state = 'queued' AND l.fp = (j.args->>'fp')::bigint`, state.DeliveryKind)
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
+// Sweep marks failed the open rows whose job River discarded or cancelled
+// without the worker settling them (see pgstate.DB.Sweep).
+func Sweep(ctx context.Context, db *pgstate.DB) (int64, error) { return db.Sweep(ctx) }

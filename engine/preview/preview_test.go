@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
 func TestRunStoresEveryStage(t *testing.T) {
@@ -235,7 +235,7 @@ func TestCall(t *testing.T) {
 func buildState(t testing.TB, path string, rows []stateRow) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := state.Open(ctx, path)
+	s, err := duckstate.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

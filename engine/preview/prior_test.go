@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/engine"
-	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -26,7 +26,7 @@ func TestDiffAgainstPostgresState(t *testing.T) {
 	}
 	duckPath := filepath.Join(dir, "state.duckdb")
 	buildState(t, duckPath, rows)
-	pg, err := state.OpenPostgres(ctx, dsn, "acme")
+	pg, err := pgstate.Open(ctx, dsn, "acme", pgstate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

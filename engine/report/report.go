@@ -9,12 +9,11 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
-	"github.com/applink-dev/applink/engine/workspace"
 )
 
 // State is what a report reads from a spec's state: the run history, the
-// ledger's counts and rows, and the staging index. *state.Store (DuckDB)
-// implements it; another backend implements the same methods.
+// ledger's counts and rows, and the staging index. Every state.Backend
+// implements it.
 type State interface {
 	// Runs lists the run history (runs, restores, purges), oldest first.
 	Runs(ctx context.Context) ([]state.RunRecord, error)
@@ -223,7 +222,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: workspace.DefaultRetentionDays}
+	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: state.DefaultRetentionDays}
 	if p := opts.Plan; p != nil {
 		r.Plan = planInfo(p)
 		if p.Staging.RetentionDays > 0 {

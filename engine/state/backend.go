@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,8 +12,9 @@ import (
 )
 
 // Backend is a spec's state, whatever holds it: the embedded DuckDB file
-// (Store, the default) or a PostgreSQL database shared by several specs and
-// machines (PGStore). The workspace, the CLI and the report use only this.
+// (duckstate, the default) or a PostgreSQL database shared by several specs
+// and machines (pgstate). The workspace, the CLI and the report use only
+// this; cmd wires the drivers (Drivers).
 type Backend interface {
 	// String says where the state is, for people; never a secret.
 	String() string
@@ -44,16 +44,20 @@ type Backend interface {
 	Queue(ctx context.Context) (QueueStats, error)
 }
 
-var (
-	_ Backend = (*Store)(nil)
-	_ Backend = (*PGStore)(nil)
-)
+// DefaultRetentionDays is how long the staging index keeps a run's staged
+// data unless the spec's `staging { retention_days }` says otherwise.
+const DefaultRetentionDays = 90
 
 // Drivers of a spec's `state` block.
 const (
 	DriverDuckDB   = "duckdb"
 	DriverPostgres = "postgres"
 )
+
+// DefaultSchema is the PostgreSQL schema of applink's tables, its
+// migrations' table and River's, unless the spec's state block or the
+// DSN's search_path names another.
+const DefaultSchema = "applink"
 
 // Config says which state to open.
 type Config struct {
@@ -63,6 +67,61 @@ type Config struct {
 	// Spec is the spec's key in a shared PostgreSQL database: the rows of
 	// several specs live side by side under it.
 	Spec string
+	// Schema is the PostgreSQL schema ("" the DSN's search_path if it sets
+	// one, else DefaultSchema).
+	Schema string
+	// Epoch is the fencing epoch this process holds for Spec (a takeover's,
+	// see pgstate.DB.Takeover). 0 means the epoch current when a run
+	// begins: a takeover before its commit fences the commit all the same.
+	Epoch int64
+}
+
+// Mode is how a driver opens a state.
+type Mode int
+
+const (
+	// ReadWrite creates and migrates the state as needed.
+	ReadWrite Mode = iota
+	// ReadOnly never creates, migrates or writes the state: an older or
+	// missing one is an error (ErrNotMigrated).
+	ReadOnly
+)
+
+// Driver opens one kind of state. The drivers live in packages of their
+// own (duckstate, pgstate) so that what only reads the state links no
+// database driver; cmd puts them in a Drivers value.
+type Driver interface {
+	Open(ctx context.Context, cfg Config, mode Mode) (Backend, error)
+}
+
+// Drivers are the state drivers of a build, keyed by Config.Driver ("" is
+// DriverDuckDB). A plain value built by cmd, no registration.
+type Drivers map[string]Driver
+
+// Open opens (creating and migrating as needed) the state cfg names.
+func (d Drivers) Open(ctx context.Context, cfg Config) (Backend, error) {
+	return d.open(ctx, cfg, ReadWrite)
+}
+
+// OpenReadOnly opens a state to read it (reports, the TUI): never created
+// nor migrated; a DuckDB file read-only, so a run may hold it meanwhile.
+func (d Drivers) OpenReadOnly(ctx context.Context, cfg Config) (Backend, error) {
+	return d.open(ctx, cfg, ReadOnly)
+}
+
+func (d Drivers) open(ctx context.Context, cfg Config, mode Mode) (Backend, error) {
+	name := cfg.Driver
+	if name == "" {
+		name = DriverDuckDB
+	}
+	drv := d[name]
+	if drv == nil {
+		if name != DriverDuckDB && name != DriverPostgres {
+			return nil, fmt.Errorf("state: unknown driver %q (duckdb or postgres)", cfg.Driver)
+		}
+		return nil, fmt.Errorf("state: this build has no %s state driver", name)
+	}
+	return drv.Open(ctx, cfg, mode)
 }
 
 // IsDSN reports whether a --state value names a PostgreSQL database rather
@@ -103,28 +162,9 @@ func RedactDSN(dsn string) string {
 	return out + u.Host + u.Path
 }
 
-// OpenConfig opens (creating and migrating as needed) the state cfg names.
-func OpenConfig(ctx context.Context, cfg Config) (Backend, error) {
-	switch cfg.Driver {
-	case "", DriverDuckDB:
-		s, err := Open(ctx, cfg.Path)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return s, nil
-	case DriverPostgres:
-		s, err := OpenPostgres(ctx, cfg.DSN, cfg.Spec)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("state: unknown driver %q (duckdb or postgres)", cfg.Driver)
-}
-
-// prune deletes the staged data of runs created before `before` and marks
-// them purged; both backends share it.
-func prune(ctx context.Context, b Backend, before, now time.Time) ([]string, error) {
+// Prune deletes the staged data of runs created before `before` and marks
+// them purged, through b's own PurgeRun; every backend's Prune is this.
+func Prune(ctx context.Context, b Backend, before, now time.Time) ([]string, error) {
 	runs, err := b.Staging(ctx)
 	if err != nil {
 		return nil, err
@@ -142,29 +182,11 @@ func prune(ctx context.Context, b Backend, before, now time.Time) ([]string, err
 	return pruned, nil
 }
 
-// removeStaged deletes a staged run's folder (the data; the index row is
+// RemoveStaged deletes a staged run's folder (the data; the index row is
 // the backend's).
-func removeStaged(r StagedRun) error {
+func RemoveStaged(r StagedRun) error {
 	if err := os.RemoveAll(r.Path); err != nil {
 		return fmt.Errorf("purge staged run %s: %w", r.RunID, err)
 	}
 	return nil
-}
-
-// ErrNoQueue is returned by a RunLedger asked to enqueue a delivery on a
-// backend without a delivery queue (DuckDB).
-var ErrNoQueue = errors.New("this state has no delivery queue (delivery workers need PostgreSQL state)")
-
-// OpenConfigReadOnly opens a state to read it (reports, the TUI): a DuckDB
-// file read-only, so a run may hold it at the same time; PostgreSQL as
-// OpenConfig does (reads do not lock).
-func OpenConfigReadOnly(ctx context.Context, cfg Config) (Backend, error) {
-	if cfg.Driver == "" || cfg.Driver == DriverDuckDB {
-		s, err := OpenReadOnly(ctx, cfg.Path)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return s, nil
-	}
-	return OpenConfig(ctx, cfg)
 }

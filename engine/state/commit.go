@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/keyset"
@@ -20,8 +21,8 @@ import (
 // staging area and upserts them in one transaction after the sink committed.
 // It implements engine.LedgerWriter.
 type RunLedger struct {
-	apply    func(context.Context, *ChangeSet) error // the backend's commit
-	queue    bool                                    // the backend has a delivery queue
+	apply    ApplyFunc // the backend's commit
+	queue    bool      // the backend has a delivery queue
 	idx      *Index
 	runID    string
 	specHash string
@@ -42,7 +43,20 @@ type RunLedger struct {
 	dw     *bufio.Writer
 	djobs  int
 	target []byte
+	jobs   Jobs
+	// What the sink reported sending of calls' media (MediaSent), a CSV
+	// of (key, content type, size, sha256) applied with the commit.
+	mmu   sync.Mutex
+	mpath string
+	mf    *os.File
+	mw    *csv.Writer
+	mbw   *bufio.Writer
+	mrows int
+	merr  error
 }
+
+// ApplyFunc is a backend's commit of a run's ChangeSet, in one transaction.
+type ApplyFunc func(context.Context, *ChangeSet) error
 
 // Staged describes what a run kept in the staging area.
 type Staged struct {
@@ -53,20 +67,19 @@ type Staged struct {
 // RunScratchFiles are the files a run writes beside its staged copy and
 // removes once its commit returns (a run killed right after its commit
 // leaves them: the next run removes them).
-var RunScratchFiles = []string{changesFile, deliveriesFile}
+var RunScratchFiles = []string{changesFile, mediaFile, deliveriesFile}
 
 const (
 	changesFile    = "ledger-changes.csv"
+	mediaFile      = "ledger-media.csv"
 	deliveriesFile = "deliveries.jsonl"
 )
 
-// Begin starts recording a run's ledger changes into dir (created if needed).
-// idx is the Prior the run uses, for "no longer in the source" counts.
-func (s *Store) Begin(runID, specHash, dir string, idx *Index) (*RunLedger, error) {
-	return begin(s.applyRun, false, runID, specHash, dir, idx)
-}
-
-func begin(apply func(context.Context, *ChangeSet) error, queue bool, runID, specHash, dir string, idx *Index) (*RunLedger, error) {
+// NewRunLedger starts recording a run's ledger changes into dir (created if
+// needed), for a backend's Begin: apply is its commit, queue whether it has
+// a delivery queue. idx is the Prior the run uses, for "no longer in the
+// source" counts.
+func NewRunLedger(apply ApplyFunc, queue bool, runID, specHash, dir string, idx *Index) (*RunLedger, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -113,6 +126,62 @@ func (l *RunLedger) Queues() bool { return l.queue }
 // when something was enqueued.
 func (l *RunLedger) SetTarget(target []byte) { l.target = target }
 
+// SetJobs says what the enqueued deliveries are (their job kind, queue and
+// attempts: delivery.Jobs). Required before Commit when something was
+// enqueued.
+func (l *RunLedger) SetJobs(j Jobs) { l.jobs = j }
+
+// MediaSent records what the sink sent of a call's media, for the call's
+// ledger row (engine.RunInfo.MediaSent is wired to it). Safe for
+// concurrent use; applied with the commit.
+func (l *RunLedger) MediaSent(callID string, m engine.MediaSent) {
+	l.mmu.Lock()
+	defer l.mmu.Unlock()
+	if l.merr != nil {
+		return
+	}
+	if l.mf == nil {
+		l.mpath = filepath.Join(filepath.Dir(l.path), mediaFile)
+		f, err := os.Create(l.mpath)
+		if err != nil {
+			l.merr = fmt.Errorf("state: %w", err)
+			return
+		}
+		l.mf, l.mbw = f, bufio.NewWriterSize(f, 1<<16)
+		l.mw = csv.NewWriter(l.mbw)
+		l.merr = l.mw.Write([]string{"key", "media_type", "media_size", "media_sha256"})
+	}
+	l.mrows++
+	if err := l.mw.Write([]string{strconv.FormatUint(rowKey("call", callID), 10), m.ContentType, strconv.FormatInt(m.Size, 10), m.SHA256}); err != nil {
+		l.merr = err
+	}
+}
+
+// closeMedia flushes and closes the media file, if any.
+func (l *RunLedger) closeMedia() error {
+	l.mmu.Lock()
+	defer l.mmu.Unlock()
+	if l.mf == nil {
+		return l.merr
+	}
+	l.mw.Flush()
+	err := l.merr
+	if err == nil {
+		err = l.mw.Error()
+	}
+	if err == nil {
+		err = l.mbw.Flush()
+	}
+	if cerr := l.mf.Close(); err == nil {
+		err = cerr
+	}
+	l.mf = nil
+	if err != nil {
+		return fmt.Errorf("state: media file: %w", err)
+	}
+	return nil
+}
+
 // Enqueue adds one delivery job (its River args, JSON) to the run: it is
 // inserted with the run's commit, in the same transaction.
 func (l *RunLedger) Enqueue(args []byte) error {
@@ -141,6 +210,10 @@ func (l *RunLedger) Abort() {
 		l.df.Close()
 		os.Remove(l.dpath)
 	}
+	l.closeMedia()
+	if l.mpath != "" {
+		os.Remove(l.mpath)
+	}
 }
 
 // Commit implements engine.LedgerWriter: one transaction upserts the changed
@@ -164,6 +237,12 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if err := l.closeDeliveries(); err != nil {
 		return err
 	}
+	if err := l.closeMedia(); err != nil {
+		return err
+	}
+	if l.mpath != "" {
+		defer os.Remove(l.mpath)
+	}
 	killpoint.Hit(killpoint.StateChangesWritten)
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
@@ -184,7 +263,8 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	err = l.apply(ctx, &ChangeSet{
 		Path: l.path, Rows: l.rows, Repeats: repeats, ReplaceExisting: l.idx == nil || l.idx.Len() > 0,
 		RunID: l.runID, SpecHash: l.specHash, Summary: sum, SummaryJSON: summary, Staged: l.staged,
-		Deliveries: l.dpath, DeliveryCount: l.djobs, Target: l.target,
+		Deliveries: l.dpath, DeliveryCount: l.djobs, Target: l.target, Jobs: l.jobs,
+		Media: l.mpath, MediaCount: l.mrows,
 	})
 	if l.df != nil {
 		os.Remove(l.dpath)
@@ -206,9 +286,9 @@ func (l *RunLedger) closeDeliveries() error {
 		os.Remove(l.dpath)
 		return fmt.Errorf("state: deliveries file: %w", err)
 	}
-	if l.target == nil {
+	if l.target == nil || l.jobs.Kind == "" {
 		os.Remove(l.dpath)
-		return errors.New("state: deliveries enqueued without a target")
+		return errors.New("state: deliveries enqueued without a target or a job kind")
 	}
 	return nil
 }
@@ -234,150 +314,9 @@ type ChangeSet struct {
 	Deliveries    string
 	DeliveryCount int
 	Target        []byte
-}
-
-// deleteSlice is how many changed rows one delete of applyRun replaces at
-// most (a variable for tests).
-var deleteSlice = 1 << 20
-
-// insertMemory is DuckDB's memory limit while a commit only inserts.
-const insertMemory = "32MB"
-
-// applyRun is the DuckDB backend's commit of a ChangeSet.
-func (s *Store) applyRun(ctx context.Context, c *ChangeSet) (err error) {
-	sum := c.Summary
-	if c.Rows > 0 && !c.Repeats && !c.ReplaceExisting {
-		// A plain insert (a first run) streams from the CSV: a smaller
-		// buffer pool suffices and keeps the largest commit's footprint
-		// that of the smallest (10 M rows: 210 MB peak RSS with the usual
-		// 128 MB, 152 MB with 64 MB, 123 MB with 32 MB). The
-		// deletes and dedups of the other paths keep the usual limit.
-		var limit string
-		if err := s.db.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		if _, err := s.db.ExecContext(ctx, `SET memory_limit = '`+insertMemory+`'`); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		defer func() {
-			if _, rerr := s.db.ExecContext(ctx, `SET memory_limit = `+sqlString(limit)); rerr != nil && err == nil {
-				err = fmt.Errorf("state: restore the memory limit after the commit: %w", rerr)
-			}
-		}()
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer tx.Rollback()
-	if c.Rows > 0 {
-		// Upsert without an index, in operators DuckDB can spill to disk:
-		// delete the rows the changes replace (a hash join on the 8-byte key;
-		// skipped for an empty ledger), then insert the changes straight from
-		// the CSV. Only when an id was written twice this run (a sink's late
-		// failure, or a source listing a call twice) do the changes go through
-		// a table first, to keep the last row per id.
-		// A 4 MiB read buffer instead of the default 32 MiB halves DuckDB's
-		// footprint during the commit, at no cost in time.
-		src := fmt.Sprintf(`read_csv(%s, buffer_size = 4194304, header = true, quote = '"', escape = '"',
-			columns = {'entity': 'VARCHAR', 'id': 'VARCHAR', 'state': 'VARCHAR', 'reason': 'VARCHAR', 'detail': 'VARCHAR',
-			           'fp': 'UBIGINT', 'active': 'BOOLEAN', 'run_id': 'VARCHAR', 'seq': 'BIGINT', 'key': 'UBIGINT'})`, sqlString(c.Path))
-		cols := `key, entity, id, state, coalesce(reason, '') AS reason, coalesce(detail, '') AS detail, fp, active, run_id`
-		// The delete's hash table must fit in DuckDB's memory limit: past
-		// deleteSlice changed rows their keys are copied once into a
-		// table and the delete runs in key ranges of that many rows.
-		parts := uint64(max(1, (c.Rows+deleteSlice-1)/deleteSlice))
-		keys := `(SELECT key FROM ` + src + `)`
-		var stmts []string
-		if !c.Repeats {
-			if c.ReplaceExisting && parts > 1 {
-				stmts = append(stmts, `DROP TABLE IF EXISTS ledger_change_keys`, `CREATE TEMP TABLE ledger_change_keys AS SELECT key FROM `+src)
-				keys = `ledger_change_keys`
-			}
-		} else {
-			stmts = append(stmts,
-				`DROP TABLE IF EXISTS ledger_changes`,
-				`CREATE TABLE ledger_changes AS SELECT `+cols+`, seq FROM `+src,
-				`DELETE FROM ledger_changes WHERE seq IN (
-					SELECT c.seq FROM ledger_changes c
-					JOIN (SELECT key, max(seq) AS last FROM ledger_changes GROUP BY key HAVING count(*) > 1) d USING (key)
-					WHERE c.seq < d.last)`)
-			keys = `ledger_changes`
-		}
-		if c.ReplaceExisting {
-			step := ^uint64(0) / parts
-			for p := range parts {
-				lo, hi := p*step, p*step+step-1
-				if p == parts-1 {
-					hi = ^uint64(0)
-				}
-				stmts = append(stmts, fmt.Sprintf(`DELETE FROM ledger WHERE key IN (SELECT key FROM %s WHERE key BETWEEN %d AND %d)`, keys, lo, hi))
-			}
-		}
-		if !c.Repeats {
-			stmts = append(stmts, `INSERT INTO ledger SELECT `+cols+` FROM `+src)
-			if keys == `ledger_change_keys` {
-				stmts = append(stmts, `DROP TABLE ledger_change_keys`)
-			}
-		} else {
-			stmts = append(stmts, `INSERT INTO ledger SELECT * EXCLUDE (seq) FROM ledger_changes`, `DROP TABLE ledger_changes`)
-		}
-		for _, q := range stmts {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("state: upsert ledger: %w", err)
-			}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs VALUES (?, 'run', ?, ?, ?, ?, ?)`,
-		c.RunID, sum.PlanHash, c.SpecHash, sum.Started, sum.Started.Add(sum.Elapsed), string(c.SummaryJSON)); err != nil {
-		return fmt.Errorf("state: record run: %w", err)
-	}
-	for src, wm := range sum.Watermarks {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)`, src, wm.StartTime, wm.CallID, c.RunID); err != nil {
-			return fmt.Errorf("state: watermark: %w", err)
-		}
-	}
-	if c.Staged != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, NULL)`,
-			c.RunID, c.Staged.Path, sum.Started, c.Staged.Calls, c.Staged.Agents); err != nil {
-			return fmt.Errorf("state: staging index: %w", err)
-		}
-	}
-	killpoint.Hit(killpoint.StateHistoryWritten)
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("state: commit: %w", err)
-	}
-	killpoint.Hit(killpoint.StateCommitted)
-	return nil
-}
-
-func sqlString(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
-}
-
-// Watermarks returns the last committed call per source.
-func (s *Store) Watermarks(ctx context.Context) (map[string]engine.Watermark, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, start_time, call_id FROM watermarks`)
-	if err != nil {
-		return nil, fmt.Errorf("state: watermarks: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]engine.Watermark{}
-	for rows.Next() {
-		var src string
-		var wm engine.Watermark
-		if err := rows.Scan(&src, &wm.StartTime, &wm.CallID); err != nil {
-			return nil, err
-		}
-		wm.StartTime = wm.StartTime.UTC()
-		out[src] = wm
-	}
-	return out, rows.Err()
+	Jobs          Jobs
+	// Media is a CSV (key, media_type, media_size, media_sha256) of what
+	// the sink sent of calls' media, for their ledger rows; "" when none.
+	Media      string
+	MediaCount int
 }

@@ -1,24 +1,24 @@
-// Package state owns a spec's state behind one interface, Backend: the
-// ledger (every source agent and call with its last state, reason,
-// fingerprint and the run that set it, keyed by an 8-byte RowKey), per-source
-// watermarks, the run history and the staging index.
+// Package state owns a spec's state as a driver interface, the way river
+// splits riverdriver from riverpgxv5: this package holds Backend, Driver
+// and Drivers, Config and the types (ledger rows and counts, the run
+// history, the staging index, the delivery queue's stats, fencing holders,
+// delivery outcomes), the run's change set (RunLedger: what a run changed,
+// written to a CSV file and applied by the backend as one ChangeSet in one
+// transaction after the sink committed) and the prior Index every backend
+// builds through IndexBuilder. It links no database driver: packages that
+// only read the state (engine/report) stay free of pgx, River, goose and
+// DuckDB, and cmd wires the drivers.
 //
-// Two backends implement it. Store is the embedded default, a DuckDB file
-// (SPECDIR/.applink/state.duckdb); its schema is versioned in code, an older
-// file upgraded, a newer one refused. PGStore is a PostgreSQL database that
-// several specs (keyed by the spec's key), `serve` processes and delivery
-// workers share; its schema is versioned with goose (migrations/postgres),
-// River's tables beside it with River's migrator. A spec picks it with a
-// `state { driver = "postgres" dsn = env("APPLINK_STATE_DSN") }` block.
+// The drivers:
+//   - duckstate: the embedded default, a DuckDB file per spec
+//     (SPECDIR/.applink/state.duckdb); the file lock fences it.
+//   - pgstate: a PostgreSQL database shared by specs (keyed by the spec's
+//     key), `serve` processes and delivery workers, in a schema of its own
+//     (applink by default), River's tables beside applink's; runs enqueue
+//     their deliveries in their commit, workers settle them in batches, and
+//     each takeover of a spec advances an epoch that fences stale commits.
 //
-// Both implement the engine's Prior (the committed ledger, built only through
-// IndexBuilder) and LedgerWriter (RunLedger: what a run changed, written to a
-// CSV file and applied as one ChangeSet in one transaction after the sink
-// committed). With PostgreSQL a run may also Enqueue delivery jobs, inserted
-// as River jobs in that same transaction (see engine/delivery); Queue and
-// PGStore.QueueBySpec count what waits for the workers, for `report` and
-// `/metrics`.
-//
-// OpenReadOnly and the queries of queries.go are what reports and the TUI
-// read (engine/report declares the interface).
+// Both migrate from one source (engine/state/migrations: goose SQL written
+// once, rendered per dialect); a read-only open never migrates. The
+// backend-independent tests are statetest's suite.
 package state

@@ -23,8 +23,8 @@ type RunRecord struct {
 	Event    *engine.EventRecord // Kind restore or purge
 }
 
-// decodeHistory fills a history line's record or event from its stored JSON.
-func decodeHistory(r *RunRecord, stored []byte) error {
+// DecodeHistory fills a history line's record or event from its stored JSON.
+func DecodeHistory(r *RunRecord, stored []byte) error {
 	var err error
 	if r.Kind == "run" {
 		r.Record, err = engine.DecodeRunRecord(stored, r.Started)
@@ -37,8 +37,8 @@ func decodeHistory(r *RunRecord, stored []byte) error {
 	return nil
 }
 
-// encodeEvent is an event's stored JSON.
-func encodeEvent(ev *engine.EventRecord) (string, error) {
+// EncodeEvent is an event's stored JSON.
+func EncodeEvent(ev *engine.EventRecord) (string, error) {
 	if ev == nil {
 		ev = &engine.EventRecord{}
 	}

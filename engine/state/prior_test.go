@@ -2,15 +2,11 @@ package state
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/keyset"
 )
 
@@ -113,65 +109,5 @@ func TestIndexBuildAndLookup(t *testing.T) {
 				t.Errorf("unseen %d agents %d calls, want %d and %d", a, c, wantAgents, wantCalls)
 			}
 		})
-	}
-}
-
-// The DuckDB backend reads its ledger in key slices into a spilled index:
-// every committed row comes back with its fingerprint and active flag.
-func TestPriorLoadsEveryRow(t *testing.T) {
-	smallTunables(t, 500, 64)
-	slice := loadSlice
-	loadSlice = 97
-	t.Cleanup(func() { loadSlice = slice })
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, err := s.Begin("r1", "spec", filepath.Join(dir, "staging"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := priorRows(3000, 5)
-	rows[1].fp = 1<<64 - 2 // the largest fingerprint, past int64
-	for _, r := range rows {
-		if err := l.Row(engine.LedgerRow{Entity: r.entity, ID: r.id, State: "imported"}, r.fp, r.active); err != nil {
-			t.Fatal(err)
-		}
-	}
-	limit := func() string {
-		var l string
-		if err := s.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&l); err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	before := limit()
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if after := limit(); after != before {
-		t.Errorf("DuckDB memory limit %s after an inserting commit, %s before", after, before)
-	}
-	x, err := s.Prior(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	if after := limit(); after != before {
-		t.Errorf("DuckDB memory limit %s after the prior load, %s before", after, before)
-	}
-	if x.Len() != len(rows) || !x.set.Spilled() {
-		t.Fatalf("%d rows, spilled %v", x.Len(), x.set.Spilled())
-	}
-	for _, r := range rows {
-		if fp, active, ok := x.Lookup(r.entity, r.id); !ok || fp != r.fp || active != r.active {
-			t.Fatalf("%s %s: %x %v %v, want %x %v", r.entity, r.id, fp, active, ok, r.fp, r.active)
-		}
-	}
-	if a, c := x.Unseen(); a+c != 0 {
-		t.Errorf("unseen %d agents %d calls after looking everything up", a, c)
 	}
 }

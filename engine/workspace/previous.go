@@ -48,7 +48,7 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 	if w.Registry.Staging == nil {
 		return nil, errors.New("no staging connector in this build")
 	}
-	st, err := state.OpenConfigReadOnly(ctx, w.State)
+	st, err := w.Drivers.OpenReadOnly(ctx, w.State)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 
 // DefaultRetentionDays is how long staged runs are kept unless the spec's
 // `staging { retention_days }` says otherwise.
-const DefaultRetentionDays = 90
+const DefaultRetentionDays = state.DefaultRetentionDays
 
 // Paths are where a spec's working files live.
 type Paths struct {
@@ -51,6 +51,9 @@ type Workspace struct {
 	// State is the state to open: the spec's state block, a --state DSN,
 	// or the DuckDB file Paths.State.
 	State state.Config
+	// Drivers open the state (cmd wires duckstate and pgstate, so that
+	// this package links no database driver of its own).
+	Drivers state.Drivers
 	// SinkOpened, when set, is called with the sink a run sends to as soon
 	// as it is opened (serve reads a sink's counters from it during the run).
 	SinkOpened func(engine.Sink)
@@ -76,13 +79,17 @@ func StateConfig(st *dsl.State, customer string, paths Paths) state.Config {
 		key = st.Key
 	}
 	if state.IsDSN(paths.State) {
-		return state.Config{Driver: state.DriverPostgres, DSN: paths.State, Spec: key}
+		cfg := state.Config{Driver: state.DriverPostgres, DSN: paths.State, Spec: key}
+		if st != nil {
+			cfg.Schema = st.Schema
+		}
+		return cfg
 	}
 	explicit := paths.State != filepath.Join(filepath.Dir(paths.Staging), "state.duckdb")
 	switch {
 	case explicit || st == nil:
 	case st.Driver == state.DriverPostgres:
-		return state.Config{Driver: state.DriverPostgres, DSN: st.DSN, Spec: key}
+		return state.Config{Driver: state.DriverPostgres, DSN: st.DSN, Spec: key, Schema: st.Schema}
 	case st.Path != "":
 		return state.Config{Path: st.Path}
 	}
@@ -121,7 +128,7 @@ func (w *Workspace) OpenState(ctx context.Context) (state.Backend, error) {
 	if w.State.Driver == state.DriverPostgres && w.State.DSN == "" {
 		return nil, errors.New("the spec's state block has an empty dsn: set the environment variable its env() names (e.g. APPLINK_STATE_DSN)")
 	}
-	return state.OpenConfig(ctx, w.State)
+	return w.Drivers.Open(ctx, w.State)
 }
 
 func (w *Workspace) now() time.Time {
@@ -421,11 +428,11 @@ func removeUncommitted(ctx context.Context, st state.Backend, dir string) error 
 
 // Watermarks reads the state's watermarks (the last call read per source),
 // without creating a state where there is none (no run yet: none).
-func Watermarks(ctx context.Context, cfg state.Config) (map[string]engine.Watermark, error) {
+func Watermarks(ctx context.Context, drivers state.Drivers, cfg state.Config) (map[string]engine.Watermark, error) {
 	if !cfg.Exists() {
 		return map[string]engine.Watermark{}, nil
 	}
-	st, err := state.OpenConfig(ctx, cfg)
+	st, err := drivers.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

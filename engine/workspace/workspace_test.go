@@ -15,6 +15,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/duckstate"
 	"github.com/applink-dev/applink/engine/workspace"
 )
 
@@ -60,6 +61,7 @@ func newWorkspace(t *testing.T, extra string) (ws *workspace.Workspace, grow fun
 		t.Fatal(err)
 	}
 	ws = workspace.New(plan, workspace.DefaultPaths(dir, "", ""), registry())
+	ws.Drivers = state.Drivers{state.DriverDuckDB: duckstate.Driver{}}
 	grow = func(calls int) {
 		opt.Calls = calls
 		if _, err := demogen.Generate(data, opt); err != nil {

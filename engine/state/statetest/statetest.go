@@ -1,5 +1,7 @@
-// Package statetest gives tests a fresh PostgreSQL state: a schema of its
-// own in the database APPLINK_TEST_PG_DSN names, dropped when the test ends.
+// Package statetest gives tests a fresh PostgreSQL state (a schema of its
+// own in the database APPLINK_TEST_PG_DSN names, dropped when the test
+// ends) and the suite every state.Backend passes (suite.go), run by the
+// drivers' tests.
 package statetest
 
 import (
@@ -76,4 +78,24 @@ func DSN(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Schema returns the test database's DSN (no search_path) and the name of
+// a fresh schema that does not exist yet, dropped when the test ends; the
+// test is skipped when EnvDSN is unset.
+func Schema(t testing.TB) (dsn, schema string) {
+	t.Helper()
+	base := BaseDSN(t)
+	var b [6]byte
+	rand.Read(b[:])
+	schema = "applink_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+	})
+	return base, schema
 }

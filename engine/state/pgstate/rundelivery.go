@@ -1,10 +1,12 @@
-package state
+package pgstate
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/applink-dev/applink/engine/state"
 )
 
 // fillDelivery says where the calls each run queued are now (engine.Delivery),
@@ -12,8 +14,8 @@ import (
 // call's final state under the run that queued it (the worker keeps its
 // run_id), River's open jobs the ones in flight or waiting to retry. Two
 // queries for the whole history, only when some run queued.
-func (s *PGStore) fillDelivery(ctx context.Context, runs []RunRecord) error {
-	byRun := map[string]*RunRecord{}
+func (s *Store) fillDelivery(ctx context.Context, runs []state.RunRecord) error {
+	byRun := map[string]*state.RunRecord{}
 	var ids []string
 	for i := range runs {
 		if r := &runs[i]; r.Record != nil && r.Record.Delivery.Queued > 0 {
@@ -27,7 +29,7 @@ func (s *PGStore) fillDelivery(ctx context.Context, runs []RunRecord) error {
 	var runID, st string
 	var n int
 	rows, err := s.pool.Query(ctx, `SELECT run_id, state, count(*) FROM applink_ledger
-		WHERE spec = $1 AND entity = 'call' AND run_id = ANY($2) AND state IN ('imported', 'failed', 'delivering', 'retrying')
+		WHERE spec = $1 AND entity = 'call' AND run_id = ANY($2) AND state IN ('imported', 'failed', 'retrying')
 		GROUP BY run_id, state`, s.spec, ids)
 	if err != nil {
 		return fmt.Errorf("state: delivery of the queued runs: %w", err)
@@ -42,8 +44,6 @@ func (s *PGStore) fillDelivery(ctx context.Context, runs []RunRecord) error {
 			// The run's own failed calls (bad rows, unreadable media) carry
 			// its id too; the rest a worker failed.
 			d.Failed = max(0, n-rec.Calls.Count("failed"))
-		case "delivering":
-			d.Delivering = n
 		case "retrying":
 			d.Retrying = n
 		}
@@ -54,13 +54,14 @@ func (s *PGStore) fillDelivery(ctx context.Context, runs []RunRecord) error {
 	var running, retryable int
 	rows, err = s.pool.Query(ctx, `SELECT args->>'run_id', count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'retryable')
 		FROM river_job WHERE kind = $1 AND args->>'spec' = $2 AND args->>'run_id' = ANY($3) AND state IN ('running', 'retryable')
-		GROUP BY 1`, DeliveryKind, s.spec, ids)
+		GROUP BY 1`, s.db.jobs.Kind, s.spec, ids)
 	if err != nil {
 		return fmt.Errorf("state: delivery jobs of the queued runs: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&runID, &running, &retryable}, func() error {
-		// Until the ledger has states of its own for them, River's jobs
-		// say which calls are in flight or waiting to retry.
+		// A delivery in flight is River's running job (the ledger does not
+		// write it); a retry is in both, the ledger's row written when the
+		// attempt failed.
 		d := &byRun[runID].Record.Delivery
 		d.Delivering, d.Retrying = max(d.Delivering, running), max(d.Retrying, retryable)
 		return nil

@@ -1,4 +1,4 @@
-package state
+package duckstate
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/migrations"
 )
 
 // The read queries of reports and of the TUI's compare view. Another state
@@ -32,27 +35,20 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		return nil, stateErr(path, err)
 	}
 	switch {
-	case v > SchemaVersion:
+	case v > int(migrations.Latest()):
 		db.Close()
-		return nil, fmt.Errorf("state %s: %w (schema version %d; this build knows up to %d): upgrade applink", path, ErrNewerSchema, v, SchemaVersion)
-	case v < SchemaVersion:
+		return nil, fmt.Errorf("state %s: %w (schema version %d; this build knows up to %d): upgrade applink", path, state.ErrNewerSchema, v, migrations.Latest())
+	case v < int(migrations.Latest()):
 		db.Close()
-		return nil, fmt.Errorf("state %s: schema version %d is older than this build's %d: a run upgrades it", path, v, SchemaVersion)
+		return nil, fmt.Errorf("state %s: %w: schema version %d is older than this build's %d", path, state.ErrNotMigrated, v, migrations.Latest())
 	}
 	return s, nil
-}
-
-// LedgerCount is how many ledger rows of one entity are in one state and
-// reason.
-type LedgerCount struct {
-	Entity, State, Reason string
-	N                     int
 }
 
 // LedgerCounts counts the ledger by entity, state and reason (agents first,
 // then by state, then most rows first). With a runID, only the rows that run
 // set and no later run changed.
-func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]LedgerCount, error) {
+func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]state.LedgerCount, error) {
 	q := `SELECT entity, state, reason, count(*) AS n FROM ledger`
 	var args []any
 	if runID != "" {
@@ -60,15 +56,15 @@ func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]LedgerCount, 
 		args = append(args, runID)
 	}
 	q += ` GROUP BY entity, state, reason
-		ORDER BY entity, CASE state WHEN 'imported' THEN 0 WHEN 'excluded' THEN 1 ELSE 2 END, n DESC, reason`
+		ORDER BY entity, CASE state WHEN 'imported' THEN 0 WHEN 'queued' THEN 1 WHEN 'excluded' THEN 2 ELSE 3 END, n DESC, reason, state`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: ledger counts: %w", err)
 	}
 	defer rows.Close()
-	var out []LedgerCount
+	var out []state.LedgerCount
 	for rows.Next() {
-		var c LedgerCount
+		var c state.LedgerCount
 		if err := rows.Scan(&c.Entity, &c.State, &c.Reason, &c.N); err != nil {
 			return nil, fmt.Errorf("state: ledger counts: %w", err)
 		}
@@ -77,22 +73,15 @@ func (s *Store) LedgerCounts(ctx context.Context, runID string) ([]LedgerCount, 
 	return out, rows.Err()
 }
 
-// LedgerQuery selects ledger rows; empty fields do not filter.
-type LedgerQuery struct {
-	Entity, ID, State, Reason string
-	RunID                     string // the run that last set the row
-	Limit                     int    // rows to return; 0 only counts
-}
-
 // LedgerRows returns the first q.Limit rows matching q in (entity, id) order,
 // and how many match in all.
-func (s *Store) LedgerRows(ctx context.Context, q LedgerQuery) ([]LedgerRow, int, error) {
+func (s *Store) LedgerRows(ctx context.Context, q state.LedgerQuery) ([]state.LedgerRow, int, error) {
 	var conds []string
 	var args []any
 	if q.ID != "" && q.Entity != "" {
 		// The 8-byte key finds one row without comparing strings. A literal:
 		// database/sql refuses a uint64 argument with the high bit set.
-		conds = append(conds, "key = "+strconv.FormatUint(rowKey(q.Entity, q.ID), 10)+"::UBIGINT")
+		conds = append(conds, "key = "+strconv.FormatUint(state.RowKey(q.Entity, q.ID), 10)+"::UBIGINT")
 	}
 	for _, f := range []struct{ col, val string }{
 		{"entity", q.Entity}, {"id", q.ID}, {"state", q.State}, {"reason", q.Reason}, {"run_id", q.RunID},
@@ -113,16 +102,16 @@ func (s *Store) LedgerRows(ctx context.Context, q LedgerQuery) ([]LedgerRow, int
 	if q.Limit <= 0 || total == 0 {
 		return nil, total, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT entity, id, state, reason, detail, active, run_id FROM ledger`+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT `+ledgerColumns+` FROM ledger`+where+
 		` ORDER BY entity, id LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("state: ledger rows: %w", err)
 	}
 	defer rows.Close()
-	var out []LedgerRow
+	var out []state.LedgerRow
 	for rows.Next() {
-		var r LedgerRow
-		if err := rows.Scan(&r.Entity, &r.ID, &r.State, &r.Reason, &r.Detail, &r.Active, &r.RunID); err != nil {
+		var r state.LedgerRow
+		if err := scanRow(rows, &r); err != nil {
 			return nil, 0, fmt.Errorf("state: ledger rows: %w", err)
 		}
 		out = append(out, r)

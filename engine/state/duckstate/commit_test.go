@@ -1,0 +1,80 @@
+package duckstate
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/statetest"
+)
+
+// Past deleteSlice changed rows a commit deletes in key ranges: one row
+// per id all the same.
+func TestUpsertDeletesInKeyRanges(t *testing.T) {
+	statetest.SmallIndexes(t, 1, 1)
+	d := deleteSlice
+	deleteSlice = 1
+	t.Cleanup(func() { deleteSlice = d })
+	dir := t.TempDir()
+	s, err := Open(context.Background(), filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	statetest.UpsertKeepsOneRowPerID(t, s, dir)
+}
+
+// A state file of the hand-written migrations before goose (a
+// schema_version table at 1) is adopted by goose and upgraded, its rows kept.
+func TestLegacyFileMigrates(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.duckdb")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to what version 1 wrote: its tables and its version table.
+	for _, q := range []string{
+		`DROP TABLE goose_db_version`, `DROP TABLE specs`,
+		`ALTER TABLE ledger DROP COLUMN attempt`, `ALTER TABLE ledger DROP COLUMN next_try`, `ALTER TABLE ledger DROP COLUMN media_type`,
+		`ALTER TABLE ledger DROP COLUMN media_size`, `ALTER TABLE ledger DROP COLUMN media_sha256`, `ALTER TABLE runs DROP COLUMN target`,
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`, `INSERT INTO schema_version VALUES (1)`,
+		`INSERT INTO ledger VALUES (5, 'call', 'c1', 'imported', '', '', 2, false, 'r0')`,
+	} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	if _, err := OpenReadOnly(ctx, path); err == nil {
+		t.Fatal("a read-only open of a version 1 file succeeded")
+	}
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.Version(ctx); err != nil || v != 2 {
+		t.Fatalf("version %d %v", v, err)
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM ledger WHERE attempt IS NULL AND id = 'c1'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the legacy row: %d %v", n, err)
+	}
+}
+
+// The DuckDB state has no delivery queue: a run cannot enqueue.
+func TestNoQueue(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, _ := s.Begin("r0", "spec", filepath.Join(dir, "r0"), nil)
+	if l.Queues() || !errors.Is(l.Enqueue([]byte(`{}`)), state.ErrNoQueue) {
+		t.Error("the DuckDB state accepts deliveries")
+	}
+	l.Abort()
+}

@@ -113,7 +113,7 @@ func (s *Store) applyRun(ctx context.Context, c *state.ChangeSet) (err error) {
 	}
 	if c.MediaCount > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE ledger SET media_type = m.media_type, media_size = m.media_size, media_sha256 = m.media_sha256
-			FROM read_csv(`+sqlString(c.Media)+`, header = true, quote = '"', escape = '"',
+			FROM read_csv(`+sqlString(c.Media)+`, buffer_size = 4194304, header = true, quote = '"', escape = '"',
 				columns = {'key': 'UBIGINT', 'media_type': 'VARCHAR', 'media_size': 'BIGINT', 'media_sha256': 'VARCHAR'}) m
 			WHERE ledger.key = m.key`); err != nil {
 			return fmt.Errorf("state: media sent: %w", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/summarytext"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -40,6 +41,7 @@ func DiagnosticLines(specDir string, diags hcl.Diagnostics) []byte {
 // depends on time or on the machine.
 func SummaryText(s *engine.Summary) string {
 	var b strings.Builder
+	summarytext.WriteFindings(&b, s.Findings)
 	for _, part := range []struct {
 		name string
 		t    *engine.Tally

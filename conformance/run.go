@@ -74,10 +74,9 @@ func Run(ctx context.Context, c *Case) *Result {
 		return res
 	}
 	specDir := filepath.Join(tmp, "spec")
-	reg := engine.Registry{
-		Sources:    map[string]engine.SourceFactory{"snapshot": snapshot.Open},
-		Validators: map[string]engine.SourceValidator{"snapshot": snapshot.Validate},
-	}
+	// Cases run on snapshot data; their specs are checked by the language
+	// alone (dsl.Load), so a case may name any driver in a diagnostic case.
+	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
 	spec, diags := dsl.Load(specDir)
 	diags = engine.CheckSources(spec, diags, reg) // as validate does
 	want := c.expectations()
@@ -91,7 +90,7 @@ func Run(ctx context.Context, c *Case) *Result {
 		res.Err = err
 		return res
 	}
-	res.Got, res.Err = runPlan(ctx, plan, engine.Options{Registry: reg}, tmp, want)
+	res.Got, _, res.Err = runPlan(ctx, plan, engine.Options{Registry: reg}, tmp, want)
 	if res.Err != nil {
 		return res
 	}
@@ -136,8 +135,22 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 		srcs = append(srcs, snapshot.New(dir))
 	}
 	want := c.expectations()
-	res.Got, res.Err = runPlan(ctx, plan, engine.Options{Sources: srcs}, tmp, want)
+	var sum *engine.Summary
+	res.Got, sum, res.Err = runPlan(ctx, plan, engine.Options{Sources: srcs}, tmp, want)
 	if res.Err != nil {
+		return res
+	}
+	// A spec's fixture is its data in miniature: a bd name its business
+	// data lacks while carrying a name one slip away is a typo. (A fixture
+	// may leave other fields out: it tests what it is about.)
+	var unknown []string
+	for _, f := range sum.Findings {
+		if f.Kind == engine.FindingUnknownBD && f.Suggest != "" {
+			unknown = append(unknown, f.Text)
+		}
+	}
+	if len(unknown) > 0 {
+		res.Err = fmt.Errorf("the spec does not match the fixture's data:\n  %s", strings.Join(unknown, "\n  "))
 		return res
 	}
 	return res.judge(want)
@@ -145,7 +158,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 
 // runPlan runs plan into an outbox under tmp and returns the expectation
 // sections it yields.
-func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, error) {
+func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, *engine.Summary, error) {
 	out := filepath.Join(tmp, "outbox")
 	opts.Sink = outbox.New(out)
 	opts.RunID = runID
@@ -156,7 +169,7 @@ func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp st
 	opts.BatchSize = caseBatchSize
 	sum, err := engine.Run(ctx, plan, opts)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, nil, fmt.Errorf("run: %w", err)
 	}
 	got := map[string][]byte{}
 	for _, f := range outboxFiles {
@@ -167,7 +180,7 @@ func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp st
 		}
 		b, err := os.ReadFile(filepath.Join(out, f.out))
 		if err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
+			return nil, nil, fmt.Errorf("outbox: %w", err)
 		}
 		if len(plan.Sources) > 1 {
 			b = sortCallRows(f.out, b)
@@ -182,7 +195,7 @@ func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp st
 		// Run-time expression errors name the spec file: as a case sees it.
 		got[ExpectSummary] = []byte(strings.ReplaceAll(SummaryText(sum), plan.SpecDir+string(filepath.Separator), ""))
 	}
-	return got, nil
+	return got, sum, nil
 }
 
 // sortCallRows puts the call rows of an outbox file in call_id order: with

@@ -89,7 +89,7 @@ func runOwnData(t *testing.T, spec *dsl.Spec) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	reg := engine.Registry{Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open}}
+	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
 	sum, err := engine.Run(context.Background(), plan, engine.Options{Registry: reg, Sink: outbox.New(out), RunID: runID, Now: clock})
 	if err != nil {
 		t.Fatal(err)

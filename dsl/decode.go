@@ -30,6 +30,9 @@ type decoder struct {
 	fldDecl []*hcl.Block          // per Spec.Fields entry
 	times   struct{ installed, backfill *hcl.Attribute }
 	bfDays  *hcl.Attribute
+
+	conns      Connectors       // the build's connectors; nil: the language alone
+	connBlocks []connectorBlock // decoded blocks, for their connectors' Validate
 }
 
 // sourceDecl remembers where a source's system_id was written.
@@ -123,7 +126,7 @@ func (d *decoder) decodeSpec(b *hcl.Block) {
 }
 
 func (d *decoder) decodeSource(b *hcl.Block) {
-	c, diags := b.Body.Content(sourceSchema)
+	c, diags := b.Body.Content(d.blockSchema(BlockSource, sourceSchema))
 	d.diags = append(d.diags, diags...)
 	if kind := b.Labels[0]; kind != "engage" {
 		d.errorf(b.LabelRanges[0], b.DefRange, "Unknown source type",
@@ -140,9 +143,9 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	if driverAttr != nil {
 		if v, ok := d.str(driverAttr); ok {
 			src.Driver = v
-			if !contains(Drivers, v) {
+			if drivers := d.names(BlockSource, Drivers); !contains(drivers, v) {
 				d.errorf(driverAttr.Expr.Range(), driverAttr.Range, "Unknown driver",
-					"The driver %q is not known; use one of %s.%s", v, quoteList(Drivers), didYouMean(v, Drivers))
+					"The driver %q is not known; use one of %s.%s", v, quoteList(drivers), didYouMean(v, drivers))
 			}
 		}
 	}
@@ -223,6 +226,8 @@ func (d *decoder) decodeSource(b *hcl.Block) {
 	}
 	d.spec.Sources = append(d.spec.Sources, src)
 	d.srcDecl = append(d.srcDecl, sourceDecl{block: b, systemID: sysAttr})
+	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockSource, name: src.Driver,
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, Body: b.Body}, source: len(d.spec.Sources) - 1})
 }
 
 func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
@@ -238,7 +243,7 @@ func (d *decoder) decodeFilter(b *hcl.Block, env any, want exprKind) *Filter {
 	}
 	root := ce.prog.Node()
 	f := &Filter{Block: b.Type, Source: ce.text, Program: ce.prog, Range: ce.rng, pos: ce.pos,
-		ReadsBD: readsIdent(root, "bd")}
+		ReadsBD: readsIdent(root, "bd"), BDNames: bdNames(root)}
 	if b.Type == "tenant" {
 		f.TenantID = tenantEquals(root)
 	}
@@ -280,7 +285,7 @@ func (d *decoder) decodeField(b *hcl.Block) {
 			if ce, ok := d.compile(a, CallEnv{}, want, f.Type+" field value"); ok {
 				f.Value, f.Program, f.Range, f.pos = ce.text, ce.prog, ce.rng, ce.pos
 				root := ce.prog.Node()
-				f.ReadsBD, f.Direct = readsIdent(root, "bd"), directShape(root, f.Type)
+				f.ReadsBD, f.Direct, f.BDNames = readsIdent(root, "bd"), directShape(root, f.Type), bdNames(root)
 			}
 		} else if v, ok := d.str(a); ok {
 			f.Value = v
@@ -302,11 +307,11 @@ func (d *decoder) decodeStaging(b *hcl.Block) {
 }
 
 func (d *decoder) decodeSink(b *hcl.Block) {
-	c, diags := b.Body.Content(sinkSchema)
+	c, diags := b.Body.Content(d.blockSchema(BlockSink, sinkSchema))
 	d.diags = append(d.diags, diags...)
-	if kind := b.Labels[0]; kind != "cxone" {
+	if kinds := d.names(BlockSink, sinkKinds); !contains(kinds, b.Labels[0]) {
 		d.errorf(b.LabelRanges[0], b.DefRange, "Unknown sink",
-			"The sink %q is not supported; a spec's sink block configures \"cxone\" (the outbox is chosen on the command line).%s", kind, didYouMean(kind, sinkKinds))
+			"The sink %q is not supported; a spec's sink block configures %s (the outbox is chosen on the command line).%s", b.Labels[0], quoteList(kinds), didYouMean(b.Labels[0], kinds))
 	}
 	s := &Sink{Kind: b.Labels[0], DeclRange: b.DefRange}
 	s.APIURL = d.url(c.Attributes["api_url"])
@@ -333,7 +338,16 @@ func (d *decoder) decodeSink(b *hcl.Block) {
 	if a := c.Attributes["media_path"]; a != nil {
 		s.MediaPath, _ = d.str(a)
 	}
+	if d.conns != nil {
+		typed := map[string]bool{}
+		for _, a := range sinkSchema.Attributes {
+			typed[a.Name] = true
+		}
+		s.Settings = d.settings(s.Kind, c.Attributes, typed)
+	}
 	d.spec.Sink = s
+	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockSink, name: s.Kind,
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, Sink: s, Body: b.Body}})
 }
 
 // rate reads an optional requests-per-second attribute (> 0); 0 when absent.
@@ -388,6 +402,11 @@ func (d *decoder) str(a *hcl.Attribute) (string, bool) {
 func (d *decoder) nonEmpty(a *hcl.Attribute) string {
 	v, ok := d.str(a)
 	if ok && strings.TrimSpace(v) == "" {
+		if env := envName(a.Expr, d.ctx); env != "" {
+			d.errorf(a.Expr.Range(), a.Range, "Empty "+a.Name,
+				"The attribute %s reads env(%q), and the environment variable %s is unset or empty. Set %s, or write the value in the spec.", a.Name, env, env, env)
+			return v
+		}
 		d.errorf(a.Expr.Range(), a.Range, "Empty "+a.Name, "The attribute %s must not be empty.", a.Name)
 	}
 	return v

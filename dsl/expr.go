@@ -12,6 +12,7 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
@@ -138,7 +139,10 @@ func exprSuggestion(msg string, env any) string {
 	}
 	if m := reUnknown.FindStringSubmatch(msg); m != nil {
 		names := exprTags(reflect.TypeOf(env))
-		return didYouMean(m[1], names) + fmt.Sprintf(" Here the names are %s.", strings.Join(names, ", "))
+		// A misspelt function (flaot) is an unknown name too: expr's
+		// built-in functions are candidates as well as the env's names.
+		candidates := append(append([]string(nil), names...), builtin.Names...)
+		return didYouMean(m[1], candidates) + fmt.Sprintf(" Here the names are %s.", strings.Join(names, ", "))
 	}
 	return ""
 }
@@ -164,6 +168,9 @@ func suggest(name string, candidates []string) string {
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		dist := levenshtein.Distance(lname, lc, nil)
+		if transposed(lname, lc) { // "flaot" is one slip from "float", not two
+			dist = 1
+		}
 		// Also compare without a unit suffix, so "durration" finds
 		// "duration_ms" before "direction".
 		if i := strings.LastIndexByte(lc, '_'); i > 0 {
@@ -179,6 +186,18 @@ func suggest(name string, candidates []string) string {
 		return best
 	}
 	return ""
+}
+
+// transposed reports whether a and b differ by one swap of adjacent letters.
+func transposed(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }
 
 // exprMap maps each rune of an expression's text to the byte offset in the

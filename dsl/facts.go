@@ -125,3 +125,35 @@ func TenantEquals(f *Filter) (int64, bool) {
 	}
 	return *f.TenantID, true
 }
+
+// bdNames lists the business-data names an expression reads by name
+// (`bd.X`, `bd["X"]`, `bd?.X`), in first-use order, once each: the engine
+// compares them with the names the source carries (a typo loses a field).
+func bdNames(root ast.Node) []string {
+	v := &bdNameVisitor{}
+	ast.Walk(&root, v)
+	return v.names
+}
+
+type bdNameVisitor struct{ names []string }
+
+func (v *bdNameVisitor) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok || m.Method {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != "bd" {
+		return
+	}
+	s, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return
+	}
+	for _, have := range v.names {
+		if have == s.Value {
+			return
+		}
+	}
+	v.names = append(v.names, s.Value)
+}

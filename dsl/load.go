@@ -13,7 +13,9 @@ import (
 
 // Load reads every *.hcl file of dir (sorted by name) and parses them as one
 // spec. It returns the (possibly partial) Spec and every diagnostic found.
-func Load(dir string) (*Spec, hcl.Diagnostics) {
+func Load(dir string) (*Spec, hcl.Diagnostics) { return load(dir, LoadOptions{}) }
+
+func load(dir string, opts LoadOptions) (*Spec, hcl.Diagnostics) {
 	dirRange := &hcl.Range{Filename: dir, Start: hcl.InitialPos, End: hcl.InitialPos}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -42,7 +44,7 @@ func Load(dir string) (*Spec, hcl.Diagnostics) {
 		}
 		files[e.Name()] = b
 	}
-	spec, more := Parse(dir, files)
+	spec, more := parse(dir, files, opts)
 	return spec, append(diags, more...)
 }
 
@@ -51,6 +53,10 @@ func Load(dir string) (*Spec, hcl.Diagnostics) {
 // archive holding a spec next to its data can be passed whole. Ranges in the
 // diagnostics and the Spec name files as filepath.Join(dir, name).
 func Parse(dir string, files map[string][]byte) (*Spec, hcl.Diagnostics) {
+	return parse(dir, files, LoadOptions{})
+}
+
+func parse(dir string, files map[string][]byte, opts LoadOptions) (*Spec, hcl.Diagnostics) {
 	spec := &Spec{
 		Dir:          dir,
 		Files:        map[string][]byte{},
@@ -66,7 +72,7 @@ func Parse(dir string, files map[string][]byte) (*Spec, hcl.Diagnostics) {
 		}
 	}
 	sort.Strings(names)
-	d := &decoder{spec: spec, src: map[string][]byte{}, ctx: evalContext()}
+	d := &decoder{spec: spec, src: map[string][]byte{}, ctx: evalContext(), conns: opts.Connectors}
 	if len(names) == 0 {
 		d.diags = append(d.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -99,6 +105,7 @@ func Parse(dir string, files map[string][]byte) (*Spec, hcl.Diagnostics) {
 	d.decodeBlocks(blocks)
 	d.scanSecrets(sortedKeys(spec.HCLFiles))
 	d.validate()
+	d.validateConnectors()
 	sortDiags(d.diags)
 	return spec, d.diags
 }

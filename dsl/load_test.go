@@ -114,7 +114,7 @@ func TestLoadClean(t *testing.T) {
 	sink.DeclRange = hcl.Range{}
 	wantSink := Sink{Kind: "cxone", APIURL: "https://api-eu1.niceincontact.com", AuthURL: "https://cxone.niceincontact.com/auth/token",
 		Concurrency: 8, RequestsPerSecond: 20, Timeout: 30 * time.Second}
-	if sink != wantSink {
+	if !reflect.DeepEqual(sink, wantSink) {
 		t.Errorf("sink = %+v\nwant %+v", sink, wantSink)
 	}
 }
@@ -257,8 +257,8 @@ func TestEnvAndDSN(t *testing.T) {
 			spec, diags := Parse("s", map[string][]byte{"a.hcl": []byte(src)})
 			var got string
 			for _, d := range diags {
-				// A warning, per the spec language's contract (shared/README.md §3).
-				if d.Summary != "Literal password in DSN" || d.Severity != hcl.DiagWarning || got != "" {
+				// An error, per the spec language's contract (shared/README.md §3).
+				if d.Summary != "Literal password in DSN" || d.Severity != hcl.DiagError || got != "" {
 					t.Fatalf("unexpected diagnostic: %s: %s: %s", Pos(d), d.Summary, d.Detail)
 				}
 				got = Pos(d)

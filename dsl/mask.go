@@ -25,7 +25,7 @@ const minMaskText = 4
 type masker struct {
 	files map[string]*hcl.File // masked copies of the files with secrets; others as parsed
 	masks map[string]*fileMask // by file name
-	text  *strings.Replacer    // secret text -> mask
+	known []string             // the spec's secret texts, for MaskSecrets
 }
 
 // fileMask is one file's masked copy and the secrets' original spans.
@@ -72,15 +72,11 @@ func (s *Spec) masker() *masker {
 		m.masks[name] = fm
 		m.files[name] = &hcl.File{Body: f.Body, Bytes: fm.src, Nav: maskedNav{nav: f.Nav, fm: fm}}
 	}
-	texts := append([]string(nil), s.secretText...)
-	sort.Slice(texts, func(i, j int) bool { return len(texts[i]) > len(texts[j]) })
-	var pairs []string
-	for _, t := range texts {
+	for _, t := range s.secretText {
 		if len(t) >= minMaskText {
-			pairs = append(pairs, t, mask)
+			m.known = append(m.known, t)
 		}
 	}
-	m.text = strings.NewReplacer(pairs...)
 	return m
 }
 
@@ -182,7 +178,7 @@ func (m *masker) words(d *hcl.Diagnostic) *hcl.Diagnostic {
 		return d
 	}
 	c := *d
-	c.Summary, c.Detail = m.text.Replace(d.Summary), m.text.Replace(d.Detail)
+	c.Summary, c.Detail = MaskSecrets(d.Summary, m.known...), MaskSecrets(d.Detail, m.known...)
 	return &c
 }
 
@@ -213,7 +209,7 @@ func (s *Spec) Mask(text string) string {
 	if m == nil {
 		return text
 	}
-	return m.text.Replace(text)
+	return MaskSecrets(text, m.known...)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

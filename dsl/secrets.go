@@ -155,19 +155,17 @@ func (d *decoder) scanAttr(a *hclsyntax.Attribute, top *hclsyntax.Block, suppres
 		}
 		d.addSecret(a.Expr, value, spans)
 		summary, fix := "Literal password in "+a.Name, fmt.Sprintf("Put the value in an environment variable and read it with %s = env(\"NAME\").", a.Name)
-		sev := hcl.DiagError
 		if name == "dsn" {
 			envVar := "ENGAGE_DSN"
 			if top != nil && top.Type == "state" {
 				envVar = "APPLINK_STATE_DSN"
 			}
 			summary, fix = "Literal password in DSN", fmt.Sprintf("Did you mean dsn = env(%q)? Put the DSN in an environment variable and read it with env().", envVar)
-			// The spec language's contract (shared/README.md §3) makes this
-			// one a warning; it is masked in every output all the same.
-			sev = hcl.DiagWarning
 		}
 		rng, ctx := a.Expr.Range(), a.SrcRange
-		d.add(sev, summary, fmt.Sprintf("The %s holds a password in clear text, so it ends up in version control and in logs. %s", a.Name, fix), &rng, &ctx)
+		// An error like every other literal secret (shared/README.md §3):
+		// the DSN is the one most likely committed to a spec repository.
+		d.add(hcl.DiagError, summary, fmt.Sprintf("The %s holds a password in clear text, so it ends up in version control and in logs. %s", a.Name, fix), &rng, &ctx)
 	}
 }
 
@@ -222,13 +220,7 @@ func (d *decoder) addSecret(e hclsyntax.Expression, value string, spans [][2]int
 
 // MaskPasswords returns a connection string with each password replaced by
 // "****", for hashing and printing what a DSN says without its secret.
-func MaskPasswords(s string) string {
-	spans := passwordSpans(s)
-	for i := len(spans) - 1; i >= 0; i-- {
-		s = s[:spans[i][0]] + "****" + s[spans[i][1]:]
-	}
-	return s
-}
+func MaskPasswords(s string) string { return MaskSecrets(s) }
 
 // passwordSpans finds the passwords of a connection string, as byte spans
 // of s: the password of a URL's user info (sqlserver://user:PASS@host) and

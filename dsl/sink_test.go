@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestSinkBlock(t *testing.T) {
 				}
 				got := *spec.Sink
 				got.DeclRange = hcl.Range{}
-				if got != tt.want {
+				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("sink = %+v\nwant %+v", got, tt.want)
 				}
 				return

@@ -94,8 +94,9 @@ type Filter struct {
 	Range   hcl.Range   // the expression in the .hcl file
 
 	// Facts read once from the compiled tree (facts.go).
-	ReadsBD  bool   // the expression names bd: the engine builds the map only then
-	TenantID *int64 // set when the filter is exactly tenant_id == N (push-down)
+	ReadsBD  bool     // the expression names bd: the engine builds the map only then
+	BDNames  []string // the business-data names it reads by name (bd.X), first use first
+	TenantID *int64   // set when the filter is exactly tenant_id == N (push-down)
 
 	pos exprMap // expr positions -> file positions, for RunError
 }
@@ -111,8 +112,9 @@ type Field struct {
 	Decl    hcl.Range   // the block header
 
 	// Facts read once from the compiled tree (facts.go).
-	ReadsBD bool   // the value names bd: the engine builds the map only then
-	Direct  Direct // a shape the engine reads without the VM, if any
+	ReadsBD bool     // the value names bd: the engine builds the map only then
+	BDNames []string // the business-data names it reads by name (bd.X), first use first
+	Direct  Direct   // a shape the engine reads without the VM, if any
 
 	pos exprMap // expr positions -> file positions, for RunError
 }
@@ -142,7 +144,12 @@ type Sink struct {
 	// BusinessDataRequestsPerSecond is the Business Data API's own rate
 	// limit (0: RequestsPerSecond).
 	BusinessDataRequestsPerSecond float64
-	DeclRange                     hcl.Range `json:"-"`
+	// Settings are the attributes the sink's connector declares in its
+	// descriptor beyond the fields above (a number, string or bool each):
+	// a connector adds a setting there and reads it here, without a change
+	// to the spec language. Set only when loaded with the connectors.
+	Settings  map[string]any `json:",omitempty"`
+	DeclRange hcl.Range      `json:"-"`
 }
 
 // WindowStart is the first instant of the import window: calls that started

@@ -46,15 +46,15 @@ var stateSchema = &hcl.BodySchema{
 }
 
 func (d *decoder) decodeState(b *hcl.Block) {
-	c, diags := b.Body.Content(stateSchema)
+	c, diags := b.Body.Content(d.blockSchema(BlockState, stateSchema))
 	d.diags = append(d.diags, diags...)
 	st := &State{DeclRange: b.DefRange}
 	if a := c.Attributes["driver"]; a != nil {
 		if v, ok := d.str(a); ok {
 			st.Driver = v
-			if !contains(StateDrivers, v) {
+			if drivers := d.names(BlockState, StateDrivers); !contains(drivers, v) {
 				d.errorf(a.Expr.Range(), a.Range, "Unknown state driver",
-					"The state driver %q is not supported; use \"duckdb\" (a file beside the spec, the default) or \"postgres\" (a database shared by serve and the delivery workers).%s", v, didYouMean(v, StateDrivers))
+					"The state driver %q is not supported; use \"duckdb\" (a file beside the spec, the default) or \"postgres\" (a database shared by serve and the delivery workers).%s", v, didYouMean(v, drivers))
 			}
 		}
 	}
@@ -104,4 +104,6 @@ func (d *decoder) decodeState(b *hcl.Block) {
 		}
 	}
 	d.spec.State = st
+	d.connBlocks = append(d.connBlocks, connectorBlock{block: BlockState, name: st.Driver,
+		cb: ConnectorBlock{Range: b.DefRange, Attrs: c.Attributes, State: st, Body: b.Body}})
 }

@@ -82,6 +82,14 @@ func (d *decoder) validate() {
 	}
 }
 
+// DidYouMean is didYouMean for the engine's findings on data (a bd name no
+// row carries): " Did you mean "X"?" or "".
+func DidYouMean(name string, candidates []string) string { return didYouMean(name, candidates) }
+
+// Suggest is the candidate closest to name when it is a likely typo of it,
+// else "".
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }
+
 // didYouMean returns " Did you mean \"X\"?" for the candidate closest to
 // name, or "" when none is close enough to be a likely typo.
 func didYouMean(name string, candidates []string) string {

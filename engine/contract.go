@@ -327,6 +327,20 @@ type Labeled interface {
 	Label() string
 }
 
+// DeliveryCounter is implemented by a sink that can say what it delivered
+// in a run, beyond the rows the engine handed it (CXone: users created and
+// updated, calls acknowledged, media files, business-data values): the
+// summary and the report show it.
+type DeliveryCounter interface {
+	Delivered() []Delivered
+}
+
+// Delivered is one count of what a sink delivered, e.g. {"media files", 200}.
+type Delivered struct {
+	What string `json:"what"`
+	N    int64  `json:"n"`
+}
+
 // UnknownFieldError is what StagingArea.Read returns for a staged value whose
 // field is not among the fields it was given (the spec dropped or renamed
 // it since the run): a caller that only shows the copy may add the field
@@ -347,22 +361,88 @@ type SelfStager interface {
 	StageTo(dir string)
 }
 
-// Registry names the connectors a command may use. cmd/applink fills it; no
-// connector registers itself.
+// Registry names the connectors a command may use, one descriptor each.
+// cmd/applink fills it; no connector registers itself.
 type Registry struct {
-	Sources    map[string]SourceFactory   // by driver name
-	Validators map[string]SourceValidator // by driver name; optional (CheckSources)
-	Sinks      map[string]SinkFactory     // by sink kind (a spec's `sink "KIND"` block)
+	Sources []SourceDescriptor // by Spec.Name, the driver
+	Sinks   []SinkDescriptor   // by Spec.Name, the kind of a spec's `sink "KIND"` block
+	// States describe the state block's drivers to the spec language (the
+	// state itself is opened by engine/state).
+	States []dsl.Connector
 	// Outbox is the embedded default sink, used when the spec has no sink
 	// block: a folder that is cumulative across runs.
 	Outbox  func(dir string) Sink
 	Staging StagingArea
-	// SourceCheckers check a source as `applink check` does for its driver
-	// (mssql: version, replica, catalog, counts); a driver without one is
-	// read through. SinkCheckers check a sink's credentials and endpoint.
-	SourceCheckers map[string]SourceChecker
-	SinkCheckers   map[string]SinkChecker
-	Describe       map[string]SourceDescriber // optional, by driver name: the mapping `applink plan` prints
+}
+
+// SourceDescriptor is one source connector: its block in the spec language
+// (attributes, docs, validate-time checks) and what the engine calls.
+type SourceDescriptor struct {
+	Spec dsl.Connector
+	Open SourceFactory
+	// Validate checks a source at validate time without a server (a folder
+	// or file exists and reads); optional.
+	Validate SourceValidator
+	// Check checks a source as `applink check` does for its driver (mssql:
+	// version, replica, catalog, counts); without one it is read through.
+	Check SourceChecker
+	// Describe is the mapping `applink plan` prints; optional.
+	Describe SourceDescriber
+}
+
+// SinkDescriptor is one sink connector.
+type SinkDescriptor struct {
+	Spec  dsl.Connector
+	Open  SinkFactory
+	Check SinkChecker // credentials and endpoint; optional
+	// Plan, optional, gives the plan what the sink's settings say about
+	// the mapping (cxone's max_length: Plan.SetFieldMaxLength); cmd calls
+	// it right after Compile.
+	Plan func(cfg dsl.Sink, p *Plan) error
+}
+
+// PrepareSink calls the plan's sink's Plan hook, if any.
+func (r Registry) PrepareSink(p *Plan) error {
+	if p.Sink == nil || p.Sink.Kind == "" {
+		return nil
+	}
+	if d := r.Sink(p.Sink.Kind); d != nil && d.Plan != nil {
+		return d.Plan(*p.Sink, p)
+	}
+	return nil
+}
+
+// Source is the descriptor of a driver, or nil.
+func (r Registry) Source(driver string) *SourceDescriptor {
+	for i := range r.Sources {
+		if r.Sources[i].Spec.Name == driver {
+			return &r.Sources[i]
+		}
+	}
+	return nil
+}
+
+// Sink is the descriptor of a sink kind, or nil.
+func (r Registry) Sink(kind string) *SinkDescriptor {
+	for i := range r.Sinks {
+		if r.Sinks[i].Spec.Name == kind {
+			return &r.Sinks[i]
+		}
+	}
+	return nil
+}
+
+// Connectors are the descriptors' blocks, for dsl.LoadWith and the
+// reference page.
+func (r Registry) Connectors() dsl.Connectors {
+	var out dsl.Connectors
+	for _, s := range r.Sources {
+		out = append(out, s.Spec)
+	}
+	for _, s := range r.Sinks {
+		out = append(out, s.Spec)
+	}
+	return append(out, r.States...)
 }
 
 // SourceChecker checks one source, writing what it finds for people to w;

@@ -52,6 +52,7 @@ type evaluator struct {
 	curGen   uint32
 
 	omitted []omission // fields left out of the current call (on_error = omit)
+	valued  []int      // by field: the calls that passed the mapping with a value for it
 	facts   callFacts
 	b       *batch
 	r       *rec
@@ -72,6 +73,7 @@ func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
 	ev.facts.windowFrom = plan.Window.From
 	ev.facts.callFilter = ev.callFilter
 	ev.facts.mapping = ev.mapFields
+	ev.valued = make([]int, len(plan.Fields))
 	return ev, nil
 }
 
@@ -393,6 +395,7 @@ func (ev *evaluator) mapFields() bool {
 		}
 		if ok {
 			b.vals = append(b.vals, v)
+			ev.valued[i]++
 		}
 	}
 	// Counted only for calls that are imported: an excluded call sends nothing.

@@ -34,6 +34,9 @@ type Plan struct {
 	Staging dsl.Staging
 	Sink    *dsl.Sink
 	State   *dsl.State // where the state lives; nil: the DuckDB file (not part of the hash)
+	// Schedule is how often serve runs the spec (not part of the hash: it
+	// changes when, not what).
+	Schedule dsl.Schedule
 
 	// Mappings, by source index, say how each source fills the canonical
 	// columns (nil for a driver without a describer); set by Describe.
@@ -73,14 +76,15 @@ func Compile(spec *dsl.Spec) (*Plan, error) {
 			BackfillRequestedAt: spec.BackfillRequestedAt,
 			BackfillDays:        spec.BackfillDays,
 		},
-		Sources: spec.Sources,
-		Tenant:  spec.Tenant,
-		Agents:  spec.Agents,
-		Calls:   spec.Calls,
-		Fields:  spec.Fields,
-		Staging: spec.Staging,
-		Sink:    spec.Sink,
-		State:   spec.State,
+		Sources:  spec.Sources,
+		Tenant:   spec.Tenant,
+		Agents:   spec.Agents,
+		Calls:    spec.Calls,
+		Fields:   spec.Fields,
+		Staging:  spec.Staging,
+		Sink:     spec.Sink,
+		State:    spec.State,
+		Schedule: spec.Schedule,
 	}
 	if p.Window.BackfillDays == 0 && !p.Window.BackfillRequestedAt.IsZero() {
 		p.Window.BackfillDays = dsl.DefaultBackfillDays
@@ -190,11 +194,11 @@ func (p *Plan) String() string { return p.render() }
 func (p *Plan) Describe(reg Registry) error {
 	p.Mappings = make([]*SourceMapping, len(p.Sources))
 	for i, s := range p.Sources {
-		f := reg.Describe[s.Driver]
-		if f == nil {
+		d := reg.Source(s.Driver)
+		if d == nil || d.Describe == nil {
 			continue
 		}
-		m, err := f(s)
+		m, err := d.Describe(s)
 		if err != nil {
 			return fmt.Errorf("source %q: %w", s.Name, err)
 		}

@@ -243,10 +243,10 @@ func TestCheckSources(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	var seen []string
-	reg := Registry{Validators: map[string]SourceValidator{"snapshot": func(src dsl.Source) hcl.Diagnostics {
+	reg := Registry{Sources: []SourceDescriptor{{Spec: dsl.Connector{Block: dsl.BlockSource, Name: "snapshot"}, Validate: func(src dsl.Source) hcl.Diagnostics {
 		seen = append(seen, src.Name+" "+src.PathRange.String())
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Snapshot folder not found", Subject: src.PathRange.Ptr()}}
-	}}}
+	}}}}
 	got := CheckSources(spec, nil, reg)
 	if len(got) != 1 || got[0].Summary != "Snapshot folder not found" || strings.Join(seen, ",") != "dc1 s/main.hcl:8,15-25" {
 		t.Errorf("diags %v, validated %v", got, seen)

@@ -147,13 +147,21 @@ func describeWatermark(w Watermark, ok bool) string {
 
 // Plan recompiles the saved spec files (not the folder) into the plan, and
 // checks it is the plan that was saved.
-func (pf *PlanFile) Plan(dir string) (*Plan, error) {
-	spec, diags := dsl.Parse(dir, pf.Files)
+func (pf *PlanFile) Plan(dir string) (*Plan, error) { return pf.PlanWith(dir, Registry{}) }
+
+// PlanWith is Plan with the build's connectors, as the plan was compiled:
+// a sink's descriptor-only settings and what its Plan hook sets are part
+// of the hash.
+func (pf *PlanFile) PlanWith(dir string, reg Registry) (*Plan, error) {
+	spec, diags := dsl.ParseWith(dir, pf.Files, dsl.LoadOptions{Connectors: reg.Connectors()})
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("saved spec does not validate: %s", diags.Error())
 	}
 	p, err := Compile(spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := reg.PrepareSink(p); err != nil {
 		return nil, err
 	}
 	if p.Hash() != pf.PlanHash {

@@ -57,6 +57,14 @@ type RunRecord struct {
 
 	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
 
+	// Findings are mistakes of the spec the data shows (findings.go): a
+	// business-data name no row carries, a field empty on every imported
+	// call. Warnings at the top of the summary and the report.
+	Findings []Finding
+	// Delivered is what the sink says it delivered (DeliveryCounter); nil
+	// for a sink that does not count.
+	Delivered []Delivered
+
 	AgentDiff, CallDiff Diff                        // against the prior ledger (all new without one)
 	Removed             struct{ Agents, Calls int } // in the prior ledger, no longer in the source
 	Sent                struct{ Agents, Calls int } // handed to the sink, or queued (new or changed)

@@ -49,6 +49,8 @@ type recordJSON struct {
 	Removed        struct{ Agents, Calls int } `json:"removed"`
 	Sent           struct{ Agents, Calls int } `json:"sent"`
 	Failed         []LedgerRow                 `json:"failed"`
+	Findings       []Finding                   `json:"findings,omitempty"`
+	Delivered      []Delivered                 `json:"delivered,omitempty"`
 	// Problems is derived (RunRecord.Problems): written for those who read
 	// the JSON, never read back.
 	Problems       problemsJSON             `json:"problems"`
@@ -101,6 +103,7 @@ func (s *RunRecord) MarshalJSON() ([]byte, error) {
 		BadRows: s.BadRows, BadNoID: s.BadNoID, BadSamples: s.BadRowSamples, Warnings: s.Warnings, WarnSamples: s.WarnSamples,
 		FieldOmitted: s.FieldOmitted, OmitSamples: s.FieldOmittedSamples, DuplicatesSeen: s.DuplicateSeen,
 		AgentDiff: s.AgentDiff, CallDiff: s.CallDiff, Removed: s.Removed, Sent: s.Sent, Failed: s.Failed,
+		Findings: s.Findings, Delivered: s.Delivered,
 		Problems: problemsJSON{Failed: a.Failed, Unreadable: a.UnreadableNoID, BDWithoutCall: a.BDWithoutCall},
 	}
 	if !s.NewestImported.IsZero() {
@@ -154,7 +157,7 @@ func DecodeRunRecord(b []byte, started time.Time) (*RunRecord, error) {
 		BDWithoutCall: j.BDWithoutCall, BDWithoutCallSamples: j.BDSamples, BadRows: j.BadRows, BadNoID: j.BadNoID,
 		BadRowSamples: j.BadSamples, Warnings: j.Warnings, WarnSamples: j.WarnSamples, FieldOmitted: j.FieldOmitted,
 		FieldOmittedSamples: j.OmitSamples, DuplicateSeen: j.DuplicatesSeen, AgentDiff: j.AgentDiff, CallDiff: j.CallDiff,
-		Removed: j.Removed, Sent: j.Sent, Failed: j.Failed,
+		Removed: j.Removed, Sent: j.Sent, Failed: j.Failed, Findings: j.Findings, Delivered: j.Delivered,
 	}
 	if len(j.Counted) > 0 {
 		s.Counted = j.Counted.tally().By
@@ -188,8 +191,12 @@ func DecodeRunRecord(b []byte, started time.Time) (*RunRecord, error) {
 	return s, nil
 }
 
-// EventRecord is what a restore or a purge stored in the run history (the
-// history line's kind says which).
+// EventFailed is the run history's kind for a run that failed before it
+// committed: its EventRecord's Error says why, secrets masked.
+const EventFailed = "failed"
+
+// EventRecord is what a restore, a purge or a failed run stored in the run
+// history (the history line's kind says which).
 type EventRecord struct {
 	Version int
 	// A restore:
@@ -204,6 +211,8 @@ type EventRecord struct {
 	Runs        []string
 	All         bool
 	Before      time.Time
+	// A run that failed before it committed: why, secrets masked.
+	Error string
 }
 
 // eventJSON is EventRecord's stored form; "calls" is a count in a restore
@@ -219,12 +228,13 @@ type eventJSON struct {
 	Runs        []string          `json:"runs,omitempty"`
 	All         bool              `json:"all,omitempty"`
 	Before      *time.Time        `json:"before,omitempty"`
+	Error       string            `json:"error,omitempty"`
 }
 
 // MarshalJSON is the event's stored form (RecordVersion).
 func (e *EventRecord) MarshalJSON() ([]byte, error) {
 	j := eventJSON{Version: RecordVersion, FromRun: e.FromRun, Agents: e.Agents, Missing: e.Missing, Failed: e.Failed,
-		RemovedRows: e.RemovedRows, Runs: e.Runs, All: e.All}
+		RemovedRows: e.RemovedRows, Runs: e.Runs, All: e.All, Error: e.Error}
 	var err error
 	switch {
 	case e.CallIDs != nil:
@@ -253,7 +263,7 @@ func DecodeEventRecord(b []byte) (*EventRecord, error) {
 		return nil, fmt.Errorf("event record version %d is newer than this applink's (%d): upgrade applink", j.Version, RecordVersion)
 	}
 	e := &EventRecord{Version: RecordVersion, FromRun: j.FromRun, Agents: j.Agents, Missing: j.Missing, Failed: j.Failed,
-		RemovedRows: j.RemovedRows, Runs: j.Runs, All: j.All}
+		RemovedRows: j.RemovedRows, Runs: j.Runs, All: j.All, Error: j.Error}
 	if j.Before != nil {
 		e.Before = j.Before.UTC()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type Options struct {
 	Sources      []Source     // optional: already opened sources, one per plan source (tests)
 	Prior        Prior        // optional: the last committed ledger; only changes are sent
 	Ledger       LedgerWriter // optional: made durable after the sink commits
+	// Delivered, optional, says what the sink delivered (a sink that counts
+	// it, DeliveryCounter); asked after the sink commits, for the summary.
+	Delivered DeliveryCounter
 	// Queue says the ledger queues the calls sent to the sink for delivery
 	// workers (a PostgreSQL state's RunLedger.Queues): the run counts them
 	// queued, not imported.
@@ -174,6 +178,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		}
 	}
 	sum.ImportedByDay = ev.importedByDay()
+	sum.Findings = append(sum.Findings, ev.findings()...)
 
 	prog.phase("commit")
 	killpoint.Hit(killpoint.CommitBegin)
@@ -181,6 +186,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		return sum, fmt.Errorf("commit sink: %w", err)
 	}
 	committed = true
+	if opts.Delivered != nil {
+		sum.Delivered = opts.Delivered.Delivered()
+	}
 	for _, f := range fails.list() {
 		t := &sum.Calls
 		if f.Entity == "agent" {
@@ -273,14 +281,17 @@ func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
 func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
 	var srcs []Source
 	for _, s := range plan.Sources {
-		f := reg.Sources[s.Driver]
-		if f == nil {
+		d := reg.Source(s.Driver)
+		if d == nil {
 			CloseSources(srcs)
 			return nil, fmt.Errorf("source %q: no connector for driver %q in this build", s.Name, s.Driver)
 		}
-		src, err := f(ctx, s)
+		src, err := d.Open(ctx, s)
 		if err != nil {
 			CloseSources(srcs)
+			if strings.HasPrefix(err.Error(), "source "+s.Name+":") {
+				return nil, err // the connector named the source already: prefix once
+			}
 			return nil, fmt.Errorf("open source %q: %w", s.Name, err)
 		}
 		srcs = append(srcs, src)

@@ -37,8 +37,8 @@ func (p *Plan) CheckSources(reg Registry) hcl.Diagnostics {
 func checkSources(srcs []dsl.Source, reg Registry) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, s := range srcs {
-		if v := reg.Validators[s.Driver]; v != nil {
-			diags = append(diags, v(s)...)
+		if d := reg.Source(s.Driver); d != nil && d.Validate != nil {
+			diags = append(diags, d.Validate(s)...)
 		}
 	}
 	return diags

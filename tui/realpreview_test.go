@@ -43,7 +43,7 @@ func TestRealPreview(t *testing.T) {
 		r, err := preview.Run(ctx, plan, preview.Options{
 			DBPath:    filepath.Join(specDir, ".applink", "preview.duckdb"),
 			StatePath: filepath.Join(specDir, ".applink", "state.duckdb"),
-			Registry:  engine.Registry{Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open}},
+			Registry:  engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}},
 			Progress:  p,
 		})
 		if err != nil {

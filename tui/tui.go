@@ -47,6 +47,9 @@ type Options struct {
 	// failed run.
 	Apply  apply.Func
 	Ledger apply.LedgerFunc
+	// Destination names where Apply sends (the outbox folder, or the
+	// tenant and API host), for the apply prompt.
+	Destination string
 	// Animate ticks the spinner; tests leave it off for stable views.
 	Animate bool
 	// Observe, optional, sees the model after every Update: tests use it to
@@ -124,7 +127,7 @@ func New(opts Options) Model {
 		stages: stages.New(run, keys, opts.Animate),
 		rows:   rows.New(ctx, keys, why),
 		diff:   diff.New(ctx, keys, why, fields, opts.Previous),
-		apply:  apply.New(opts.Apply, opts.Ledger, keys),
+		apply:  apply.New(opts.Apply, opts.Ledger, keys).SetDestination(opts.Destination),
 		help:   help.New(keys),
 	}
 	return m.resize(80, 24) // until the terminal says otherwise

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/applink-dev/applink/engine/workspace"
 )
@@ -36,7 +37,7 @@ func cmdCheck(ctx context.Context, args []string, std stdio) int {
 				fmt.Fprintln(std.out, l)
 			}
 			if !r.OK {
-				fmt.Fprintf(std.err, "applink check: %s %s: %s\n", r.Kind, r.Name, r.Error)
+				fmt.Fprintf(std.err, "applink check: %s\n", checkError(r))
 			}
 		}
 	}
@@ -44,4 +45,17 @@ func cmdCheck(ctx context.Context, args []string, std stdio) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// checkError is a failed check's line: what failed, then why, prefixed
+// once (a connector's error may already start with "source dc1:").
+func checkError(r workspace.CheckResult) string {
+	what := r.Kind + " " + r.Name
+	if r.Kind == r.Name || r.Kind == "spec" || r.Kind == "state" {
+		what = r.Name
+	}
+	if strings.HasPrefix(r.Error, what+":") {
+		return r.Error
+	}
+	return what + ": " + r.Error
 }

@@ -58,7 +58,7 @@ func cmdReport(ctx context.Context, args []string, std stdio) int {
 // longer validates does not stop the report: the state is still reported,
 // and the report says why the plan is missing.
 func reportPlan(dir string) (*engine.Plan, string) {
-	spec, diags := dsl.Load(dir)
+	spec, diags := dsl.LoadWith(dir, dsl.LoadOptions{Connectors: registry().Connectors()})
 	if diags.HasErrors() {
 		errs, _ := countDiags(diags)
 		return nil, fmt.Sprintf("the spec in %s has %s: applink validate %s shows them", dir, plural(errs, "error"), dir)

@@ -82,7 +82,7 @@ func loadPlanFile(ctx context.Context, path, dir string, paths workspace.Paths, 
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings
 	}
-	plan, err := pf.Plan(dir)
+	plan, err := pf.PlanWith(dir, registry())
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %s: %v\n", path, err)
 		return nil, exitFindings

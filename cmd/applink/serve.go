@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/serve"
@@ -65,10 +64,9 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 		}
 		sp := serve.Spec{Name: filepath.Clean(dir), Every: *every}
 		if sp.Every == 0 {
-			// The schedule is not part of the plan (it changes nothing a run
-			// does): read it from the spec, which compile just validated.
-			spec, _ := dsl.Load(dir)
-			sp.Every = spec.Schedule.Every
+			// The schedule is not part of the plan's hash (it changes
+			// nothing a run does), but the plan carries it.
+			sp.Every = plan.Schedule.Every
 		}
 		if sp.Every == 0 {
 			fmt.Fprintf(std.err, "applink serve: %s has no schedule: add `schedule { every = \"5m\" }` to the spec or pass --every\n", dir)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
@@ -31,13 +34,16 @@ func loadSpec(dir string, format string, std stdio, sources bool) (*dsl.Spec, in
 // are the verb's output (validate, or any verb when the spec has errors) and
 // to stderr otherwise, so stdout stays one JSON document.
 func loadSpecTo(dir string, format string, std stdio, diagsAreOutput, sources bool) (*dsl.Spec, int, int) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		fmt.Fprintf(std.err, "applink: %s is not a spec folder\n", dir)
+	if msg := specFolderProblem(dir); msg != "" {
+		fmt.Fprintf(std.err, "applink: %s\n", msg)
 		return nil, 0, exitUsage
 	}
-	spec, diags := dsl.Load(dir)
+	reg := registry()
+	// The build's connectors check their blocks (names, settings) at
+	// validate time, each at its line.
+	spec, diags := dsl.LoadWith(dir, dsl.LoadOptions{Connectors: reg.Connectors()})
 	if sources {
-		diags = engine.CheckSources(spec, diags, registry())
+		diags = engine.CheckSources(spec, diags, reg)
 	}
 	if format == "json" && !diagsAreOutput && !diags.HasErrors() {
 		std.out = std.err
@@ -47,6 +53,26 @@ func loadSpecTo(dir string, format string, std stdio, diagsAreOutput, sources bo
 		return nil, len(diags), exitFindings
 	}
 	return spec, len(diags), exitOK
+}
+
+// specFolderProblem says what is wrong with dir as a spec folder, for a
+// one-line usage error ("" when it holds *.hcl files): a folder that does
+// not exist says so, an empty one says it holds no *.hcl.
+func specFolderProblem(dir string) string {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("the spec folder %s does not exist", dir)
+	case err != nil:
+		return fmt.Sprintf("cannot read the spec folder %s: %v", dir, err)
+	case !st.IsDir():
+		return fmt.Sprintf("%s is a file, not a spec folder: give the folder that holds the spec's *.hcl files", dir)
+	}
+	hcl, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
+	if len(hcl) == 0 {
+		return fmt.Sprintf("the folder %s holds no *.hcl file: a spec folder has a spec block and a source block in one or more .hcl files", dir)
+	}
+	return ""
 }
 
 func printDiags(std stdio, spec *dsl.Spec, diags hcl.Diagnostics, format string) {
@@ -111,6 +137,9 @@ func compileSources(dir, format string, std stdio, sources bool) (*engine.Plan, 
 		return nil, code
 	}
 	plan, err := engine.Compile(spec)
+	if err == nil {
+		err = registry().PrepareSink(plan) // what the sink's settings say of the mapping (max_length)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "applink: %v\n", err)
 		return nil, exitFindings

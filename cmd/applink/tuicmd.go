@@ -75,8 +75,9 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 			}
 			return r.Summary, err
 		},
-		Ledger:  ws.LedgerState,
-		Animate: true,
+		Ledger:      ws.LedgerState,
+		Destination: sinkDescription(plan, ws),
+		Animate:     true,
 	})
 	restore := divertStderr(filepath.Join(dir, ".applink", "tui.log"))
 	final, err := tea.NewProgram(m, tea.WithInput(std.in), tea.WithOutput(std.out)).Run()

@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/applink-dev/applink/dsl"
 )
 
-// Redacted replaces a secret in any text the sink lets out.
-const Redacted = "[REDACTED]"
+// Redacted replaces a secret in any text the sink lets out: the one mask
+// of every applink output (dsl.Mask, issue 18.4).
+const Redacted = dsl.Mask
 
 // redactor knows every secret of the run (the credentials, their Basic
 // encoding, every token obtained) and removes them from text. It is the one
@@ -46,12 +49,13 @@ func (r *redactor) add(secret string) {
 	r.rep = strings.NewReplacer(pairs...)
 }
 
-// clean returns s without any known secret.
+// clean returns s without any known secret, nor any the one masking
+// function recognises (a URL's password, an Authorization header).
 func (r *redactor) clean(s string) string {
 	r.mu.RLock()
 	rep := r.rep
 	r.mu.RUnlock()
-	return rep.Replace(s)
+	return dsl.MaskSecrets(rep.Replace(s))
 }
 
 // sensitiveHeaders never show their value, known secret or not.

@@ -35,7 +35,7 @@ func TestClassify(t *testing.T) {
 		{"database", mssqldb.Error{Number: 4060, Message: "Cannot open database \"nice_interactions\" requested by the login."}, KindDatabase, `source dc1: cannot open database "nice_interactions" at db.acme.example:1433`},
 		{"table", fmt.Errorf("source dc1: query calls: %w", mssqldb.Error{Number: 208, Message: "Invalid object name 'tblInteraction'."}), KindTable, "source dc1: missing table or column at db.acme.example:1433 (check the Engage version or override the query in `queries`): Invalid object name 'tblInteraction'."},
 		{"permission", mssqldb.Error{Number: 229, Message: "The SELECT permission was denied on the object 'tblRecording'."}, KindPermission, "source dc1: permission denied at db.acme.example:1433 (grant SELECT to the login): The SELECT permission was denied"},
-		{"password in driver text", errors.New("weird failure mentioning T0pS3cret"), KindOther, "source dc1: db.acme.example:1433: weird failure mentioning xxxxx"},
+		{"password in driver text", errors.New("weird failure mentioning T0pS3cret"), KindOther, "source dc1: db.acme.example:1433: weird failure mentioning ****"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

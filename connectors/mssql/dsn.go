@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -67,72 +65,14 @@ func parseSource(src dsl.Source) (connConfig, error) {
 	return c, nil
 }
 
-// dsnSecrets returns the password values a DSN holds in any of the forms
-// go-mssqldb accepts: URL userinfo, `password=`/`pwd=` in a URL query, ADO
-// `key=value;` pairs and ODBC `{…}` values. Raw and unescaped forms both.
-func dsnSecrets(dsn string) []string {
-	var out []string
-	add := func(s string) {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return
-		}
-		out = append(out, s)
-		if u, err := url.QueryUnescape(s); err == nil && u != s {
-			out = append(out, u)
-		}
-		if u, err := url.PathUnescape(s); err == nil && u != s {
-			out = append(out, u)
-		}
-		if len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}' {
-			out = append(out, strings.ReplaceAll(s[1:len(s)-1], "}}", "}"))
-		}
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		// The userinfo ends at the last '@' of the authority; a malformed
-		// DSN may have '?' or '@' in odd places, so take both readings
-		// (over-redacting is harmless, leaking is not).
-		ends := []int{strings.LastIndex(rest, "@")}
-		if q := strings.IndexByte(rest, '?'); q >= 0 {
-			ends = append(ends, strings.LastIndex(rest[:q], "@"))
-		}
-		for _, at := range ends {
-			if at < 0 {
-				continue
-			}
-			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
-				add(pw)
-			}
-		}
-	}
-	for _, part := range strings.FieldsFunc(dsn, func(r rune) bool { return r == ';' || r == '&' || r == '?' }) {
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			continue
-		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "password", "pwd":
-			add(v)
-		}
-	}
-	return out
-}
+// dsnSecrets and scrub are the spec language's: one way to mask secrets
+// (dsl.MaskSecrets) for every connector.
+func dsnSecrets(dsn string) []string { return dsl.DSNSecrets(dsn) }
 
-// redactDSN returns the DSN with every password replaced by xxxxx.
-func redactDSN(dsn string) string { return scrub(dsn, dsnSecrets(dsn)) }
+// redactDSN returns the DSN with every password replaced by ****.
+func redactDSN(dsn string) string { return dsl.MaskSecrets(dsn, dsl.DSNSecrets(dsn)...) }
 
-func scrub(s string, secrets []string) string {
-	// Longest first, so a secret containing another is replaced whole.
-	secrets = slices.Clone(secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "xxxxx")
-		}
-	}
-	return s
-}
+func scrub(s string, secrets []string) string { return dsl.MaskSecrets(s, secrets...) }
 
 // scrubbedError keeps the chain for errors.Is/As but never prints a secret.
 type scrubbedError struct {

@@ -30,7 +30,7 @@ func TestParseSource(t *testing.T) {
 		{name: "instance", src: dsl.Source{Name: "dc1", DSN: `sqlserver://u:pw@db3/ENGAGE?database=x`}, addr: `db3\ENGAGE`},
 		{name: "read only without database", src: dsl.Source{Name: "dc2", DSN: "sqlserver://u:hunter2@listener", ApplicationIntent: "ReadOnly"}, wantErr: "source dc2: application_intent ReadOnly needs a database in the dsn"},
 		{name: "bad intent", src: dsl.Source{Name: "dc1", DSN: "sqlserver://u@h?database=x", ApplicationIntent: "Sometimes"}, wantErr: `application_intent "Sometimes"`},
-		{name: "unparsable url keeps password out", src: dsl.Source{Name: "dc1", DSN: "sqlserver://u:hunter2@h:99999999999?database=x"}, wantErr: "source dc1: invalid dsn sqlserver://u:xxxxx@h:99999999999?database=x"},
+		{name: "unparsable url keeps password out", src: dsl.Source{Name: "dc1", DSN: "sqlserver://u:hunter2@h:99999999999?database=x"}, wantErr: "source dc1: invalid dsn sqlserver://u:****@h:99999999999?database=x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,9 +59,9 @@ func TestParseSource(t *testing.T) {
 
 func TestRedactDSN(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"sqlserver://sa:P%40ss@h:1433?database=x", "sqlserver://sa:xxxxx@h:1433?database=x"},
-		{"sqlserver://sa@h?database=x&password=abc123", "sqlserver://sa@h?database=x&password=xxxxx"},
-		{"server=h;user id=sa;Password=abc;;database=x", "server=h;user id=sa;Password=xxxxx;;database=x"},
+		{"sqlserver://sa:P%40ss@h:1433?database=x", "sqlserver://sa:****@h:1433?database=x"},
+		{"sqlserver://sa@h?database=x&password=abc123", "sqlserver://sa@h?database=x&password=****"},
+		{"server=h;user id=sa;Password=abc;;database=x", "server=h;user id=sa;Password=****;;database=x"},
 		{"odbc:server=h;uid=sa;pwd={a;b}}c};database=x", "odbc:server=h;uid=sa;pwd={a;b}}c};database=x"},
 		{"sqlserver://h?database=x", "sqlserver://h?database=x"},
 	}

@@ -5,7 +5,9 @@
 // encoding/csv record for record but does not allocate per record, and the
 // join of business data to calls: a one-pass merge join when
 // business_data.csv holds each call's rows together in calls.csv order, and
-// an external-sort path with bounded memory for any other order.
+// an external-sort path with bounded memory for any other order (sortjoin.go).
+// Every join emits through one read loop over calls.csv (joiner.readCalls);
+// the paths differ only in where a call's business data comes from (groups).
 //
 // Reading uses every core (check.go, pipeline.go). The order check must
 // finish before the first call is emitted (a row found out of order later

@@ -85,7 +85,7 @@ func (s *extSorter) spill() error {
 		s.unlinked++
 	}
 	s.runs = append(s.runs, f)
-	w := bufio.NewWriterSize(f, 1<<20)
+	w := bufio.NewWriterSize(f, s.bufSize(1<<20))
 	var hdr [binary.MaxVarintLen64]byte
 	for _, r := range s.recs {
 		n := binary.PutUvarint(hdr[:], uint64(r.e-r.s))
@@ -101,6 +101,11 @@ func (s *extSorter) spill() error {
 	s.data, s.recs = s.data[:0], s.recs[:0]
 	return nil
 }
+
+// bufSize is the buffer of a run file's writer or reader: n, or less when
+// the memory limit is smaller (tests and fuzzing sort with a tiny limit, and
+// a megabyte per spill of a few hundred bytes was most of their time).
+func (s *extSorter) bufSize(n int) int { return min(n, max(4<<10, s.limit)) }
 
 // close removes the run files.
 func (s *extSorter) close() {
@@ -128,7 +133,7 @@ func (s *extSorter) iter() (*sortIter, error) {
 	s.data, s.recs = nil, nil // memory goes to the run readers now
 	it := &sortIter{cmp: s.cmp}
 	for _, f := range s.runs {
-		r := &runReader{r: bufio.NewReaderSize(f, 256<<10), name: f.Name()}
+		r := &runReader{r: bufio.NewReaderSize(f, s.bufSize(256<<10)), name: f.Name()}
 		ok, err := r.next()
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -65,7 +66,26 @@ func checkHeader(file string, got [][]byte, want []string) error {
 	for i := range got {
 		gs[i] = string(got[i])
 	}
-	return fmt.Errorf("%s: header %q does not match the snapshot format: want %q", file, gs, want)
+	if len(gs) > 0 {
+		gs[0] = strings.TrimPrefix(gs[0], "\xEF\xBB\xBF")
+	}
+	// Name the first column that differs, so nobody compares two long
+	// headers by eye.
+	first := ""
+	for i := 0; i < max(len(gs), len(want)); i++ {
+		switch {
+		case i >= len(gs):
+			first = fmt.Sprintf("column %d should be %q but the header ends after %d columns", i+1, want[i], len(gs))
+		case i >= len(want):
+			first = fmt.Sprintf("column %d %q is one too many (the format has %d columns)", i+1, gs[i], len(want))
+		case gs[i] != want[i]:
+			first = fmt.Sprintf("column %d is %q, want %q", i+1, gs[i], want[i])
+		default:
+			continue
+		}
+		break
+	}
+	return fmt.Errorf("%s: header %q does not match the snapshot format: %s (want %q)", file, gs, first, want)
 }
 
 // callParser turns calls.csv records into CallRecords. The strings of a

@@ -225,80 +225,75 @@ func (s *Source) mergeJoinParallel(ctx context.Context, j *joiner, plan *bdPlan)
 	defer p.wg.Wait()
 	defer close(p.quit)
 
-	var b *bdBatch
-	gi := 0
-	// group returns the current group, nil at the end. Rows of no call
-	// before a batch's first group are emitted as the batch is taken: they
-	// came after the previous batch's last group.
-	group := func() (*bdGroup, error) {
-		for b == nil || gi == len(b.groups) {
-			if b != nil {
-				p.free <- b // never blocks: there are as many places as batches
-				b = nil
-			}
-			job, ok := <-p.order
-			if !ok {
-				return nil, nil
-			}
-			<-job.done
-			if job.b.err != nil {
-				return nil, job.b.err
-			}
-			b, gi = job.b, 0
-			pre := len(b.noCall)
-			if len(b.groups) > 0 {
-				pre = b.groups[0].ns
-			}
-			if err := j.emitNoCall(b.noCall[:pre]); err != nil {
-				return nil, err
-			}
+	return j.readCalls(ctx, cs, &batchGroups{j: j, p: p})
+}
+
+// batchGroups are the groups of the parallel merge join: the workers'
+// batches, taken in file order, their groups matched in turn.
+type batchGroups struct {
+	j  *joiner
+	p  *parallel
+	b  *bdBatch // the batch taken last
+	gi int      // its next group
+}
+
+// next is the next group, nil at the end. Rows of no call before a batch's
+// first group are emitted as the batch is taken: they came after the
+// previous batch's last group. A batch goes back to the workers here, once
+// its last group has been used: the emit of that group has returned.
+func (gs *batchGroups) next() (*bdGroup, error) {
+	for gs.b == nil || gs.gi == len(gs.b.groups) {
+		if gs.b != nil {
+			gs.p.free <- gs.b // never blocks: there are as many places as batches
+			gs.b = nil
 		}
-		return &b.groups[gi], nil
+		job, ok := <-gs.p.order
+		if !ok {
+			return nil, nil
+		}
+		<-job.done
+		if job.b.err != nil {
+			return nil, job.b.err
+		}
+		b := job.b
+		gs.b, gs.gi = b, 0
+		pre := len(b.noCall)
+		if len(b.groups) > 0 {
+			pre = b.groups[0].ns
+		}
+		if err := gs.j.emitNoCall(b.noCall[:pre]); err != nil {
+			return nil, err
+		}
 	}
-	for n := 0; ; n++ {
-		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		r, id, err := j.readCall(cs)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		g, err := group()
-		if err != nil {
-			return err
-		}
-		if g == nil || id == nil || !bytes.Equal(b.groupID(g), id) {
-			if err := j.emit(r); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := j.emitWith(r, b, g); err != nil {
-			return err
-		}
-		gi++
+	return &gs.b.groups[gs.gi], nil
+}
+
+func (gs *batchGroups) of(_ uint64, id []byte) (*bdBatch, *bdGroup, error) {
+	g, err := gs.next()
+	if err != nil || g == nil || id == nil || !bytes.Equal(gs.b.groupID(g), id) {
+		return nil, nil, err
 	}
-	// What is left belongs to no call: only when the files changed since
-	// the order check.
+	gs.gi++
+	return gs.b, g, nil
+}
+
+// rest has groups left only when the files changed since the order check:
+// they belong to no call.
+func (gs *batchGroups) rest() error {
 	for {
-		g, err := group()
+		g, err := gs.next()
 		if err != nil {
 			return err
 		}
 		if g == nil {
 			return nil
 		}
-		if err := j.emit(noCallRecord(badRow{g.line, orphanErr(b.groupID(g), nil)})); err != nil {
+		if err := gs.j.emit(noCallRecord(badRow{g.line, orphanErr(gs.b.groupID(g), nil)})); err != nil {
 			return err
 		}
-		if err := j.emitNoCall(b.noCall[g.ns:g.ne]); err != nil {
+		if err := gs.j.emitNoCall(gs.b.noCall[g.ns:g.ne]); err != nil {
 			return err
 		}
-		gi++
+		gs.gi++
 	}
 }

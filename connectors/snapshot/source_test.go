@@ -217,7 +217,7 @@ func TestReadCallsHeaders(t *testing.T) {
 		{"calls header", "!call_id,tenant\nc1,1\n", "", "calls.csv: header"},
 		{"bd header", "", "!id,name,value\n", "business_data.csv: header"},
 		{"bd empty file", "", "!", "business_data.csv is empty"},
-		{"bd header order", "", "!name,call_id,value\n", `want ["call_id" "name" "value"]`},
+		{"bd header order", "", "!name,call_id,value\n", `column 1 is "name", want "call_id" (want ["call_id" "name" "value"])`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,9 +39,10 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) registry() engine.Registry {
-	return engine.Registry{Sinks: map[string]engine.SinkFactory{
-		"fake": func(cfg dsl.Sink, _ io.Writer) (engine.Sink, error) { return &fakeSink{rec: r}, nil },
-	}}
+	return engine.Registry{Sinks: []engine.SinkDescriptor{{
+		Spec: dsl.Connector{Block: dsl.BlockSink, Name: "fake"},
+		Open: func(cfg dsl.Sink, _ io.Writer) (engine.Sink, error) { return &fakeSink{rec: r}, nil },
+	}}}
 }
 
 func (r *recorder) count(id string) int {

@@ -358,11 +358,11 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) outcome {
 
 func (w *Worker) sink(t *Target) (engine.Sink, error) {
 	if t.Sink != nil {
-		f := w.reg.Sinks[t.Sink.Kind]
-		if f == nil {
+		d := w.reg.Sink(t.Sink.Kind)
+		if d == nil {
 			return nil, fmt.Errorf("sink %q: no connector for it in this build", t.Sink.Kind)
 		}
-		return f(*t.Sink, nil)
+		return d.Open(*t.Sink, nil)
 	}
 	if w.reg.Outbox == nil || t.Outbox == "" {
 		return nil, errors.New("no outbox connector in this build")

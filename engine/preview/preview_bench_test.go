@@ -93,7 +93,7 @@ func benchWorkload(b *testing.B, n int) (dataDir string, plan *engine.Plan) {
 func BenchmarkPreviewVsDuckDB(b *testing.B) {
 	n := benchCalls()
 	dataDir, plan := benchWorkload(b, n)
-	reg := engine.Registry{Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open}}
+	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
 	out := b.TempDir()
 	ctx := context.Background()
 	var previewDur, sqlDur time.Duration

@@ -236,25 +236,26 @@ func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath stri
 
 // resultJSON is the JSON form of a Result; field order is the key order.
 type resultJSON struct {
-	DB             string         `json:"db"`
-	RunID          string         `json:"run_id"`
-	PlanHash       string         `json:"plan_hash"`
-	Started        time.Time      `json:"started"`
-	ElapsedMS      int64          `json:"elapsed_ms"`
-	SourceRows     int            `json:"source_rows"`
-	BadRows        int            `json:"bad_rows"`
-	BadNoID        int            `json:"bad_no_id"`
-	BadSamples     []string       `json:"bad_samples"`
-	DuplicatesSeen int            `json:"duplicates_seen"`
-	Warnings       int            `json:"warnings"`
-	WarnSamples    []string       `json:"warn_samples"`
-	FieldOmitted   map[string]int `json:"field_omitted"`
-	Stages         []StageCount   `json:"stages"`
-	Calls          map[string]int `json:"calls"`
-	Agents         map[string]int `json:"agents"`
-	Diff           DiffCounts     `json:"diff"`
-	Drift          []driftJSON    `json:"drift"`
-	WouldSend      sendJSON       `json:"would_send"`
+	DB             string           `json:"db"`
+	RunID          string           `json:"run_id"`
+	PlanHash       string           `json:"plan_hash"`
+	Started        time.Time        `json:"started"`
+	ElapsedMS      int64            `json:"elapsed_ms"`
+	SourceRows     int              `json:"source_rows"`
+	BadRows        int              `json:"bad_rows"`
+	BadNoID        int              `json:"bad_no_id"`
+	BadSamples     []string         `json:"bad_samples"`
+	DuplicatesSeen int              `json:"duplicates_seen"`
+	Warnings       int              `json:"warnings"`
+	WarnSamples    []string         `json:"warn_samples"`
+	Findings       []engine.Finding `json:"findings"`
+	FieldOmitted   map[string]int   `json:"field_omitted"`
+	Stages         []StageCount     `json:"stages"`
+	Calls          map[string]int   `json:"calls"`
+	Agents         map[string]int   `json:"agents"`
+	Diff           DiffCounts       `json:"diff"`
+	Drift          []driftJSON      `json:"drift"`
+	WouldSend      sendJSON         `json:"would_send"`
 
 	// Why values were left out, per field (a few each, with spec positions).
 	FieldOmittedSamples map[string][]string `json:"field_omitted_samples,omitempty"`
@@ -280,7 +281,7 @@ func (r *Result) JSON() ([]byte, error) {
 	j := resultJSON{
 		DB: r.DBPath, RunID: s.RunID, PlanHash: s.PlanHash, Started: s.Started.UTC(), ElapsedMS: s.Elapsed.Milliseconds(),
 		SourceRows: s.SourceRows, BadRows: s.BadRows, BadNoID: s.BadNoID, BadSamples: nonNil(s.BadRowSamples),
-		DuplicatesSeen: s.DuplicateSeen, Warnings: s.Warnings, WarnSamples: nonNil(s.WarnSamples),
+		DuplicatesSeen: s.DuplicateSeen, Findings: nonNilFindings(s.Findings), Warnings: s.Warnings, WarnSamples: nonNil(s.WarnSamples),
 		FieldOmitted: s.FieldOmitted, FieldOmittedSamples: s.FieldOmittedSamples, Stages: r.Stages, Calls: r.Reasons, Agents: r.Agents, Diff: r.Diff,
 		Drift:     []driftJSON{},
 		WouldSend: sendJSON{Agents: r.WouldSend.Agents, Calls: r.WouldSend.Calls},
@@ -296,6 +297,13 @@ func (r *Result) JSON() ([]byte, error) {
 		return nil, fmt.Errorf("preview: render JSON: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+func nonNilFindings(f []engine.Finding) []engine.Finding {
+	if f == nil {
+		return []engine.Finding{}
+	}
+	return f
 }
 
 func nonNil(s []string) []string {
@@ -314,7 +322,7 @@ func parseResult(b []byte) (*Result, error) {
 	s := &engine.Summary{
 		RunID: j.RunID, PlanHash: j.PlanHash, Started: j.Started, Elapsed: time.Duration(j.ElapsedMS) * time.Millisecond,
 		Agents: tallyFrom(j.Agents), Calls: tallyFrom(j.Calls),
-		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
+		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Findings: j.Findings, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
 		FieldOmitted: j.FieldOmitted, FieldOmittedSamples: j.FieldOmittedSamples, DuplicateSeen: j.DuplicatesSeen, SourceRows: j.SourceRows,
 		Watermarks: map[string]engine.Watermark{},
 	}
@@ -341,6 +349,7 @@ func (r *Result) WriteText(w io.Writer) {
 		rate = float64(s.SourceRows) / s.Elapsed.Seconds()
 	}
 	fmt.Fprintf(w, "preview of plan %s: %d call rows in %s (%.0f calls/s)\n", shortHash(s.PlanHash), s.SourceRows, s.Elapsed.Round(time.Millisecond), rate)
+	summarytext.WriteFindings(w, s.Findings)
 	if r.DBPath != "" {
 		fmt.Fprintf(w, "stored in %s\n", r.DBPath)
 	}

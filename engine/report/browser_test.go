@@ -31,9 +31,25 @@ const probeScript = `<script>
     var bars = Array.prototype.map.call(s.querySelectorAll('rect'), function (b) { var q = b.getBoundingClientRect(); return q.width * q.height; });
     return {label: s.getAttribute('aria-label'), w: r.width, h: r.height, bars: bars.length, barArea: bars.reduce(function (a, b) { return a + b; }, 0)};
   });
+  // Every table cell inside its table, and every table inside its
+  // section: a long reason wraps instead of running past the edge.
+  var overflows = [];
+  Array.prototype.forEach.call(document.querySelectorAll('table'), function (t) {
+    var tr = t.getBoundingClientRect();
+    var pr = t.parentElement.getBoundingClientRect();
+    if (tr.right > pr.right + 1) {
+      overflows.push({what: 'table', text: (t.rows[0] ? t.rows[0].innerText : '').slice(0, 80), right: tr.right, edge: pr.right});
+    }
+    Array.prototype.forEach.call(t.querySelectorAll('td,th'), function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.right > tr.right + 1 || c.scrollWidth > c.clientWidth + 1) {
+        overflows.push({what: 'cell', text: c.innerText.slice(0, 80), right: r.right + c.scrollWidth - c.clientWidth, edge: tr.right});
+      }
+    });
+  });
   var pre = document.createElement('pre');
   pre.id = 'probe';
-  pre.textContent = JSON.stringify({svgs: svgs, text: document.body.innerText, width: document.documentElement.scrollWidth});
+  pre.textContent = JSON.stringify({svgs: svgs, text: document.body.innerText, width: document.documentElement.scrollWidth, overflows: overflows});
   document.body.appendChild(pre);
 })();
 </script>`
@@ -46,8 +62,12 @@ type probe struct {
 		Bars    int     `json:"bars"`
 		BarArea float64 `json:"barArea"`
 	} `json:"svgs"`
-	Text  string  `json:"text"`
-	Width float64 `json:"width"`
+	Text      string  `json:"text"`
+	Width     float64 `json:"width"`
+	Overflows []struct {
+		What, Text  string
+		Right, Edge float64
+	} `json:"overflows"`
 }
 
 func TestHTMLInChromium(t *testing.T) {
@@ -111,6 +131,12 @@ func TestHTMLInChromium(t *testing.T) {
 		if !labels[want] {
 			t.Errorf("no chart %q on the page (charts: %v)", want, labels)
 		}
+	}
+	for _, o := range p.Overflows {
+		t.Errorf("a %s runs past its edge (%.0f px > %.0f px): %q", o.What, o.Right, o.Edge, o.Text)
+	}
+	if !strings.Contains(p.Text, "0x7FFFFFFFFFFF") {
+		t.Error("the long reason of the values left out is not on the page: the overflow check checked nothing")
 	}
 	if p.Width > w {
 		t.Errorf("the page is %.0f px wide in a %d px window: it scrolls sideways", p.Width, w)

@@ -159,19 +159,27 @@ func newFakeState() *fakeState {
 		"counted":       map[string]int{"excluded/before_window": 250, "excluded/other_tenant": 40},
 		"field_omitted": map[string]int{"Customer": 7},
 		"field_omitted_samples": map[string][]string{"Customer": {
-			`call C0003: main.hcl:12,36-47: bd.Customer: unknown name`, `call C0009: main.hcl:12,36-47: bd.Customer: unknown name`}},
+			`call C0003: main.hcl:12,36-47: bd.Customer: unknown name`, `call C0009: main.hcl:12,36-47: bd.Customer: unknown name`,
+			// A long reason without spaces must wrap inside its cell (issue 21.7).
+			`call C0011: /srv/applink/customers/acme-emea-production/specs/acme/main.hcl:12,36-47: field Customer: float: cannot parse "0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"`}},
+		"findings": []map[string]string{{"kind": "unknown_bd", "suggest": "Region",
+			"text": `field "Region" (main.hcl:20,12): bd.Regoin: no business data of the source is named "Regoin". Did you mean "Region"?`}},
 		"failed": []map[string]string{{"Entity": "call", "ID": "H0001", "State": "failed", "Reason": "http_422", "Detail": "invalid skill"},
 			{"Entity": "call", "ID": "H0002", "State": "failed", "Reason": "http_422", "Detail": "invalid skill"}}, "bd_without_call": 3,
 		"bd_without_call_samples": sum1["bd_without_call_samples"], "bad_rows": 3, "bad_no_id": 1, "duplicates_seen": 0,
 		"bad_samples": sum1["bad_samples"],
 		"agent_diff":  map[string]any{"Drift": []map[string]string{{"UserID": "u0007", "Change": "deactivated"}}},
 		"sent":        map[string]int{"Agents": 0, "Calls": 14},
+		"delivered":   []map[string]any{{"what": "calls", "n": 12}, {"what": "media files", "n": 12}, {"what": "calls with business data", "n": 12}},
 	}
 	f.runs = []state.RunRecord{
 		{RunID: run1, Kind: "run", PlanHash: "p1", Started: t1, Ended: t1.Add(9 * time.Second), Record: storedRun(sum1, t1)},
 		{RunID: "restore-20261104T090000.000000Z", Kind: "restore", Started: t1.Add(25 * time.Hour), Ended: t1.Add(25 * time.Hour),
 			Event: storedEvent(map[string]any{"from_run": run1, "agents": 0, "calls": 3, "missing": []string{}})},
 		{RunID: run2, Kind: "run", PlanHash: "p1", Started: t2, Ended: t2.Add(4 * time.Second), Record: storedRun(sum2, t2)},
+		// A run that failed before it committed is in the list too.
+		{RunID: "20261111T080000.000000Z", Kind: "failed", Started: t2.Add(23 * time.Hour), Ended: t2.Add(23 * time.Hour),
+			Event: storedEvent(map[string]any{"error": "source dc1: cannot connect to engage-db.acme.example:1433: connection refused (is SQL Server listening there? check host, port and firewall)"})},
 		{RunID: "purge-20261111T090000.000000Z", Kind: "purge", Started: t2.Add(25 * time.Hour), Ended: t2.Add(25 * time.Hour),
 			Event: storedEvent(map[string]any{"runs": []string{run1}, "before": t2})},
 	}

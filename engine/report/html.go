@@ -6,17 +6,20 @@ import (
 	"html/template"
 	"io"
 	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 //go:embed report.html.tmpl
 var files embed.FS
 
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"stamp":  func(t time.Time) string { return t.UTC().Format(stamp) },
-	"day":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"dash":   dash,
-	"plural": plural,
-	"f":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"stamp":     func(t time.Time) string { return t.UTC().Format(stamp) },
+	"day":       func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"dash":      dash,
+	"plural":    plural,
+	"delivered": engine.DeliveredText,
+	"f":         func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"pct": func(n, of int) string {
 		if of == 0 {
 			return "0 %"

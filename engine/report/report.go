@@ -68,6 +68,12 @@ type Report struct {
 	// Accounting is of the latest run (it read the whole source) or of the
 	// run asked for; nil before any run.
 	Accounting *Accounting `json:"accounting"`
+	// Findings are that run's findings on the spec (a bd name no row
+	// carries, a field empty on every imported call): warnings.
+	Findings []engine.Finding `json:"findings"`
+	// Delivered is what that run's sink said it delivered (CXone: agents,
+	// calls, media files, business data); empty for the outbox.
+	Delivered []engine.Delivered `json:"delivered"`
 	// Counted are the calls of that run its sources filtered inside the
 	// database (the window or tenant pushed into SQL): never read, so in no
 	// ledger, but counted per reason.
@@ -222,7 +228,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: state.DefaultRetentionDays}
+	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: state.DefaultRetentionDays, Findings: []engine.Finding{}, Delivered: []engine.Delivered{}}
 	if p := opts.Plan; p != nil {
 		r.Plan = planInfo(p)
 		if p.Staging.RetentionDays > 0 {
@@ -323,6 +329,12 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 		a := s.Accounting()
 		a.RunID = run.RunID
 		r.Accounting = &a
+		if s.Findings != nil {
+			r.Findings = s.Findings
+		}
+		if s.Delivered != nil {
+			r.Delivered = s.Delivered
+		}
 		r.BadRows = BadRows{RunID: run.RunID, Total: s.BadRows, NoID: s.BadNoID, Samples: nonNil(s.BadRowSamples)}
 		r.Counted = fromTally("call", &engine.Tally{By: s.Counted}).Lines
 		r.Omitted = omitted(s)
@@ -472,6 +484,8 @@ func eventDetail(rec *state.RunRecord) string {
 		return ""
 	}
 	switch rec.Kind {
+	case engine.EventFailed:
+		return "did not commit: " + d.Error
 	case "restore":
 		s := fmt.Sprintf("resent run %s: %d agents, %d calls", d.FromRun, d.Agents, d.Calls)
 		if len(d.Missing) > 0 {

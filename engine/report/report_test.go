@@ -165,8 +165,10 @@ func TestWholeLedgerAndRuns(t *testing.T) {
 	if r.Scope != "ledger" || r.Calls.Total != 1231 || r.Calls.Imported != 1032 || r.Calls.Failed != 4 || r.Agents.Imported != 40 {
 		t.Errorf("ledger: scope %s, calls %+v, agents %+v", r.Scope, r.Calls, r.Agents)
 	}
-	if len(r.Runs) != 4 || r.Runs[0].SentCalls != 1020 || r.Runs[2].SentCalls != 14 || !strings.Contains(r.Runs[1].Detail, "resent run "+run1) ||
-		!strings.Contains(r.Runs[3].Detail, "(1 run)") {
+	// The failed run (it did not commit) is listed with why (issue 21.7).
+	if len(r.Runs) != 5 || r.Runs[0].SentCalls != 1020 || r.Runs[2].SentCalls != 14 || !strings.Contains(r.Runs[1].Detail, "resent run "+run1) ||
+		r.Runs[3].Kind != "failed" || !strings.HasPrefix(r.Runs[3].Detail, "did not commit: source dc1: cannot connect") ||
+		!strings.Contains(r.Runs[4].Detail, "(1 run)") {
 		t.Errorf("runs %+v", r.Runs)
 	}
 	if r.Failures.Total != 2 || len(r.Failures.Rows) != 2 || r.Failures.Rows[0].Reason != "http_422" {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/applink-dev/applink/engine"
 )
 
 const stamp = "2006-01-02 15:04:05Z"
@@ -31,7 +33,11 @@ func (r *Report) writeText(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "applink report: plan unavailable (%s); reported from the state alone\n", r.PlanUnavailable)
 	}
-	fmt.Fprintf(w, "state: %s · made %s\n\n", r.StatePath, r.Generated.Format(stamp))
+	fmt.Fprintf(w, "state: %s · made %s\n", r.StatePath, r.Generated.Format(stamp))
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "warning: %s\n", f.Text)
+	}
+	fmt.Fprintln(w)
 
 	if r.Scope == "run" {
 		fmt.Fprintf(w, "run %s: what it read and the ledger rows it set\n", r.RunID)
@@ -54,6 +60,9 @@ func (r *Report) writeText(w io.Writer) {
 			}
 			fmt.Fprintln(w)
 		}
+	}
+	if len(r.Delivered) > 0 && r.Accounting != nil {
+		fmt.Fprintf(w, "delivered by the sink in run %s: %s\n", r.Accounting.RunID, engine.DeliveredText(r.Delivered))
 	}
 	if q := r.Queue; q != nil {
 		fmt.Fprintf(w, "delivery queue: %d calls queued for the workers (%d in flight, %d jobs waiting, %d retrying)\n", q.Queued, q.InFlight, q.Waiting, q.Retrying)

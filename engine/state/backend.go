@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"github.com/applink-dev/applink/dsl"
 	"net/url"
 	"os"
 	"strings"
@@ -148,18 +149,16 @@ func (c Config) Exists() bool {
 	return err == nil
 }
 
-// RedactDSN drops the password and every parameter of a PostgreSQL URL, so
-// it can be shown: postgres://user@host:port/db.
+// RedactDSN is a PostgreSQL URL as it may be shown: the password masked
+// the one way every output masks it (dsl.MaskSecrets: "****"), every
+// parameter dropped: postgres://user:****@host:port/db.
 func RedactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Host == "" {
 		return "postgres://…"
 	}
-	out := u.Scheme + "://"
-	if u.User != nil {
-		out += u.User.Username() + "@"
-	}
-	return out + u.Host + u.Path
+	u.RawQuery, u.Fragment = "", ""
+	return dsl.MaskSecrets(u.String(), dsl.DSNSecrets(dsn)...)
 }
 
 // Prune deletes the staged data of runs created before `before` and marks

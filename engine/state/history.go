@@ -14,13 +14,13 @@ import (
 // converted in one place.
 type RunRecord struct {
 	RunID    string
-	Kind     string // run | restore | purge
+	Kind     string // run | restore | purge | failed (a run that did not commit)
 	PlanHash string
 	SpecHash string
 	Started  time.Time
 	Ended    time.Time
 	Record   *engine.RunRecord   // Kind run
-	Event    *engine.EventRecord // Kind restore or purge
+	Event    *engine.EventRecord // Kind restore, purge or failed
 }
 
 // DecodeHistory fills a history line's record or event from its stored JSON.

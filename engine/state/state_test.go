@@ -121,4 +121,4 @@ func TestReportStagingAndEvents(t *testing.T) { eachBackend(t, statetest.ReportS
 func TestMediaSentReachesTheLedger(t *testing.T) { eachBackend(t, statetest.MediaSentReachesTheLedger) }
 
 func TestRunRecordRoundTrip(t *testing.T) { eachBackend(t, statetest.RunRecordRoundTrip) }
-func TestLedgerCountsOrder(t *testing.T) { eachBackend(t, statetest.LedgerCountsOrder) }
+func TestLedgerCountsOrder(t *testing.T)  { eachBackend(t, statetest.LedgerCountsOrder) }

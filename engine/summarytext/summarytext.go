@@ -18,6 +18,16 @@ func WriteVerdict(w io.Writer, s *engine.RunRecord, specDir string) {
 		return
 	}
 	var parts []string
+	// Advice by cause: a row the source could not read fails the same way
+	// until someone fixes the file; a row a sink refused is retried.
+	bad := min(s.BadRows-s.BadNoID, f)
+	var advice []string
+	if bad > 0 || u > 0 || o > 0 {
+		advice = append(advice, "fix the source row; the next run reads it again")
+	}
+	if f > bad {
+		advice = append(advice, "rows the sink refused are retried on the next run")
+	}
 	if f > 0 {
 		parts = append(parts, plural(f, "failed row"))
 	}
@@ -27,8 +37,8 @@ func WriteVerdict(w io.Writer, s *engine.RunRecord, specDir string) {
 	if o > 0 {
 		parts = append(parts, plural(o, "business data row")+" without a call")
 	}
-	fmt.Fprintf(w, "needs attention: %s; see `applink report %s` (failures and bad rows with file:line); failed rows are retried on the next run\n",
-		strings.Join(parts, ", "), specDir)
+	fmt.Fprintf(w, "needs attention: %s; see `applink report %s` (failures and bad rows with file:line); %s\n",
+		strings.Join(parts, ", "), specDir, strings.Join(advice, "; "))
 }
 
 func plural(n int, what string) string {
@@ -38,10 +48,19 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
+// WriteFindings renders a run's findings on the spec, one warning a line;
+// the summaries put them first, where a consultant looks.
+func WriteFindings(w io.Writer, findings []engine.Finding) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "warning: %s\n", f.Text)
+	}
+}
+
 // WriteSummary renders a summary for people. Rendering is kept apart from
 // the run so the CLI, the TUI and reports share it.
 func WriteSummary(w io.Writer, s *engine.RunRecord) {
 	fmt.Fprintf(w, "run %s (plan %s) in %s, %.0f calls/s\n", s.RunID, shortHash(s.PlanHash), s.Elapsed.Round(time.Millisecond), s.CallsPerSecond())
+	WriteFindings(w, s.Findings)
 	for _, part := range []struct {
 		name string
 		t    *engine.Tally
@@ -69,6 +88,9 @@ func WriteSummary(w io.Writer, s *engine.RunRecord) {
 		fmt.Fprintln(w, "sent: nothing (nothing new or changed since the last run)")
 	} else {
 		fmt.Fprintf(w, "sent: %d agents, %d calls\n", s.Sent.Agents, s.Sent.Calls)
+	}
+	if len(s.Delivered) > 0 {
+		fmt.Fprintf(w, "delivered: %s\n", engine.DeliveredText(s.Delivered))
 	}
 	WriteSummaryNotes(w, s)
 }

@@ -150,11 +150,11 @@ func (w *Workspace) RetentionDays() int {
 // cumulative outbox. where says it for people ("outbox DIR", "CXone URL").
 func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, err error) {
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
-		f := w.Registry.Sinks[s.Kind]
-		if f == nil {
+		d := w.Registry.Sink(s.Kind)
+		if d == nil {
 			return nil, "", fmt.Errorf("sink %q: no connector for it in this build", s.Kind)
 		}
-		sink, err := f(*s, dryRun)
+		sink, err := d.Open(*s, dryRun)
 		if err != nil {
 			return nil, "", err
 		}
@@ -198,11 +198,19 @@ type RunResult struct {
 // changed rows reach the sink, a copy of what is sent is staged, and the
 // state is committed after the sink. On an error the state is unchanged
 // (the result may still carry the partial summary).
-func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*RunResult, error) {
+func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (res *RunResult, err error) {
 	// Sources first: a source that cannot be opened (a missing folder, an
 	// unreachable server) must not leave a new state file behind.
+	now := w.now()
+	runID := now.UTC().Format("20060102T150405.000000Z")
 	srcs, err := engine.OpenSources(ctx, w.Plan, w.Registry)
 	if err != nil {
+		if w.State.Exists() { // never create a state for a run that cannot start
+			if st, serr := w.OpenState(ctx); serr == nil {
+				w.recordFailure(ctx, st, runID, now, err)
+				st.Close()
+			}
+		}
 		return nil, err
 	}
 	defer engine.CloseSources(srcs)
@@ -211,7 +219,11 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return nil, err
 	}
 	defer st.Close()
-	now := w.now()
+	defer func() {
+		if err != nil {
+			w.recordFailure(ctx, st, runID, now, err)
+		}
+	}()
 	r := &RunResult{RetentionDays: w.RetentionDays()}
 	r.Pruned, err = st.Prune(ctx, now.Add(-time.Duration(r.RetentionDays)*24*time.Hour), now)
 	if err != nil {
@@ -225,7 +237,6 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		return r, err
 	}
 	defer prior.Close() // its scratch file
-	runID := now.UTC().Format("20060102T150405.000000Z")
 	r.StageDir = filepath.Join(w.Paths.Staging, runID)
 	primary, where, err := w.Target(nil)
 	if err != nil {
@@ -265,16 +276,21 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 	if queue != nil {
 		ledger = queue.Ledger(ledger)
 	}
+	var delivered engine.DeliveryCounter
+	if dc, ok := primary.(engine.DeliveryCounter); ok {
+		delivered = dc
+	}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
-		Registry: w.Registry,
-		Sources:  srcs,
-		Sink:     stage,
-		RunID:    runID,
-		Prior:    prior,
-		Ledger:   ledger,
-		Progress: progress,
-		Now:      w.Now, // one clock for the run, its history and its staging entry
-		Queue:    queue != nil,
+		Delivered: delivered,
+		Registry:  w.Registry,
+		Sources:   srcs,
+		Sink:      stage,
+		RunID:     runID,
+		Prior:     prior,
+		Ledger:    ledger,
+		Progress:  progress,
+		Now:       w.Now, // one clock for the run, its history and its staging entry
+		Queue:     queue != nil,
 	})
 	r.Staged = err == nil && stage.calls+stage.agents > 0
 	if !r.Staged {
@@ -284,6 +300,16 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (*R
 		killpoint.Hit(killpoint.RunCommitted)
 	}
 	return r, err
+}
+
+// recordFailure puts a run that failed into the history (the report lists
+// it, issue 21.7), with why, secrets masked. A run stopped by a signal did
+// not fail: it is not recorded.
+func (w *Workspace) recordFailure(ctx context.Context, st state.Backend, runID string, started time.Time, err error) {
+	if errors.Is(err, engine.ErrInterrupted) || ctx.Err() != nil {
+		return
+	}
+	_ = st.RecordEvent(context.WithoutCancel(ctx), engine.EventFailed, runID, started, &engine.EventRecord{Error: dsl.MaskSecrets(err.Error())})
 }
 
 // DryRun runs the plan against the committed state with the spec's sink in

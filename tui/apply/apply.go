@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/summarytext"
@@ -65,6 +66,7 @@ type Model struct {
 	vp          viewport.Model
 
 	width, height int
+	dest          string // where a run sends, for the prompt
 }
 
 // New returns the pane.
@@ -74,6 +76,13 @@ func New(run Func, ledger LedgerFunc, keys help.Keys) Model {
 	in.CharLimit = 8
 	return Model{run: run, ledger: ledger, keys: keys, input: in,
 		bar: progress.New(progress.WithFillCharacters('█', '░')), vp: wrapped()}
+}
+
+// SetDestination names where a run sends (the outbox folder, or the tenant
+// and API host): the prompt says it before anyone types yes.
+func (m Model) SetDestination(dest string) Model {
+	m.dest = dest
+	return m
 }
 
 // SetTotal sets how many calls the run is expected to read (from the
@@ -223,7 +232,14 @@ func (m Model) View() string {
 		b.WriteString("rows to the sink and commits the ledger. Preview first (n) to see what it does.")
 	case Confirm:
 		b.WriteString("apply: run the plan for real\n\n")
-		b.WriteString("This sends new and changed rows to the sink and commits the ledger.\n\n")
+		if m.dest != "" {
+			// Wrapped, not cut: the path is what the user checks.
+			dest := lipgloss.NewStyle().Width(max(m.width-2, 20)).Render("destination: " + m.dest)
+			b.WriteString(dest + "\n\n")
+			b.WriteString("This sends new and changed rows there and commits the ledger.\n\n")
+		} else {
+			b.WriteString("This sends new and changed rows to the sink and commits the ledger.\n\n")
+		}
 		b.WriteString(m.input.View() + "\n")
 		if m.hint != "" {
 			b.WriteString("\n" + m.hint + "\n")

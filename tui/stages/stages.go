@@ -260,7 +260,16 @@ func (m Model) View() string {
 	st, _ := m.stage()
 	n := len(m.result.Stages)
 	fmt.Fprintf(&b, "stage %d/%d: %s\n\n", m.cur+1, n, plan.StageTitles[st.Stage])
-	fmt.Fprintf(&b, "  entered %10d\n  passed  %10d\n  left    %10d\n\n", st.In, st.Out, st.In-st.Out)
+	fmt.Fprintf(&b, "  entered %10d\n  passed  %10d\n  left    %10d\n", st.In, st.Out, st.In-st.Out)
+	if st.Stage == preview.ViewMapped {
+		// The mapping leaves values out of calls it passes (on_error =
+		// omit): "0 left" alone would hide them.
+		if n, detail := omittedValues(m.result.Summary); n > 0 {
+			fmt.Fprintf(&b, "  values  %10d left out of passed calls (on_error = omit)\n", n)
+			b.WriteString(indent(lipgloss.NewStyle().Width(max(m.width-4, 20)).Render(detail)) + "\n")
+		}
+	}
+	b.WriteString("\n")
 	lines := []string{fmt.Sprintf("%-32s %10d", "passed", st.Out)}
 	for _, r := range sortedLeft(st) {
 		lines = append(lines, fmt.Sprintf("%-32s %10d", "left: "+r.reason, r.n))
@@ -285,6 +294,35 @@ func (m Model) View() string {
 		b.WriteString(" · N/p: back")
 	}
 	return b.String()
+}
+
+// omittedValues totals the field values a run left out, with the count per
+// field ("OrderTotal 117, Balance 4"), most first.
+func omittedValues(sum *engine.Summary) (int, string) {
+	if sum == nil {
+		return 0, ""
+	}
+	type fc struct {
+		name string
+		n    int
+	}
+	var fs []fc
+	total := 0
+	for name, n := range sum.FieldOmitted {
+		fs = append(fs, fc{name, n})
+		total += n
+	}
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].n != fs[j].n {
+			return fs[i].n > fs[j].n
+		}
+		return fs[i].name < fs[j].name
+	})
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = fmt.Sprintf("%s %d", f.name, f.n)
+	}
+	return total, strings.Join(parts, ", ")
 }
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

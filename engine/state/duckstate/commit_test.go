@@ -1,8 +1,12 @@
 package duckstate
 
 import (
+	"fmt"
+	"time"
+
 	"context"
 	"errors"
+	"github.com/applink-dev/applink/engine"
 	"path/filepath"
 	"testing"
 
@@ -77,4 +81,38 @@ func TestNoQueue(t *testing.T) {
 		t.Error("the DuckDB state accepts deliveries")
 	}
 	l.Abort()
+}
+
+// A first run's commit (DuckDB's memory limit lowered for its insert)
+// records the media of many calls: the media file is read in small
+// buffers too.
+func TestManyMediaOnAFirstRun(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, filepath.Join(dir, "state.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	idx, err := s.Prior(ctx) // empty: the commit only inserts
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Begin("r1", "spec", filepath.Join(dir, "r1"), idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		id := fmt.Sprintf("C%07d", i)
+		l.Row(engine.LedgerRow{Entity: "call", ID: id, State: "imported"}, uint64(2*i+2), false)
+		l.MediaSent(id, engine.MediaSent{ContentType: "audio/wav", Size: int64(i), SHA256: fmt.Sprintf("%064x", i)})
+	}
+	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM ledger WHERE media_size IS NOT NULL AND media_type = 'audio/wav'`).Scan(&got); err != nil || got != n {
+		t.Fatalf("%d rows with their media, want %d: %v", got, n, err)
+	}
 }

@@ -23,7 +23,7 @@ import (
 // (the engine itself never names a connector; its tests may).
 func registry() engine.Registry {
 	return engine.Registry{
-		Sources: map[string]engine.SourceFactory{"snapshot": snapshot.Open},
+		Sources: []engine.SourceDescriptor{snapshot.Descriptor()},
 		Outbox:  func(dir string) engine.Sink { return outbox.NewCumulative(dir) },
 		Staging: outbox.Staging{},
 	}

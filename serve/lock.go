@@ -42,6 +42,15 @@ func LockKey(customer, tenant, systemID string) int64 {
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
+// StateLockKey is the advisory lock key of a spec whose state is in
+// PostgreSQL: derived from the spec's key in that state (state { key }),
+// which is what two processes must not write at once. Advisory locks are
+// per database, so the same key in another database is another lock.
+func StateLockKey(stateKey string) int64 {
+	sum := sha256.Sum256([]byte("applink state\x00" + stateKey))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
 // holderName is what a lock records about its holder: host, pid and since
 // when, so a standby can say who runs the spec.
 func holderName(now time.Time) string {

@@ -11,10 +11,10 @@ import (
 
 // SinkCounters is what a sink may implement to report its traffic since it
 // was opened: requests made, retries (a request sent again after a
-// retryable answer or a network error) and failures (requests given up).
-// serve reads it during and after each run and adds to its counters. No
-// sink implements it yet: the CXone sink is being rewritten and is expected
-// to; the outbox makes no requests.
+// retryable answer or a network error) and failures (rows it refused or
+// gave up on). serve reads it during and after each run and adds to its
+// counters; cmd gives the CXone sink these counters. The outbox makes no
+// requests.
 type SinkCounters interface {
 	SinkCounters() (requests, retries, failures int64)
 }
@@ -126,6 +126,8 @@ var (
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagDesc
 	ch <- queueDesc
+	ch <- queueStateDesc
+	ch <- queueOldestDesc
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -146,5 +148,8 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(queued), r.name, "queued")
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(inFlight), r.name, "in_flight")
+		if dr, ok := r.queue.(DeliveryReader); ok {
+			collectDeliveries(ch, r.name, dr, now)
+		}
 	}
 }

@@ -102,6 +102,9 @@ func (l *PGLock) TryLock(ctx context.Context) (bool, error) {
 	if !ok {
 		return false, nil
 	}
+	// Name the holder in its session (host, pid, since when) for a
+	// standby's status; the lock holds whether or not this succeeds.
+	_, _ = l.conn.Exec(ctx, `SELECT set_config('application_name', $1, false)`, truncate(pgHolderName(time.Now()), 63))
 	l.held = true
 	l.lost = make(chan struct{})
 	l.stopCh = make(chan struct{})
@@ -162,6 +165,7 @@ func (l *PGLock) Holder(ctx context.Context) string {
 		SELECT coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), a.pid
 		FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid
 		WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1
+		  AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND k.classid::bigint = $1 AND k.objid::bigint = $2`,
 		int64(uint64(l.key)>>32), int64(uint64(l.key)&0xffffffff)).Scan(&app, &addr, &pid)
 	if err != nil {
@@ -207,6 +211,22 @@ func (l *PGLock) closeConn() {
 	_ = l.conn.Close(ctx)
 	cancel()
 	l.conn = nil
+}
+
+// pgHolderName is holderName in the 63 bytes of an application_name:
+// host last, as it is the part that may be cut.
+func pgHolderName(now time.Time) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("applink serve pid %d since %s on %s", os.Getpid(), now.UTC().Format(time.RFC3339), host)
+}
+
+// truncate cuts s to at most n bytes (PostgreSQL keeps 63 of an
+// application_name).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // oneLine joins a multi-line error ("…:\n\taddr1: …\n\taddr2: …") into

@@ -2,7 +2,9 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"github.com/applink-dev/applink/engine/state/statetest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,66 @@ func TestPGLockBadDSN(t *testing.T) {
 	}
 	if _, err := l.TryLock(context.Background()); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("TryLock on a closed port: %v", err)
+	}
+}
+
+// Advisory locks are per database: a session of another database on the
+// same server holding the same key neither blocks the lock nor is named
+// as its holder.
+func TestPGLockIgnoresOtherDatabases(t *testing.T) {
+	dsn := pgDSN(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	const other = "applink_locktest_other"
+	var exists bool
+	admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, other).Scan(&exists)
+	if !exists {
+		if _, err := admin.Exec(ctx, `CREATE DATABASE `+other); err != nil && !strings.Contains(err.Error(), "already exists") {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database = other
+	cfg.RuntimeParams["application_name"] = "other database session"
+	squatter, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close(ctx)
+	key := StateLockKey("acme-" + time.Now().String())
+	if _, err := squatter.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+
+	a, _ := NewPGLock(dsn, key, 100*time.Millisecond)
+	b, _ := NewPGLock(dsn, key, 100*time.Millisecond)
+	defer a.Unlock()
+	defer b.Unlock()
+	if h := b.Holder(ctx); h != "" {
+		t.Errorf("with no holder in this database, Holder = %q", h)
+	}
+	if ok, err := a.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("a: %v %v (the other database's lock must not block)", ok, err)
+	}
+	if ok, err := b.TryLock(ctx); ok || err != nil {
+		t.Fatalf("b while a holds: %v %v", ok, err)
+	}
+	host, _ := os.Hostname()
+	h := b.Holder(ctx)
+	if strings.Contains(h, "other database") || !strings.Contains(h, fmt.Sprintf("pid %d since ", os.Getpid())) || !strings.Contains(h, "applink serve") {
+		t.Errorf("holder %q, want this process (host %s, pid %d, since)", h, host, os.Getpid())
+	}
+}
+
+func TestStateLockKeyDiffersByKey(t *testing.T) {
+	if StateLockKey("acme") == StateLockKey("globex") || StateLockKey("acme") != StateLockKey("acme") {
+		t.Error("state lock keys must differ by state key and be stable")
 	}
 }

@@ -46,6 +46,8 @@ type specRunner struct {
 	lock  Lock
 	queue QueueDepth
 	info  SpecInfo
+	// takeover advances the fencing epoch when the lock is taken.
+	takeover func(ctx context.Context) error
 
 	poll          time.Duration
 	progressEvery time.Duration
@@ -55,6 +57,7 @@ type specRunner struct {
 
 	mu   sync.Mutex
 	st   status
+	rate deliveryRate // the delivery panel's last read
 	sink SinkCounters // the running run's sink, when it reports counters
 	seen [3]int64     // what of its counters is already added
 }
@@ -169,6 +172,17 @@ func (r *specRunner) acquire(ctx context.Context) bool {
 		})
 		r.m.holder.WithLabelValues(r.name).Set(0)
 		return false
+	}
+	if r.takeover != nil {
+		if err := r.takeover(ctx); err != nil {
+			r.log.Error("took the lock but could not record the takeover in the state; giving the lock back and retrying", "spec", r.name,
+				"lock", r.lock.String(), "err", err, "retry_every", r.poll)
+			if uerr := r.lock.Unlock(); uerr != nil {
+				r.log.Warn("lock release failed", "spec", r.name, "err", uerr)
+			}
+			r.update(func(s *status) { s.Role, s.StateErr = roleStandby, err.Error() })
+			return false
+		}
 	}
 	msg := "lock taken: this process runs the spec"
 	if prev.Role == roleStandby {
@@ -311,6 +325,17 @@ func (r *specRunner) runOnce(ctx context.Context, lost <-chan struct{}) bool {
 		next = ended
 	}
 	r.update(func(s *status) { s.Running, s.Next = false, next })
+	if errors.Is(err, state.ErrFenced) {
+		// Another process took the spec over (its epoch is newer): this
+		// one lost the lock without noticing yet. Nothing was committed;
+		// give the lock up and stand by.
+		r.log.Error("fenced: another process took this spec over while the run worked; nothing of the run was committed; standing by",
+			"spec", r.name, "err", err)
+		if uerr := r.lock.Unlock(); uerr != nil {
+			r.log.Warn("lock release failed", "spec", r.name, "err", uerr)
+		}
+		return false
+	}
 	return !lockLost
 }
 

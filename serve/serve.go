@@ -36,8 +36,14 @@ type Spec struct {
 	Every     time.Duration        // time between the starts of two runs
 	Lock      Lock                 // which process runs it
 	Queue     QueueDepth           // optional: its delivery queue (PostgreSQL state)
-	Info      SpecInfo             // what the page shows about it
-	runner    runner               // tests: instead of Workspace
+	// Takeover, when set, is called each time this process takes the
+	// spec's lock, before it runs the spec: with a PostgreSQL state it
+	// advances the spec's fencing epoch (recording this process as the
+	// holder) and makes the workspace commit under it, so a previous holder
+	// that lost the lock can never commit. An error gives the lock back.
+	Takeover func(ctx context.Context) error
+	Info     SpecInfo // what the page shows about it
+	runner   runner   // tests: instead of Workspace
 }
 
 // SpecInfo describes a spec for people.
@@ -90,7 +96,7 @@ func New(opts Options) (*Server, error) {
 				locks[sp.Lock.String()], sp.Name, sp.Lock)
 		}
 		names[sp.Name], locks[sp.Lock.String()] = true, sp.Name
-		r := &specRunner{name: sp.Name, every: sp.Every, lock: sp.Lock, queue: sp.Queue, info: sp.Info,
+		r := &specRunner{name: sp.Name, every: sp.Every, lock: sp.Lock, queue: sp.Queue, info: sp.Info, takeover: sp.Takeover,
 			poll: opts.Poll, progressEvery: opts.ProgressEvery, log: opts.Logger, m: s.metrics, now: opts.Now,
 			ws: sp.runner}
 		if r.ws == nil {

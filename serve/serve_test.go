@@ -697,6 +697,44 @@ func TestStatusPageStates(t *testing.T) {
 	}
 }
 
+type fakeDeliveries struct{ fakeQueue }
+
+func (fakeDeliveries) Deliveries(context.Context) (DeliveryView, error) {
+	return DeliveryView{QueueView: QueueView{Queued: 7, Delivering: 2, Retrying: 3, Failed: 1, Oldest: time.Date(2026, 11, 3, 9, 58, 0, 0, time.UTC)},
+		RetryReasons: []ReasonCount{{"media_unreadable", 2}, {"http_503", 1}}, FailedReasons: []ReasonCount{{"http_422", 1}}, Done: 40, Known: true}, nil
+}
+
+// A spec with a delivery queue gets a delivery panel (queued, in flight,
+// retrying with reasons, failed, rate, oldest age) and the queue by state
+// and its oldest age in /metrics.
+func TestDeliveryPanelAndMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	s, err := New(Options{Specs: []Spec{{Name: "specs/acme", Every: time.Hour, Lock: newMemLocks("a")[0], runner: &fakeWS{}, Queue: fakeDeliveries{}}},
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	page := rec.Body.String()
+	for _, want := range []string{`data-k="delivery.queued">7<`, `data-k="delivery.delivering">2<`, `data-k="delivery.retrying">3<`,
+		`data-k="delivery.failed">1<`, `data-k="delivery.retry_reasons">media_unreadable 2, http_503 1<`, `data-k="delivery.failed_reasons">http_422 1<`,
+		`data-k="delivery.oldest">2m0s (queued 2026-11-03 09:58:00 UTC)<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`applink_queue{spec="specs/acme",state="retrying"} 3`, `applink_queue{spec="specs/acme",state="failed"} 1`,
+		`applink_queue{spec="specs/acme",state="queued"} 7`, `applink_queue_oldest_age_seconds{spec="specs/acme"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
 // TestRunLogSaysQueued: a run that queued its calls for the delivery
 // workers logs them queued, never imported, with the same numbers as its
 // record (issue 19: the log said imported for calls it only queued).
@@ -717,5 +755,39 @@ func TestRunLogSaysQueued(t *testing.T) {
 	}
 	if want := "calls.total=8 calls.imported=0 calls.queued=7 calls.excluded=1 calls.failed=0 sent.agents=0 sent.calls=7"; !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+}
+
+// Taking the lock records the takeover (the state's fencing epoch) before
+// the first run; when that fails the lock is given back and no run starts
+// until it succeeds.
+func TestTakeoverBeforeTheFirstRun(t *testing.T) {
+	var calls atomic.Int64
+	var runs atomic.Int64
+	ws := &fakeWS{run: func(context.Context, int) (*workspace.RunResult, error) {
+		runs.Add(1)
+		return &workspace.RunResult{Summary: summary("R", 1, 0, 0, time.Time{})}, nil
+	}}
+	lock := newMemLocks("a")[0]
+	var logs logBuf
+	s := newTestServer(t, []Spec{{Name: "acme", Every: time.Hour, Lock: lock, runner: ws, Takeover: func(context.Context) error {
+		if calls.Add(1) < 3 {
+			if runs.Load() != 0 {
+				t.Error("a run before the takeover was recorded")
+			}
+			return errors.New("state unreachable")
+		}
+		return nil
+	}}}, &logs)
+	stop := start(t, s)
+	waitFor(t, "a run", 5*time.Second, func() bool { return runs.Load() == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("takeover called %d times, want 3 (two failures, then the hold)", n)
+	}
+	if !strings.Contains(logs.String(), "could not record the takeover") {
+		t.Errorf("log lacks the failed takeover:\n%s", logs.String())
 	}
 }

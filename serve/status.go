@@ -43,6 +43,7 @@ type specPage struct {
 	Progress                                                engine.Progress
 	Committed                                               *runView
 	Runs                                                    []*runView
+	Delivery                                                *deliveryPanel
 }
 
 // statusPage renders the page: server-side, no script, readable printed.
@@ -76,6 +77,7 @@ func (s *Server) statusPage(w http.ResponseWriter, req *http.Request) {
 			} else {
 				p.Queue = fmt.Sprintf("%d queued, %d in flight", q, f)
 			}
+			p.Delivery = r.delivery(req.Context(), d.Now)
 		}
 		d.Specs = append(d.Specs, p)
 	}

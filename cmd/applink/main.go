@@ -69,6 +69,7 @@ func verbs() map[string]verb {
 		"serve":       {"run specs on their schedules, with health, metrics and a status page over HTTP", cmdServe},
 		"version":     {"print applink's version, commit and DuckDB version", cmdVersion},
 		"worker":      {"deliver the calls runs queued in a PostgreSQL state (any number of machines)", cmdWorker},
+		"materialize": {"write an outbox's three files from the segments runs and workers wrote", cmdMaterialize},
 		"help":        {"print the help of a command", cmdHelp},
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/duckdbsource"
 	"github.com/applink-dev/applink/connectors/mssql"
@@ -43,9 +45,10 @@ func registry() engine.Registry { return registryWith(cxone.Options{}) }
 func registryWith(cx cxone.Options) engine.Registry {
 	return engine.Registry{
 		Sources: []engine.SourceDescriptor{snapshot.Descriptor(), duckdbsource.Descriptor(), mssql.Descriptor()},
-		Sinks:   []engine.SinkDescriptor{cxone.Descriptor(cx)},
+		Sinks:   []engine.SinkDescriptor{counted(cxone.Descriptor(cx))},
 		States:  stateConnectors,
-		Outbox:  func(dir string) engine.Sink { return outbox.NewCumulative(dir) },
+		// The cumulative outbox, and the segments of queued runs and workers.
+		Outbox:  func(dir string) engine.Sink { return outbox.NewFolder(dir) },
 		Staging: outbox.Staging{},
 	}
 }
@@ -66,4 +69,30 @@ var stateConnectors = []dsl.Connector{
 			{Name: "dsn", Type: `env("NAME")`, Required: true, Doc: "postgres://user@host:5432/db, read from the environment (a literal password is an error)"},
 			{Name: "key", Type: "string", Default: "the spec's customer", Doc: "the spec's key in a shared database"},
 		}},
+}
+
+// counted gives the CXone sinks a descriptor opens the counters serve's
+// /metrics reads (applink_sink_requests_total, _retries_total,
+// _failures_total).
+func counted(d engine.SinkDescriptor) engine.SinkDescriptor {
+	open := d.Open
+	d.Open = func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
+		s, err := open(cfg, dryRun)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := s.(*cxone.Sink); ok {
+			return countedSink{c}, nil
+		}
+		return s, nil
+	}
+	return d
+}
+
+// countedSink is the CXone sink with serve's counters.
+type countedSink struct{ *cxone.Sink }
+
+func (s countedSink) SinkCounters() (requests, retries, failures int64) {
+	st := s.Stats()
+	return st.Requests, st.Retries, st.CallsFailed + st.AgentsFailed
 }

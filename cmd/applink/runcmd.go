@@ -111,6 +111,16 @@ func runPlan(ctx context.Context, ws *workspace.Workspace, quiet bool, format st
 		prog = newProgressPrinter(std.err)
 		progress = prog.update
 	}
+	// With a PostgreSQL state, a serve holding the spec runs it: refuse,
+	// naming the holder (and hold its lock meanwhile so none starts).
+	release, err := holdSpecLock(ctx, ws)
+	if err != nil {
+		fmt.Fprintf(std.err, "applink run: %v\n", err)
+		return exitFindings
+	}
+	if release != nil {
+		defer release()
+	}
 	r, err := ws.Run(ctx, progress)
 	if prog != nil {
 		prog.finish()

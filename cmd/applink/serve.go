@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
+	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/serve"
 )
@@ -78,20 +82,30 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 		sp.Info = serve.SpecInfo{Customer: plan.Customer, Tenant: plan.CXoneTenant, State: ws.State.String(), SentTo: ws.Where()}
 		lockDSN := dsn
 		if ws.State.Driver == state.DriverPostgres {
-			// The spec's PostgreSQL state holds the standby lock and the
-			// delivery queue whose depth /metrics shows.
+			// The spec's PostgreSQL state holds the standby lock, the
+			// fencing epoch and the delivery queue whose depth /metrics
+			// shows. One pool (and River insert client) per spec for the
+			// process's life, migrated once: every run opens its state on
+			// it, and the pool reconnects after a failure by itself.
 			lockDSN = ws.State.DSN
-			st, err := ws.OpenState(ctx)
+			db, err := pgstate.Connect(ctx, idleTxTimeout(ws.State.DSN), pgstate.Options{Schema: ws.State.Schema, Jobs: delivery.Jobs})
+			if err == nil {
+				if err = db.Migrate(ctx); err != nil {
+					db.Close()
+				}
+			}
 			if err != nil {
 				fmt.Fprintf(std.err, "applink serve: %s: %v\n", dir, err)
 				failed = true
 				continue
 			}
-			defer st.Close()
-			sp.Queue = serve.StateQueue(st)
+			defer db.Close()
+			ws.Drivers = state.Drivers{state.DriverDuckDB: ws.Drivers[state.DriverDuckDB], state.DriverPostgres: db}
+			sp.Queue = stateDeliveries{st: db.Store(ws.State.Spec, 0), db: db}
+			sp.Takeover = takeover(db, ws)
 		}
 		if lockDSN != "" {
-			l, err := serve.NewPGLock(lockDSN, serve.LockKey(plan.Customer, plan.CXoneTenant, plan.SystemID), *poll)
+			l, err := serve.NewPGLock(lockDSN, specLockKey(ws), *poll)
 			if err != nil {
 				fmt.Fprintf(std.err, "applink serve: %v\n", err)
 				return exitUsage
@@ -129,4 +143,150 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// specLockKey is a spec's advisory lock key: with a PostgreSQL state, its
+// key in that state (two specs of one state key share a ledger, two of
+// different keys never contend); with a DuckDB state locked through
+// --lock-dsn, what identifies the spec wherever its folder lives.
+func specLockKey(ws *workspace.Workspace) int64 {
+	if ws.State.Driver == state.DriverPostgres {
+		return serve.StateLockKey(ws.State.Spec)
+	}
+	return serve.LockKey(ws.Plan.Customer, ws.Plan.CXoneTenant, ws.Plan.SystemID)
+}
+
+// holdSpecLock takes, for a hand run of a spec with a PostgreSQL state,
+// the advisory lock `serve` holds while it runs the spec: a run is refused
+// while a serve holds it (naming the holder), and a serve stands by while
+// the hand run runs. release is nil when there is nothing to hold.
+func holdSpecLock(ctx context.Context, ws *workspace.Workspace) (release func(), err error) {
+	if ws.State.Driver != state.DriverPostgres {
+		return nil, nil
+	}
+	l, err := serve.NewPGLock(ws.State.DSN, specLockKey(ws), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := l.TryLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		h := l.Holder(ctx)
+		l.Unlock()
+		if h == "" {
+			h = "another process"
+		}
+		return nil, fmt.Errorf("the spec is run by %s: stop it, or let it run the spec", h)
+	}
+	return func() { l.Unlock() }, nil
+}
+
+// takeover records this process as the spec's holder in its state and
+// advances the fencing epoch; the spec's runs commit under it from then
+// on, so a holder that lost the lock (paused, cut off) can never commit.
+func takeover(db *pgstate.DB, ws *workspace.Workspace) func(ctx context.Context) error {
+	host, _ := os.Hostname()
+	return func(ctx context.Context) error {
+		done := make(chan struct{})
+		go endStaleHolder(ctx, db, done)
+		h, err := db.Takeover(ctx, ws.State.Spec, state.Holder{Host: host, PID: os.Getpid(), Since: time.Now()})
+		close(done)
+		if err != nil {
+			return err
+		}
+		ws.State.Epoch = h.Epoch
+		return nil
+	}
+}
+
+// stateDeliveries reads a spec's deliveries from its PostgreSQL state for
+// serve's delivery panel and /metrics: the queue and, from the ledger, the
+// calls retrying and failed by reason.
+type stateDeliveries struct {
+	st interface {
+		Queue(ctx context.Context) (state.QueueStats, error)
+		LedgerCounts(ctx context.Context, runID string) ([]state.LedgerCount, error)
+	}
+	db *pgstate.DB
+}
+
+func (d stateDeliveries) QueueDepth(ctx context.Context) (queued, inFlight int64, err error) {
+	q, err := d.st.Queue(ctx)
+	return q.Queued, q.InFlight, err
+}
+
+func (d stateDeliveries) Deliveries(ctx context.Context) (serve.DeliveryView, error) {
+	q, err := d.st.Queue(ctx)
+	if err != nil {
+		return serve.DeliveryView{}, err
+	}
+	counts, err := d.st.LedgerCounts(ctx, "")
+	if err != nil {
+		return serve.DeliveryView{}, err
+	}
+	v := serve.DeliveryView{QueueView: queueView(q), Known: true}
+	v.Failed = 0 // counted below with its reasons
+	for _, c := range counts {
+		if c.Entity != "call" {
+			continue
+		}
+		switch c.State {
+		case "retrying":
+			v.RetryReasons = append(v.RetryReasons, serve.ReasonCount{Reason: c.Reason, N: int64(c.N)})
+		case "failed":
+			v.Failed += int64(c.N)
+			v.Done += int64(c.N)
+			v.FailedReasons = append(v.FailedReasons, serve.ReasonCount{Reason: c.Reason, N: int64(c.N)})
+		case "imported":
+			v.Done += int64(c.N)
+		}
+	}
+	return v, nil
+}
+
+// idleTxTimeout sets idle_in_transaction_session_timeout on serve's state
+// sessions (unless the DSN sets it): a holder paused or cut off in the
+// middle of its commit holds the spec's fencing row until its transaction
+// ends, and the standby's takeover waits for that row. PostgreSQL ends such
+// a session after 15 s idle, so the takeover goes through; the stale
+// commit is then lost, as fencing wants. A commit is never idle that long
+// between its own statements.
+func idleTxTimeout(dsn string) string {
+	const key, val = "idle_in_transaction_session_timeout", "15s"
+	if strings.Contains(dsn, key) {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set(key, val)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " " + key + "=" + val // key=value form
+}
+
+// endStaleHolder unblocks a takeover that waits for the spec's fencing row:
+// a previous holder paused or cut off inside its commit holds that row
+// (FOR SHARE) for as long as its transaction lives, which may be for ever
+// when it is stuck mid-COPY. This process holds the spec's lock, so whoever
+// holds the row is stale: after 2 s its sessions are ended (its commit is
+// lost, as fencing wants). It stops when done closes.
+//
+// It matches the takeover's statement by its text (pgstate's upsert of
+// applink_specs): TODO(state) a pgstate API for this.
+func endStaleHolder(ctx context.Context, db *pgstate.DB, done <-chan struct{}) {
+	for wait := 2 * time.Second; ; wait = time.Second {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		_, _ = db.Pool().Exec(ctx, `SELECT pg_terminate_backend(b) FROM pg_stat_activity a
+			CROSS JOIN LATERAL unnest(pg_blocking_pids(a.pid)) AS b
+			WHERE a.datname = current_database() AND a.query LIKE 'INSERT INTO applink_specs%'`)
+	}
 }

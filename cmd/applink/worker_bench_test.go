@@ -3,8 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,21 +19,42 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
+	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
-	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
 // roundTrips counts the statements, batches and copies a pool sends: each
 // is one round trip to PostgreSQL.
-type roundTrips struct{ n atomic.Int64 }
+type roundTrips struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	by map[string]int // APPLINK_BENCH_SQL set: statements by their start
+}
 
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	r.n.Add(1)
+	if os.Getenv("APPLINK_BENCH_SQL") != "" {
+		r.mu.Lock()
+		if r.by == nil {
+			r.by = map[string]int{}
+		}
+		r.by[strings.Join(strings.Fields(d.SQL), " ")[:min(60, len(strings.Join(strings.Fields(d.SQL), " ")))]]++
+		r.mu.Unlock()
+	}
 	return ctx
+}
+
+// breakdown logs the statements counted, most first (APPLINK_BENCH_SQL).
+func (r *roundTrips) breakdown(b *testing.B) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, n := range r.by {
+		fmt.Fprintf(os.Stderr, "sql %6d %s\n", n, k)
+	}
 }
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
@@ -125,7 +152,7 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if q == (state.QueueStats{}) {
+				if !q.Open() {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -144,6 +171,253 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
 			b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
 			b.ReportMetric(float64(len(srv.Requests()))/float64(total), "http_requests/delivery")
+		})
+	}
+}
+
+// BenchmarkOutboxWorkers measures deliveries per second into the outbox
+// with 2 workers × 32 deliveries at once (each worker a River client with
+// its own pool, appending to its own segment files), the PostgreSQL round
+// trips per delivery, and checks the materialized outbox holds every call
+// once. APPLINK_BENCH_CALLS sets the calls per iteration (default 5000).
+func BenchmarkOutboxWorkers(b *testing.B) {
+	dsn := statetest.DSN(b)
+	perOp := 5000
+	if v := os.Getenv("APPLINK_BENCH_CALLS"); v != "" {
+		fmt.Sscan(v, &perOp)
+	}
+	const workers, concurrency = 2, 32
+	ctx := context.Background()
+	st, err := pgstate.Open(ctx, dsn, "bench-outbox", pgstate.Options{Jobs: delivery.Jobs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	out := filepath.Join(b.TempDir(), "outbox")
+	fields := []dsl.Field{{Type: dsl.TypeText, Name: "CustomerID"}, {Type: dsl.TypeNumber, Name: "OrderTotal"}}
+	plan := &engine.Plan{Fields: fields}
+	total := b.N * perOp
+	for i := range b.N {
+		runID := fmt.Sprintf("r%06d", i)
+		led, err := st.Begin(runID, "spec", filepath.Join(b.TempDir(), runID), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q := delivery.Enqueue(led, "bench-outbox", delivery.NewTarget(plan, out))
+		sink, ledger := q.Sink(outbox.NewFolder(out)), q.Ledger(led)
+		if err := sink.Open(ctx, engine.RunInfo{RunID: runID, Fields: fields}); err != nil {
+			b.Fatal(err)
+		}
+		for j := range perOp {
+			id := fmt.Sprintf("%s-c%d", runID, j)
+			c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Unix(1_800_000_000+int64(j), 0).UTC(), DurationMS: 60000, Direction: "in",
+				Media: "call.wav", MediaFile: "/media/call.wav", Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+			sink.Call(ctx, c)
+			row := engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+			sink.Ledger(ctx, row)
+			if err := ledger.Row(row, uint64(2*j+2), false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := sink.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	trips := &roundTrips{}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, workers)
+	started := make(chan struct{}, workers)
+	for range workers {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = trips
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		go func() {
+			done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: concurrency, PollEvery: 100 * time.Millisecond,
+				Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
+				Started:  func() { started <- struct{}{} }})
+		}()
+	}
+	for range workers {
+		<-started
+	}
+	b.ResetTimer()
+	trips.n.Store(0)
+	for {
+		q, err := st.Queue(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !q.Open() {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	n := trips.n.Load()
+	cancel()
+	for range workers {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms, err := outbox.Materialize(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ms.Calls != total {
+		b.Fatalf("the materialized outbox holds %d calls, want %d", ms.Calls, total)
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
+}
+
+// latencyProxy answers every request after delay, by passing it to target.
+func latencyProxy(b testing.TB, target string, delay time.Duration) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		rp.ServeHTTP(w, r)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// BenchmarkWorkerDeliveriesLatency is issue 19's delivery figure: a CXone
+// receiver that answers every request after 50 ms, 2 workers × 32
+// deliveries at once, calls with media and business data. The two ways a
+// worker delivers run side by side: "sink" opens the CXone sink for each
+// delivery (discovery, token, user search, new connections), "client"
+// keeps one client per target for the worker's life. It reports calls/s,
+// HTTP requests per call, tokens issued and PostgreSQL round trips per
+// delivery. APPLINK_BENCH_CALLS sets the calls (default 2000).
+func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
+	perOp := 2000
+	if v := os.Getenv("APPLINK_BENCH_CALLS"); v != "" {
+		fmt.Sscan(v, &perOp)
+	}
+	media := filepath.Join(b.TempDir(), "call.wav")
+	if err := os.WriteFile(media, make([]byte, 16<<10), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"sink", "client"} {
+		b.Run(mode, func(b *testing.B) {
+			clients := workerClients(nil)
+			if mode == "client" && clients == nil {
+				b.Skip("this build has no long-lived CXone client")
+			}
+			if mode == "sink" {
+				clients = nil
+			}
+			dsn := statetest.DSN(b)
+			srv := cxonetest.New(cxonetest.Config{AccessKeyID: "AKID", AccessKeySecret: "secret-a", ClientID: "client", ClientSecret: "secret-c"})
+			defer srv.Close()
+			for k, v := range srv.Env() {
+				b.Setenv(k, v)
+			}
+			api, auth := latencyProxy(b, srv.APIURL, 50*time.Millisecond), latencyProxy(b, srv.URL, 50*time.Millisecond)
+			ctx := context.Background()
+			st, err := pgstate.Open(ctx, dsn, "bench-"+mode, pgstate.Options{Jobs: delivery.Jobs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			fields := []dsl.Field{{Type: dsl.TypeText, Name: "CustomerID"}, {Type: dsl.TypeNumber, Name: "OrderTotal"}}
+			plan := &engine.Plan{Fields: fields, Sink: &dsl.Sink{Kind: "cxone", APIURL: api, AuthURL: auth, Concurrency: 1, RequestsPerSecond: 1e6}}
+			total := b.N * perOp
+			for i := range b.N {
+				runID := fmt.Sprintf("r%06d", i)
+				led, err := st.Begin(runID, "spec", filepath.Join(b.TempDir(), runID), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				q := delivery.Enqueue(led, "bench-"+mode, delivery.NewTarget(plan, ""))
+				sink, ledger := q.Sink(engine.Discard{}), q.Ledger(led)
+				sink.Open(ctx, engine.RunInfo{Fields: fields})
+				for j := range perOp {
+					id := fmt.Sprintf("%s-c%d", runID, j)
+					c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Now(), DurationMS: 60000, Direction: "in",
+						Media: "call.wav", MediaFile: media, Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+					sink.Call(ctx, c)
+					if err := ledger.Row(engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}, uint64(2*j+2), false); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			trips := &roundTrips{}
+			wctx, cancel := context.WithCancel(ctx)
+			const workers = 2
+			done := make(chan error, workers)
+			started := make(chan struct{}, workers)
+			for range workers {
+				cfg, err := pgxpool.ParseConfig(dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg.ConnConfig.Tracer = trips
+				pool, err := pgxpool.NewWithConfig(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer pool.Close()
+				var cl func(dsl.Sink) (delivery.CallClient, error)
+				if clients != nil {
+					cl = workerClients(nil) // one pool of clients per worker process
+				}
+				go func() {
+					done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: 32, PollEvery: 100 * time.Millisecond,
+						Clients: cl, Started: func() { started <- struct{}{} }})
+				}()
+			}
+			for range workers {
+				<-started
+			}
+			reqs0, tokens0 := len(srv.Requests()), srv.TokensIssued()
+			b.ResetTimer()
+			trips.n.Store(0)
+			for {
+				q, err := st.Queue(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !q.Open() {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			b.StopTimer()
+			n := trips.n.Load()
+			cancel()
+			for range workers {
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			}
+			if got := len(srv.Calls()); got != total {
+				b.Fatalf("the server holds %d calls, want %d", got, total)
+			}
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "calls/s")
+			b.ReportMetric(float64(len(srv.Requests())-reqs0)/float64(total), "http_requests/call")
+			b.ReportMetric(float64(srv.TokensIssued()-tokens0), "tokens")
+			trips.breakdown(b)
+			b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
 		})
 	}
 }

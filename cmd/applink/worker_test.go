@@ -19,6 +19,7 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
+	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
@@ -44,12 +45,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// ledgerText renders a state's ledger as entity,id,state,reason lines.
+// ledgerText renders a state's ledger as entity,id,state,reason,active,
+// fingerprint lines: the fingerprint is what the next run compares, so a
+// worker that settled a row must leave the one a single process writes.
 func ledgerText(t *testing.T, st state.Backend) string {
 	t.Helper()
 	var b strings.Builder
 	if err := st.Ledger(context.Background(), func(r state.LedgerRow) error {
-		fmt.Fprintf(&b, "%s,%s,%s,%s\n", r.Entity, r.ID, r.State, r.Reason)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%v,%x\n", r.Entity, r.ID, r.State, r.Reason, r.Active, r.FP)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -123,7 +126,7 @@ func TestWorkersDeliverAQueuedRun(t *testing.T) {
 
 	// Three workers; the first is killed once deliveries are under way.
 	workers := startWorkers(t, bin, env, 3, &logs)
-	killWorkerMidDelivery(t, workers[0], srv, int(queued), &logs)
+	killWorkerMidDelivery(t, st, workers[0], srv, int(queued), &logs)
 	waitQueueDrained(t, st, 120*time.Second, &logs)
 
 	if got := ledgerText(t, st); got != want {
@@ -264,16 +267,25 @@ func TestWorkersFillTheOutboxAsOneRunDoes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- delivery.Run(ctx, delivery.Config{DSN: dsn, Registry: registry(), PollEvery: 50 * time.Millisecond})
+		done <- delivery.Run(ctx, delivery.Config{DSN: dsn, Registry: registry(), PollEvery: 50 * time.Millisecond, Concurrency: 8,
+			Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) }})
 	}()
 	waitQueueDrained(t, st, 60*time.Second, &syncBuffer{})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The workers wrote segments; materialized, they are the files a
+	// single-process run writes, byte for byte (the same order too).
+	out.Reset()
+	if code := run([]string{"materialize", dir}, nil, &out, &errb); code != exitOK {
+		t.Fatalf("materialize: exit %d\n%s%s", code, out.String(), errb.String())
+	}
 	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-		if got, want := sortedFile(t, filepath.Join(dir, ".applink", "outbox", f)), sortedFile(t, filepath.Join(ref, ".applink", "outbox", f)); got != want {
-			t.Errorf("outbox %s differs from a single-process run's:\n%s", f, diffLines(want, got))
+		got, _ := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
+		want, _ := os.ReadFile(filepath.Join(ref, ".applink", "outbox", f))
+		if !bytes.Equal(got, want) {
+			t.Errorf("outbox %s differs from a single-process run's:\n%s", f, diffLines(string(want), string(got)))
 		}
 	}
 	refState, err := duckstate.Open(context.Background(), filepath.Join(ref, ".applink", "state.duckdb"))
@@ -327,7 +339,7 @@ func startWorkers(t *testing.T, bin string, env []string, n int, logs *syncBuffe
 
 // killWorkerMidDelivery SIGKILLs w once the receiver holds a fifth of the
 // total calls, and checks the kill landed before every call was delivered.
-func killWorkerMidDelivery(t *testing.T, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
+func killWorkerMidDelivery(t *testing.T, st *pgstate.Store, w *exec.Cmd, srv *cxonetest.Server, total int, logs *syncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for len(srv.Calls()) < total/5 {
@@ -347,7 +359,27 @@ func killWorkerMidDelivery(t *testing.T, w *exec.Cmd, srv *cxonetest.Server, tot
 	if atKill >= total {
 		t.Fatalf("the worker kill came after every delivery (%d of %d)", atKill, total)
 	}
-	t.Logf("killed a worker with %d of %d calls received", atKill, total)
+	// The kill landed while the worker held deliveries: River still shows
+	// jobs running whose last attempt is the killed worker's (its River
+	// client id carries its pid), until the rescuer hands them on.
+	if held := heldBy(t, st, w.Process.Pid); held == 0 {
+		t.Fatalf("the killed worker held no delivery at the kill (%d of %d calls received)", atKill, total)
+	} else {
+		t.Logf("killed a worker holding %d deliveries, with %d of %d calls received", held, atKill, total)
+	}
+}
+
+// heldBy counts the running delivery jobs whose last attempt is the
+// worker process pid's (delivery.WorkerName: w-HOST-PID-START).
+func heldBy(t *testing.T, st *pgstate.Store, pid int) int {
+	t.Helper()
+	var n int
+	err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job
+		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] LIKE $1`, fmt.Sprintf("w-%%-%d-%%", pid)).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // waitQueueDrained waits until the spec's queue holds nothing queued, in
@@ -360,7 +392,7 @@ func waitQueueDrained(t *testing.T, st state.Backend, d time.Duration, logs *syn
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q == (state.QueueStats{}) {
+		if !q.Open() {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -341,7 +341,9 @@ func NewPool(opts Options) *Pool { return &Pool{opts: opts, clients: map[string]
 
 // Client returns the pool's client for cfg's target, creating it on first
 // use. The target is auth_url, api_url and the access key and client ids
-// (read from the environment now); other settings of the first block win.
+// (read from the environment now); other settings of the first block win,
+// its per-family rates included (the sink block's settings, as a delivery
+// job carries them).
 func (p *Pool) Client(cfg dsl.Sink) (*Client, error) {
 	getenv := p.opts.Getenv
 	if getenv == nil {
@@ -353,7 +355,11 @@ func (p *Pool) Client(cfg dsl.Sink) (*Client, error) {
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	c, err := NewClient(cfg, p.opts)
+	o := p.opts
+	if cfg.Settings != nil {
+		o.Extra = extraFromSettings(cfg.Settings)
+	}
+	c, err := NewClient(cfg, o)
 	if err != nil {
 		return nil, err
 	}

@@ -324,3 +324,23 @@ func TestTokenWaitEndsWithCaller(t *testing.T) {
 		t.Fatalf("Connect: %v after %v", err, time.Since(start))
 	}
 }
+
+// A worker's clients come from a Pool with the worker's options: the
+// per-family rates of the sink block (its settings, as a delivery job
+// carries them) must still reach each client.
+func TestPoolClientTakesTheBlocksRates(t *testing.T) {
+	cfg := dsl.Sink{Kind: "cxone", APIURL: "http://127.0.0.1:1", AuthURL: "http://127.0.0.1:1",
+		Settings: map[string]any{"user_management_requests_per_second": 0.5, "ingestion_requests_per_second": 40.0}}
+	env := map[string]string{EnvAccessKeyID: "k", EnvAccessKeySecret: "s", EnvClientID: "c", EnvClientSecret: "cs"}
+	pool := NewPool(Options{Getenv: func(k string) string { return env[k] }, Log: slog.New(slog.DiscardHandler)})
+	defer pool.Close()
+	c, err := pool.Client(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[Family]float64{FamilyUserManagement: 0.5, FamilyIngestion: 40, FamilyBusinessData: DefaultBusinessDataRPS} {
+		if got := c.Rate(f); got != want {
+			t.Errorf("%s: rate %v, want %v", f, got, want)
+		}
+	}
+}

@@ -23,9 +23,17 @@ type Args struct {
 	Key int64 `json:"key"`
 	FP  int64 `json:"fp"`
 	// Reason is the imported row's reason (agent_unmapped or none).
-	Reason string    `json:"reason,omitempty"`
-	Call   CallDoc   `json:"call"`
-	Agent  *AgentDoc `json:"agent,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Seq is the call's ledger row's position among the rows the run sent
+	// (an outbox's segments order their union by run and Seq).
+	Seq   int64     `json:"seq,omitempty"`
+	Call  CallDoc   `json:"call"`
+	Agent *AgentDoc `json:"agent,omitempty"`
+	// SinkUserID is the sink's id of the call's agent as the run resolved
+	// it (CXone: the user it found, created or updated), so a delivery
+	// needs no user search; empty when the run did not send the agent (an
+	// unchanged agent): the worker resolves it once for its life.
+	SinkUserID string `json:"sink_user_id,omitempty"`
 }
 
 // Jobs are the River jobs of call deliveries: their kind and queue, and

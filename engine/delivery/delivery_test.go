@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/state"
@@ -321,25 +318,36 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	}
 }
 
-// The job's completion and the ledger row are one transaction: when the
-// completion fails, the row stays queued.
-func TestSettleIsOneTransaction(t *testing.T) {
+// A worker killed after settling its row but before River completed the
+// job sends nothing twice: the job is worked again, finds its row settled
+// and completes without a delivery.
+func TestRedeliveryAfterSettleSendsNothing(t *testing.T) {
 	dsn := statetest.DSN(t)
 	st := queueCalls(t, dsn, "r1", 1, 3)
 	var raw []byte
 	if err := st.Pool().QueryRow(context.Background(), `SELECT args FROM river_job`).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
-	job := &river.Job[Args]{JobRow: &rivertype.JobRow{ID: 1, State: rivertype.JobStateAvailable}}
-	if err := json.Unmarshal(raw, &job.Args); err != nil {
+	var a Args
+	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatal(err)
 	}
 	w := NewWorker(st.DB(), engine.Registry{}, nil)
-	if err := w.settle(context.Background(), job, &outcome{ok: true}); err == nil {
-		t.Fatal("completing a job that is not running succeeded")
+	defer w.Close()
+	if _, err := w.settler.do(context.Background(), settlement{row: rowRef{spec: a.Spec, key: a.Key, fp: a.FP}, out: outcome{ok: true}}); err != nil {
+		t.Fatal(err)
 	}
-	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateQueued {
-		t.Errorf("the row changed though the job did not complete: %+v", r)
+	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateImported || r.FP != uint64(a.FP) {
+		t.Fatalf("settled row %+v", r)
+	}
+	rec := newRecorder()
+	startWorker(t, Config{DSN: dsn, Registry: rec.registry()})
+	waitSettled(t, st, 30*time.Second)
+	if n := rec.count("c0"); n != 0 {
+		t.Errorf("a settled call was delivered again %d times", n)
+	}
+	if js := jobStates(t, st); js["completed"] != 1 {
+		t.Errorf("jobs %v", js)
 	}
 }
 
@@ -352,7 +360,7 @@ func TestSweepFailsAbandonedRows(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `UPDATE river_job SET state = 'discarded', attempt = 3, finalized_at = now() WHERE args->>'call' LIKE '%"c1"%'`); err != nil {
 		t.Fatal(err)
 	}
-	n, err := Sweep(ctx, st.DB())
+	n, err := st.DB().Sweep(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d rows, %v", n, err)
 	}
@@ -370,4 +378,29 @@ func TestMain(m *testing.M) {
 		os.Exit(helperWorker())
 	}
 	os.Exit(m.Run())
+}
+
+// A queued call's media path is absolute: a worker started in another
+// folder (or machine, with the media store mounted at the same path) finds
+// the file; the outbox's media field stays the source's path.
+func TestQueuedMediaPathIsAbsolute(t *testing.T) {
+	rel := filepath.Join("media", "c1.wav")
+	plan := &engine.Plan{Fields: testFields, Sink: &dsl.Sink{Kind: "fake"}}
+	led, err := state.NewRunLedger(func(context.Context, *state.ChangeSet) error { return nil }, true, "r1", "spec", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Abort()
+	q := Enqueue(led, "acme", NewTarget(plan, ""))
+	s := q.Sink(engine.Discard{})
+	if err := s.Call(context.Background(), &engine.OutCall{CallID: "c1", Media: "m/c1.wav", MediaFile: rel}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.Abs(rel)
+	if got := q.pending.Call.MediaFile; got != want || !filepath.IsAbs(got) {
+		t.Errorf("queued media file %q, want %q", got, want)
+	}
+	if got := q.pending.Call.Media; got != "m/c1.wav" {
+		t.Errorf("media %q changed", got)
+	}
 }

@@ -41,6 +41,7 @@ type Queue struct {
 	agents  map[string]*AgentDoc
 	pending *Args // the call just handed to Sink.Call, until its ledger row gives its fingerprint
 	queued  int
+	seq     int64 // ledger rows the run sent so far, held back ones included
 	// Attempts, when set, overrides Jobs.MaxAttempts for this run's jobs
 	// (tests).
 	Attempts int
@@ -52,8 +53,34 @@ func Enqueue(led *state.RunLedger, spec string, target Target) *Queue {
 	return &Queue{led: led, spec: spec, target: target, fields: target.fields(), agents: map[string]*AgentDoc{}}
 }
 
-// Sink wraps the run's sink.
-func (q *Queue) Sink(s engine.Sink) engine.Sink { return &queueSink{Sink: s, q: q} }
+// runSegmenter is an outbox that keeps a queued run's own rows in a
+// segment of its own (connectors/outbox.Folder): the run then touches no
+// file the workers write, nor they its.
+type runSegmenter interface {
+	RunSegment(runID string) engine.Sink
+}
+
+// userResolver is a sink that maps agents to users of its own (CXone):
+// the id it resolved for an Engage user during the run.
+type userResolver interface {
+	UserID(engineUserID string) (string, bool)
+}
+
+// ledgerAt is a sink that places a ledger row at the run position given.
+type ledgerAt interface {
+	LedgerAt(seq int64, r engine.LedgerRow) error
+}
+
+// Sink wraps the run's sink. For an outbox that keeps segments, the run's
+// own rows go to the run's segment instead of the cumulative files.
+func (q *Queue) Sink(s engine.Sink) engine.Sink {
+	if q.target.Sink == nil {
+		if f, ok := s.(runSegmenter); ok {
+			s = f.RunSegment(q.led.RunID())
+		}
+	}
+	return &queueSink{Sink: s, q: q}
+}
 
 // Ledger wraps the run's ledger writer.
 func (q *Queue) Ledger(l engine.LedgerWriter) engine.LedgerWriter {
@@ -74,9 +101,22 @@ func (s *queueSink) Agent(ctx context.Context, a *engine.OutAgent) error {
 }
 
 func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
+	if c.MediaFile != "" && !filepath.IsAbs(c.MediaFile) {
+		// A worker may run in another folder, or on another machine with
+		// the media store mounted at the same path: never relative to
+		// this process's working folder.
+		if abs, err := filepath.Abs(c.MediaFile); err == nil {
+			cp := *c
+			cp.MediaFile = abs
+			c = &cp
+		}
+	}
 	a := &Args{Spec: s.q.spec, RunID: s.q.led.RunID(), Call: newCallDoc(c, s.q.fields), Key: int64(state.RowKey("call", c.CallID))}
 	if c.AgentUserID != "" {
 		a.Agent = s.q.agents[c.AgentUserID]
+		if r, ok := s.Sink.(userResolver); ok {
+			a.SinkUserID, _ = r.UserID(c.AgentUserID)
+		}
 	}
 	s.q.pending = a
 	return nil
@@ -85,8 +125,13 @@ func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
 // Ledger keeps the queued call's imported row from the sink: the worker
 // writes it when it delivers.
 func (s *queueSink) Ledger(ctx context.Context, r engine.LedgerRow) error {
+	s.q.seq++
 	if p := s.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == engine.StateImported {
+		p.Seq = s.q.seq
 		return nil
+	}
+	if l, ok := s.Sink.(ledgerAt); ok {
+		return l.LedgerAt(s.q.seq, r)
 	}
 	return s.Sink.Ledger(ctx, r)
 }

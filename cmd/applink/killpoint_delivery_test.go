@@ -48,6 +48,19 @@ func TestKillPointsDelivery(t *testing.T) {
 			srv := cxonetest.New(cxonetest.Config{AccessKeyID: "AKID-applink", AccessKeySecret: "s3cr3t-access", ClientID: "client-applink", ClientSecret: "s3cr3t-client"})
 			defer srv.Close()
 			dir := queuedSpec(t, srv.APIURL, srv.URL, calls)
+			// A state key of its own: runs and serve hold an advisory lock on
+			// it, per database, and other tests' specs share the database.
+			blocks, err := os.ReadFile(filepath.Join(dir, "queued.hcl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyed := strings.Replace(string(blocks), "dsn    = env(\"APPLINK_STATE_DSN\")\n", "dsn    = env(\"APPLINK_STATE_DSN\")\n  key    = \""+pgKey(dsn)+"\"\n", 1)
+			if keyed == string(blocks) {
+				t.Fatalf("queuedSpec's state block changed: %s", blocks)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "queued.hcl"), []byte(keyed), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			env := append(append(os.Environ(), srv.Environ()...), "APPLINK_STATE_DSN="+dsn, "CI=")
 
 			// The reference: the same data, one process, outbox, DuckDB state.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +24,26 @@ import (
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
-// pgStateBlock makes a spec keep its state in PostgreSQL (APPLINK_STATE_DSN).
-const pgStateBlock = "state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n}\n"
+// pgStateBlock makes a spec keep its state in PostgreSQL (APPLINK_STATE_DSN,
+// the schema dsn names) under a key of its own: runs hold an advisory lock
+// on the key, which is per database, and the tests' specs share one.
+func pgStateBlock(dsn string) string {
+	return fmt.Sprintf("state {\n  driver = \"postgres\"\n  dsn    = env(\"APPLINK_STATE_DSN\")\n  key    = %q\n}\n", pgKey(dsn))
+}
+
+// pgKey is the state key of the specs of a test schema: the schema's name.
+func pgKey(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Query().Get("search_path") == "" {
+		panic("not a test schema's DSN")
+	}
+	return u.Query().Get("search_path")
+}
 
 // pgState opens the spec's PostgreSQL state in the schema dsn names.
 func pgState(t *testing.T, dsn string) state.Backend {
 	t.Helper()
-	st, err := pgstate.Open(context.Background(), dsn, demogen.DemoCustomer, pgstate.Options{Jobs: delivery.Jobs})
+	st, err := pgstate.Open(context.Background(), dsn, pgKey(dsn), pgstate.Options{Jobs: delivery.Jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +108,11 @@ func TestKillPointsPostgres(t *testing.T) {
 	mutateSnapshot(t, dataA, dataB)
 	newSpec := func(t *testing.T, root, name string) (dir, dsn string, use func(string)) {
 		dir, use = linkedSpec(t, root, name, dataA, opt)
-		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock), 0o644); err != nil {
+		dsn = statetest.DSN(t)
+		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock(dsn)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return dir, statetest.DSN(t), use
+		return dir, dsn, use
 	}
 	envOf := func(dsn string) []string { return []string{"APPLINK_STATE_DSN=" + dsn} }
 
@@ -207,10 +222,11 @@ func TestCrashResumePostgres(t *testing.T) {
 	mutateSnapshot(t, dataA, dataB)
 	newSpec := func(name string) (dir string, env []string, use func(string)) {
 		dir, use = linkedSpec(t, root, name, dataA, opt)
-		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock), 0o644); err != nil {
+		dsn := statetest.DSN(t)
+		if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock(dsn)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return dir, []string{"APPLINK_STATE_DSN=" + statetest.DSN(t)}, use
+		return dir, []string{"APPLINK_STATE_DSN=" + dsn}, use
 	}
 	traces := 0
 	run := func(dir string, env []string) (*exec.Cmd, string) {

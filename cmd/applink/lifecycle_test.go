@@ -63,10 +63,11 @@ func TestSignalStopsAtBatchBoundary(t *testing.T) {
 	newSpec := func(t *testing.T, root, name string, pg bool) (dir string, env []string, use func(string)) {
 		dir, use = linkedSpec(t, root, name, dataA, opt)
 		if pg {
-			if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock), 0o644); err != nil {
+			dsn := statetest.DSN(t)
+			if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock(dsn)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			env = []string{"APPLINK_STATE_DSN=" + statetest.DSN(t)}
+			env = []string{"APPLINK_STATE_DSN=" + dsn}
 		}
 		return dir, env, use
 	}

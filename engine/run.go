@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -180,6 +181,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	sum.Findings = append(sum.Findings, ev.findings()...)
 
 	prog.phase("commit")
+	killpoint.Hit(killpoint.CommitBegin)
 	if err := opts.Sink.Commit(ctx); err != nil {
 		return sum, fmt.Errorf("commit sink: %w", err)
 	}
@@ -382,6 +384,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 			}
 			prog.calls += b.n
 			prog.tick()
+			killpoint.Hit(killpoint.BatchWritten)
 			b.reset()
 			free[b.src] <- b
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // The files of an outbox (shared/README.md §5).
@@ -328,7 +329,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 	for _, o := range s.files {
 		err := o.w.Flush()
 		if err == nil {
-			err = o.f.Sync()
+			err = fsyncFile(o.f)
 		}
 		if cerr := o.f.Close(); err == nil {
 			err = cerr
@@ -339,8 +340,9 @@ func (s *Sink) Commit(ctx context.Context) error {
 			return fmt.Errorf("outbox: %s: %w", o.tmp, err)
 		}
 	}
+	killpoint.Hit(killpoint.OutboxFilesSynced)
 	for _, o := range s.files {
-		if err := os.Rename(o.tmp, o.final); err != nil {
+		if err := renameFile(o.tmp, o.final); err != nil {
 			s.Abort()
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -349,6 +351,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
+	killpoint.Hit(killpoint.OutboxFilesRenamed)
 	return nil
 }
 
@@ -373,6 +376,14 @@ func (s *Sink) Abort() error {
 	return nil
 }
 
+// The file system calls that make a commit durable, in the order that
+// matters (a file synced before a name points at it, its folder synced
+// after): durability_test.go records them.
+var (
+	fsyncFile  = (*os.File).Sync
+	renameFile = os.Rename
+)
+
 // syncDir makes renames in dir durable. Some systems cannot sync a
 // folder; that is not an error there.
 func syncDir(dir string) error {
@@ -381,7 +392,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
+	if err := fsyncFile(d); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

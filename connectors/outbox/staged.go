@@ -248,6 +248,13 @@ func rewrite(dir, name string, header bool, drop func([]byte) (uint64, bool, err
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	// A purge killed while rewriting this file left its temp file.
+	old, _ := filepath.Glob(filepath.Join(dir, tempPattern(name)))
+	for _, o := range old {
+		if err := os.Remove(o); err != nil {
+			return err
+		}
+	}
 	return replaceFile(path, func(w *bufio.Writer) error {
 		return copyKept(w, path, header, drop)
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 )
@@ -393,11 +394,17 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return nil
 	}
 	out, seg := w.deliver(ctx, job)
+	if out.ok {
+		killpoint.Hit(killpoint.DeliveryAnswered)
+	}
 	final := out.ok || out.permanent || job.Attempt >= job.MaxAttempts
 	out.retry, out.attempt = !final, job.Attempt
 	if _, err := w.settler.do(ctx, settlement{row: ref, reason: a.Reason, out: out, seg: seg}); err != nil {
 		w.observe(a.Spec, OutcomeRetrying, "settle", began)
 		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
+	}
+	if out.ok {
+		killpoint.Hit(killpoint.DeliveryLedgerUpdated) // River completes the job once Work returns
 	}
 	switch {
 	case out.ok:

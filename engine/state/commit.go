@@ -14,6 +14,7 @@ import (
 
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/keyset"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // RunLedger collects a run's changed ledger rows in a CSV file beside the
@@ -63,6 +64,17 @@ type Staged struct {
 	Calls, Agents int
 }
 
+// RunScratchFiles are the files a run writes beside its staged copy and
+// removes once its commit returns (a run killed right after its commit
+// leaves them: the next run removes them).
+var RunScratchFiles = []string{changesFile, mediaFile, deliveriesFile}
+
+const (
+	changesFile    = "ledger-changes.csv"
+	mediaFile      = "ledger-media.csv"
+	deliveriesFile = "deliveries.jsonl"
+)
+
 // NewRunLedger starts recording a run's ledger changes into dir (created if
 // needed), for a backend's Begin: apply is its commit, queue whether it has
 // a delivery queue. idx is the Prior the run uses, for "no longer in the
@@ -71,7 +83,7 @@ func NewRunLedger(apply ApplyFunc, queue bool, runID, specHash, dir string, idx 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	path := filepath.Join(dir, "ledger-changes.csv")
+	path := filepath.Join(dir, changesFile)
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
@@ -129,7 +141,7 @@ func (l *RunLedger) MediaSent(callID string, m engine.MediaSent) {
 		return
 	}
 	if l.mf == nil {
-		l.mpath = filepath.Join(filepath.Dir(l.path), "ledger-media.csv")
+		l.mpath = filepath.Join(filepath.Dir(l.path), mediaFile)
 		f, err := os.Create(l.mpath)
 		if err != nil {
 			l.merr = fmt.Errorf("state: %w", err)
@@ -177,7 +189,7 @@ func (l *RunLedger) Enqueue(args []byte) error {
 		return ErrNoQueue
 	}
 	if l.df == nil {
-		l.dpath = filepath.Join(filepath.Dir(l.path), "deliveries.jsonl")
+		l.dpath = filepath.Join(filepath.Dir(l.path), deliveriesFile)
 		f, err := os.Create(l.dpath)
 		if err != nil {
 			return fmt.Errorf("state: %w", err)
@@ -231,6 +243,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if l.mpath != "" {
 		defer os.Remove(l.mpath)
 	}
+	killpoint.Hit(killpoint.StateChangesWritten)
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}

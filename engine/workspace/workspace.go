@@ -12,6 +12,7 @@ import (
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
 	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -295,6 +296,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	if !r.Staged {
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
 	}
+	if err == nil {
+		killpoint.Hit(killpoint.RunCommitted)
+	}
 	return r, err
 }
 
@@ -430,6 +434,17 @@ func removeUncommitted(ctx context.Context, st state.Backend, dir string) error 
 		p := filepath.Join(dir, e.Name())
 		if e.IsDir() && !known[e.Name()] {
 			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
+			}
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		// A run killed right after its state committed keeps its folder
+		// but never removed its changes files.
+		for _, f := range state.RunScratchFiles {
+			if err := os.Remove(filepath.Join(p, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
 			}
 		}

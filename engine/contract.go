@@ -395,10 +395,11 @@ type SinkDescriptor struct {
 	Spec  dsl.Connector
 	Open  SinkFactory
 	Check SinkChecker // credentials and endpoint; optional
-	// Plan, optional, gives the plan what the sink's settings say about
-	// the mapping (cxone's max_length: Plan.SetFieldMaxLength); cmd calls
-	// it right after Compile.
-	Plan func(cfg dsl.Sink, p *Plan) error
+	// MaxLength, optional, is what the sink's settings say about the
+	// mapping: the longest text each field may carry in the sink (cxone's
+	// max_length), which the plan applies (Registry.PrepareSink, right after
+	// Compile).
+	MaxLength func(cfg dsl.Sink) map[string]int
 }
 
 // PrepareSink calls the plan's sink's Plan hook, if any.
@@ -406,8 +407,8 @@ func (r Registry) PrepareSink(p *Plan) error {
 	if p.Sink == nil || p.Sink.Kind == "" {
 		return nil
 	}
-	if d := r.Sink(p.Sink.Kind); d != nil && d.Plan != nil {
-		return d.Plan(*p.Sink, p)
+	if d := r.Sink(p.Sink.Kind); d != nil && d.MaxLength != nil {
+		return p.SetFieldMaxLength(d.MaxLength(*p.Sink))
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ func Descriptor(opts Options) engine.SinkDescriptor {
 			o.Extra = extraFromSettings(cfg.Settings)
 			return Check(ctx, cfg, fields, w, o)
 		},
-		Plan: func(cfg dsl.Sink, p *engine.Plan) error {
-			return p.SetFieldMaxLength(extraFromSettings(cfg.Settings).MaxLength)
+		MaxLength: func(cfg dsl.Sink) map[string]int {
+			return extraFromSettings(cfg.Settings).MaxLength
 		},
 	}
 }

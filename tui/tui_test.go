@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/tui"
@@ -60,7 +61,7 @@ func TestPanes(t *testing.T) {
 			check: func(t *testing.T, m tui.Model) {
 				want(t, m.Active() == tui.PaneRows, "rows pane")
 				for _, r := range m.Rows() {
-					want(t, r.Reason == engine.ReasonNotArchived, "row %s has reason %q, want not_archived", r.CallID, r.Reason)
+					want(t, r.Reason == connector.ReasonNotArchived, "row %s has reason %q, want not_archived", r.CallID, r.Reason)
 				}
 				want(t, len(m.Rows()) == 2, "2 not_archived rows, got %d", len(m.Rows()))
 			}},
@@ -161,7 +162,7 @@ func TestPanes(t *testing.T) {
 		}},
 		{name: "diff_compare_purged", opts: func(o *tui.Options) {
 			o.Previous = func(ctx context.Context, id string) (*workspace.SentCopy, error) {
-				return &workspace.SentCopy{RunID: "20260801T080000.000000Z", State: engine.StateImported,
+				return &workspace.SentCopy{RunID: "20260801T080000.000000Z", State: connector.StateImported,
 					Missing: "run 20260801T080000.000000Z's staged copy is gone: pruned on 2026-10-30T08:00:00Z (staged copies are kept 90 days)"}, nil
 			}
 		}, steps: func(h *harness) {

@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/zeebo/xxh3"
 )
@@ -45,10 +45,10 @@ func NewCumulative(dir string) *Cumulative { return &Cumulative{dir: dir} }
 // file system allows it, so the run's output is encoded and written once.
 func (c *Cumulative) StageTo(dir string) { c.stageDir = dir }
 
-var _ engine.Sink = (*Cumulative)(nil)
+var _ connector.Sink = (*Cumulative)(nil)
 
-// Open implements engine.Sink.
-func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
+// Open implements connector.Sink.
+func (c *Cumulative) Open(ctx context.Context, info connector.RunInfo) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -71,20 +71,20 @@ func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
 	return c.run.Open(ctx, info)
 }
 
-// Agent implements engine.Sink.
-func (c *Cumulative) Agent(ctx context.Context, a *engine.OutAgent) error {
+// Agent implements connector.Sink.
+func (c *Cumulative) Agent(ctx context.Context, a *connector.OutAgent) error {
 	return c.run.Agent(ctx, a)
 }
 
-// Call implements engine.Sink.
-func (c *Cumulative) Call(ctx context.Context, o *engine.OutCall) error {
+// Call implements connector.Sink.
+func (c *Cumulative) Call(ctx context.Context, o *connector.OutCall) error {
 	return c.run.Call(ctx, o)
 }
 
-// Ledger implements engine.Sink. Every row the engine sends (a row that
+// Ledger implements connector.Sink. Every row the engine sends (a row that
 // changed) replaces the old row of that id, in the ledger and in the calls or
 // agents file.
-func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
+func (c *Cumulative) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	c.touched++
 	if c.merge {
 		if r.Entity == "agent" {
@@ -96,7 +96,7 @@ func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
 	return c.run.Ledger(ctx, r)
 }
 
-// Commit implements engine.Sink.
+// Commit implements connector.Sink.
 func (c *Cumulative) Commit(ctx context.Context) error {
 	if err := c.run.Commit(ctx); err != nil {
 		return err
@@ -152,7 +152,7 @@ func removeLeftovers(dir string) error {
 	return errors.Join(errs...)
 }
 
-// Abort implements engine.Sink.
+// Abort implements connector.Sink.
 func (c *Cumulative) Abort() error {
 	if c.run == nil {
 		return nil

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
-func ledgerRows(ids ...string) []engine.LedgerRow {
-	var out []engine.LedgerRow
+func ledgerRows(ids ...string) []connector.LedgerRow {
+	var out []connector.LedgerRow
 	for _, id := range ids {
-		out = append(out, engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported})
+		out = append(out, connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/summarytext"
 )
@@ -79,10 +80,10 @@ func tallyMap(t *engine.Tally) map[string]int {
 }
 
 func tallyFrom(m map[string]int) engine.Tally {
-	t := engine.Tally{By: map[engine.StateReason]int{}}
+	t := engine.Tally{By: map[connector.StateReason]int{}}
 	for k, v := range m {
 		state, reason, _ := strings.Cut(k, "/")
-		t.By[engine.StateReason{State: state, Reason: reason}] += v
+		t.By[connector.StateReason{State: state, Reason: reason}] += v
 		t.Total += v
 	}
 	return t
@@ -110,7 +111,7 @@ func stages(sum *engine.Summary) []StageCount {
 		src = map[string]int{}
 	}
 	if sum.BadNoID > 0 {
-		src[engine.ReasonBadRow] += sum.BadNoID
+		src[connector.ReasonBadRow] += sum.BadNoID
 	}
 	if sum.DuplicateSeen > 0 {
 		src["duplicate"] += sum.DuplicateSeen
@@ -407,7 +408,7 @@ func sortedKeys(m map[string]int) []string {
 
 // sortedReasons orders imported, excluded, failed, then by count descending.
 func sortedReasons(m map[string]int) []string {
-	order := map[string]int{engine.StateImported: 0, engine.StateExcluded: 1, engine.StateFailed: 2}
+	order := map[string]int{connector.StateImported: 0, connector.StateExcluded: 1, connector.StateFailed: 2}
 	keys := sortedKeys(m)
 	sort.SliceStable(keys, func(i, j int) bool {
 		si, _, _ := strings.Cut(keys[i], "/")

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/keyset"
 	"github.com/applink-dev/applink/engine/killpoint"
 )
@@ -101,7 +102,7 @@ func NewRunLedger(apply ApplyFunc, queue bool, runID, specHash, dir string, idx 
 func (l *RunLedger) SetStaged(st *Staged) { l.staged = st }
 
 // Row implements engine.LedgerWriter.
-func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
+func (l *RunLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	l.rec[0], l.rec[1], l.rec[2], l.rec[3], l.rec[4] = r.Entity, r.ID, r.State, r.Reason, r.Detail
 	l.rec[5] = strconv.FormatUint(fp, 10)
 	l.rec[6] = strconv.FormatBool(active)
@@ -132,9 +133,9 @@ func (l *RunLedger) SetTarget(target []byte) { l.target = target }
 func (l *RunLedger) SetJobs(j Jobs) { l.jobs = j }
 
 // MediaSent records what the sink sent of a call's media, for the call's
-// ledger row (engine.RunInfo.MediaSent is wired to it). Safe for
+// ledger row (connector.RunInfo.MediaSent is wired to it). Safe for
 // concurrent use; applied with the commit.
-func (l *RunLedger) MediaSent(callID string, m engine.MediaSent) {
+func (l *RunLedger) MediaSent(callID string, m connector.MediaSent) {
 	l.mmu.Lock()
 	defer l.mmu.Unlock()
 	if l.merr != nil {

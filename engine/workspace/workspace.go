@@ -11,6 +11,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
@@ -56,7 +57,7 @@ type Workspace struct {
 	Drivers state.Drivers
 	// SinkOpened, when set, is called with the sink a run sends to as soon
 	// as it is opened (serve reads a sink's counters from it during the run).
-	SinkOpened func(engine.Sink)
+	SinkOpened func(connector.Sink)
 }
 
 // New returns the workspace of a compiled plan.
@@ -148,7 +149,7 @@ func (w *Workspace) RetentionDays() int {
 
 // Target opens the sink a run sends to: the spec's sink block, or the
 // cumulative outbox. where says it for people ("outbox DIR", "CXone URL").
-func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, err error) {
+func (w *Workspace) Target(dryRun io.Writer) (sink connector.Sink, where string, err error) {
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
 		d := w.Registry.Sink(s.Kind)
 		if d == nil {
@@ -159,7 +160,7 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 			return nil, "", err
 		}
 		where = s.Kind
-		if l, ok := sink.(engine.Labeled); ok {
+		if l, ok := sink.(connector.Labeled); ok {
 			where = l.Label()
 		} else if s.APIURL != "" {
 			where += " " + s.APIURL
@@ -260,8 +261,8 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	}
 	// Store and forward: keep what this run sends. A sink that stages itself
 	// keeps its own run files; another is teed into the staging format.
-	var staged engine.Sink
-	if s, ok := primary.(engine.SelfStager); ok {
+	var staged connector.Sink
+	if s, ok := primary.(connector.SelfStager); ok {
 		s.StageTo(r.StageDir)
 		staged = primary
 	} else {
@@ -276,8 +277,8 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	if queue != nil {
 		ledger = queue.Ledger(ledger)
 	}
-	var delivered engine.DeliveryCounter
-	if dc, ok := primary.(engine.DeliveryCounter); ok {
+	var delivered connector.DeliveryCounter
+	if dc, ok := primary.(connector.DeliveryCounter); ok {
 		delivered = dc
 	}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
@@ -379,17 +380,17 @@ func (w *Workspace) Runs(ctx context.Context) ([]state.RunRecord, error) {
 
 // countingSink counts what reaches the staging copy.
 type countingSink struct {
-	engine.Sink
+	connector.Sink
 	path          string
 	calls, agents int
 }
 
-func (c *countingSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (c *countingSink) Agent(ctx context.Context, a *connector.OutAgent) error {
 	c.agents++
 	return c.Sink.Agent(ctx, a)
 }
 
-func (c *countingSink) Call(ctx context.Context, o *engine.OutCall) error {
+func (c *countingSink) Call(ctx context.Context, o *connector.OutCall) error {
 	c.calls++
 	return c.Sink.Call(ctx, o)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
 	"github.com/applink-dev/applink/engine/workspace"
@@ -23,8 +24,8 @@ import (
 // (the engine itself never names a connector; its tests may).
 func registry() engine.Registry {
 	return engine.Registry{
-		Sources: []engine.SourceDescriptor{snapshot.Descriptor()},
-		Outbox:  func(dir string) engine.Sink { return outbox.NewCumulative(dir) },
+		Sources: []connector.SourceDescriptor{snapshot.Descriptor()},
+		Outbox:  func(dir string) connector.Sink { return outbox.NewCumulative(dir) },
 		Staging: outbox.Staging{},
 	}
 }

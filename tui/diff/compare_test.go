@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/workspace"
 )
@@ -17,13 +17,13 @@ import (
 func TestCompareRows(t *testing.T) {
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	fields := []dsl.Field{{Type: dsl.TypeText, Name: "Customer"}, {Type: dsl.TypeNumber, Name: "Total"}}
-	sent := &workspace.SentCopy{Fields: fields, Call: &engine.OutCall{CallID: "C1", AgentUserID: "U1", StartTime: start, DurationMS: 5000,
+	sent := &workspace.SentCopy{Fields: fields, Call: &connector.OutCall{CallID: "C1", AgentUserID: "U1", StartTime: start, DurationMS: 5000,
 		Direction: "in", ANI: "1", DNIS: "2", Media: "m.wav",
-		Values: []engine.Value{{Field: 0, Text: []byte("ACME")}, {Field: 1, Number: 12.5}}}}
+		Values: []connector.Value{{Field: 0, Text: []byte("ACME")}, {Field: 1, Number: 12.5}}}}
 	bd, _ := json.Marshal(map[string]map[string]any{"text": {"Customer": "ACME"}, "number": {"Total": 13}, "boolean": {"VIP": true}})
-	now := &preview.CallDetail{Pos: 7, State: engine.StateImported, AgentUserID: "U1", BusinessData: bd,
+	now := &preview.CallDetail{Pos: 7, State: connector.StateImported, AgentUserID: "U1", BusinessData: bd,
 		Call: dsl.Call{CallID: "C1", StartTime: start, DurationMS: 6000, Direction: "in", ANI: "1", DNIS: "2", MediaPath: "m.wav"},
-		Prev: &preview.PrevState{State: engine.StateImported}}
+		Prev: &preview.PrevState{State: connector.StateImported}}
 	want := map[string][3]string{ // name -> before, now, differs
 		"state":         {"imported", "imported", ""},
 		"reason":        {"-", "-", ""},
@@ -50,7 +50,7 @@ func TestCompareRows(t *testing.T) {
 		}
 	}
 	// A new call has no copy: nothing is starred.
-	for _, r := range compareRows(&preview.CallDetail{Pos: 1, State: engine.StateImported, Call: now.Call}, nil, fields) {
+	for _, r := range compareRows(&preview.CallDetail{Pos: 1, State: connector.StateImported, Call: now.Call}, nil, fields) {
 		if r.differs || r.beforeKnown {
 			t.Errorf("new call: row %s starred or known before", r.name)
 		}

@@ -40,7 +40,7 @@ func DiagnosticLines(specDir string, diags hcl.Diagnostics) []byte {
 // counts by state and reason, bad rows with their file and line, values
 // left out, warnings and calls seen from several sites. Nothing in it
 // depends on time or on the machine.
-func SummaryText(s *engine.Summary) string {
+func SummaryText(s *engine.RunRecord) string {
 	var b strings.Builder
 	summarytext.WriteFindings(&b, s.Findings)
 	for _, part := range []struct {

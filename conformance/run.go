@@ -136,7 +136,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 		srcs = append(srcs, snapshot.New(dir))
 	}
 	want := c.expectations()
-	var sum *engine.Summary
+	var sum *engine.RunRecord
 	res.Got, sum, res.Err = runPlan(ctx, plan, engine.Options{Sources: srcs}, tmp, want)
 	if res.Err != nil {
 		return res
@@ -159,7 +159,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 
 // runPlan runs plan into an outbox under tmp and returns the expectation
 // sections it yields.
-func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, *engine.Summary, error) {
+func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, *engine.RunRecord, error) {
 	out := filepath.Join(tmp, "outbox")
 	opts.Sink = outbox.New(out)
 	opts.RunID = runID

@@ -29,7 +29,7 @@ type agentIndex struct {
 
 // readAgents merges the agents of every source (the sites of one Engage system
 // list the same users, so rows are merged by user_id and agent IDs unioned).
-func readAgents(ctx context.Context, srcs []connector.Source, sum *Summary) (*agentIndex, error) {
+func readAgents(ctx context.Context, srcs []connector.Source, sum *RunRecord) (*agentIndex, error) {
 	idx := &agentIndex{byAgentID: map[string]*user{}}
 	byUser := map[string]*user{}
 	for i, src := range srcs {

@@ -28,7 +28,7 @@ func benchBatch(b *testing.B, names *connector.Names, k int) *batch {
 }
 
 func benchEvaluator(b *testing.B, p *Plan) (*evaluator, *connector.Names) {
-	sum := &Summary{FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum := &RunRecord{FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	ev, _ := newEvaluator(p, sum, nil)
 	names := connector.NewNames()
 	ev.names = []*connector.Names{names}

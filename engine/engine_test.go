@@ -143,7 +143,7 @@ func goodCall(id, agentID string) dsl.Call {
 		Status: "ok", MediaPath: "media/" + id + ".wav", Skill: "sales"}
 }
 
-func runMem(t *testing.T, p *Plan, src *memSource) (*memSink, *Summary) {
+func runMem(t *testing.T, p *Plan, src *memSource) (*memSink, *RunRecord) {
 	t.Helper()
 	sink := &memSink{}
 	sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []connector.Source{src}, RunID: "test", BatchSize: 3})
@@ -451,7 +451,7 @@ func (l *memLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	l.active[r.Entity+"/"+r.ID] = active
 	return nil
 }
-func (l *memLedger) Commit(context.Context, *Summary) error { return nil }
+func (l *memLedger) Commit(context.Context, *RunRecord) error { return nil }
 func (l *memLedger) Abort()                                 {}
 
 func (p *memPrior) Lookup(entity, id string) (uint64, bool, bool) {
@@ -467,7 +467,7 @@ func TestIncrementalSendsOnlyChanges(t *testing.T) {
 		{call: goodCall("c2", "a1"), bd: [][2]string{{"Customer", "K2"}}},
 	}
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(src *memSource) (*memSink, *Summary) {
+	run := func(src *memSource) (*memSink, *RunRecord) {
 		t.Helper()
 		sink := &memSink{}
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}

@@ -23,7 +23,7 @@ import (
 // goroutine and reuses everything it touches per call.
 type evaluator struct {
 	plan      *Plan
-	sum       *Summary
+	sum       *RunRecord
 	prior     Prior
 	queue     bool // Options.Queue
 	cur       *rec // the record being evaluated, for the message of a panic
@@ -66,7 +66,7 @@ type omission struct {
 	err   error
 }
 
-func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
+func newEvaluator(plan *Plan, sum *RunRecord, prior Prior) (*evaluator, error) {
 	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, days: map[int64]int{}}
 	if plan.Calls != nil {
 		ev.filterBD = plan.Calls.ReadsBD

@@ -31,7 +31,7 @@ type MediaRecorder interface {
 type LedgerWriter interface {
 	Row(r connector.LedgerRow, fp uint64, active bool) error
 	// Commit runs after the sink committed.
-	Commit(ctx context.Context, sum *Summary) error
+	Commit(ctx context.Context, sum *RunRecord) error
 	Abort()
 }
 

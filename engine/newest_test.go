@@ -42,7 +42,7 @@ func TestNewestImported(t *testing.T) {
 
 	t.Run("unchanged rows count", func(t *testing.T) {
 		led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-		run := func() *Summary {
+		run := func() *RunRecord {
 			prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
 			for k, v := range led.rows {
 				prior.rows[k], prior.active[k] = v, led.active[k]

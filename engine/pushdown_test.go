@@ -60,7 +60,7 @@ func TestMediaUnreadableFailsTheCall(t *testing.T) {
 	}
 	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(missing map[string]bool) (*mediaSink, *Summary, *locatingSource) {
+	run := func(missing map[string]bool) (*mediaSink, *RunRecord, *locatingSource) {
 		t.Helper()
 		src := &locatingSource{memSource: &memSource{agents: agents, calls: calls}, missing: missing}
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}

@@ -87,10 +87,6 @@ type RunRecord struct {
 	mu sync.Mutex
 }
 
-// Summary is the run record under the name the run and its callers have
-// always used for it: the same type.
-type Summary = RunRecord
-
 // Delivery counts the calls a run queued for the delivery workers. Queued
 // is the run's own count, fixed at its commit; the rest says where those
 // calls are now and is filled in by the state when the record is read (a

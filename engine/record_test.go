@@ -134,7 +134,7 @@ func TestRunCountsQueued(t *testing.T) {
 	short := goodCall("c3", "a1")
 	short.DurationMS = 1000
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(calls ...memCall) *Summary {
+	run := func(calls ...memCall) *RunRecord {
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
 		for k, v := range led.rows {
 			prior.rows[k], prior.active[k] = v, led.active[k]

@@ -77,7 +77,7 @@ var ErrInterrupted = errors.New("run interrupted before commit; nothing was comm
 // then calls, streamed through a three-stage pipeline (read ∥ evaluate ∥
 // write) over a fixed pool of batches, so memory does not grow with the
 // number of calls.
-func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error) {
+func Run(ctx context.Context, plan *Plan, opts Options) (sum *RunRecord, err error) {
 	// Whatever ends the run before its state commits — an error, an
 	// interrupt, a panic — the ledger writer is aborted (its changes file
 	// closed and removed) and so is the sink (deferred below, after Open).
@@ -101,7 +101,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if now == nil {
 		now = time.Now
 	}
-	sum = &Summary{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum = &RunRecord{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	if opts.RunID == "" {
 		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
 	}
@@ -223,7 +223,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 }
 
 // sendAgent gives one user its ledger row and sends it when it changed.
-func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
+func sendAgent(ctx context.Context, u *user, opts Options, sum *RunRecord) error {
 	row := u.ledger()
 	sum.Agents.add(row.State, row.Reason)
 	var content uint64
@@ -312,7 +312,7 @@ func CloseSources(srcs []connector.Source) {
 // read concurrently, each with its own pool (a few batches of read-ahead),
 // but evaluated in spec order: a call seen at two sites is imported from the
 // first source of the spec, whatever the timing.
-func runCalls(ctx context.Context, plan *Plan, srcs []connector.Source, ev *evaluator, opts Options, sum *Summary, prog *progressTicker) error {
+func runCalls(ctx context.Context, plan *Plan, srcs []connector.Source, ev *evaluator, opts Options, sum *RunRecord, prog *progressTicker) error {
 	poolSize := 8
 	if len(srcs) > 1 {
 		poolSize = 4
@@ -394,7 +394,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []connector.Source, ev *eval
 	return g.Wait()
 }
 
-func readSource(ctx context.Context, si int, src connector.Source, plan *Plan, names *connector.Names, free <-chan *batch, read chan<- *batch, last *string, sum *Summary) error {
+func readSource(ctx context.Context, si int, src connector.Source, plan *Plan, names *connector.Names, free <-chan *batch, read chan<- *batch, last *string, sum *RunRecord) error {
 	var cur *batch
 	take := func() error {
 		select {

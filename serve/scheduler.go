@@ -306,7 +306,7 @@ func (r *specRunner) runOnce(ctx context.Context, lost <-chan struct{}) bool {
 	r.sink = nil
 	r.mu.Unlock()
 	r.m.running.WithLabelValues(r.name).Set(0)
-	var sum *engine.Summary
+	var sum *engine.RunRecord
 	if res != nil {
 		sum = res.Summary
 	}

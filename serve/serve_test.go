@@ -59,8 +59,8 @@ func (f *fakeWS) runs() int {
 }
 
 // summary is a committed run's summary: calls imported and excluded.
-func summary(id string, imported, excluded, failed int, newest time.Time) *engine.Summary {
-	s := &engine.Summary{RunID: id, NewestImported: newest}
+func summary(id string, imported, excluded, failed int, newest time.Time) *engine.RunRecord {
+	s := &engine.RunRecord{RunID: id, NewestImported: newest}
 	s.Calls = engine.Tally{Total: imported + excluded + failed, By: map[connector.StateReason]int{}}
 	s.Agents = engine.Tally{Total: 2, By: map[connector.StateReason]int{{State: connector.StateImported}: 2}}
 	if imported > 0 {
@@ -300,7 +300,7 @@ func TestLockLostStopsTheRun(t *testing.T) {
 		if n == 1 {
 			entered <- struct{}{}
 			<-ctx.Done() // a long run, stopped at its next batch boundary
-			return &workspace.RunResult{Summary: &engine.Summary{RunID: "R1"}}, engine.ErrInterrupted
+			return &workspace.RunResult{Summary: &engine.RunRecord{RunID: "R1"}}, engine.ErrInterrupted
 		}
 		return &workspace.RunResult{Summary: summary("R2", 1, 0, 0, time.Now())}, nil
 	}}

@@ -147,7 +147,7 @@ func newFakeStore() *fakeStore {
 }
 
 func fakeResult() *preview.Result {
-	sum := &engine.Summary{RunID: "preview", SourceRows: 10}
+	sum := &engine.RunRecord{RunID: "preview", SourceRows: 10}
 	return &preview.Result{
 		DBPath:  "/tmp/preview.duckdb",
 		Summary: sum,
@@ -177,8 +177,8 @@ func fakePreview(st *fakeStore, err error) func(context.Context, func(engine.Pro
 	}
 }
 
-func fakeSummary() *engine.Summary {
-	s := &engine.Summary{RunID: "20261125T080000.000000Z", PlanHash: "e4a26d3b3be86dde00", Elapsed: 2 * time.Second, SourceRows: 10}
+func fakeSummary() *engine.RunRecord {
+	s := &engine.RunRecord{RunID: "20261125T080000.000000Z", PlanHash: "e4a26d3b3be86dde00", Elapsed: 2 * time.Second, SourceRows: 10}
 	s.Agents = engine.Tally{Total: 5, By: map[connector.StateReason]int{{State: "imported"}: 4, {State: "excluded", Reason: "filtered_out"}: 1}}
 	s.Calls = engine.Tally{Total: 10, By: map[connector.StateReason]int{
 		{State: "imported"}: 3, {State: "imported", Reason: "agent_unmapped"}: 1, {State: "excluded", Reason: "not_archived"}: 2,

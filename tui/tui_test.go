@@ -229,8 +229,8 @@ func TestPanes(t *testing.T) {
 			h.waitFor("the run", func(m tui.Model) bool { return m.ApplyPhase() == apply.Done })
 		}},
 		{name: "apply_failed", opts: func(o *tui.Options) {
-			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
-				return &engine.Summary{Calls: engine.Tally{Total: 1024}}, errors.New("open sink: outbox: permission denied")
+			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
+				return &engine.RunRecord{Calls: engine.Tally{Total: 1024}}, errors.New("open sink: outbox: permission denied")
 			}
 		}, steps: func(h *harness) {
 			h.press("a")
@@ -239,7 +239,7 @@ func TestPanes(t *testing.T) {
 			h.waitFor("the failure", func(m tui.Model) bool { return m.ApplyPhase() == apply.Failed })
 		}},
 		{name: "apply_panics", opts: func(o *tui.Options) {
-			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) { panic("boom") }
+			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) { panic("boom") }
 		}, steps: func(h *harness) {
 			h.press("a")
 			h.typeText("yes")
@@ -252,7 +252,7 @@ func TestPanes(t *testing.T) {
 			st := newFakeStore()
 			opts := tui.Options{
 				Preview: fakePreview(st, nil),
-				Apply: func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+				Apply: func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 					return fakeSummary(), nil
 				},
 				Ledger: func(ctx context.Context) (string, error) {
@@ -289,7 +289,7 @@ func bigPreview(o *tui.Options) {
 
 // failApply is an apply that must not run.
 func failApply(t *testing.T) apply.Func {
-	return func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+	return func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 		t.Error("apply ran without confirmation")
 		return nil, errors.New("must not run")
 	}

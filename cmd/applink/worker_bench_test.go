@@ -119,7 +119,7 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+				if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -223,7 +223,7 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 		if err := sink.Commit(ctx); err != nil {
 			b.Fatal(err)
 		}
-		if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+		if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -358,7 +358,7 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+				if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 					b.Fatal(err)
 				}
 			}

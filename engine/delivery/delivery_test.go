@@ -119,7 +119,7 @@ func queueCalls(t testing.TB, dsn, runID string, n, attempts int) *pgstate.Store
 	ledger := q.Ledger(led)
 	sink.Open(ctx, connector.RunInfo{Fields: testFields})
 	sink.Agent(ctx, &connector.OutAgent{UserID: "u1", Email: "a@example.com", AgentIDs: []string{"a1"}})
-	sum := &engine.Summary{RunID: runID, Started: time.Now()}
+	sum := &engine.RunRecord{RunID: runID, Started: time.Now()}
 	for i := range n {
 		id := fmt.Sprintf("c%d", i)
 		c := &connector.OutCall{CallID: id, SystemID: "engage-acme", AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 0, i, 0, time.UTC),

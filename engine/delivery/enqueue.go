@@ -161,7 +161,7 @@ func (l *queueLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 
 // Commit records where the run's queued calls go with the run. The run
 // counted them queued itself (engine.Options.Queue).
-func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (l *queueLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	if l.q.queued > 0 {
 		b, err := json.Marshal(l.q.target)
 		if err != nil {

@@ -250,7 +250,7 @@ func buildState(t testing.TB, path string, rows []stateRow) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", PlanHash: "p"}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", PlanHash: "p"}); err != nil {
 		t.Fatal(err)
 	}
 }

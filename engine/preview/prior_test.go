@@ -39,7 +39,7 @@ func TestDiffAgainstPostgresState(t *testing.T) {
 	for _, r := range rows {
 		l.Row(r.row, r.fp, r.active)
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", PlanHash: "p"}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", PlanHash: "p"}); err != nil {
 		t.Fatal(err)
 	}
 

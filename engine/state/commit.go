@@ -222,7 +222,7 @@ func (l *RunLedger) Abort() {
 // before it leaves the state as it was; the next run sends the same rows
 // again and the sinks absorb them by id.
 // Whatever happens, the changes file is closed and removed when it returns.
-func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (l *RunLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	defer os.Remove(l.path)
 	l.w.Flush()
 	err := l.w.Error()
@@ -306,7 +306,7 @@ type ChangeSet struct {
 	// the run, so nothing needs deleting before the insert.
 	ReplaceExisting bool
 	RunID, SpecHash string
-	Summary         *engine.Summary
+	Summary         *engine.RunRecord
 	SummaryJSON     []byte
 	Staged          *Staged
 	// Deliveries is a file of delivery jobs (River args, one JSON a line)

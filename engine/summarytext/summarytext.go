@@ -154,7 +154,7 @@ func WriteSummaryNotes(w io.Writer, s *engine.RunRecord) {
 	}
 }
 
-// CountedLine renders one entry of engine.Summary.Counted the way the summary and
+// CountedLine renders one entry of engine.RunRecord.Counted the way the summary and
 // the report show it: "other_tenant: 12 (counted by the database)".
 func CountedLine(e engine.TallyEntry) string {
 	if e.State == connector.StateExcluded {

@@ -187,7 +187,7 @@ func (w *Workspace) Where() string {
 
 // RunResult is what Run did.
 type RunResult struct {
-	Summary       *engine.Summary
+	Summary       *engine.RunRecord
 	Where         string   // where it sent
 	StageDir      string   // the run's staging folder
 	Staged        bool     // the run sent something and kept a copy
@@ -316,7 +316,7 @@ func (w *Workspace) recordFailure(ctx context.Context, st state.Backend, runID s
 // DryRun runs the plan against the committed state with the spec's sink in
 // dry-run mode: the sink writes each request it would make to out; nothing
 // is sent and the state is not changed (not even created).
-func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary, error) {
+func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.RunRecord, error) {
 	if w.Plan.Sink == nil || w.Plan.Sink.Kind == "" {
 		return nil, errors.New("--dry-run needs a `sink` block in the spec (the outbox is itself a dry run)")
 	}
@@ -401,7 +401,7 @@ type stagedLedger struct {
 	stage *countingSink
 }
 
-func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (s *stagedLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	if s.stage.calls+s.stage.agents > 0 {
 		s.SetStaged(&state.Staged{Path: s.stage.path, Calls: s.stage.calls, Agents: s.stage.agents})
 	} else {

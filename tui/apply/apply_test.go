@@ -41,9 +41,9 @@ func finish(t *testing.T, m Model, cmd tea.Cmd) Model {
 // so and runs nothing; esc cancels.
 func TestConfirmation(t *testing.T) {
 	ran := 0
-	run := func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+	run := func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 		ran++
-		return &engine.Summary{}, nil
+		return &engine.RunRecord{}, nil
 	}
 	m := New(run, nil, help.DefaultKeys()).SetSize(80, 24)
 	m, _ = m.Ask()
@@ -75,11 +75,11 @@ func TestConfirmation(t *testing.T) {
 // boundary; the pane says nothing was committed and what the ledger holds.
 func TestStopCommitsNothing(t *testing.T) {
 	started := make(chan struct{})
-	run := func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+	run := func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 		p(engine.Progress{Phase: "calls", Calls: 1024})
 		close(started)
 		<-ctx.Done()
-		return &engine.Summary{}, engine.ErrInterrupted
+		return &engine.RunRecord{}, engine.ErrInterrupted
 	}
 	ledger := func(ctx context.Context) (string, error) { return "unchanged: last committed run R1", nil }
 	m := New(run, ledger, help.DefaultKeys()).SetTotal(4096).SetSize(80, 24)
@@ -109,7 +109,7 @@ func TestStopCommitsNothing(t *testing.T) {
 
 // TestPanicIsAnError: a panic in the run is shown as an error, not a crash.
 func TestPanicIsAnError(t *testing.T) {
-	run := func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) { panic("boom") }
+	run := func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) { panic("boom") }
 	ledger := func(ctx context.Context) (string, error) { return "", errors.New("no state") }
 	m := New(run, ledger, help.DefaultKeys()).SetSize(80, 24)
 	m, _ = m.Ask()

@@ -110,7 +110,7 @@ func TestManyMediaOnAFirstRun(t *testing.T) {
 		l.Row(connector.LedgerRow{Entity: "call", ID: id, State: "imported"}, uint64(2*i+2), false)
 		l.MediaSent(id, connector.MediaSent{ContentType: "audio/wav", Size: int64(i), SHA256: fmt.Sprintf("%064x", i)})
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var got int

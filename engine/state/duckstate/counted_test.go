@@ -28,7 +28,7 @@ func TestReportCounted(t *testing.T) {
 	if err := l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: connector.StateImported}, 2, false); err != nil {
 		t.Fatal(err)
 	}
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: time.Now(), SourceRows: 1,
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: time.Now(), SourceRows: 1,
 		Counted: map[connector.StateReason]int{{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 40, {State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: 2}}
 	sum.Calls.By = map[connector.StateReason]int{{State: connector.StateImported}: 1}
 	if err := l.Commit(ctx, sum); err != nil {

@@ -73,7 +73,7 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 		return l
 	}
 	before := limit()
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if after := limit(); after != before {

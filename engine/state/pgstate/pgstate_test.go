@@ -50,7 +50,7 @@ func commitRun(t *testing.T, s *Store, runID string, n int, queue bool) error {
 		l.SetTarget([]byte(`{"outbox":"x"}`))
 		l.SetJobs(testJobs)
 	}
-	return l.Commit(context.Background(), &engine.Summary{RunID: runID, Started: time.Now()})
+	return l.Commit(context.Background(), &engine.RunRecord{RunID: runID, Started: time.Now()})
 }
 
 func count(t *testing.T, s *Store, q string, args ...any) int {
@@ -71,7 +71,7 @@ func TestSpecsShareADatabase(t *testing.T) {
 		l, _ := s.Begin("r1", "spec", filepath.Join(t.TempDir(), s.Spec()), nil)
 		l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
 		l.Row(connector.LedgerRow{Entity: "call", ID: s.Spec() + "-only", State: "imported"}, 4, false)
-		sum := &engine.Summary{RunID: "r1", Started: time.Now(), Watermarks: map[string]engine.Watermark{"dc1": {CallID: s.Spec()}}}
+		sum := &engine.RunRecord{RunID: "r1", Started: time.Now(), Watermarks: map[string]engine.Watermark{"dc1": {CallID: s.Spec()}}}
 		if err := l.Commit(ctx, sum); err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func TestFencingRefusesAStaleEpoch(t *testing.T) {
 	if _, err := db.Takeover(ctx, "acme", state.Holder{Host: "c", PID: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "raced", Started: time.Now()}); !errors.Is(err, state.ErrFenced) {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "raced", Started: time.Now()}); !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("commit begun before a takeover: %v", err)
 	}
 	// Another spec is not fenced by this one's takeovers.

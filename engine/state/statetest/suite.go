@@ -41,7 +41,7 @@ func CommitThenPrior(t *testing.T, s state.Backend, dir string) {
 			t.Fatal(err)
 		}
 	}
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: time.Now(), Watermarks: map[string]engine.Watermark{
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: time.Now(), Watermarks: map[string]engine.Watermark{
 		"dc1": {StartTime: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), CallID: "C9"}}}
 	if err := l.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func UpsertKeepsOneRowPerID(t *testing.T, s state.Backend, dir string) {
 				t.Fatal(err)
 			}
 		}
-		if err := l.Commit(ctx, &engine.Summary{RunID: run, Started: time.Now()}); err != nil {
+		if err := l.Commit(ctx, &engine.RunRecord{RunID: run, Started: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +160,7 @@ func ReportStagingAndEvents(t *testing.T, s state.Backend, dir string) {
 		l.Row(r, uint64(2*i+2), false)
 	}
 	started := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: started, Elapsed: time.Second, SourceRows: 4}
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: started, Elapsed: time.Second, SourceRows: 4}
 	sum.Calls.By = map[connector.StateReason]int{{State: "excluded", Reason: "too_short"}: 2, {State: "failed", Reason: "http_422"}: 1, {State: "imported"}: 1}
 	l.SetStaged(&state.Staged{Path: stage, Calls: 1})
 	if err := l.Commit(ctx, sum); err != nil {
@@ -249,7 +249,7 @@ func MediaSentReachesTheLedger(t *testing.T, s state.Backend, dir string) {
 	l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
 	l.Row(connector.LedgerRow{Entity: "call", ID: "c2", State: "imported"}, 4, false)
 	l.MediaSent("c1", connector.MediaSent{ContentType: "audio/wav", Size: 1234, SHA256: "ab12"})
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rows, _, err := s.LedgerRows(ctx, state.LedgerQuery{Entity: "call", Limit: 5})
@@ -264,7 +264,7 @@ func MediaSentReachesTheLedger(t *testing.T, s state.Backend, dir string) {
 	}
 	l, _ = s.Begin("r2", "spec", filepath.Join(dir, "r2"), nil)
 	l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 6, false)
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r2", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r2", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rows, _, _ = s.LedgerRows(ctx, state.LedgerQuery{Entity: "call", ID: "c1", Limit: 1})
@@ -337,7 +337,7 @@ func LedgerCountsOrder(t *testing.T, s state.Backend, dir string) {
 		l.Row(connector.LedgerRow{Entity: "call", ID: fmt.Sprintf("c%d", i), State: st}, uint64(2*i+2), false)
 	}
 	l.Row(connector.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 2, true)
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	counts, err := s.LedgerCounts(ctx, "")

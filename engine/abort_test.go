@@ -75,7 +75,7 @@ func (l *trackLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	return nil
 }
 func (l *trackLedger) Commit(context.Context, *RunRecord) error { l.committed++; return nil }
-func (l *trackLedger) Abort()                                 { l.aborted++ }
+func (l *trackLedger) Abort()                                   { l.aborted++ }
 
 type panicPrior struct{ on string }
 

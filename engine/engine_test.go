@@ -452,7 +452,7 @@ func (l *memLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	return nil
 }
 func (l *memLedger) Commit(context.Context, *RunRecord) error { return nil }
-func (l *memLedger) Abort()                                 {}
+func (l *memLedger) Abort()                                   {}
 
 func (p *memPrior) Lookup(entity, id string) (uint64, bool, bool) {
 	fp, ok := p.rows[entity+"/"+id]

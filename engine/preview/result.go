@@ -22,9 +22,9 @@ import (
 type Result struct {
 	DBPath  string
 	Summary *engine.RunRecord // its CallDiff, AgentDiff and Removed are the diff against the state
-	Stages  []StageCount    // source, after_rules, after_filters, mapped
-	Reasons map[string]int  // calls by "state/reason" ("imported" alone when no reason)
-	Agents  map[string]int  // users by "state/reason"
+	Stages  []StageCount      // source, after_rules, after_filters, mapped
+	Reasons map[string]int    // calls by "state/reason" ("imported" alone when no reason)
+	Agents  map[string]int    // users by "state/reason"
 	Diff    DiffCounts
 	// WouldSend is what `applink run` would hand the sink now: imported rows
 	// that are new or changed.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/summarytext"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -39,7 +40,7 @@ func DiagnosticLines(specDir string, diags hcl.Diagnostics) []byte {
 // counts by state and reason, bad rows with their file and line, values
 // left out, warnings and calls seen from several sites. Nothing in it
 // depends on time or on the machine.
-func SummaryText(s *engine.Summary) string {
+func SummaryText(s *engine.RunRecord) string {
 	var b strings.Builder
 	summarytext.WriteFindings(&b, s.Findings)
 	for _, part := range []struct {
@@ -47,7 +48,7 @@ func SummaryText(s *engine.Summary) string {
 		t    *engine.Tally
 	}{{"agents", &s.Agents}, {"calls", &s.Calls}} {
 		fmt.Fprintf(&b, "%s: %d (imported %d, excluded %d, failed %d)\n", part.name, part.t.Total,
-			part.t.Count(engine.StateImported), part.t.Count(engine.StateExcluded), part.t.Count(engine.StateFailed))
+			part.t.Count(connector.StateImported), part.t.Count(connector.StateExcluded), part.t.Count(connector.StateFailed))
 		for _, e := range sortedTally(part.t) {
 			reason := e.Reason
 			if reason == "" {
@@ -98,7 +99,7 @@ func SummaryText(s *engine.Summary) string {
 // engine.Tally.Sorted orders by count, which moves lines around when one
 // count changes and makes diffs harder to read.
 func sortedTally(t *engine.Tally) []engine.TallyEntry {
-	order := map[string]int{engine.StateImported: 0, engine.StateExcluded: 1, engine.StateFailed: 2}
+	order := map[string]int{connector.StateImported: 0, connector.StateExcluded: 1, connector.StateFailed: 2}
 	out := t.Sorted()
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].State != out[j].State {

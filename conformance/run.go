@@ -15,6 +15,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/aymanbagabas/go-udiff"
 	"golang.org/x/tools/txtar"
 )
@@ -76,7 +77,7 @@ func Run(ctx context.Context, c *Case) *Result {
 	specDir := filepath.Join(tmp, "spec")
 	// Cases run on snapshot data; their specs are checked by the language
 	// alone (dsl.Load), so a case may name any driver in a diagnostic case.
-	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
+	reg := engine.Registry{Sources: []connector.SourceDescriptor{snapshot.Descriptor()}}
 	spec, diags := dsl.Load(specDir)
 	diags = engine.CheckSources(spec, diags, reg) // as validate does
 	want := c.expectations()
@@ -122,7 +123,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 		res.Err = err
 		return res
 	}
-	var srcs []engine.Source
+	var srcs []connector.Source
 	for _, s := range plan.Sources {
 		dir := filepath.Join(tmp, "data", s.Name)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -135,7 +136,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 		srcs = append(srcs, snapshot.New(dir))
 	}
 	want := c.expectations()
-	var sum *engine.Summary
+	var sum *engine.RunRecord
 	res.Got, sum, res.Err = runPlan(ctx, plan, engine.Options{Sources: srcs}, tmp, want)
 	if res.Err != nil {
 		return res
@@ -158,7 +159,7 @@ func RunSpecTest(ctx context.Context, spec *dsl.Spec, c *Case) *Result {
 
 // runPlan runs plan into an outbox under tmp and returns the expectation
 // sections it yields.
-func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, *engine.Summary, error) {
+func runPlan(ctx context.Context, plan *engine.Plan, opts engine.Options, tmp string, want map[string][]byte) (map[string][]byte, *engine.RunRecord, error) {
 	out := filepath.Join(tmp, "outbox")
 	opts.Sink = outbox.New(out)
 	opts.RunID = runID

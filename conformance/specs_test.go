@@ -10,6 +10,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // specsDir holds the customer spec folders (data, not Go code).
@@ -89,7 +90,7 @@ func runOwnData(t *testing.T, spec *dsl.Spec) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
+	reg := engine.Registry{Sources: []connector.SourceDescriptor{snapshot.Descriptor()}}
 	sum, err := engine.Run(context.Background(), plan, engine.Options{Registry: reg, Sink: outbox.New(out), RunID: runID, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func runOwnData(t *testing.T, spec *dsl.Spec) {
 	if got := sum.Calls.Total + sum.DuplicateSeen; got != sum.SourceRows {
 		t.Errorf("%d call verdicts + %d duplicates for %d source rows", sum.Calls.Total, sum.DuplicateSeen, sum.SourceRows)
 	}
-	if sum.Calls.Count(engine.StateImported) == 0 || sum.Calls.Count(engine.StateExcluded) == 0 {
+	if sum.Calls.Count(connector.StateImported) == 0 || sum.Calls.Count(connector.StateExcluded) == 0 {
 		t.Errorf("the demo data should show imports and exclusions: %+v", sum.Calls.By)
 	}
 	if _, err := os.Stat(filepath.Join(out, "ledger.csv")); err != nil {

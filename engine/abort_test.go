@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // faultSource is a memSource that fails or panics where told.
@@ -15,7 +17,7 @@ type faultSource struct {
 	callsPanicAt           int // panic when emitting this call index (0: never)
 }
 
-func (f *faultSource) ReadAgents(ctx context.Context, emit func(*AgentRecord) error) error {
+func (f *faultSource) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
 	if f.agentsPanic {
 		panic("boom in ReadAgents")
 	}
@@ -25,9 +27,9 @@ func (f *faultSource) ReadAgents(ctx context.Context, emit func(*AgentRecord) er
 	return f.memSource.ReadAgents(ctx, emit)
 }
 
-func (f *faultSource) ReadCalls(ctx context.Context, q CallQuery, emit func(*CallRecord) error) error {
+func (f *faultSource) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
 	n := 0
-	return f.memSource.ReadCalls(ctx, q, func(r *CallRecord) error {
+	return f.memSource.ReadCalls(ctx, q, func(r *connector.CallRecord) error {
 		n++
 		if n == f.callsPanicAt {
 			panic("boom in ReadCalls")
@@ -43,7 +45,7 @@ type faultSink struct {
 	commitErr              bool
 }
 
-func (s *faultSink) Call(ctx context.Context, c *OutCall) error {
+func (s *faultSink) Call(ctx context.Context, c *connector.OutCall) error {
 	switch c.CallID {
 	case s.callPanicOn:
 		panic("boom in Sink.Call")
@@ -66,14 +68,14 @@ type trackLedger struct {
 	committed, aborted int
 }
 
-func (l *trackLedger) Row(r LedgerRow, fp uint64, active bool) error {
+func (l *trackLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	if r.ID == l.rowErrOn {
 		return errors.New("changes file: no space left")
 	}
 	return nil
 }
-func (l *trackLedger) Commit(context.Context, *Summary) error { l.committed++; return nil }
-func (l *trackLedger) Abort()                                 { l.aborted++ }
+func (l *trackLedger) Commit(context.Context, *RunRecord) error { l.committed++; return nil }
+func (l *trackLedger) Abort()                                   { l.aborted++ }
 
 type panicPrior struct{ on string }
 
@@ -91,7 +93,7 @@ func (p panicPrior) Lookup(entity, id string) (uint64, bool, bool) {
 // once, and commits neither.
 func TestEveryFailedRunAborts(t *testing.T) {
 	p := mustPlan(t, "", "")
-	agents := []AgentRecord{agent("u1", "a1", "one@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "one@acme.example", t0)}
 	var calls []memCall
 	for i := range 10 {
 		calls = append(calls, memCall{call: goodCall(fmt.Sprintf("C%d", i), "a1")})
@@ -139,7 +141,7 @@ func TestEveryFailedRunAborts(t *testing.T) {
 			if tt.cancel {
 				cancel()
 			}
-			_, err := Run(ctx, p, Options{Sink: tt.sink, Sources: []Source{tt.src}, Ledger: tt.ledger, Prior: tt.prior,
+			_, err := Run(ctx, p, Options{Sink: tt.sink, Sources: []connector.Source{tt.src}, Ledger: tt.ledger, Prior: tt.prior,
 				Observe: tt.observe, BatchSize: 2})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
@@ -165,11 +167,11 @@ func TestEveryFailedRunAborts(t *testing.T) {
 // aborts its ledger writer.
 func TestCommittedRunDoesNotAbort(t *testing.T) {
 	p := mustPlan(t, "", "")
-	src := &faultSource{memSource: memSource{agents: []AgentRecord{agent("u1", "a1", "one@acme.example", t0)},
+	src := &faultSource{memSource: memSource{agents: []connector.AgentRecord{agent("u1", "a1", "one@acme.example", t0)},
 		calls: []memCall{{call: goodCall("C1", "a1")}}}}
 	led := &trackLedger{}
 	sink := &faultSink{}
-	if _, err := Run(context.Background(), p, Options{Sink: sink, Sources: []Source{src}, Ledger: led}); err != nil {
+	if _, err := Run(context.Background(), p, Options{Sink: sink, Sources: []connector.Source{src}, Ledger: led}); err != nil {
 		t.Fatal(err)
 	}
 	if led.committed != 1 || led.aborted != 0 || !sink.committed || sink.aborted {

@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/expr-lang/expr/vm"
 )
 
 // user is one Engage user, all its agents.csv rows merged.
 type user struct {
-	rec      AgentRecord // the first readable row
+	rec      connector.AgentRecord // the first readable row
 	agentIDs []string
 	isAgent  bool
 	bad      string // detail of a bad row of this user; the user is then failed
@@ -28,11 +29,11 @@ type agentIndex struct {
 
 // readAgents merges the agents of every source (the sites of one Engage system
 // list the same users, so rows are merged by user_id and agent IDs unioned).
-func readAgents(ctx context.Context, srcs []Source, sum *Summary) (*agentIndex, error) {
+func readAgents(ctx context.Context, srcs []connector.Source, sum *RunRecord) (*agentIndex, error) {
 	idx := &agentIndex{byAgentID: map[string]*user{}}
 	byUser := map[string]*user{}
 	for i, src := range srcs {
-		err := src.ReadAgents(ctx, func(r *AgentRecord) error {
+		err := src.ReadAgents(ctx, func(r *connector.AgentRecord) error {
 			if r.Err != nil {
 				sum.badRow(r.Pos, r.UserID, r.Err)
 				if r.UserID == "" {
@@ -103,9 +104,9 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 	for _, u := range idx.users {
 		switch {
 		case u.bad != "":
-			u.reason = ReasonBadRow
+			u.reason = connector.ReasonBadRow
 		case !u.isAgent || len(u.agentIDs) == 0:
-			u.reason = ReasonNotAgent
+			u.reason = connector.ReasonNotAgent
 		default:
 			ok, err := tenantOK(u.rec.TenantID) // err names the filter's place in the spec
 			if err != nil {
@@ -113,9 +114,9 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 			}
 			switch {
 			case !ok:
-				u.reason = ReasonOtherTenant
+				u.reason = connector.ReasonOtherTenant
 			case u.env.Email == "":
-				u.reason = ReasonNoEmail
+				u.reason = connector.ReasonNoEmail
 			default:
 				candidates = append(candidates, u)
 			}
@@ -132,7 +133,7 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 	for _, u := range candidates {
 		key := normEmail(u.env.Email)
 		if _, taken := owner[key]; taken {
-			u.reason = ReasonDuplicateEmail
+			u.reason = connector.ReasonDuplicateEmail
 			continue
 		}
 		owner[key] = u
@@ -152,26 +153,26 @@ func classifyAgents(idx *agentIndex, agents *dsl.Filter, tenantOK func(int64) (b
 			warn(fmt.Sprintf("user %s: %v", u.rec.UserID, agents.RunError(err)))
 		}
 		if ok, _ := out.(bool); !ok {
-			u.reason = ReasonFilteredOut
+			u.reason = connector.ReasonFilteredOut
 		}
 	}
 }
 
 // outAgent is the sink's view of a synced user.
-func (u *user) outAgent() *OutAgent {
-	return &OutAgent{
+func (u *user) outAgent() *connector.OutAgent {
+	return &connector.OutAgent{
 		UserID: u.rec.UserID, FirstName: u.rec.FirstName, LastName: u.rec.LastName,
 		Email: u.env.Email, AgentIDs: u.agentIDs, Active: u.rec.Active, TenantID: u.rec.TenantID,
 	}
 }
 
-func (u *user) ledger() LedgerRow {
+func (u *user) ledger() connector.LedgerRow {
 	switch u.reason {
 	case "":
-		return LedgerRow{Entity: "agent", ID: u.rec.UserID, State: StateImported}
-	case ReasonBadRow:
-		return LedgerRow{Entity: "agent", ID: u.rec.UserID, State: StateFailed, Reason: ReasonBadRow, Detail: u.bad}
+		return connector.LedgerRow{Entity: "agent", ID: u.rec.UserID, State: connector.StateImported}
+	case connector.ReasonBadRow:
+		return connector.LedgerRow{Entity: "agent", ID: u.rec.UserID, State: connector.StateFailed, Reason: connector.ReasonBadRow, Detail: u.bad}
 	default:
-		return LedgerRow{Entity: "agent", ID: u.rec.UserID, State: StateExcluded, Reason: u.reason}
+		return connector.LedgerRow{Entity: "agent", ID: u.rec.UserID, State: connector.StateExcluded, Reason: u.reason}
 	}
 }

@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/applink-dev/applink/dsl"
+import (
+	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
+)
 
 // batch is the unit that moves through the call pipeline. Records keep their
 // business data as offsets into one arena, so a batch reaches a steady size
@@ -11,8 +14,8 @@ type batch struct {
 	recs  []rec
 	bd    []bdRef
 	arena []byte
-	vals  []Value // mapped values of the batch's imported calls
-	view  []BDField
+	vals  []connector.Value // mapped values of the batch's imported calls
+	view  []connector.BDField
 }
 
 type bdRef struct {
@@ -45,7 +48,7 @@ func newBatch(size int) *batch {
 
 // add copies a source record into the batch: the source reuses its buffers
 // once emit returns.
-func (b *batch) add(r *CallRecord) {
+func (b *batch) add(r *connector.CallRecord) {
 	x := &b.recs[b.n]
 	b.n++
 	x.call = r.Call
@@ -71,10 +74,10 @@ func (b *batch) reset() {
 }
 
 // bdOf is a record's business data as BDFields (for observers).
-func (b *batch) bdOf(r *rec) []BDField {
+func (b *batch) bdOf(r *rec) []connector.BDField {
 	b.view = b.view[:0]
 	for _, f := range b.bd[r.bdLo:r.bdHi] {
-		b.view = append(b.view, BDField{Name: f.name, Value: b.arena[f.lo:f.hi]})
+		b.view = append(b.view, connector.BDField{Name: f.name, Value: b.arena[f.lo:f.hi]})
 	}
 	return b.view
 }

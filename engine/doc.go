@@ -4,9 +4,10 @@
 // the spec's filters and its field mapping, and giving every source row exactly
 // one ledger state with a reason code.
 //
-// The engine declares the small interfaces it needs (Source, Sink,
-// SourceValidator) and never imports a concrete connector: cmd/applink
-// registers them in a Registry. CheckSources runs the connectors' checks
+// The contract with connectors (Source, Sink, their records, descriptors
+// and the ledger's vocabulary) is the small package engine/connector, which
+// connectors import instead of the engine; the engine never imports a
+// concrete connector: cmd/applink registers their descriptors in a Registry. CheckSources runs the connectors' checks
 // at validate time, so a source that cannot be opened is a diagnostic at its
 // `path =` before any verb creates state or preview files.
 //

@@ -6,32 +6,33 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/expr-lang/expr/vm"
 )
 
 // benchBatch is a full batch of calls of agent a1 with k business-data fields.
-func benchBatch(b *testing.B, names *Names, k int) *batch {
+func benchBatch(b *testing.B, names *connector.Names, k int) *batch {
 	bt := newBatch(1024)
 	for i := range 1024 {
 		c := goodCall(fmt.Sprintf("C%07d", i), "a1")
 		if i%10 == 0 {
 			c.Direction = "internal"
 		}
-		rec := CallRecord{Call: c}
+		rec := connector.CallRecord{Call: c}
 		for f := range k {
-			rec.BD = append(rec.BD, BDField{Name: names.ID([]byte(fmt.Sprintf("F%02d", f))), Value: []byte(fmt.Sprintf("%d.5", i+f))})
+			rec.BD = append(rec.BD, connector.BDField{Name: names.ID([]byte(fmt.Sprintf("F%02d", f))), Value: []byte(fmt.Sprintf("%d.5", i+f))})
 		}
 		bt.add(&rec)
 	}
 	return bt
 }
 
-func benchEvaluator(b *testing.B, p *Plan) (*evaluator, *Names) {
-	sum := &Summary{FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+func benchEvaluator(b *testing.B, p *Plan) (*evaluator, *connector.Names) {
+	sum := &RunRecord{FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	ev, _ := newEvaluator(p, sum, nil)
-	names := NewNames()
-	ev.names = []*Names{names}
-	ev.media = []MediaResolver{nil}
+	names := connector.NewNames()
+	ev.names = []*connector.Names{names}
+	ev.media = []connector.MediaResolver{nil}
 	u := &user{rec: agent("u1", "a1", "x@acme.example", t0), agentIDs: []string{"a1"}, isAgent: true}
 	ev.agents = &agentIndex{users: []*user{u}, byAgentID: map[string]*user{"a1": u}}
 	return ev, names

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
-// memSource is an in-memory engine.Source for tests.
+// memSource is an in-memory connector.Source for tests.
 type memSource struct {
-	agents []AgentRecord
+	agents []connector.AgentRecord
 	calls  []memCall
 }
 
@@ -23,7 +24,7 @@ type memCall struct {
 	err  error
 }
 
-func (m *memSource) ReadAgents(ctx context.Context, emit func(*AgentRecord) error) error {
+func (m *memSource) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
 	for i := range m.agents {
 		r := m.agents[i]
 		if err := emit(&r); err != nil {
@@ -33,12 +34,12 @@ func (m *memSource) ReadAgents(ctx context.Context, emit func(*AgentRecord) erro
 	return nil
 }
 
-func (m *memSource) ReadCalls(ctx context.Context, q CallQuery, emit func(*CallRecord) error) error {
-	var rec CallRecord
+func (m *memSource) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
+	var rec connector.CallRecord
 	for i, c := range m.calls {
-		rec = CallRecord{Call: c.call, Pos: fmt.Sprintf("calls.csv:%d", i+2), Err: c.err}
+		rec = connector.CallRecord{Call: c.call, Pos: fmt.Sprintf("calls.csv:%d", i+2), Err: c.err}
 		for _, kv := range c.bd {
-			rec.BD = append(rec.BD, BDField{Name: q.Names.ID([]byte(kv[0])), Value: []byte(kv[1])})
+			rec.BD = append(rec.BD, connector.BDField{Name: q.Names.ID([]byte(kv[0])), Value: []byte(kv[1])})
 		}
 		if err := emit(&rec); err != nil {
 			return err
@@ -51,20 +52,20 @@ func (m *memSource) Close() error { return nil }
 
 // memSink records what a run sends.
 type memSink struct {
-	info      RunInfo
-	agents    []OutAgent
+	info      connector.RunInfo
+	agents    []connector.OutAgent
 	calls     []string // rendered
-	ledger    []LedgerRow
+	ledger    []connector.LedgerRow
 	committed bool
 	aborted   bool
 }
 
-func (s *memSink) Open(_ context.Context, info RunInfo) error { s.info = info; return nil }
-func (s *memSink) Agent(_ context.Context, a *OutAgent) error {
+func (s *memSink) Open(_ context.Context, info connector.RunInfo) error { s.info = info; return nil }
+func (s *memSink) Agent(_ context.Context, a *connector.OutAgent) error {
 	s.agents = append(s.agents, *a)
 	return nil
 }
-func (s *memSink) Call(_ context.Context, c *OutCall) error {
+func (s *memSink) Call(_ context.Context, c *connector.OutCall) error {
 	var vals []string
 	for _, v := range c.Values {
 		f := s.info.Fields[v.Field]
@@ -80,7 +81,7 @@ func (s *memSink) Call(_ context.Context, c *OutCall) error {
 	s.calls = append(s.calls, fmt.Sprintf("%s agent=%s %s", c.CallID, c.AgentUserID, strings.Join(vals, " ")))
 	return nil
 }
-func (s *memSink) Ledger(_ context.Context, r LedgerRow) error {
+func (s *memSink) Ledger(_ context.Context, r connector.LedgerRow) error {
 	s.ledger = append(s.ledger, r)
 	return nil
 }
@@ -130,8 +131,8 @@ func mustPlan(t testing.TB, specExtra, blocks string) *Plan {
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-func agent(user, agentID, email string, created time.Time) AgentRecord {
-	return AgentRecord{UserID: user, AgentID: agentID, FirstName: "F" + user, LastName: "L" + user, Email: email,
+func agent(user, agentID, email string, created time.Time) connector.AgentRecord {
+	return connector.AgentRecord{UserID: user, AgentID: agentID, FirstName: "F" + user, LastName: "L" + user, Email: email,
 		Active: true, IsAgent: agentID != "", TenantID: 1, CreatedAt: created}
 }
 
@@ -142,10 +143,10 @@ func goodCall(id, agentID string) dsl.Call {
 		Status: "ok", MediaPath: "media/" + id + ".wav", Skill: "sales"}
 }
 
-func runMem(t *testing.T, p *Plan, src *memSource) (*memSink, *Summary) {
+func runMem(t *testing.T, p *Plan, src *memSource) (*memSink, *RunRecord) {
 	t.Helper()
 	sink := &memSink{}
-	sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []Source{src}, RunID: "test", BatchSize: 3})
+	sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []connector.Source{src}, RunID: "test", BatchSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func runMem(t *testing.T, p *Plan, src *memSource) (*memSink, *Summary) {
 }
 
 func TestCallRules(t *testing.T) {
-	agents := []AgentRecord{
+	agents := []connector.AgentRecord{
 		agent("u1", "a1", "one@acme.example", t0),
 		agent("u2", "a2", "", t0),                                  // no email
 		agent("u3", "a3", "three@test.example", t0),                // filtered by the agent filter
@@ -236,7 +237,7 @@ func TestAgentRules(t *testing.T) {
 	other := agent("u7", "a7", "seven@acme.example", t0)
 	other.TenantID = 2
 	nonAgent := agent("u8", "", "eight@acme.example", t0)
-	agents := []AgentRecord{
+	agents := []connector.AgentRecord{
 		agent("u1", "a1", "one@acme.example", t0.Add(2*time.Hour)),
 		agent("u1", "a1b", "one@acme.example", t0.Add(2*time.Hour)), // a second agent ID: one agent
 		agent("u2", "a2", "  ", t0),
@@ -286,7 +287,7 @@ agents { where = "!(agent.email endsWith '@test.example')" }
 }
 
 func TestMultiIDAgentIsOneAgent(t *testing.T) {
-	agents := []AgentRecord{agent("u1", "a2", "one@acme.example", t0), agent("u1", "a1", "one@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a2", "one@acme.example", t0), agent("u1", "a1", "one@acme.example", t0)}
 	p := mustPlan(t, "", "")
 	calls := []memCall{{call: goodCall("c1", "a1")}, {call: goodCall("c2", "a2")}}
 	sink, _ := runMem(t, p, &memSource{agents: agents, calls: calls})
@@ -311,7 +312,7 @@ func TestBackfillWindow(t *testing.T) {
 		c.StartTime = p.Window.From.Add(d)
 		return memCall{call: c}
 	}
-	src := &memSource{agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
+	src := &memSource{agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
 		calls: []memCall{mk("edge", 0), mk("before", -time.Second), mk("after", time.Second)}}
 	sink, sum := runMem(t, p, src)
 	if wm := sum.Watermarks["dc1"]; wm.CallID != "after" || !wm.StartTime.Equal(p.Window.From.Add(time.Second)) {
@@ -332,7 +333,7 @@ func TestBackfillWindow(t *testing.T) {
 func TestBadRowsEndInLedger(t *testing.T) {
 	p := mustPlan(t, "", "")
 	src := &memSource{
-		agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
+		agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
 		calls: []memCall{
 			{call: goodCall("c1", "a1")},
 			{call: dsl.Call{CallID: "c2"}, err: fmt.Errorf("bad start_time")},
@@ -357,7 +358,7 @@ field "text" "Upper" { value = "upper(bd.Customer)" }
 field "number" "Len" { value = "len(bd.Customer)" }
 `)
 	src := &memSource{
-		agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
+		agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
 		calls: []memCall{
 			{call: goodCall("c1", "a1"), bd: [][2]string{{"Customer", "K-1"}, {"Total", "3.25"}, {"Tier", "gold"}}},
 			{call: goodCall("c2", "a1"), bd: [][2]string{{"Total", "n/a"}}},
@@ -400,7 +401,7 @@ field "boolean" "B" { value = "bd.B == 'true'" }
 		{{"N", "-0"}, {"A", "ü,\"q\""}},
 	}
 	for _, in := range inputs {
-		src := &memSource{agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}, calls: []memCall{{call: goodCall("c", "a1"), bd: in}}}
+		src := &memSource{agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}, calls: []memCall{{call: goodCall("c", "a1"), bd: in}}}
 		direct, ds := runMem(t, p, src)
 		viaVM, vs := runMem(t, &vm, src)
 		if fmt.Sprint(direct.calls) != fmt.Sprint(viaVM.calls) || fmt.Sprint(ds.FieldOmitted) != fmt.Sprint(vs.FieldOmitted) {
@@ -427,7 +428,7 @@ func TestCancelledRunCommitsNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	sink := &memSink{}
-	_, err := Run(ctx, p, Options{Sink: sink, Sources: []Source{&memSource{calls: calls}}})
+	_, err := Run(ctx, p, Options{Sink: sink, Sources: []connector.Source{&memSource{calls: calls}}})
 	if err == nil || sink.committed || !sink.aborted {
 		t.Fatalf("err %v committed %v aborted %v", err, sink.committed, sink.aborted)
 	}
@@ -445,13 +446,13 @@ type memLedger struct {
 	active map[string]bool
 }
 
-func (l *memLedger) Row(r LedgerRow, fp uint64, active bool) error {
+func (l *memLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	l.rows[r.Entity+"/"+r.ID] = fp
 	l.active[r.Entity+"/"+r.ID] = active
 	return nil
 }
-func (l *memLedger) Commit(context.Context, *Summary) error { return nil }
-func (l *memLedger) Abort()                                 {}
+func (l *memLedger) Commit(context.Context, *RunRecord) error { return nil }
+func (l *memLedger) Abort()                                   {}
 
 func (p *memPrior) Lookup(entity, id string) (uint64, bool, bool) {
 	fp, ok := p.rows[entity+"/"+id]
@@ -460,13 +461,13 @@ func (p *memPrior) Lookup(entity, id string) (uint64, bool, bool) {
 
 func TestIncrementalSendsOnlyChanges(t *testing.T) {
 	p := mustPlan(t, "", `field "text" "Customer" { value = "bd.Customer" }`)
-	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0), agent("u2", "a2", "y@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0), agent("u2", "a2", "y@acme.example", t0)}
 	calls := []memCall{
 		{call: goodCall("c1", "a1"), bd: [][2]string{{"Customer", "K1"}}},
 		{call: goodCall("c2", "a1"), bd: [][2]string{{"Customer", "K2"}}},
 	}
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(src *memSource) (*memSink, *Summary) {
+	run := func(src *memSource) (*memSink, *RunRecord) {
 		t.Helper()
 		sink := &memSink{}
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
@@ -474,7 +475,7 @@ func TestIncrementalSendsOnlyChanges(t *testing.T) {
 			prior.rows[k] = v
 			prior.active[k] = led.active[k]
 		}
-		sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []Source{src}, Prior: prior, Ledger: led})
+		sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []connector.Source{src}, Prior: prior, Ledger: led})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +527,7 @@ source "engage" "dc2" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
 	var dc1, dc2 []memCall
 	for i := range 3000 {
 		c := goodCall(fmt.Sprintf("C%05d", i), "a1")
@@ -539,7 +540,7 @@ source "engage" "dc2" {
 		sink := &memSink{}
 		fromDC2 := 0
 		sum, err := Run(context.Background(), p, Options{Sink: sink, BatchSize: 16,
-			Sources: []Source{&memSource{agents: agents, calls: dc1}, &memSource{agents: agents, calls: dc2}},
+			Sources: []connector.Source{&memSource{agents: agents, calls: dc1}, &memSource{agents: agents, calls: dc2}},
 			Observe: func(o *ObservedCall) {
 				if o.Out != nil && o.Out.ANI == "+999" {
 					fromDC2++

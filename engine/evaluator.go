@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/expr-lang/expr/vm"
 	"github.com/zeebo/xxh3"
 )
@@ -22,14 +23,14 @@ import (
 // goroutine and reuses everything it touches per call.
 type evaluator struct {
 	plan      *Plan
-	sum       *Summary
+	sum       *RunRecord
 	prior     Prior
 	queue     bool // Options.Queue
 	cur       *rec // the record being evaluated, for the message of a panic
 	agents    *agentIndex
-	names     []*Names
-	media     []MediaResolver
-	locators  []MediaLocator // by source; nil entries: no media check
+	names     []*connector.Names
+	media     []connector.MediaResolver
+	locators  []connector.MediaLocator // by source; nil entries: no media check
 	ctx       context.Context
 	multiSite bool
 	dedup     siteDedup     // calls read at an earlier site, only with several sites
@@ -65,7 +66,7 @@ type omission struct {
 	err   error
 }
 
-func newEvaluator(plan *Plan, sum *Summary, prior Prior) (*evaluator, error) {
+func newEvaluator(plan *Plan, sum *RunRecord, prior Prior) (*evaluator, error) {
 	ev := &evaluator{plan: plan, sum: sum, prior: prior, tenantC: map[int64]bool{}, bdMap: map[string]string{}, days: map[int64]int{}}
 	if plan.Calls != nil {
 		ev.filterBD = plan.Calls.ReadsBD
@@ -119,7 +120,7 @@ const mediaWorkers = 16
 // locateMedia settles the batch's imported calls of a MediaLocator source:
 // a call whose media cannot be read is failed (media_unreadable), never
 // sent without it.
-func (ev *evaluator) locateMedia(b *batch, loc MediaLocator) {
+func (ev *evaluator) locateMedia(b *batch, loc connector.MediaLocator) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var panicked atomic.Pointer[mediaPanic]
@@ -155,14 +156,14 @@ func (ev *evaluator) locateMedia(b *batch, loc MediaLocator) {
 			continue
 		}
 		if r.mediaErr != nil {
-			r.state, r.reason, r.detail, r.hash = StateFailed, ReasonMediaUnreadable, r.mediaErr.Error(), 0
+			r.state, r.reason, r.detail, r.hash = connector.StateFailed, connector.ReasonMediaUnreadable, r.mediaErr.Error(), 0
 		}
 		ev.settle(r)
 	}
 }
 
 func (ev *evaluator) evalOne(b *batch, r *rec) {
-	if r.err != nil && errors.Is(r.err, ErrBDWithoutCall) {
+	if r.err != nil && errors.Is(r.err, connector.ErrBDWithoutCall) {
 		ev.sum.bdWithoutCall(r.pos, r.err) // not a call row
 		r.skip = true
 		return
@@ -171,7 +172,7 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 	if r.err != nil {
 		ev.sum.badRow(r.pos, r.call.CallID, r.err)
 		if r.call.CallID != "" {
-			r.state, r.reason, r.detail = StateFailed, ReasonBadRow, fmt.Sprintf("%s: %v", r.pos, r.err)
+			r.state, r.reason, r.detail = connector.StateFailed, connector.ReasonBadRow, fmt.Sprintf("%s: %v", r.pos, r.err)
 			ev.settle(r)
 		}
 		return
@@ -219,18 +220,18 @@ func (ev *evaluator) evalOne(b *batch, r *rec) {
 	r.valHi = r.valLo
 	for i := range CallRules {
 		if CallRules[i].Excludes(f) {
-			r.state, r.reason = StateExcluded, CallRules[i].Reason
+			r.state, r.reason = connector.StateExcluded, CallRules[i].Reason
 			b.vals = b.vals[:r.valLo]
 			r.valHi = r.valLo
 			ev.settle(r)
 			return
 		}
 	}
-	r.state = StateImported
+	r.state = connector.StateImported
 	if synced != nil {
 		r.agentUser = synced.rec.UserID
 	} else {
-		r.reason = ReasonAgentUnmapped
+		r.reason = connector.ReasonAgentUnmapped
 	}
 	r.hash = ev.contentHash(b, r)
 	if b.src < len(ev.locators) && ev.locators[b.src] != nil {
@@ -269,8 +270,8 @@ func (ev *evaluator) settle(r *rec) {
 	// With a delivery queue the calls sent this run are queued, not yet
 	// imported: counted so here, where the verdict and the change are
 	// known, so nothing rewrites the tally afterwards.
-	if ev.queue && r.state == StateImported && r.change != ChangeUnchanged {
-		ev.sum.Calls.add(StateQueued, r.reason)
+	if ev.queue && r.state == connector.StateImported && r.change != ChangeUnchanged {
+		ev.sum.Calls.add(connector.StateQueued, r.reason)
 		return
 	}
 	ev.sum.Calls.add(r.state, r.reason)
@@ -415,7 +416,7 @@ func (ev *evaluator) mapFields() bool {
 
 // fieldValue computes one field. ok is false when the field has no value for
 // this call (an empty text): it is then left out, without a warning.
-func (ev *evaluator) fieldValue(i int, f *dsl.Field) (v Value, ok bool, err error) {
+func (ev *evaluator) fieldValue(i int, f *dsl.Field) (v connector.Value, ok bool, err error) {
 	fp := &ev.plan.fields[i]
 	v.Field = i
 	switch fp.kind {

@@ -3,6 +3,8 @@ package engine
 import (
 	"strings"
 	"testing"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestFieldMaxLength: a text longer than its field's max_length (in
@@ -27,7 +29,7 @@ field "text" "Strict" {
 		t.Error("a limit for an unknown field was accepted")
 	}
 	src := &memSource{
-		agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
+		agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)},
 		calls: []memCall{
 			{call: goodCall("c1", "a1"), bd: [][2]string{{"Short", "äöü"}, {"Strict", "abcd"}}}, // 3 characters, 6 bytes: fits
 			{call: goodCall("c2", "a1"), bd: [][2]string{{"Short", "abcd"}, {"Strict", "ok"}}},  // Short too long: left out

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -34,7 +35,7 @@ const (
 func (f Finding) String() string { return f.Text }
 
 // DeliveredText is "208 calls, 200 media files, …".
-func DeliveredText(d []Delivered) string {
+func DeliveredText(d []connector.Delivered) string {
 	parts := make([]string, len(d))
 	for i, x := range d {
 		parts[i] = fmt.Sprintf("%d %s", x.N, x.What)
@@ -139,6 +140,6 @@ func (ev *evaluator) findings() []Finding {
 			}
 		}
 	}
-	imported := ev.sum.Calls.Count(StateImported) + ev.sum.Calls.Count(StateQueued)
+	imported := ev.sum.Calls.Count(connector.StateImported) + ev.sum.Calls.Count(connector.StateQueued)
 	return append(out, EmptyFieldFindings(ev.plan, ev.valued, imported, skip)...)
 }

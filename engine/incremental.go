@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/zeebo/xxh3"
 )
 
@@ -20,7 +21,7 @@ type Prior interface {
 // MediaRecorder is a LedgerWriter that also keeps what a sink sent of each
 // call's media (RunInfo.MediaSent): Run wires the sink's reports to it.
 type MediaRecorder interface {
-	MediaSent(callID string, m MediaSent)
+	MediaSent(callID string, m connector.MediaSent)
 }
 
 // LedgerWriter receives the ledger rows that changed in a run, with their
@@ -28,9 +29,9 @@ type MediaRecorder interface {
 // commit, so a crash in between makes the next run send the same rows again
 // (sinks are idempotent by id) instead of losing them.
 type LedgerWriter interface {
-	Row(r LedgerRow, fp uint64, active bool) error
+	Row(r connector.LedgerRow, fp uint64, active bool) error
 	// Commit runs after the sink committed.
-	Commit(ctx context.Context, sum *Summary) error
+	Commit(ctx context.Context, sum *RunRecord) error
 	Abort()
 }
 
@@ -70,7 +71,7 @@ func fingerprint(state, reason string, content uint64) uint64 {
 
 // agentContent hashes what is sent of an agent. Active is left out: a change
 // of activation alone is drift, never sent.
-func agentContent(a *OutAgent) uint64 {
+func agentContent(a *connector.OutAgent) uint64 {
 	h := xxh3.New()
 	for _, s := range []string{a.UserID, a.FirstName, a.LastName, a.Email} {
 		h.WriteString(s)

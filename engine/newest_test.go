@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestNewestImported: the summary carries the start of the newest imported
@@ -11,7 +13,7 @@ import (
 // nothing still reports the newest call the ledger holds as imported.
 func TestNewestImported(t *testing.T) {
 	p := mustPlan(t, "", "")
-	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
 	old, newest, excluded := goodCall("c1", "a1"), goodCall("c2", "a1"), goodCall("c3", "a1")
 	newest.StartTime = t0.Add(5 * time.Hour)
 	excluded.StartTime = t0.Add(9 * time.Hour)
@@ -40,12 +42,12 @@ func TestNewestImported(t *testing.T) {
 
 	t.Run("unchanged rows count", func(t *testing.T) {
 		led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-		run := func() *Summary {
+		run := func() *RunRecord {
 			prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
 			for k, v := range led.rows {
 				prior.rows[k], prior.active[k] = v, led.active[k]
 			}
-			sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []Source{&memSource{agents: agents, calls: calls}}, Prior: prior, Ledger: led})
+			sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []connector.Source{&memSource{agents: agents, calls: calls}}, Prior: prior, Ledger: led})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Plan is what a run executes: everything it needs from the spec, compiled.
@@ -40,7 +41,7 @@ type Plan struct {
 
 	// Mappings, by source index, say how each source fills the canonical
 	// columns (nil for a driver without a describer); set by Describe.
-	Mappings []*SourceMapping
+	Mappings []*connector.SourceMapping
 
 	fields []fieldPlan // how each field is evaluated (fast paths)
 	hash   string
@@ -192,7 +193,7 @@ func (p *Plan) String() string { return p.render() }
 // String prints it. It connects to nothing. The mappings derive from the
 // spec files, which the plan's hashes already cover.
 func (p *Plan) Describe(reg Registry) error {
-	p.Mappings = make([]*SourceMapping, len(p.Sources))
+	p.Mappings = make([]*connector.SourceMapping, len(p.Sources))
 	for i, s := range p.Sources {
 		d := reg.Source(s.Driver)
 		if d == nil || d.Describe == nil {
@@ -209,14 +210,14 @@ func (p *Plan) Describe(reg Registry) error {
 
 // writeMapping renders one source's mapping: canonical ← expression, and
 // where each came from.
-func writeMapping(b *strings.Builder, name string, m *SourceMapping) {
+func writeMapping(b *strings.Builder, name string, m *connector.SourceMapping) {
 	fmt.Fprintf(b, "\nmapping of source %s:\n", name)
 	for _, n := range m.Notes {
 		fmt.Fprintf(b, "  %s\n", n)
 	}
 	for _, sec := range []struct {
 		title, arrow string
-		items        []MappingItem
+		items        []connector.MappingItem
 	}{{"settings", "=", m.Settings}, {"tables", "=", m.Tables}, {"columns", "<-", m.Columns}} {
 		if len(sec.items) == 0 {
 			continue
@@ -294,7 +295,7 @@ func (p *Plan) render() string {
 	for i, r := range CallRules {
 		fmt.Fprintf(&b, "  %2d. %-20s %s\n", i+1, r.Reason, r.Doc)
 	}
-	fmt.Fprintf(&b, "  then imported; without an agent (%s) when its agent ID maps to no synced agent\n", ReasonAgentUnmapped)
+	fmt.Fprintf(&b, "  then imported; without an agent (%s) when its agent ID maps to no synced agent\n", connector.ReasonAgentUnmapped)
 	b.WriteString("\nfilters:\n")
 	for _, f := range []struct {
 		name string

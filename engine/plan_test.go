@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -243,7 +244,7 @@ func TestCheckSources(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	var seen []string
-	reg := Registry{Sources: []SourceDescriptor{{Spec: dsl.Connector{Block: dsl.BlockSource, Name: "snapshot"}, Validate: func(src dsl.Source) hcl.Diagnostics {
+	reg := Registry{Sources: []connector.SourceDescriptor{{Spec: dsl.Connector{Block: dsl.BlockSource, Name: "snapshot"}, Validate: func(src dsl.Source) hcl.Diagnostics {
 		seen = append(seen, src.Name+" "+src.PathRange.String())
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Snapshot folder not found", Subject: src.PathRange.Ptr()}}
 	}}}}
@@ -291,7 +292,7 @@ field "number" "Count" {
 	tenant5 := goodCall("tenant5", "a1")
 	tenant5.TenantID = 5
 	calls = append(calls, memCall{call: tenant5})
-	src := &memSource{agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0), agent("u2", "a2", "y@acme.example", t0)}, calls: calls}
+	src := &memSource{agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0), agent("u2", "a2", "y@acme.example", t0)}, calls: calls}
 	sink, sum := runMem(t, p, src)
 
 	detail := func(id string) string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // locatingSource is a memSource whose media must be located (a live
@@ -38,7 +40,7 @@ type mediaSink struct {
 	files []string
 }
 
-func (s *mediaSink) Call(ctx context.Context, c *OutCall) error {
+func (s *mediaSink) Call(ctx context.Context, c *connector.OutCall) error {
 	s.files = append(s.files, c.CallID+"="+c.MediaFile)
 	return s.memSink.Call(ctx, c)
 }
@@ -56,9 +58,9 @@ func TestMediaUnreadableFailsTheCall(t *testing.T) {
 	for i := range 40 { // more than one batch, so files are located concurrently
 		calls = append(calls, memCall{call: goodCall(fmt.Sprintf("x%02d", i), "a1")})
 	}
-	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(missing map[string]bool) (*mediaSink, *Summary, *locatingSource) {
+	run := func(missing map[string]bool) (*mediaSink, *RunRecord, *locatingSource) {
 		t.Helper()
 		src := &locatingSource{memSource: &memSource{agents: agents, calls: calls}, missing: missing}
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
@@ -66,7 +68,7 @@ func TestMediaUnreadableFailsTheCall(t *testing.T) {
 			prior.rows[k] = v
 		}
 		sink := &mediaSink{}
-		sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []Source{src}, BatchSize: 8, Prior: prior, Ledger: led})
+		sum, err := Run(context.Background(), p, Options{Sink: sink, Sources: []connector.Source{src}, BatchSize: 8, Prior: prior, Ledger: led})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +103,7 @@ func TestMediaUnreadableFailsTheCall(t *testing.T) {
 			t.Error("the media of an excluded call was looked for")
 		}
 	}
-	if n := sum.Calls.By[StateReason{StateFailed, ReasonMediaUnreadable}]; n != 2 || sum.Clean() {
+	if n := sum.Calls.By[connector.StateReason{State: connector.StateFailed, Reason: connector.ReasonMediaUnreadable}]; n != 2 || sum.Clean() {
 		t.Errorf("media_unreadable %d, clean %v", n, sum.Clean())
 	}
 
@@ -118,11 +120,11 @@ func TestMediaUnreadableFailsTheCall(t *testing.T) {
 // countingSource filters in its "database": it reports what it left out.
 type countingSource struct {
 	*memSource
-	counted map[StateReason]int
-	q       CallQuery
+	counted map[connector.StateReason]int
+	q       connector.CallQuery
 }
 
-func (s *countingSource) CountFiltered(_ context.Context, q CallQuery) (map[StateReason]int, error) {
+func (s *countingSource) CountFiltered(_ context.Context, q connector.CallQuery) (map[connector.StateReason]int, error) {
 	s.q = q
 	return s.counted, nil
 }
@@ -134,9 +136,9 @@ func TestCountedByTheDatabase(t *testing.T) {
 	p := mustPlan(t, "", `tenant {
   where = "tenant_id == 1"
 }`)
-	src := &countingSource{memSource: &memSource{agents: []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}, calls: []memCall{{call: goodCall("c1", "a1")}}},
-		counted: map[StateReason]int{{StateExcluded, ReasonOtherTenant}: 12, {StateExcluded, ReasonBeforeWindow}: 3, {StateFailed, ReasonBadRow}: 0}}
-	sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []Source{src}})
+	src := &countingSource{memSource: &memSource{agents: []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}, calls: []memCall{{call: goodCall("c1", "a1")}}},
+		counted: map[connector.StateReason]int{{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 12, {State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: 3, {State: connector.StateFailed, Reason: connector.ReasonBadRow}: 0}}
+	sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []connector.Source{src}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,17 +149,17 @@ func TestCountedByTheDatabase(t *testing.T) {
 		t.Errorf("counted %v (%d), clean %v, source rows %d", sum.Counted, sum.CountedRows(), sum.Clean(), sum.SourceRows)
 	}
 	// How the summary renders them: engine/summarytext's TestCounted.
-	want := map[StateReason]int{{StateExcluded, ReasonOtherTenant}: 12, {StateExcluded, ReasonBeforeWindow}: 3}
+	want := map[connector.StateReason]int{{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 12, {State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: 3}
 	if !maps.Equal(sum.Counted, want) {
 		t.Errorf("counted %v, want %v (a zero count is not kept)", sum.Counted, want)
 	}
 
-	src.counted = map[StateReason]int{{StateFailed, ReasonBadRow}: 2}
-	sum, err = Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []Source{src}})
+	src.counted = map[connector.StateReason]int{{State: connector.StateFailed, Reason: connector.ReasonBadRow}: 2}
+	sum, err = Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []connector.Source{src}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, _, _ := sum.Problems(); f != 2 || sum.Counted[StateReason{StateFailed, ReasonBadRow}] != 2 {
+	if f, _, _ := sum.Problems(); f != 2 || sum.Counted[connector.StateReason{State: connector.StateFailed, Reason: connector.ReasonBadRow}] != 2 {
 		t.Errorf("failed %d, counted %v", f, sum.Counted)
 	}
 }

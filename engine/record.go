@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // maxSamples bounds the bad rows and warnings a record keeps verbatim; the
@@ -46,7 +48,7 @@ type RunRecord struct {
 	// or tenant pushed into SQL, FilteredCounter), by the state and reason
 	// each would have had: never read, so not in SourceRows nor the ledger,
 	// but accounted. With several sites a replicated call counts per site.
-	Counted map[StateReason]int
+	Counted map[connector.StateReason]int
 	// ImportedByDay counts the calls whose verdict was imported, by their
 	// start date (UTC, "2006-01-02"): every call read, sent this run or not,
 	// so a run's map is what the ledger holds per day for the source as it
@@ -55,7 +57,7 @@ type RunRecord struct {
 	// applink that did not count per day.
 	ImportedByDay map[string]int
 
-	Failed []LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
+	Failed []connector.LedgerRow // rows a sink refused after accepting them (RunInfo.Fail)
 
 	// Findings are mistakes of the spec the data shows (findings.go): a
 	// business-data name no row carries, a field empty on every imported
@@ -63,7 +65,7 @@ type RunRecord struct {
 	Findings []Finding
 	// Delivered is what the sink says it delivered (DeliveryCounter); nil
 	// for a sink that does not count.
-	Delivered []Delivered
+	Delivered []connector.Delivered
 
 	AgentDiff, CallDiff Diff                        // against the prior ledger (all new without one)
 	Removed             struct{ Agents, Calls int } // in the prior ledger, no longer in the source
@@ -84,10 +86,6 @@ type RunRecord struct {
 
 	mu sync.Mutex
 }
-
-// Summary is the run record under the name the run and its callers have
-// always used for it: the same type.
-type Summary = RunRecord
 
 // Delivery counts the calls a run queued for the delivery workers. Queued
 // is the run's own count, fixed at its commit; the rest says where those
@@ -110,7 +108,7 @@ func (d Delivery) Waiting() int {
 // Tally counts rows by state and reason.
 type Tally struct {
 	Total int
-	By    map[StateReason]int
+	By    map[connector.StateReason]int
 }
 
 // Watermark is the last call (in start_time, call_id order) read from a source.
@@ -119,21 +117,18 @@ type Watermark struct {
 	CallID    string
 }
 
-// StateReason is a ledger state with its reason ("" for plain imported).
-type StateReason struct{ State, Reason string }
-
 func (t *Tally) add(state, reason string) {
 	if t.By == nil {
-		t.By = map[StateReason]int{}
+		t.By = map[connector.StateReason]int{}
 	}
 	t.Total++
-	t.By[StateReason{state, reason}]++
+	t.By[connector.StateReason{State: state, Reason: reason}]++
 }
 
 // moveImported moves one imported row (with or without agent) to another
 // state: a sink refused it after accepting it.
-func (t *Tally) moveImported(to StateReason) {
-	for _, from := range []StateReason{{StateImported, ""}, {StateImported, ReasonAgentUnmapped}} {
+func (t *Tally) moveImported(to connector.StateReason) {
+	for _, from := range []connector.StateReason{{State: connector.StateImported, Reason: ""}, {State: connector.StateImported, Reason: connector.ReasonAgentUnmapped}} {
 		if t.By[from] > 0 {
 			t.By[from]--
 			if t.By[from] == 0 {
@@ -157,7 +152,7 @@ func (t *Tally) Count(state string) int {
 }
 
 // stateOrder is the order tallies, reports and the status page list states in.
-var stateOrder = map[string]int{StateImported: 0, StateQueued: 1, StateExcluded: 2, StateFailed: 3}
+var stateOrder = map[string]int{connector.StateImported: 0, connector.StateQueued: 1, connector.StateExcluded: 2, connector.StateFailed: 3}
 
 // StateOrder ranks a ledger state for listing: imported, queued, excluded,
 // failed, then any other.
@@ -200,7 +195,7 @@ func (d *Diff) count(change string) {
 
 // TallyEntry is one line of a tally.
 type TallyEntry struct {
-	StateReason
+	connector.StateReason
 	N int
 }
 
@@ -253,7 +248,7 @@ func (s *RunRecord) bdWithoutCall(pos string, err error) {
 	}
 }
 
-func (s *RunRecord) addCounted(m map[StateReason]int) {
+func (s *RunRecord) addCounted(m map[connector.StateReason]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, n := range m {
@@ -261,7 +256,7 @@ func (s *RunRecord) addCounted(m map[StateReason]int) {
 			continue
 		}
 		if s.Counted == nil {
-			s.Counted = map[StateReason]int{}
+			s.Counted = map[connector.StateReason]int{}
 		}
 		s.Counted[k] += n
 	}
@@ -332,7 +327,7 @@ func (s *RunRecord) Accounting() Accounting {
 	a.Accounted = a.InLedger + a.UnreadableNoID + a.Duplicates + a.Counted
 	a.Unexplained = a.SourceRows - a.Accounted
 	counted := Tally{By: s.Counted}
-	a.Failed = s.Agents.Count(StateFailed) + s.Calls.Count(StateFailed) + counted.Count(StateFailed)
+	a.Failed = s.Agents.Count(connector.StateFailed) + s.Calls.Count(connector.StateFailed) + counted.Count(connector.StateFailed)
 	return a
 }
 

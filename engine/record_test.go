@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestDecodeRecordV0: a summary as an applink before the versioned record
@@ -26,8 +28,8 @@ func TestDecodeRecordV0(t *testing.T) {
 	if r.Version != RecordVersion || r.RunID != "20261207T121717.600665Z" || !r.Started.Equal(started) || r.Elapsed != 20*time.Millisecond {
 		t.Errorf("identity: version %d, run %s, started %v, elapsed %v", r.Version, r.RunID, r.Started, r.Elapsed)
 	}
-	if r.SourceRows != 302 || r.Calls.Total != 302 || r.Calls.Count(StateImported) != 201 || r.Calls.Count(StateFailed) != 2 ||
-		r.Calls.By[StateReason{StateImported, ReasonAgentUnmapped}] != 12 || r.Agents.Total != 30 || r.Agents.Count(StateExcluded) != 5 {
+	if r.SourceRows != 302 || r.Calls.Total != 302 || r.Calls.Count(connector.StateImported) != 201 || r.Calls.Count(connector.StateFailed) != 2 ||
+		r.Calls.By[connector.StateReason{State: connector.StateImported, Reason: connector.ReasonAgentUnmapped}] != 12 || r.Agents.Total != 30 || r.Agents.Count(connector.StateExcluded) != 5 {
 		t.Errorf("tallies: source %d, calls %+v, agents %+v", r.SourceRows, r.Calls, r.Agents)
 	}
 	if r.BadRows != 2 || len(r.BadRowSamples) != 2 || r.BadRowSamples[1] != `calls.csv:303: C9999002: 3 columns, want 15; the line reads "C9999002,t1,site1"` {
@@ -76,8 +78,8 @@ func TestDecodeRecordV0Queued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Delivery.Queued != 695 || r.Calls.Count(StateImported) != 0 || r.Accounting().Unexplained != 0 {
-		t.Errorf("delivery %+v, imported %d, accounting %+v", r.Delivery, r.Calls.Count(StateImported), r.Accounting())
+	if r.Delivery.Queued != 695 || r.Calls.Count(connector.StateImported) != 0 || r.Accounting().Unexplained != 0 {
+		t.Errorf("delivery %+v, imported %d, accounting %+v", r.Delivery, r.Calls.Count(connector.StateImported), r.Accounting())
 	}
 	if _, err := DecodeRunRecord([]byte(`{"version":99}`), time.Time{}); err == nil {
 		t.Error("a record newer than this build is read")
@@ -128,16 +130,16 @@ func TestDecodeEventV0(t *testing.T) {
 // says how many it queued; nothing rewrites the tally afterwards.
 func TestRunCountsQueued(t *testing.T) {
 	p := mustPlan(t, "", "")
-	agents := []AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
+	agents := []connector.AgentRecord{agent("u1", "a1", "x@acme.example", t0)}
 	short := goodCall("c3", "a1")
 	short.DurationMS = 1000
 	led := &memLedger{rows: map[string]uint64{}, active: map[string]bool{}}
-	run := func(calls ...memCall) *Summary {
+	run := func(calls ...memCall) *RunRecord {
 		prior := &memPrior{rows: map[string]uint64{}, active: map[string]bool{}}
 		for k, v := range led.rows {
 			prior.rows[k], prior.active[k] = v, led.active[k]
 		}
-		sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []Source{&memSource{agents: agents, calls: calls}},
+		sum, err := Run(context.Background(), p, Options{Sink: &memSink{}, Sources: []connector.Source{&memSource{agents: agents, calls: calls}},
 			Prior: prior, Ledger: led, Queue: true})
 		if err != nil {
 			t.Fatal(err)
@@ -145,15 +147,15 @@ func TestRunCountsQueued(t *testing.T) {
 		return sum
 	}
 	first := run(memCall{call: goodCall("c1", "a1")}, memCall{call: goodCall("c2", "a9")}, memCall{call: short})
-	if q, imp := first.Calls.Count(StateQueued), first.Calls.Count(StateImported); q != 2 || imp != 0 ||
-		first.Calls.By[StateReason{StateQueued, ReasonAgentUnmapped}] != 1 || first.Delivery.Queued != 2 || first.Sent.Calls != 2 {
+	if q, imp := first.Calls.Count(connector.StateQueued), first.Calls.Count(connector.StateImported); q != 2 || imp != 0 ||
+		first.Calls.By[connector.StateReason{State: connector.StateQueued, Reason: connector.ReasonAgentUnmapped}] != 1 || first.Delivery.Queued != 2 || first.Sent.Calls != 2 {
 		t.Errorf("first run: queued %d, imported %d, %+v, delivery %+v", q, imp, first.Calls.By, first.Delivery)
 	}
 	if a := first.Accounting(); a.Unexplained != 0 || a.InLedger != 3 {
 		t.Errorf("first run accounting %+v", a)
 	}
 	second := run(memCall{call: goodCall("c1", "a1")}, memCall{call: goodCall("c4", "a1")})
-	if q, imp := second.Calls.Count(StateQueued), second.Calls.Count(StateImported); q != 1 || imp != 1 || second.Delivery.Queued != 1 {
+	if q, imp := second.Calls.Count(connector.StateQueued), second.Calls.Count(connector.StateImported); q != 1 || imp != 1 || second.Delivery.Queued != 1 {
 		t.Errorf("second run: queued %d (the new call), imported %d (the unchanged one), delivery %+v", q, imp, second.Delivery)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // RecordVersion is the version of the stored form of RunRecord and
@@ -48,9 +50,9 @@ type recordJSON struct {
 	CallDiff       Diff                        `json:"call_diff"`
 	Removed        struct{ Agents, Calls int } `json:"removed"`
 	Sent           struct{ Agents, Calls int } `json:"sent"`
-	Failed         []LedgerRow                 `json:"failed"`
+	Failed         []connector.LedgerRow       `json:"failed"`
 	Findings       []Finding                   `json:"findings,omitempty"`
-	Delivered      []Delivered                 `json:"delivered,omitempty"`
+	Delivered      []connector.Delivered       `json:"delivered,omitempty"`
 	// Problems is derived (RunRecord.Problems): written for those who read
 	// the JSON, never read back.
 	Problems       problemsJSON             `json:"problems"`
@@ -73,7 +75,7 @@ type watermarkJSON struct {
 // stateReasonCounts is a tally as stored: "state/reason" -> rows.
 type stateReasonCounts map[string]int
 
-func countsOf(m map[StateReason]int) stateReasonCounts {
+func countsOf(m map[connector.StateReason]int) stateReasonCounts {
 	out := stateReasonCounts{}
 	for k, v := range m {
 		out[k.State+"/"+k.Reason] = v
@@ -82,10 +84,10 @@ func countsOf(m map[StateReason]int) stateReasonCounts {
 }
 
 func (c stateReasonCounts) tally() Tally {
-	t := Tally{By: map[StateReason]int{}}
+	t := Tally{By: map[connector.StateReason]int{}}
 	for k, n := range c {
 		st, reason, _ := strings.Cut(k, "/")
-		t.By[StateReason{st, reason}] += n
+		t.By[connector.StateReason{State: st, Reason: reason}] += n
 		t.Total += n
 	}
 	return t
@@ -180,7 +182,7 @@ func DecodeRunRecord(b []byte, started time.Time) (*RunRecord, error) {
 		// nor what it queued: its calls' tally had been rewritten to say
 		// queued, which is the run's count.
 		s.Started = started.UTC()
-		s.Delivery.Queued = s.Calls.Count(StateQueued)
+		s.Delivery.Queued = s.Calls.Count(connector.StateQueued)
 	default:
 		if j.Started != nil {
 			s.Started = j.Started.UTC()

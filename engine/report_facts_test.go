@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestImportedByDay: imported calls are counted by their UTC start date,
@@ -19,7 +21,7 @@ func TestImportedByDay(t *testing.T) {
 	}
 	short := at("S", t0.Add(30*time.Hour))
 	short.call.DurationMS = 1000
-	src := &memSource{agents: []AgentRecord{agent("u1", "a1", "one@acme.example", t0)}, calls: []memCall{
+	src := &memSource{agents: []connector.AgentRecord{agent("u1", "a1", "one@acme.example", t0)}, calls: []memCall{
 		at("A", t0.Add(time.Hour)), at("B", t0.Add(23*time.Hour+59*time.Minute)), at("C", t0.Add(24*time.Hour)),
 		at("D", t0.Add(49*time.Hour).In(time.FixedZone("X", -5*3600))), short,
 	}}
@@ -57,28 +59,28 @@ func TestEveryReasonExplained(t *testing.T) {
 		}
 	}
 	for _, r := range CallRules {
-		check("call", StateExcluded, r.Reason)
+		check("call", connector.StateExcluded, r.Reason)
 		if r.Explain == "" {
 			t.Errorf("call rule %s has no Explain", r.Reason)
 		}
 	}
 	for _, r := range AgentRules {
-		check("agent", StateExcluded, r.Reason)
+		check("agent", connector.StateExcluded, r.Reason)
 	}
-	check("call", StateImported, "")
-	check("agent", StateImported, "")
-	check("call", StateImported, ReasonAgentUnmapped)
-	check("call", StateFailed, ReasonBadRow)
-	check("call", StateFailed, "http_422")
-	check("call", StateFailed, "media_unreadable")
+	check("call", connector.StateImported, "")
+	check("agent", connector.StateImported, "")
+	check("call", connector.StateImported, connector.ReasonAgentUnmapped)
+	check("call", connector.StateFailed, connector.ReasonBadRow)
+	check("call", connector.StateFailed, "http_422")
+	check("call", connector.StateFailed, "media_unreadable")
 	// The same code means different things for agents and calls.
-	if ExplainReason("agent", StateExcluded, ReasonFilteredOut) == ExplainReason("call", StateExcluded, ReasonFilteredOut) {
+	if ExplainReason("agent", connector.StateExcluded, connector.ReasonFilteredOut) == ExplainReason("call", connector.StateExcluded, connector.ReasonFilteredOut) {
 		t.Error("filtered_out explained the same for agents and calls")
 	}
-	if s := ExplainReason("call", StateFailed, "http_503"); !strings.Contains(s, "503") {
+	if s := ExplainReason("call", connector.StateFailed, "http_503"); !strings.Contains(s, "503") {
 		t.Errorf("http_503: %q", s)
 	}
-	if s := ExplainReason("call", StateExcluded, "no_such_code"); s != "" {
+	if s := ExplainReason("call", connector.StateExcluded, "no_such_code"); s != "" {
 		t.Errorf("unknown code explained as %q", s)
 	}
 }

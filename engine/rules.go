@@ -5,35 +5,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-)
-
-// Reason codes of the seed (shared/README.md §2), plus bad_row for rows a
-// source could not read and the run-level codes of failures.
-const (
-	ReasonNotAgent          = "not_agent"
-	ReasonNoEmail           = "no_email"
-	ReasonDuplicateEmail    = "duplicate_email"
-	ReasonOtherTenant       = "other_tenant"
-	ReasonFilteredOut       = "filtered_out"
-	ReasonBeforeWindow      = "before_window"
-	ReasonNoAgentInfo       = "no_agent_info"
-	ReasonNotArchived       = "not_archived"
-	ReasonInvalid           = "invalid"
-	ReasonException         = "exception"
-	ReasonNoAudio           = "no_audio"
-	ReasonTooShort          = "too_short"
-	ReasonAgentWithoutEmail = "agent_without_email"
-	ReasonAgentFiltered     = "agent_filtered"
-	ReasonMappingError      = "mapping_error"
-	ReasonAgentUnmapped     = "agent_unmapped"
-	ReasonBadRow            = "bad_row"
-	// ReasonMediaUnreadable: an imported call whose media file its source
-	// (a MediaLocator) could not read; the call is failed, not sent without it.
-	ReasonMediaUnreadable = "media_unreadable"
-	// ReasonRateLimited: a call (or agent) the sink did not send because
-	// CXone asked it to wait longer than a run waits (a 429's Retry-After);
-	// it stays excluded, never failed, and the next run sends it.
-	ReasonRateLimited = "rate_limited"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // MinDurationMS: a call of this length or less is too short (the seed's 2 s).
@@ -70,43 +42,43 @@ type CallRule struct {
 // CallRules is the seed's call rule chain, in its order (shared/README.md §2,
 // "Calls"). Keep it a table: a reader checks it against the seed line by line.
 var CallRules = []CallRule{
-	{ReasonOtherTenant, "not in this spec's tenant filter",
+	{connector.ReasonOtherTenant, "not in this spec's tenant filter",
 		"The call belongs to an Engage tenant that this import does not cover.",
 		func(f *callFacts) bool { return !f.tenantOK }},
-	{ReasonBeforeWindow, "started before the import window",
+	{connector.ReasonBeforeWindow, "started before the import window",
 		"The call started before the import window (the installation date, or the start of a requested backfill).",
 		func(f *callFacts) bool { return f.call.StartTime.Before(f.windowFrom) }},
-	{ReasonNoAgentInfo, "no agent ID on the call",
+	{connector.ReasonNoAgentInfo, "no agent ID on the call",
 		"The call carries no agent ID, so it cannot be attributed to an agent.",
 		func(f *callFacts) bool { return strings.TrimSpace(f.call.AgentID) == "" }},
-	{ReasonNotArchived, "not archived",
+	{connector.ReasonNotArchived, "not archived",
 		"Engage has not archived the call's recording.",
 		func(f *callFacts) bool { return !f.call.Archived }},
-	{ReasonInvalid, "status invalid",
+	{connector.ReasonInvalid, "status invalid",
 		"Engage marks the call's recording as invalid.",
-		func(f *callFacts) bool { return f.call.Status == StatusInvalid }},
-	{ReasonException, "an exception or error code, even if partly recorded",
+		func(f *callFacts) bool { return f.call.Status == connector.StatusInvalid }},
+	{connector.ReasonException, "an exception or error code, even if partly recorded",
 		"Engage recorded an exception or error code for the call, even if part of it was recorded.",
-		func(f *callFacts) bool { return f.call.ExceptionCode != 0 || f.call.Status == StatusError }},
-	{ReasonNoAudio, "no valid audio packets",
+		func(f *callFacts) bool { return f.call.ExceptionCode != 0 || f.call.Status == connector.StatusError }},
+	{connector.ReasonNoAudio, "no valid audio packets",
 		"The recording holds no valid audio.",
 		func(f *callFacts) bool { return f.call.AudioPackets <= 0 }},
-	{ReasonTooShort, "2 seconds or less",
+	{connector.ReasonTooShort, "2 seconds or less",
 		"The call lasted 2 seconds or less.",
 		func(f *callFacts) bool { return f.call.DurationMS <= MinDurationMS }},
-	{ReasonAgentWithoutEmail, "its agent has no email",
+	{connector.ReasonAgentWithoutEmail, "its agent has no email",
 		"The call's agent has no email address, which CXone needs to identify the agent.",
-		func(f *callFacts) bool { return f.agentKnown && f.agentReason == ReasonNoEmail }},
-	{ReasonAgentFiltered, "its agent was excluded by the spec's agent filter",
+		func(f *callFacts) bool { return f.agentKnown && f.agentReason == connector.ReasonNoEmail }},
+	{connector.ReasonAgentFiltered, "its agent was excluded by the spec's agent filter",
 		"The call's agent is left out by this import's agent filter.",
-		func(f *callFacts) bool { return f.agentKnown && f.agentReason == ReasonFilteredOut }},
-	{ReasonFilteredOut, "the spec's call filter said no",
+		func(f *callFacts) bool { return f.agentKnown && f.agentReason == connector.ReasonFilteredOut }},
+	{connector.ReasonFilteredOut, "the spec's call filter said no",
 		"This import's call filter leaves the call out.",
 		func(f *callFacts) bool {
 			ok, err := f.callFilter()
 			return err != nil || !ok
 		}},
-	{ReasonMappingError, "a field mapping failed and the field's policy excludes the call",
+	{connector.ReasonMappingError, "a field mapping failed and the field's policy excludes the call",
 		"A business-data field could not be computed for the call, and that field's policy is to leave such calls out.",
 		func(f *callFacts) bool { return !f.mapping() }},
 }
@@ -122,25 +94,25 @@ type AgentRule struct {
 
 // AgentRules is the order in which agent reasons apply.
 var AgentRules = []AgentRule{
-	{ReasonNotAgent, "the user has no agent profile",
+	{connector.ReasonNotAgent, "the user has no agent profile",
 		"The Engage user has no agent profile (a team leader, business user or administrator): only agents are imported."},
-	{ReasonOtherTenant, "the user is not in this spec's tenant filter",
+	{connector.ReasonOtherTenant, "the user is not in this spec's tenant filter",
 		"The user belongs to an Engage tenant that this import does not cover."},
-	{ReasonNoEmail, "the agent has no email",
+	{connector.ReasonNoEmail, "the agent has no email",
 		"The agent has no email address, which CXone needs to identify the agent; the agent's calls are not imported."},
-	{ReasonDuplicateEmail, "a user created earlier has the same email (trimmed, case-insensitive; active and inactive alike)",
+	{connector.ReasonDuplicateEmail, "a user created earlier has the same email (trimmed, case-insensitive; active and inactive alike)",
 		"A user created earlier in Engage has the same email address and keeps it; this user's calls are imported without an agent."},
-	{ReasonFilteredOut, "the spec's agent filter said no",
+	{connector.ReasonFilteredOut, "the spec's agent filter said no",
 		"This import's agent filter leaves the user out."},
 }
 
 // otherReasons explains the codes that are no rule of the tables above.
 var otherReasons = map[string]string{
-	ReasonAgentUnmapped:   "The call is imported without an agent: its agent ID belongs to no agent synced to CXone.",
-	ReasonBadRow:          "The source row could not be read (a damaged line, a bad date or an unknown value); it is read again on the next run.",
-	ReasonMediaUnreadable: "The call's recording file could not be read, so the call was not sent; it is sent again on the next run.",
-	ReasonRateLimited:     "CXone asked applink to slow down for longer than a run waits, so the run stopped sending; the row was not sent and the next run sends it.",
-	"duplicate":           "The call was read from more than one site of the Engage system and imported once.",
+	connector.ReasonAgentUnmapped:   "The call is imported without an agent: its agent ID belongs to no agent synced to CXone.",
+	connector.ReasonBadRow:          "The source row could not be read (a damaged line, a bad date or an unknown value); it is read again on the next run.",
+	connector.ReasonMediaUnreadable: "The call's recording file could not be read, so the call was not sent; it is sent again on the next run.",
+	connector.ReasonRateLimited:     "CXone asked applink to slow down for longer than a run waits, so the run stopped sending; the row was not sent and the next run sends it.",
+	"duplicate":                     "The call was read from more than one site of the Engage system and imported once.",
 }
 
 // ExplainReason says in one sentence what a ledger state and reason mean,
@@ -149,7 +121,7 @@ var otherReasons = map[string]string{
 // It is the one place the report and the TUI take these sentences from.
 func ExplainReason(entity, state, reason string) string {
 	if reason == "" {
-		if state == StateImported {
+		if state == connector.StateImported {
 			if entity == "agent" {
 				return "Imported: the agent is synced to CXone."
 			}

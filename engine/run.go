@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"golang.org/x/sync/errgroup"
 )
 
 // Options configure one run. Sink and Registry are required.
 type Options struct {
 	Registry  Registry
-	Sink      Sink
+	Sink      connector.Sink
 	RunID     string                // default: start time, UTC, compact
 	BatchSize int                   // calls per pipeline batch; default 1024
 	Progress  func(p Progress)      // called from the run's goroutine, at most every 200 ms
@@ -23,12 +25,12 @@ type Options struct {
 	Observe   func(c *ObservedCall) // optional: every call's outcome, for preview and tests
 	// ObserveAgent, optional: every user's outcome.
 	ObserveAgent func(a *ObservedAgent)
-	Sources      []Source     // optional: already opened sources, one per plan source (tests)
-	Prior        Prior        // optional: the last committed ledger; only changes are sent
-	Ledger       LedgerWriter // optional: made durable after the sink commits
+	Sources      []connector.Source // optional: already opened sources, one per plan source (tests)
+	Prior        Prior              // optional: the last committed ledger; only changes are sent
+	Ledger       LedgerWriter       // optional: made durable after the sink commits
 	// Delivered, optional, says what the sink delivered (a sink that counts
 	// it, DeliveryCounter); asked after the sink commits, for the summary.
-	Delivered DeliveryCounter
+	Delivered connector.DeliveryCounter
 	// Queue says the ledger queues the calls sent to the sink for delivery
 	// workers (a PostgreSQL state's RunLedger.Queues): the run counts them
 	// queued, not imported.
@@ -49,17 +51,17 @@ type Progress struct {
 type ObservedCall struct {
 	Source int
 	Call   *dsl.Call
-	BD     []BDField
-	Names  *Names
-	Ledger LedgerRow
-	Out    *OutCall // nil unless imported and sent
-	Change string   // new | changed | unchanged against the prior ledger
-	FP     uint64   // fingerprint of the verdict, as the state ledger stores it
+	BD     []connector.BDField
+	Names  *connector.Names
+	Ledger connector.LedgerRow
+	Out    *connector.OutCall // nil unless imported and sent
+	Change string             // new | changed | unchanged against the prior ledger
+	FP     uint64             // fingerprint of the verdict, as the state ledger stores it
 }
 
 // ObservedAgent is a user's outcome as Options.ObserveAgent sees it.
 type ObservedAgent struct {
-	Ledger   LedgerRow
+	Ledger   connector.LedgerRow
 	Agent    *dsl.Agent // the merged user, as the agents filter saw it
 	IsAgent  bool
 	AgentIDs []string
@@ -75,7 +77,7 @@ var ErrInterrupted = errors.New("run interrupted before commit; nothing was comm
 // then calls, streamed through a three-stage pipeline (read ∥ evaluate ∥
 // write) over a fixed pool of batches, so memory does not grow with the
 // number of calls.
-func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error) {
+func Run(ctx context.Context, plan *Plan, opts Options) (sum *RunRecord, err error) {
 	// Whatever ends the run before its state commits — an error, an
 	// interrupt, a panic — the ledger writer is aborted (its changes file
 	// closed and removed) and so is the sink (deferred below, after Open).
@@ -99,7 +101,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	if now == nil {
 		now = time.Now
 	}
-	sum = &Summary{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
+	sum = &RunRecord{Version: RecordVersion, PlanHash: plan.Hash(), Started: now(), FieldOmitted: map[string]int{}, Watermarks: map[string]Watermark{}}
 	if opts.RunID == "" {
 		opts.RunID = sum.Started.UTC().Format("20060102T150405.000Z")
 	}
@@ -121,7 +123,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	}
 
 	fails := &failures{}
-	info := RunInfo{RunID: opts.RunID, PlanHash: plan.Hash(), Fields: plan.Fields, Fail: fails.add}
+	info := connector.RunInfo{RunID: opts.RunID, PlanHash: plan.Hash(), Fields: plan.Fields, Fail: fails.add}
 	if mr, ok := opts.Ledger.(MediaRecorder); ok {
 		// What the sink sent of each call's media goes to its ledger row.
 		info.MediaSent = mr.MediaSent
@@ -180,6 +182,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 	sum.Findings = append(sum.Findings, ev.findings()...)
 
 	prog.phase("commit")
+	killpoint.Hit(killpoint.CommitBegin)
 	if err := opts.Sink.Commit(ctx); err != nil {
 		return sum, fmt.Errorf("commit sink: %w", err)
 	}
@@ -192,8 +195,8 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		if f.Entity == "agent" {
 			t = &sum.Agents
 		}
-		t.moveImported(StateReason{f.State, f.Reason})
-		if f.State == StateFailed {
+		t.moveImported(connector.StateReason{State: f.State, Reason: f.Reason})
+		if f.State == connector.StateFailed {
 			sum.Failed = append(sum.Failed, f)
 		}
 		if opts.Ledger != nil {
@@ -205,7 +208,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 		}
 	}
 	sum.Elapsed = now().Sub(sum.Started)
-	sum.Delivery.Queued = sum.Calls.Count(StateQueued)
+	sum.Delivery.Queued = sum.Calls.Count(connector.StateQueued)
 	if opts.Ledger != nil {
 		// The sink has the rows: from here a crash only makes the next run
 		// resend them, which sinks absorb by id. Commit cleans up after
@@ -220,12 +223,12 @@ func Run(ctx context.Context, plan *Plan, opts Options) (sum *Summary, err error
 }
 
 // sendAgent gives one user its ledger row and sends it when it changed.
-func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
+func sendAgent(ctx context.Context, u *user, opts Options, sum *RunRecord) error {
 	row := u.ledger()
 	sum.Agents.add(row.State, row.Reason)
 	var content uint64
-	var out *OutAgent
-	if row.State == StateImported {
+	var out *connector.OutAgent
+	if row.State == connector.StateImported {
 		out = u.outAgent()
 		content = agentContent(out)
 	}
@@ -276,8 +279,8 @@ func sendAgent(ctx context.Context, u *user, opts Options, sum *Summary) error {
 // OpenSources opens every source of a plan, in spec order; on an error it
 // closes those it opened. A caller that opens them itself (to fail before
 // creating any state) passes them in Options.Sources and closes them.
-func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error) {
-	var srcs []Source
+func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]connector.Source, error) {
+	var srcs []connector.Source
 	for _, s := range plan.Sources {
 		d := reg.Source(s.Driver)
 		if d == nil {
@@ -298,7 +301,7 @@ func OpenSources(ctx context.Context, plan *Plan, reg Registry) ([]Source, error
 }
 
 // CloseSources closes sources opened by OpenSources.
-func CloseSources(srcs []Source) {
+func CloseSources(srcs []connector.Source) {
 	for _, s := range srcs {
 		_ = s.Close()
 	}
@@ -309,7 +312,7 @@ func CloseSources(srcs []Source) {
 // read concurrently, each with its own pool (a few batches of read-ahead),
 // but evaluated in spec order: a call seen at two sites is imported from the
 // first source of the spec, whatever the timing.
-func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opts Options, sum *Summary, prog *progressTicker) error {
+func runCalls(ctx context.Context, plan *Plan, srcs []connector.Source, ev *evaluator, opts Options, sum *RunRecord, prog *progressTicker) error {
 	poolSize := 8
 	if len(srcs) > 1 {
 		poolSize = 4
@@ -324,17 +327,17 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 		}
 	}
 	done := make(chan *batch, poolSize)
-	names := make([]*Names, len(srcs))
+	names := make([]*connector.Names, len(srcs))
 	for i := range names {
-		names[i] = NewNames()
+		names[i] = connector.NewNames()
 	}
 	ev.names = names
-	ev.media = make([]MediaResolver, len(srcs))
-	ev.locators = make([]MediaLocator, len(srcs))
+	ev.media = make([]connector.MediaResolver, len(srcs))
+	ev.locators = make([]connector.MediaLocator, len(srcs))
 	for i, s := range srcs {
-		if l, ok := s.(MediaLocator); ok {
+		if l, ok := s.(connector.MediaLocator); ok {
 			ev.locators[i] = l
-		} else if m, ok := s.(MediaResolver); ok {
+		} else if m, ok := s.(connector.MediaResolver); ok {
 			ev.media[i] = m
 		}
 	}
@@ -373,7 +376,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	})
 	// Writer: the sink is called from this goroutine only.
 	g.Go(func() (err error) {
-		out := &OutCall{SystemID: plan.SystemID}
+		out := &connector.OutCall{SystemID: plan.SystemID}
 		var cur *rec
 		defer recoverTo(&err, func() string { return "sending " + recDesc(cur) })
 		for b := range done {
@@ -382,6 +385,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 			}
 			prog.calls += b.n
 			prog.tick()
+			killpoint.Hit(killpoint.BatchWritten)
 			b.reset()
 			free[b.src] <- b
 		}
@@ -390,7 +394,7 @@ func runCalls(ctx context.Context, plan *Plan, srcs []Source, ev *evaluator, opt
 	return g.Wait()
 }
 
-func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Names, free <-chan *batch, read chan<- *batch, last *string, sum *Summary) error {
+func readSource(ctx context.Context, si int, src connector.Source, plan *Plan, names *connector.Names, free <-chan *batch, read chan<- *batch, last *string, sum *RunRecord) error {
 	var cur *batch
 	take := func() error {
 		select {
@@ -404,13 +408,13 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 	if err := take(); err != nil {
 		return err
 	}
-	q := CallQuery{From: plan.Window.From, Names: names}
+	q := connector.CallQuery{From: plan.Window.From, Names: names}
 	if plan.Tenant != nil {
 		if n, ok := dsl.TenantEquals(plan.Tenant); ok {
 			q.TenantEquals = &n
 		}
 	}
-	err := src.ReadCalls(ctx, q, func(r *CallRecord) error {
+	err := src.ReadCalls(ctx, q, func(r *connector.CallRecord) error {
 		*last = r.Pos
 		cur.add(r)
 		if cur.n == cap(cur.recs) {
@@ -433,7 +437,7 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 			return ctx.Err()
 		}
 	}
-	if fc, ok := src.(FilteredCounter); ok {
+	if fc, ok := src.(connector.FilteredCounter); ok {
 		counts, err := fc.CountFiltered(ctx, q)
 		if err != nil {
 			return fmt.Errorf("count the calls source %q filtered in the database: %w", plan.Sources[si].Name, err)
@@ -443,25 +447,25 @@ func readSource(ctx context.Context, si int, src Source, plan *Plan, names *Name
 	return nil
 }
 
-func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog *progressTicker, out *OutCall, cur **rec) error {
+func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog *progressTicker, out *connector.OutCall, cur **rec) error {
 	for i := range b.n {
 		r := &b.recs[i]
 		*cur = r
 		if r.skip {
 			continue
 		}
-		if r.state == StateImported && r.call.StartTime.After(ev.sum.NewestImported) {
+		if r.state == connector.StateImported && r.call.StartTime.After(ev.sum.NewestImported) {
 			ev.sum.NewestImported = r.call.StartTime // the writer is the summary's only writer of it
 		}
 		if r.change == ChangeUnchanged {
 			if opts.Observe != nil && r.call.CallID != "" {
-				row := LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
+				row := connector.LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
 				opts.Observe(&ObservedCall{Source: b.src, Call: &r.call, BD: b.bdOf(r), Names: ev.names[b.src], Ledger: row, Change: r.change, FP: r.fp})
 			}
 			continue
 		}
-		var sent *OutCall
-		if r.state == StateImported {
+		var sent *connector.OutCall
+		if r.state == connector.StateImported {
 			out.CallID = r.call.CallID
 			out.AgentUserID = r.agentUser
 			out.StartTime = r.call.StartTime
@@ -484,7 +488,7 @@ func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog
 			ev.sum.Sent.Calls++
 		}
 		if r.state != "" && r.call.CallID != "" {
-			row := LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
+			row := connector.LedgerRow{Entity: "call", ID: r.call.CallID, State: r.state, Reason: r.reason, Detail: r.detail}
 			if err := opts.Sink.Ledger(ctx, row); err != nil {
 				return fmt.Errorf("ledger: %w", err)
 			}
@@ -504,27 +508,27 @@ func writeBatch(ctx context.Context, b *batch, ev *evaluator, opts Options, prog
 // failures collects what an asynchronous sink reports through RunInfo.Fail.
 type failures struct {
 	mu   sync.Mutex
-	rows []LedgerRow
+	rows []connector.LedgerRow
 }
 
 // The ledger keeps the failure's code as the reason, so counts group by it.
-func (f *failures) add(entity, id string, fl Failure) {
+func (f *failures) add(entity, id string, fl connector.Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// A row a rate-limited sink did not send is left for the next run:
 	// excluded (its fingerprint matches nothing, so it is sent again),
 	// never failed.
-	st := StateFailed
-	if fl.Code == ReasonRateLimited {
-		st = StateExcluded
+	st := connector.StateFailed
+	if fl.Code == connector.ReasonRateLimited {
+		st = connector.StateExcluded
 	}
-	f.rows = append(f.rows, LedgerRow{Entity: entity, ID: id, State: st, Reason: fl.Code, Detail: fl.Detail})
+	f.rows = append(f.rows, connector.LedgerRow{Entity: entity, ID: id, State: st, Reason: fl.Code, Detail: fl.Detail})
 }
 
-func (f *failures) list() []LedgerRow {
+func (f *failures) list() []connector.LedgerRow {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]LedgerRow(nil), f.rows...)
+	return append([]connector.LedgerRow(nil), f.rows...)
 }
 
 // progressTicker throttles progress callbacks.

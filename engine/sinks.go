@@ -3,15 +3,17 @@ package engine
 import (
 	"context"
 	"errors"
+
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Tee sends everything to several sinks, in order; it commits them in order
 // too. The run uses it to keep a staged copy of what it sends.
-func Tee(sinks ...Sink) Sink { return tee(sinks) }
+func Tee(sinks ...connector.Sink) connector.Sink { return tee(sinks) }
 
-type tee []Sink
+type tee []connector.Sink
 
-func (t tee) Open(ctx context.Context, info RunInfo) error {
+func (t tee) Open(ctx context.Context, info connector.RunInfo) error {
 	for _, s := range t {
 		if err := s.Open(ctx, info); err != nil {
 			return err
@@ -20,7 +22,7 @@ func (t tee) Open(ctx context.Context, info RunInfo) error {
 	return nil
 }
 
-func (t tee) Agent(ctx context.Context, a *OutAgent) error {
+func (t tee) Agent(ctx context.Context, a *connector.OutAgent) error {
 	for _, s := range t {
 		if err := s.Agent(ctx, a); err != nil {
 			return err
@@ -29,7 +31,7 @@ func (t tee) Agent(ctx context.Context, a *OutAgent) error {
 	return nil
 }
 
-func (t tee) Call(ctx context.Context, c *OutCall) error {
+func (t tee) Call(ctx context.Context, c *connector.OutCall) error {
 	for _, s := range t {
 		if err := s.Call(ctx, c); err != nil {
 			return err
@@ -38,7 +40,7 @@ func (t tee) Call(ctx context.Context, c *OutCall) error {
 	return nil
 }
 
-func (t tee) Ledger(ctx context.Context, r LedgerRow) error {
+func (t tee) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	for _, s := range t {
 		if err := s.Ledger(ctx, r); err != nil {
 			return err
@@ -67,9 +69,9 @@ func (t tee) Abort() error {
 // Discard is a sink that keeps nothing: preview runs use it.
 type Discard struct{}
 
-func (Discard) Open(context.Context, RunInfo) error     { return nil }
-func (Discard) Agent(context.Context, *OutAgent) error  { return nil }
-func (Discard) Call(context.Context, *OutCall) error    { return nil }
-func (Discard) Ledger(context.Context, LedgerRow) error { return nil }
-func (Discard) Commit(context.Context) error            { return nil }
-func (Discard) Abort() error                            { return nil }
+func (Discard) Open(context.Context, connector.RunInfo) error     { return nil }
+func (Discard) Agent(context.Context, *connector.OutAgent) error  { return nil }
+func (Discard) Call(context.Context, *connector.OutCall) error    { return nil }
+func (Discard) Ledger(context.Context, connector.LedgerRow) error { return nil }
+func (Discard) Commit(context.Context) error                      { return nil }
+func (Discard) Abort() error                                      { return nil }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -35,7 +36,7 @@ type runView struct {
 	SentAgents, SentCalls int
 	SourceRows            int
 	Problems              problems
-	Failed                []engine.LedgerRow
+	Failed                []connector.LedgerRow
 	NewestImported        time.Time
 	Delivery              engine.Delivery // the calls the run queued for the workers, and where they are
 }
@@ -122,6 +123,6 @@ func (v *runView) fill(rec *engine.RunRecord) {
 }
 
 func tallyOf(t *engine.Tally) tally {
-	return tally{Total: t.Total, Imported: t.Count(engine.StateImported), Queued: t.Count(engine.StateQueued),
-		Excluded: t.Count(engine.StateExcluded), Failed: t.Count(engine.StateFailed)}
+	return tally{Total: t.Total, Imported: t.Count(connector.StateImported), Queued: t.Count(connector.StateQueued),
+		Excluded: t.Count(connector.StateExcluded), Failed: t.Count(connector.StateFailed)}
 }

@@ -43,11 +43,13 @@ func LockKey(customer, tenant, systemID string) int64 {
 }
 
 // StateLockKey is the advisory lock key of a spec whose state is in
-// PostgreSQL: derived from the spec's key in that state (state { key }),
-// which is what two processes must not write at once. Advisory locks are
-// per database, so the same key in another database is another lock.
-func StateLockKey(stateKey string) int64 {
-	sum := sha256.Sum256([]byte("applink state\x00" + stateKey))
+// PostgreSQL: derived from the state's schema and the spec's key in it
+// (state { schema, key }), which is what two processes must not write at
+// once. Advisory locks are per database, so the same key in another
+// database is another lock; the same key in another schema is another
+// state, so another lock too.
+func StateLockKey(schema, stateKey string) int64 {
+	sum := sha256.Sum256([]byte("applink state\x00" + schema + "\x00" + stateKey))
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 

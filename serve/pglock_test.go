@@ -143,7 +143,7 @@ func TestPGLockIgnoresOtherDatabases(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close(ctx)
-	key := StateLockKey("acme-" + time.Now().String())
+	key := StateLockKey("applink", "acme-"+time.Now().String())
 	if _, err := squatter.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +168,9 @@ func TestPGLockIgnoresOtherDatabases(t *testing.T) {
 	}
 }
 
-func TestStateLockKeyDiffersByKey(t *testing.T) {
-	if StateLockKey("acme") == StateLockKey("globex") || StateLockKey("acme") != StateLockKey("acme") {
-		t.Error("state lock keys must differ by state key and be stable")
+func TestStateLockKeyDiffersBySchemaAndKey(t *testing.T) {
+	if StateLockKey("applink", "acme") == StateLockKey("applink", "globex") || StateLockKey("applink", "acme") != StateLockKey("applink", "acme") ||
+		StateLockKey("applink", "acme") == StateLockKey("other", "acme") {
+		t.Error("state lock keys must differ by schema and state key and be stable")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 )
@@ -305,7 +306,7 @@ func (r *specRunner) runOnce(ctx context.Context, lost <-chan struct{}) bool {
 	r.sink = nil
 	r.mu.Unlock()
 	r.m.running.WithLabelValues(r.name).Set(0)
-	var sum *engine.Summary
+	var sum *engine.RunRecord
 	if res != nil {
 		sum = res.Summary
 	}
@@ -375,10 +376,10 @@ func (r *specRunner) logRun(v *runView, res *workspace.RunResult, err error, loc
 			slog.Group("calls", "total", v.Calls.Total, "imported", v.Calls.Imported, "queued", v.Calls.Queued, "excluded", v.Calls.Excluded, "failed", v.Calls.Failed),
 			slog.Group("sent", "agents", v.SentAgents, "calls", v.SentCalls),
 			"source_rows", v.SourceRows,
-			"excluded_by", reasons(v.Rows, engine.StateExcluded),
+			"excluded_by", reasons(v.Rows, connector.StateExcluded),
 			slog.Group("problems", "failed", v.Problems.Failed, "unreadable", v.Problems.Unreadable, "bd_without_call", v.Problems.BDWithoutCall),
 		)
-		if f := reasons(v.Rows, engine.StateFailed); f != "" {
+		if f := reasons(v.Rows, connector.StateFailed); f != "" {
 			attrs = append(attrs, "failed_by", f)
 		}
 		if !v.NewestImported.IsZero() {
@@ -440,7 +441,7 @@ func reasons(rows []rowCount, st string) string {
 
 // sinkOpened is workspace's SinkOpened hook: keep a sink that reports
 // counters, to read them during the run.
-func (r *specRunner) sinkOpened(s engine.Sink) {
+func (r *specRunner) sinkOpened(s connector.Sink) {
 	c, ok := s.(SinkCounters)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/prometheus/common/expfmt"
@@ -29,7 +30,7 @@ type fakeWS struct {
 	run     func(ctx context.Context, n int) (*workspace.RunResult, error)
 	n       int
 	history []state.RunRecord
-	onSink  func(engine.Sink)
+	onSink  func(connector.Sink)
 }
 
 func (f *fakeWS) Run(ctx context.Context, progress func(engine.Progress)) (*workspace.RunResult, error) {
@@ -58,19 +59,19 @@ func (f *fakeWS) runs() int {
 }
 
 // summary is a committed run's summary: calls imported and excluded.
-func summary(id string, imported, excluded, failed int, newest time.Time) *engine.Summary {
-	s := &engine.Summary{RunID: id, NewestImported: newest}
-	s.Calls = engine.Tally{Total: imported + excluded + failed, By: map[engine.StateReason]int{}}
-	s.Agents = engine.Tally{Total: 2, By: map[engine.StateReason]int{{State: engine.StateImported}: 2}}
+func summary(id string, imported, excluded, failed int, newest time.Time) *engine.RunRecord {
+	s := &engine.RunRecord{RunID: id, NewestImported: newest}
+	s.Calls = engine.Tally{Total: imported + excluded + failed, By: map[connector.StateReason]int{}}
+	s.Agents = engine.Tally{Total: 2, By: map[connector.StateReason]int{{State: connector.StateImported}: 2}}
 	if imported > 0 {
-		s.Calls.By[engine.StateReason{State: engine.StateImported}] = imported
+		s.Calls.By[connector.StateReason{State: connector.StateImported}] = imported
 	}
 	if excluded > 0 {
-		s.Calls.By[engine.StateReason{State: engine.StateExcluded, Reason: "too_short"}] = excluded
+		s.Calls.By[connector.StateReason{State: connector.StateExcluded, Reason: "too_short"}] = excluded
 	}
 	if failed > 0 {
-		s.Calls.By[engine.StateReason{State: engine.StateFailed, Reason: "http_422"}] = failed
-		s.Failed = []engine.LedgerRow{{Entity: "call", ID: "C<9>", State: engine.StateFailed, Reason: "http_422", Detail: "invalid skill"}}
+		s.Calls.By[connector.StateReason{State: connector.StateFailed, Reason: "http_422"}] = failed
+		s.Failed = []connector.LedgerRow{{Entity: "call", ID: "C<9>", State: connector.StateFailed, Reason: "http_422", Detail: "invalid skill"}}
 	}
 	s.Sent.Calls = imported
 	s.SourceRows = s.Calls.Total
@@ -299,7 +300,7 @@ func TestLockLostStopsTheRun(t *testing.T) {
 		if n == 1 {
 			entered <- struct{}{}
 			<-ctx.Done() // a long run, stopped at its next batch boundary
-			return &workspace.RunResult{Summary: &engine.Summary{RunID: "R1"}}, engine.ErrInterrupted
+			return &workspace.RunResult{Summary: &engine.RunRecord{RunID: "R1"}}, engine.ErrInterrupted
 		}
 		return &workspace.RunResult{Summary: summary("R2", 1, 0, 0, time.Now())}, nil
 	}}
@@ -741,7 +742,7 @@ func TestDeliveryPanelAndMetrics(t *testing.T) {
 func TestRunLogSaysQueued(t *testing.T) {
 	sum := summary("RQ", 0, 1, 0, time.Time{})
 	sum.Calls.Total += 7
-	sum.Calls.By[engine.StateReason{State: engine.StateQueued}] = 7
+	sum.Calls.By[connector.StateReason{State: connector.StateQueued}] = 7
 	sum.SourceRows, sum.Sent.Calls, sum.Delivery.Queued = sum.Calls.Total, 7, 7
 	ws := &fakeWS{run: func(context.Context, int) (*workspace.RunResult, error) {
 		return &workspace.RunResult{Summary: sum, Where: "outbox x (calls queued for the delivery workers)"}, nil

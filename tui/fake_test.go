@@ -9,6 +9,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/tui"
@@ -36,7 +37,7 @@ func (f *fakeStore) Rows(ctx context.Context, q preview.RowQuery) ([]preview.Row
 		if reached, ok := stageReached[q.Stage]; ok && !reached[r.Stage] {
 			continue
 		}
-		if q.Stage == "rejects" && r.State == engine.StateImported {
+		if q.Stage == "rejects" && r.State == connector.StateImported {
 			continue
 		}
 		if (q.State != "" && r.State != q.State) || (q.Reason != "" && r.Reason != q.Reason) ||
@@ -91,16 +92,16 @@ func (f *fakeStore) Call(ctx context.Context, id string) (*preview.CallDetail, e
 		cd := &preview.CallDetail{Pos: r.Pos, Source: r.Source, State: r.State, Reason: r.Reason, Detail: r.Detail,
 			Stage: r.Stage, AgentUserID: r.AgentUserID, Change: r.Change,
 			Call: dsl.Call{CallID: r.CallID, TenantID: 1, Site: r.Site, AgentID: r.AgentID, StartTime: r.StartTime,
-				DurationMS: r.DurationMS, Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Archived: r.Reason != engine.ReasonNotArchived,
+				DurationMS: r.DurationMS, Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Archived: r.Reason != connector.ReasonNotArchived,
 				AudioPackets: 120, Status: "ok", Skill: "billing"}}
-		if r.State == engine.StateImported {
+		if r.State == connector.StateImported {
 			cd.BusinessData = []byte(`{"text":{"CustomerID":"K-` + r.CallID + `","Tier":"gold"},"number":{"OrderTotal":129.5},"boolean":{"VIP":true}}`)
 		}
 		switch {
 		case r.CallID == "C010": // imported before too: a value changed
-			cd.Prev = &preview.PrevState{State: engine.StateImported}
+			cd.Prev = &preview.PrevState{State: connector.StateImported}
 		case r.Change == preview.ChangeChanged:
-			cd.Prev = &preview.PrevState{State: engine.StateExcluded, Reason: engine.ReasonNotArchived}
+			cd.Prev = &preview.PrevState{State: connector.StateExcluded, Reason: connector.ReasonNotArchived}
 		case r.Change == preview.ChangeUnchanged:
 			cd.Prev = &preview.PrevState{State: r.State, Reason: r.Reason}
 		case r.Change == preview.ChangeRemoved:
@@ -129,24 +130,24 @@ func row(i int, id, state, reason, stage, change string) preview.Row {
 // newFakeStore holds ten calls across every stage and one call only in the
 // ledger.
 func newFakeStore() *fakeStore {
-	imp, exc := engine.StateImported, engine.StateExcluded
+	imp, exc := connector.StateImported, connector.StateExcluded
 	return &fakeStore{rows: []preview.Row{
 		row(0, "C001", imp, "", "mapped", preview.ChangeUnchanged),
-		row(1, "C002", exc, engine.ReasonNotArchived, "rules", preview.ChangeNew),
-		row(2, "C003", imp, engine.ReasonAgentUnmapped, "mapped", preview.ChangeChanged),
-		row(3, "C004", exc, engine.ReasonTooShort, "rules", preview.ChangeUnchanged),
-		row(4, "C005", exc, engine.ReasonFilteredOut, "filters", preview.ChangeNew),
+		row(1, "C002", exc, connector.ReasonNotArchived, "rules", preview.ChangeNew),
+		row(2, "C003", imp, connector.ReasonAgentUnmapped, "mapped", preview.ChangeChanged),
+		row(3, "C004", exc, connector.ReasonTooShort, "rules", preview.ChangeUnchanged),
+		row(4, "C005", exc, connector.ReasonFilteredOut, "filters", preview.ChangeNew),
 		row(5, "C006", imp, "", "mapped", preview.ChangeNew),
-		row(6, "C007", exc, engine.ReasonMappingError, "mapping", preview.ChangeUnchanged),
-		row(7, "C008", exc, engine.ReasonNotArchived, "rules", preview.ChangeUnchanged),
-		row(8, "C009", exc, engine.ReasonBeforeWindow, "rules", preview.ChangeUnchanged),
+		row(6, "C007", exc, connector.ReasonMappingError, "mapping", preview.ChangeUnchanged),
+		row(7, "C008", exc, connector.ReasonNotArchived, "rules", preview.ChangeUnchanged),
+		row(8, "C009", exc, connector.ReasonBeforeWindow, "rules", preview.ChangeUnchanged),
 		row(9, "C010", imp, "", "mapped", preview.ChangeChanged),
 		{Pos: -1, CallID: "C900", State: imp, Change: preview.ChangeRemoved},
 	}}
 }
 
 func fakeResult() *preview.Result {
-	sum := &engine.Summary{RunID: "preview", SourceRows: 10}
+	sum := &engine.RunRecord{RunID: "preview", SourceRows: 10}
 	return &preview.Result{
 		DBPath:  "/tmp/preview.duckdb",
 		Summary: sum,
@@ -176,10 +177,10 @@ func fakePreview(st *fakeStore, err error) func(context.Context, func(engine.Pro
 	}
 }
 
-func fakeSummary() *engine.Summary {
-	s := &engine.Summary{RunID: "20261125T080000.000000Z", PlanHash: "e4a26d3b3be86dde00", Elapsed: 2 * time.Second, SourceRows: 10}
-	s.Agents = engine.Tally{Total: 5, By: map[engine.StateReason]int{{State: "imported"}: 4, {State: "excluded", Reason: "filtered_out"}: 1}}
-	s.Calls = engine.Tally{Total: 10, By: map[engine.StateReason]int{
+func fakeSummary() *engine.RunRecord {
+	s := &engine.RunRecord{RunID: "20261125T080000.000000Z", PlanHash: "e4a26d3b3be86dde00", Elapsed: 2 * time.Second, SourceRows: 10}
+	s.Agents = engine.Tally{Total: 5, By: map[connector.StateReason]int{{State: "imported"}: 4, {State: "excluded", Reason: "filtered_out"}: 1}}
+	s.Calls = engine.Tally{Total: 10, By: map[connector.StateReason]int{
 		{State: "imported"}: 3, {State: "imported", Reason: "agent_unmapped"}: 1, {State: "excluded", Reason: "not_archived"}: 2,
 		{State: "excluded", Reason: "too_short"}: 1, {State: "excluded", Reason: "before_window"}: 1,
 		{State: "excluded", Reason: "filtered_out"}: 1, {State: "excluded", Reason: "mapping_error"}: 1}}
@@ -203,9 +204,9 @@ func newBigStore(n int) *fakeStore {
 		case 640:
 			change = preview.ChangeChanged
 		}
-		f.rows = append(f.rows, row(i, fmt.Sprintf("C%05d", i+1), engine.StateImported, "", "mapped", change))
+		f.rows = append(f.rows, row(i, fmt.Sprintf("C%05d", i+1), connector.StateImported, "", "mapped", change))
 	}
-	f.rows = append(f.rows, preview.Row{Pos: -1, CallID: "C99999", State: engine.StateImported, Change: preview.ChangeRemoved})
+	f.rows = append(f.rows, preview.Row{Pos: -1, CallID: "C99999", State: connector.StateImported, Change: preview.ChangeRemoved})
 	return f
 }
 
@@ -227,11 +228,11 @@ func sentC010(plan *engine.Plan) *workspace.SentCopy {
 		}
 		panic(name)
 	}
-	r := row(9, "C010", engine.StateImported, "", "mapped", preview.ChangeChanged)
-	return &workspace.SentCopy{RunID: "20261124T080000.000000Z", SentBy: "20261124T080000.000000Z", State: engine.StateImported,
+	r := row(9, "C010", connector.StateImported, "", "mapped", preview.ChangeChanged)
+	return &workspace.SentCopy{RunID: "20261124T080000.000000Z", SentBy: "20261124T080000.000000Z", State: connector.StateImported,
 		StagedAt: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), Fields: plan.Fields,
-		Call: &engine.OutCall{CallID: "C010", AgentUserID: r.AgentUserID, StartTime: r.StartTime, DurationMS: r.DurationMS,
-			Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Values: []engine.Value{
+		Call: &connector.OutCall{CallID: "C010", AgentUserID: r.AgentUserID, StartTime: r.StartTime, DurationMS: r.DurationMS,
+			Direction: r.Direction, ANI: r.ANI, DNIS: r.DNIS, Values: []connector.Value{
 				{Field: idx("CustomerID"), Text: []byte("K-C010")}, {Field: idx("Tier"), Text: []byte("silver")},
 				{Field: idx("OrderTotal"), Number: 99.5}, {Field: idx("VIP"), Bool: false},
 			}}}

@@ -10,6 +10,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui"
 )
@@ -43,7 +44,7 @@ func TestRealPreview(t *testing.T) {
 		r, err := preview.Run(ctx, plan, preview.Options{
 			DBPath:    filepath.Join(specDir, ".applink", "preview.duckdb"),
 			StatePath: filepath.Join(specDir, ".applink", "state.duckdb"),
-			Registry:  engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}},
+			Registry:  engine.Registry{Sources: []connector.SourceDescriptor{snapshot.Descriptor()}},
 			Progress:  p,
 		})
 		if err != nil {
@@ -84,7 +85,7 @@ func TestRealPreview(t *testing.T) {
 		t.Errorf("rows past mapping: %d, want %d", got, want)
 	}
 	for _, r := range h.model().Rows() {
-		if r.State != engine.StateImported {
+		if r.State != connector.StateImported {
 			t.Errorf("row %s past mapping is %s", r.CallID, r.State)
 		}
 	}

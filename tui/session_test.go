@@ -61,13 +61,13 @@ func TestSteppingSession(t *testing.T) {
 func TestApplyProgressAndQuit(t *testing.T) {
 	var returned atomic.Bool
 	started := make(chan struct{})
-	run := func(ctx context.Context, progress func(engine.Progress)) (*engine.Summary, error) {
+	run := func(ctx context.Context, progress func(engine.Progress)) (*engine.RunRecord, error) {
 		progress(engine.Progress{Phase: "calls", Agents: 5, Calls: 5, Imported: 2, Elapsed: 1200 * time.Millisecond})
 		close(started)
 		<-ctx.Done()
 		time.Sleep(50 * time.Millisecond) // the batch in flight
 		returned.Store(true)
-		return &engine.Summary{Calls: engine.Tally{Total: 5}}, engine.ErrInterrupted
+		return &engine.RunRecord{Calls: engine.Tally{Total: 5}}, engine.ErrInterrupted
 	}
 	h := start(t, tui.Options{Preview: fakePreview(newFakeStore(), nil), Apply: run}, 80, 24)
 	h.press("n")
@@ -158,7 +158,7 @@ func TestRerunAfterApply(t *testing.T) {
 		return base(ctx, p)
 	}
 	release := make(chan struct{})
-	run := func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+	run := func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 		<-release
 		return fakeSummary(), nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui/apply"
 	"github.com/applink-dev/applink/tui/diff"
@@ -141,13 +142,13 @@ func reasonsExprs(p *engine.Plan) map[string]string {
 		return why
 	}
 	if p.Calls != nil {
-		why[engine.ReasonFilteredOut] = "calls: " + oneLine(p.Calls.Source)
+		why[connector.ReasonFilteredOut] = "calls: " + oneLine(p.Calls.Source)
 	}
 	if p.Agents != nil {
-		why[engine.ReasonAgentFiltered] = "agents: " + oneLine(p.Agents.Source)
+		why[connector.ReasonAgentFiltered] = "agents: " + oneLine(p.Agents.Source)
 	}
 	if p.Tenant != nil {
-		why[engine.ReasonOtherTenant] = "tenant: " + oneLine(p.Tenant.Source)
+		why[connector.ReasonOtherTenant] = "tenant: " + oneLine(p.Tenant.Source)
 	}
 	return why
 }

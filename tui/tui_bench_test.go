@@ -7,7 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/tui"
 )
@@ -17,7 +17,7 @@ import (
 func BenchmarkDiffView(b *testing.B) {
 	st := &fakeStore{}
 	for i := range 500 {
-		st.rows = append(st.rows, row(i, fmt.Sprintf("C%05d", i), engine.StateImported, "", "mapped", preview.ChangeNew))
+		st.rows = append(st.rows, row(i, fmt.Sprintf("C%05d", i), connector.StateImported, "", "mapped", preview.ChangeNew))
 	}
 	m := tui.New(tui.Options{Plan: testPlan(b), Preview: fakePreview(st, nil)})
 	m = step(b, m, tea.WindowSizeMsg{Width: 80, Height: 24})

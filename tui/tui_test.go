@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/workspace"
 	"github.com/applink-dev/applink/tui"
@@ -60,7 +61,7 @@ func TestPanes(t *testing.T) {
 			check: func(t *testing.T, m tui.Model) {
 				want(t, m.Active() == tui.PaneRows, "rows pane")
 				for _, r := range m.Rows() {
-					want(t, r.Reason == engine.ReasonNotArchived, "row %s has reason %q, want not_archived", r.CallID, r.Reason)
+					want(t, r.Reason == connector.ReasonNotArchived, "row %s has reason %q, want not_archived", r.CallID, r.Reason)
 				}
 				want(t, len(m.Rows()) == 2, "2 not_archived rows, got %d", len(m.Rows()))
 			}},
@@ -161,7 +162,7 @@ func TestPanes(t *testing.T) {
 		}},
 		{name: "diff_compare_purged", opts: func(o *tui.Options) {
 			o.Previous = func(ctx context.Context, id string) (*workspace.SentCopy, error) {
-				return &workspace.SentCopy{RunID: "20260801T080000.000000Z", State: engine.StateImported,
+				return &workspace.SentCopy{RunID: "20260801T080000.000000Z", State: connector.StateImported,
 					Missing: "run 20260801T080000.000000Z's staged copy is gone: pruned on 2026-10-30T08:00:00Z (staged copies are kept 90 days)"}, nil
 			}
 		}, steps: func(h *harness) {
@@ -228,8 +229,8 @@ func TestPanes(t *testing.T) {
 			h.waitFor("the run", func(m tui.Model) bool { return m.ApplyPhase() == apply.Done })
 		}},
 		{name: "apply_failed", opts: func(o *tui.Options) {
-			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
-				return &engine.Summary{Calls: engine.Tally{Total: 1024}}, errors.New("open sink: outbox: permission denied")
+			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
+				return &engine.RunRecord{Calls: engine.Tally{Total: 1024}}, errors.New("open sink: outbox: permission denied")
 			}
 		}, steps: func(h *harness) {
 			h.press("a")
@@ -238,7 +239,7 @@ func TestPanes(t *testing.T) {
 			h.waitFor("the failure", func(m tui.Model) bool { return m.ApplyPhase() == apply.Failed })
 		}},
 		{name: "apply_panics", opts: func(o *tui.Options) {
-			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) { panic("boom") }
+			o.Apply = func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) { panic("boom") }
 		}, steps: func(h *harness) {
 			h.press("a")
 			h.typeText("yes")
@@ -251,7 +252,7 @@ func TestPanes(t *testing.T) {
 			st := newFakeStore()
 			opts := tui.Options{
 				Preview: fakePreview(st, nil),
-				Apply: func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+				Apply: func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 					return fakeSummary(), nil
 				},
 				Ledger: func(ctx context.Context) (string, error) {
@@ -288,7 +289,7 @@ func bigPreview(o *tui.Options) {
 
 // failApply is an apply that must not run.
 func failApply(t *testing.T) apply.Func {
-	return func(ctx context.Context, p func(engine.Progress)) (*engine.Summary, error) {
+	return func(ctx context.Context, p func(engine.Progress)) (*engine.RunRecord, error) {
 		t.Error("apply ran without confirmation")
 		return nil, errors.New("must not run")
 	}

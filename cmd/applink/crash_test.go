@@ -21,6 +21,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
 )
@@ -40,14 +41,17 @@ func applinkBinary(t testing.TB) string {
 	return bin
 }
 
-// TestCrashResume SIGKILLs real `applink run` processes while they work, on
-// first runs (empty state) and on incremental runs (an existing outbox and
-// state, a source with new and changed calls), then runs again and checks
-// that the outbox, the state ledger with its fingerprints, the watermarks
-// and the run history equal those of uninterrupted runs, and that one more
-// run sends nothing. A kill counts only when it landed while the run was
-// working (its uncommitted changes file was left behind); fewer than 15 of
-// 20 is a failure of the test itself.
+// TestCrashResume SIGKILLs real `applink run` processes at random moments
+// of their working time, on first runs (empty state) and on incremental
+// runs (an existing outbox and state, a source with new and changed calls),
+// then runs again and checks that the outbox, the state ledger with its
+// fingerprints, the watermarks and the run history equal those of
+// uninterrupted runs, and that one more run sends nothing. The delays are
+// drawn over 0.3–1.1× the measured working time, so they reach the commit
+// and beyond; every run is traced (engine/killpoint), and each kill is
+// classified by where it landed: before the commit (no commit-begin in the
+// trace), inside it (commit-begin, not run-committed) or after it. Too few
+// kills inside the commit, or before it, is a failure of the test itself.
 func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills 20 child processes")
@@ -64,30 +68,20 @@ func TestCrashResume(t *testing.T) {
 	// Every spec reads its data through a symlink, so one spec moves from
 	// the first snapshot to the second by retargeting the link.
 	spec := func(name string) (dir string, use func(data string)) {
-		dir = filepath.Join(root, name, "spec")
-		link := filepath.Join(root, name, "data")
-		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		use = func(data string) {
-			os.Remove(link)
-			if err := os.Symlink(data, link); err != nil {
-				t.Fatal(err)
-			}
-		}
-		use(dataA)
-		if err := demogen.WriteSpec(dir, link, opt); err != nil {
-			t.Fatal(err)
-		}
-		return dir, use
+		return linkedSpec(t, root, name, dataA, opt)
 	}
-	run := func(dir string) *exec.Cmd {
+	run := func(dir, trace string) *exec.Cmd {
 		cmd := exec.Command(bin, "run", "--quiet", dir)
-		cmd.Env = append(os.Environ(), "CI=")
+		cmd.Env = append(os.Environ(), "CI=", killpoint.EnvTrace+"="+trace)
 		return cmd
 	}
+	traces := 0
+	newTrace := func() string {
+		traces++
+		return filepath.Join(root, fmt.Sprintf("run%03d.trace", traces))
+	}
 	mustRun := func(dir, what string) string {
-		out, err := run(dir).CombinedOutput()
+		out, err := run(dir, newTrace()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", what, err, out)
 		}
@@ -96,21 +90,15 @@ func TestCrashResume(t *testing.T) {
 
 	// The references: a first run on A; then an incremental run on B.
 	ref, refUse := spec("reference")
-	// The shortest working time seen so far, per kind of run: kill delays
-	// are drawn below it, so a run faster than the reference (less load)
-	// is still killed mid-run. Every resume is measured too.
-	fastest := map[string]time.Duration{}
-	seen := func(kind string, d time.Duration) {
-		if f, ok := fastest[kind]; !ok || d < f {
-			fastest[kind] = d
-		}
-	}
-	_, d := timedRun(t, run(ref), ref)
-	seen("first", d)
+	// The working time of each kind of run, measured on every run that
+	// worked to its end (the references and the resumes that redid a run),
+	// and cut to the delay of a kill that came after the run had ended: the
+	// delays are drawn over 0.3–1.1× the latest measure.
+	work := map[string]time.Duration{}
+	_, work["first"] = timedRun(t, run(ref, newTrace()), ref)
 	wantFirst := snapshotOf(t, ref)
 	refUse(dataB)
-	_, d = timedRun(t, run(ref), ref)
-	seen("incremental", d)
+	_, work["incremental"] = timedRun(t, run(ref, newTrace()), ref)
 	wantIncr := snapshotOf(t, ref)
 	out := mustRun(ref, "reference third run")
 	if !strings.Contains(out, "sent: nothing") {
@@ -127,7 +115,7 @@ func TestCrashResume(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	const kills = 20
-	landed := 0
+	landed := map[string]int{}
 	for k := range kills {
 		incremental := k%2 == 1
 		dir, use := spec(fmt.Sprintf("k%02d", k))
@@ -137,9 +125,14 @@ func TestCrashResume(t *testing.T) {
 			use(dataB)
 			want, kind = wantIncr, "incremental"
 		}
+		runsBefore := 0
+		if incremental {
+			runsBefore = 1
+		}
 		// Wait until the run works (its changes file exists), then kill it
-		// at a random point of its working time, commit included.
-		cmd := run(dir)
+		// at a random point of 0.3–1.1× its working time.
+		trace := newTrace()
+		cmd := run(dir, trace)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -150,46 +143,79 @@ func TestCrashResume(t *testing.T) {
 			_ = cmd.Wait()
 			t.Fatalf("kill %d: the %s run never started working:\n%s", k, kind, stderr.String())
 		}
-		work := fastest[kind]
-		delay := time.Duration(rng.Int64N(int64(work) * 7 / 10))
+		w := work[kind]
+		delay := w*3/10 + time.Duration(rng.Int64N(int64(w)*8/10))
 		time.Sleep(delay)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		var exit *exec.ExitError
-		killedBySignal := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()
-		mid := killedBySignal && uncommitted(dir)
-		if mid {
-			landed++
-		} else {
-			t.Logf("kill %d (%s run, %s into ~%s of work) did not land mid-run", k, kind, delay, work)
+		killed := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()
+		tr := traceOf(t, trace)
+		where := landing(killed, tr)
+		landed[where]++
+		// Whether the state committed is read from the state, not the
+		// trace: a kill between the commit and its trace line is possible.
+		committed := runsIn(historyOf(t, dir)) > runsBefore
+		t.Logf("kill %d (%s run, %s into ~%s of work): %s (last point reached: %s)", k, kind, delay.Round(time.Millisecond), w.Round(time.Millisecond), where, lastOf(tr))
+		// Resume: the result equals the uninterrupted run's. (When the
+		// state had committed, the resume is one more run that sent
+		// nothing: its history line is the only difference.)
+		out, resumed := timedRun(t, run(dir, newTrace()), dir)
+		switch {
+		case !committed:
+			work[kind] = resumed // the resume redid the whole run
+		case delay < w:
+			work[kind] = delay // the run committed sooner than measured (less load)
 		}
-		// Resume: the result equals the uninterrupted run's. (When the kill
-		// came too late, the run had committed and the resume is one more
-		// run that sent nothing: its history line is the only difference.)
-		out, resumed := timedRun(t, run(dir), dir)
-		if mid {
-			seen(kind, resumed) // the resume redid the whole run
+		if sentNothing := strings.Contains(out, "sent: nothing"); sentNothing != committed {
+			t.Errorf("kill %d (%s, state committed: %v): the resume sent nothing: %v\n%s", k, where, committed, sentNothing, out)
 		}
-		got := snapshotOf(t, dir)
-		if !mid {
-			i := strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")
-			if last := got[i+1:]; strings.Contains(last, "== history run:") && strings.Contains(last, "sent 0 agents 0 calls") {
-				got = got[:i+1]
-			}
+		if got := withoutNoOpRun(snapshotOf(t, dir), committed); got != want {
+			t.Errorf("kill %d (%s run, %s into ~%s of work, %s): result differs from an uninterrupted run:\n%s\nresume output:\n%s",
+				k, kind, delay, w, where, diffSnap(want, got), out)
 		}
-		if got != want {
-			t.Errorf("kill %d (%s run, %s into ~%s of work): result differs from an uninterrupted run:\n%s\nresume output:\n%s",
-				k, kind, delay, work, diffSnap(want, got), out)
+		if l := leftovers(t, dir); len(l) > 0 {
+			t.Errorf("kill %d (%s): the resume left the killed run's files behind: %v", k, where, l)
 		}
 		// And one more run sends nothing.
 		if out := mustRun(dir, fmt.Sprintf("kill %d: run after resume", k)); !strings.Contains(out, "sent: nothing") {
 			t.Errorf("kill %d: the run after the resume sent something:\n%s", k, out)
 		}
 	}
-	t.Logf("%d of %d kills landed while the run was working", landed, kills)
-	if landed < 15 {
-		t.Errorf("only %d of %d kills landed mid-run: the test proves too little (want ≥ 15)", landed, kills)
+	t.Logf("of %d kills: %d before the commit, %d inside it, %d after it", kills, landed[landedBefore], landed[landedInside], landed[landedAfter])
+	if landed[landedInside] < 3 || landed[landedBefore] < 3 {
+		t.Errorf("kills: %d before the commit, %d inside it: the test proves too little (want ≥ 3 of each)", landed[landedBefore], landed[landedInside])
 	}
+}
+
+// runsIn counts the runs in a rendered history.
+func runsIn(history string) int { return strings.Count(history, "== history run:") }
+
+// Where a kill landed.
+const (
+	landedBefore = "before the commit"
+	landedInside = "inside the commit"
+	landedAfter  = "after the commit"
+)
+
+// landing classifies a kill by the trace of the run it killed: before the
+// commit (the run had not reached commit-begin), inside it (commit-begin but
+// not run-committed), after it (run-committed, or the run was not killed).
+func landing(killed bool, trace []string) string {
+	switch {
+	case !killed || slices.Contains(trace, killpoint.RunCommitted):
+		return landedAfter
+	case slices.Contains(trace, killpoint.CommitBegin):
+		return landedInside
+	}
+	return landedBefore
+}
+
+func lastOf(trace []string) string {
+	if len(trace) == 0 {
+		return "none"
+	}
+	return trace[len(trace)-1]
 }
 
 // timedRun runs cmd to completion and returns its output and how long it
@@ -344,15 +370,50 @@ func writeLines(t *testing.T, path string, lines []string) {
 // the run history (without run ids and times, which differ by design).
 func snapshotOf(t *testing.T, dir string) string {
 	t.Helper()
+	return outboxFilesOf(t, dir) + stateOf(t, dir)
+}
+
+// outboxFilesOf renders a spec's outbox files: lines and hash of each.
+func outboxFilesOf(t *testing.T, dir string) string {
+	t.Helper()
 	var b strings.Builder
-	b.WriteString(outboxAndLedger(t, dir, true))
-	ctx := context.Background()
-	st, err := duckstate.Open(ctx, filepath.Join(dir, ".applink", "state.duckdb"))
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
+		if err != nil {
+			t.Fatalf("outbox: %v", err)
+		}
+		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
+	}
+	return b.String()
+}
+
+// stateOf renders what a spec's runs left in its state: the ledger with
+// fingerprints, the watermarks and the run history (without run ids and
+// times, which differ by design).
+func stateOf(t *testing.T, dir string) string {
+	t.Helper()
+	st := duckState(t, dir)
+	defer st.Close()
+	return backendText(t, st)
+}
+
+// duckState opens a spec's DuckDB state file.
+func duckState(t *testing.T, dir string) state.Backend {
+	t.Helper()
+	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	wms, err := st.Watermarks(ctx)
+	return st
+}
+
+// backendText is stateOf for any state: the ledger with fingerprints, the
+// watermarks and the run history.
+func backendText(t *testing.T, st state.Backend) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(ledgerHash(t, st, true))
+	wms, err := st.Watermarks(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,22 +433,24 @@ func snapshotOf(t *testing.T, dir string) string {
 // the fingerprints when withFP) as one comparable text.
 func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 	t.Helper()
-	var b strings.Builder
-	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-		data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f))
-		if err != nil {
-			t.Fatalf("outbox: %v", err)
-		}
-		fmt.Fprintf(&b, "== %s %d lines sha256 %x\n", f, bytes.Count(data, []byte{'\n'}), sha256.Sum256(data))
-	}
-	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return outboxFilesOf(t, dir) + ledgerOf(t, dir, withFP)
+}
+
+// ledgerOf renders a spec's state ledger (with the fingerprints when
+// withFP) as one comparable line.
+func ledgerOf(t *testing.T, dir string, withFP bool) string {
+	t.Helper()
+	st := duckState(t, dir)
 	defer st.Close()
+	return ledgerHash(t, st, withFP)
+}
+
+// ledgerHash is ledgerOf for any state.
+func ledgerHash(t *testing.T, st state.Backend, withFP bool) string {
+	t.Helper()
 	h := sha256.New()
 	n := 0
-	err = st.Ledger(context.Background(), func(r state.LedgerRow) error {
+	err := st.Ledger(context.Background(), func(r state.LedgerRow) error {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%v", r.Entity, r.ID, r.State, r.Reason, r.Active)
 		if withFP {
 			fmt.Fprintf(h, "\x00%x", r.FP)
@@ -403,23 +466,19 @@ func outboxAndLedger(t *testing.T, dir string, withFP bool) string {
 	if withFP {
 		what = "rows (fingerprints included)"
 	}
-	fmt.Fprintf(&b, "== state ledger %d %s sha256 %x\n", n, what, h.Sum(nil))
-	return b.String()
+	return fmt.Sprintf("== state ledger %d %s sha256 %x\n", n, what, h.Sum(nil))
 }
 
 func historyOf(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := duckstate.Open(context.Background(), filepath.Join(dir, ".applink", "state.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := duckState(t, dir)
 	defer st.Close()
 	return historyOfStore(t, st)
 }
 
 // historyOfStore renders the run history: per run, its kind and what it
 // counted and sent. Killed runs committed nothing, so they must not appear.
-func historyOfStore(t *testing.T, st *duckstate.Store) string {
+func historyOfStore(t *testing.T, st state.Backend) string {
 	t.Helper()
 	runs, err := st.Runs(context.Background())
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/applink-dev/applink/connectors/cxone"
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/connectors/demogen"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
@@ -536,7 +536,7 @@ func TestServeFencing(t *testing.T) {
 	var jobs, imported int
 	st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job`).Scan(&jobs)
 	st.Ledger(context.Background(), func(r state.LedgerRow) error {
-		if r.Entity == "call" && r.State == engine.StateImported {
+		if r.Entity == "call" && r.State == connector.StateImported {
 			imported++
 		}
 		return nil

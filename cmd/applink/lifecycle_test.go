@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,86 +20,200 @@ import (
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
+	"github.com/applink-dev/applink/engine/state/statetest"
 	"github.com/applink-dev/applink/engine/workspace"
 )
 
 // TestSignalStopsAtBatchBoundary sends SIGINT or SIGTERM to a working
-// `applink run`: it stops at a batch boundary, commits nothing (no run in
-// the history, no outbox), exits 1, and prints a resume command that, run
-// as printed, gives the result of an uninterrupted run.
+// `applink run` (first runs and incremental runs with the DuckDB state,
+// incremental runs with the PostgreSQL state) once its kill-point trace
+// shows it has written a few batches (a batch boundary observed, not a
+// fixed delay assumed): it stops within a few batches (the trace says
+// where), never reaches its commit, commits nothing (the state, the
+// history and the outbox are as before the run), exits 1, and prints a
+// resume command that, run as printed, gives the result of an
+// uninterrupted run.
 func TestSignalStopsAtBatchBoundary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes")
 	}
 	bin := applinkBinary(t)
 	root := t.TempDir()
-	data := filepath.Join(root, "data")
+	dataA, dataB := filepath.Join(root, "A"), filepath.Join(root, "B")
 	opt := demogen.Options{Calls: 60000, BDFields: 12, Seed: 11}
-	if _, err := demogen.Generate(data, opt); err != nil {
+	if _, err := demogen.Generate(dataA, opt); err != nil {
 		t.Fatal(err)
 	}
-	newSpec := func(name string) string {
-		dir := filepath.Join(root, name)
-		if err := demogen.WriteSpec(dir, data, opt); err != nil {
+	mutateSnapshot(t, dataA, dataB)
+	type variant struct {
+		kind     string // first | incremental
+		postgres bool
+	}
+	name := func(v variant) string {
+		if v.postgres {
+			return v.kind + "-postgres"
+		}
+		return v.kind
+	}
+	// newSpec makes a spec on data A (its own PostgreSQL schema when pg);
+	// env is what its runs need.
+	newSpec := func(t *testing.T, root, name string, pg bool) (dir string, env []string, use func(string)) {
+		dir, use = linkedSpec(t, root, name, dataA, opt)
+		if pg {
+			dsn := statetest.DSN(t)
+			if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(pgStateBlock(dsn)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env = []string{"APPLINK_STATE_DSN=" + dsn}
+		}
+		return dir, env, use
+	}
+	// snap is what the spec's runs left: with PostgreSQL state the calls
+	// wait in the queue (no worker runs here), so the outbox holds what
+	// the runs wrote themselves.
+	snap := func(t *testing.T, dir string, env []string) string {
+		if env == nil {
+			return outboxFilesOf(t, dir) + stateOf(t, dir)
+		}
+		var b strings.Builder
+		for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+			if data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f)); err == nil {
+				fmt.Fprintf(&b, "== %s sha256 %x\n", f, sha256.Sum256(data))
+			}
+		}
+		st := pgState(t, strings.TrimPrefix(env[0], "APPLINK_STATE_DSN="))
+		defer st.Close()
+		q, err := st.Queue(context.Background())
+		if err != nil {
 			t.Fatal(err)
 		}
-		return dir
+		q.Oldest = time.Time{} // when the oldest row was queued: differs by design
+		fmt.Fprintf(&b, "== queue %+v\n", q)
+		return b.String() + backendText(t, st)
 	}
-	ref := newSpec("reference")
-	if out, err := exec.Command(bin, "run", "--quiet", ref).CombinedOutput(); err != nil {
-		t.Fatalf("reference: %v\n%s", err, out)
-	}
-	want := snapshotOf(t, ref)
 
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			dir := newSpec("spec-" + strings.ReplaceAll(sig.String(), " ", "-"))
-			cmd := exec.Command(bin, "run", "--quiet", dir)
-			cmd.Env = append(os.Environ(), "CI=")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+	variants := []variant{{"first", false}, {"incremental", false}, {"incremental", true}}
+	want := map[variant]string{}
+	batches := map[variant]int{}
+	// The references: a first run on A, then an incremental run on B, per
+	// state backend.
+	for _, pg := range []bool{false, true} {
+		ref, env, refUse := newSpec(t, root, fmt.Sprintf("reference-%v", pg), pg)
+		for _, kind := range []string{"first", "incremental"} {
+			if kind == "incremental" {
+				refUse(dataB)
 			}
-			if !waitWorking(dir, cmd, 30*time.Second) {
-				t.Fatal("the run never started working")
+			tr := filepath.Join(root, fmt.Sprintf("reference-%v-%s.trace", pg, kind))
+			if out, _, err := traced(t, bin, ref, tr, "", env...); err != nil {
+				t.Fatalf("reference: %v\n%s", err, out)
 			}
-			time.Sleep(50 * time.Millisecond)
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			err := cmd.Wait()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != exitFindings {
-				t.Fatalf("exit: %v, want status 1 (stopped, not killed)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-			}
-			if !strings.Contains(stderr.String(), "nothing was committed") {
-				t.Errorf("stderr does not say nothing was committed:\n%s", stderr.String())
-			}
-			if _, err := os.Stat(filepath.Join(dir, ".applink", "outbox", "calls.jsonl")); !os.IsNotExist(err) {
-				t.Errorf("the interrupted first run left an outbox: %v", err)
-			}
-			if h := historyOf(t, dir); h != "" {
-				t.Errorf("the interrupted run is in the history:\n%s", h)
-			}
-			if uncommitted(dir) {
-				t.Error("the interrupted run left its changes file behind")
-			}
-			m := regexp.MustCompile(`(?m)^resume with: (applink run .+)$`).FindStringSubmatch(stderr.String())
-			if m == nil {
-				t.Fatalf("no resume command in:\n%s", stderr.String())
-			}
-			args := strings.Fields(strings.TrimPrefix(m[1], "applink "))
-			if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-				t.Fatalf("the printed resume command %q: %v\n%s", m[1], err, out)
-			}
-			if got := snapshotOf(t, dir); got != want {
-				t.Errorf("after the resume: %s", diffSnap(want, got))
-			}
-		})
+			want[variant{kind, pg}] = snap(t, ref, env)
+			batches[variant{kind, pg}] = countOf(traceOf(t, tr), killpoint.BatchWritten)
+		}
 	}
+
+	for _, v := range variants {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(name(v)+"/"+sig.String(), func(t *testing.T) {
+				sub := t.TempDir()
+				dir, env, use := newSpec(t, sub, "spec", v.postgres)
+				before := ""
+				if v.kind == "incremental" {
+					if out, _, err := traced(t, bin, dir, filepath.Join(sub, "base.trace"), "", env...); err != nil {
+						t.Fatalf("base run: %v\n%s", err, out)
+					}
+					use(dataB)
+					before = snap(t, dir, env)
+				}
+				trace := filepath.Join(sub, "signalled.trace")
+				cmd := exec.Command(bin, "run", "--quiet", dir)
+				cmd.Env = append(append(os.Environ(), "CI=", killpoint.EnvTrace+"="+trace), env...)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// Signal once the run has written a few batches.
+				const after = 3
+				atSignal := 0
+				deadline := time.Now().Add(60 * time.Second)
+				for atSignal < after {
+					if time.Now().After(deadline) || cmd.Process.Signal(syscall.Signal(0)) != nil {
+						cmd.Process.Kill()
+						cmd.Wait()
+						t.Fatalf("the run never wrote %d batches:\n%s", after, stderr.String())
+					}
+					time.Sleep(time.Millisecond)
+					atSignal = countOf(traceOf(t, trace), killpoint.BatchWritten)
+				}
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+				err := cmd.Wait()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != exitFindings {
+					t.Fatalf("exit: %v, want status 1 (stopped, not killed)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+				}
+				tr := traceOf(t, trace)
+				written := countOf(tr, killpoint.BatchWritten)
+				t.Logf("signalled after batch %d; stopped after batch %d of %d", atSignal, written, batches[v])
+				// The signal reaches the run's context asynchronously; the
+				// writer stops at the first boundary after that, so a loaded
+				// machine lets a few more batches through, never the pool
+				// (8 batches in flight) or the rest of the run.
+				if written > atSignal+8 || written >= batches[v] {
+					t.Errorf("signalled after batch %d, the run went on to batch %d of %d: it did not stop at the next batch boundary", atSignal, written, batches[v])
+				}
+				if slices.Contains(tr, killpoint.CommitBegin) {
+					t.Errorf("the interrupted run began its commit: %v", tr[len(tr)-3:])
+				}
+				if !strings.Contains(stderr.String(), "nothing was committed") {
+					t.Errorf("stderr does not say nothing was committed:\n%s", stderr.String())
+				}
+				if v.kind == "first" {
+					if _, err := os.Stat(filepath.Join(dir, ".applink", "outbox", "calls.jsonl")); !os.IsNotExist(err) {
+						t.Errorf("the interrupted first run left an outbox: %v", err)
+					}
+					if !v.postgres {
+						if h := historyOf(t, dir); h != "" {
+							t.Errorf("the interrupted run is in the history:\n%s", h)
+						}
+					}
+				} else if got := snap(t, dir, env); got != before {
+					t.Errorf("the interrupted incremental run changed the state or the outbox:\n%s", diffSnap(before, got))
+				}
+				if uncommitted(dir) {
+					t.Error("the interrupted run left its changes file behind")
+				}
+				m := regexp.MustCompile(`(?m)^resume with: (applink run .+)$`).FindStringSubmatch(stderr.String())
+				if m == nil {
+					t.Fatalf("no resume command in:\n%s", stderr.String())
+				}
+				resume := exec.Command(bin, strings.Fields(strings.TrimPrefix(m[1], "applink "))...)
+				resume.Env = append(os.Environ(), env...)
+				if out, err := resume.CombinedOutput(); err != nil {
+					t.Fatalf("the printed resume command %q: %v\n%s", m[1], err, out)
+				}
+				if got := snap(t, dir, env); got != want[v] {
+					t.Errorf("after the resume: %s", diffSnap(want[v], got))
+				}
+			})
+		}
+	}
+}
+
+// countOf counts a point in a trace.
+func countOf(trace []string, point string) int {
+	n := 0
+	for _, p := range trace {
+		if p == point {
+			n++
+		}
+	}
+	return n
 }
 
 // lifecycle runs one spec through the workspace on a simulated clock.

@@ -10,6 +10,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/duckstate"
@@ -44,11 +45,11 @@ func registry() engine.Registry { return registryWith(cxone.Options{}) }
 // it at an in-process fake with that fake's credentials).
 func registryWith(cx cxone.Options) engine.Registry {
 	return engine.Registry{
-		Sources: []engine.SourceDescriptor{snapshot.Descriptor(), duckdbsource.Descriptor(), mssql.Descriptor()},
-		Sinks:   []engine.SinkDescriptor{counted(cxone.Descriptor(cx))},
+		Sources: []connector.SourceDescriptor{snapshot.Descriptor(), duckdbsource.Descriptor(), mssql.Descriptor()},
+		Sinks:   []connector.SinkDescriptor{counted(cxone.Descriptor(cx))},
 		States:  stateConnectors,
 		// The cumulative outbox, and the segments of queued runs and workers.
-		Outbox:  func(dir string) engine.Sink { return outbox.NewFolder(dir) },
+		Outbox:  func(dir string) connector.Sink { return outbox.NewFolder(dir) },
 		Staging: outbox.Staging{},
 	}
 }
@@ -74,9 +75,9 @@ var stateConnectors = []dsl.Connector{
 // counted gives the CXone sinks a descriptor opens the counters serve's
 // /metrics reads (applink_sink_requests_total, _retries_total,
 // _failures_total).
-func counted(d engine.SinkDescriptor) engine.SinkDescriptor {
+func counted(d connector.SinkDescriptor) connector.SinkDescriptor {
 	open := d.Open
-	d.Open = func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
+	d.Open = func(cfg dsl.Sink, dryRun io.Writer) (connector.Sink, error) {
 		s, err := open(cfg, dryRun)
 		if err != nil {
 			return nil, err

@@ -145,13 +145,19 @@ func cmdServe(ctx context.Context, args []string, std stdio) int {
 	return exitOK
 }
 
-// specLockKey is a spec's advisory lock key: with a PostgreSQL state, its
+// specLockKey is a spec's advisory lock key: with a PostgreSQL state, its schema and
 // key in that state (two specs of one state key share a ledger, two of
 // different keys never contend); with a DuckDB state locked through
 // --lock-dsn, what identifies the spec wherever its folder lives.
 func specLockKey(ws *workspace.Workspace) int64 {
 	if ws.State.Driver == state.DriverPostgres {
-		return serve.StateLockKey(ws.State.Spec)
+		// An unparsable DSN fails at the state's open, which names it; the
+		// schema written in the spec keys the lock meanwhile.
+		schema, err := pgstate.SchemaOf(ws.State.DSN, ws.State.Schema)
+		if err != nil {
+			schema = ws.State.Schema
+		}
+		return serve.StateLockKey(schema, ws.State.Spec)
 	}
 	return serve.LockKey(ws.Plan.Customer, ws.Plan.CXoneTenant, ws.Plan.SystemID)
 }

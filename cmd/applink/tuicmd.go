@@ -68,7 +68,7 @@ func cmdTui(ctx context.Context, args []string, std stdio) int {
 			return res, db, err
 		},
 		Previous: ws.PreviousSent,
-		Apply: func(ctx context.Context, progress func(engine.Progress)) (*engine.Summary, error) {
+		Apply: func(ctx context.Context, progress func(engine.Progress)) (*engine.RunRecord, error) {
 			r, err := ws.Run(ctx, progress)
 			if r == nil {
 				return nil, err

@@ -6,14 +6,15 @@ import (
 	"sync"
 
 	"fmt"
-	"github.com/applink-dev/applink/connectors/cxone"
-	"github.com/applink-dev/applink/engine"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/applink-dev/applink/connectors/cxone"
+
 	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/dsl"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/pgstate"
@@ -185,7 +186,7 @@ func (w *workerCXone) ready(ctx context.Context) error {
 // cxoneCallClient is a cxone.Client as the delivery workers use it.
 type cxoneCallClient struct{ *cxone.Client }
 
-func (c cxoneCallClient) ResolveAgent(ctx context.Context, a *engine.OutAgent) (string, error) {
+func (c cxoneCallClient) ResolveAgent(ctx context.Context, a *connector.OutAgent) (string, error) {
 	id, _, err := c.SyncAgent(ctx, a)
 	return id, err
 }

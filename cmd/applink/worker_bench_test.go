@@ -22,6 +22,7 @@ import (
 	"github.com/applink-dev/applink/connectors/outbox"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
@@ -108,17 +109,17 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				}
 				q := delivery.Enqueue(led, "bench", delivery.NewTarget(plan, ""))
 				sink, ledger := q.Sink(engine.Discard{}), q.Ledger(led)
-				sink.Open(ctx, engine.RunInfo{Fields: fields})
+				sink.Open(ctx, connector.RunInfo{Fields: fields})
 				for j := range perOp {
 					id := fmt.Sprintf("%s-c%d", runID, j)
-					c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Now(), DurationMS: 60000, Direction: "in",
-						Media: "call.wav", MediaFile: media, Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+					c := &connector.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Now(), DurationMS: 60000, Direction: "in",
+						Media: "call.wav", MediaFile: media, Values: []connector.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
 					sink.Call(ctx, c)
-					if err := ledger.Row(engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}, uint64(2*j+2), false); err != nil {
+					if err := ledger.Row(connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}, uint64(2*j+2), false); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+				if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -205,15 +206,15 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 		}
 		q := delivery.Enqueue(led, "bench-outbox", delivery.NewTarget(plan, out))
 		sink, ledger := q.Sink(outbox.NewFolder(out)), q.Ledger(led)
-		if err := sink.Open(ctx, engine.RunInfo{RunID: runID, Fields: fields}); err != nil {
+		if err := sink.Open(ctx, connector.RunInfo{RunID: runID, Fields: fields}); err != nil {
 			b.Fatal(err)
 		}
 		for j := range perOp {
 			id := fmt.Sprintf("%s-c%d", runID, j)
-			c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Unix(1_800_000_000+int64(j), 0).UTC(), DurationMS: 60000, Direction: "in",
-				Media: "call.wav", MediaFile: "/media/call.wav", Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+			c := &connector.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Unix(1_800_000_000+int64(j), 0).UTC(), DurationMS: 60000, Direction: "in",
+				Media: "call.wav", MediaFile: "/media/call.wav", Values: []connector.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
 			sink.Call(ctx, c)
-			row := engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+			row := connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}
 			sink.Ledger(ctx, row)
 			if err := ledger.Row(row, uint64(2*j+2), false); err != nil {
 				b.Fatal(err)
@@ -222,7 +223,7 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 		if err := sink.Commit(ctx); err != nil {
 			b.Fatal(err)
 		}
-		if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+		if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -347,17 +348,17 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 				}
 				q := delivery.Enqueue(led, "bench-"+mode, delivery.NewTarget(plan, ""))
 				sink, ledger := q.Sink(engine.Discard{}), q.Ledger(led)
-				sink.Open(ctx, engine.RunInfo{Fields: fields})
+				sink.Open(ctx, connector.RunInfo{Fields: fields})
 				for j := range perOp {
 					id := fmt.Sprintf("%s-c%d", runID, j)
-					c := &engine.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Now(), DurationMS: 60000, Direction: "in",
-						Media: "call.wav", MediaFile: media, Values: []engine.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
+					c := &connector.OutCall{CallID: id, SystemID: "engage-bench", StartTime: time.Now(), DurationMS: 60000, Direction: "in",
+						Media: "call.wav", MediaFile: media, Values: []connector.Value{{Field: 0, Text: []byte("C-1")}, {Field: 1, Number: 12.5}}}
 					sink.Call(ctx, c)
-					if err := ledger.Row(engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}, uint64(2*j+2), false); err != nil {
+					if err := ledger.Row(connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}, uint64(2*j+2), false); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if err := ledger.Commit(ctx, &engine.Summary{RunID: runID, Started: time.Now()}); err != nil {
+				if err := ledger.Commit(ctx, &engine.RunRecord{RunID: runID, Started: time.Now()}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // User Management as published (developer portal, User Hub, "User
@@ -104,12 +104,12 @@ const (
 // SyncAgent finds the CXone user with a's email (matched, never
 // duplicated), registers it when absent and updates it when its name or
 // agent IDs changed; it returns the CXone user id. A refusal is an
-// engine.Failure (the agent fails, the run goes on); other errors
+// connector.Failure (the agent fails, the run goes on); other errors
 // (*AuthError, a cancelled context) are not the agent's.
-func (c *Client) SyncAgent(ctx context.Context, a *engine.OutAgent) (string, AgentOutcome, error) {
+func (c *Client) SyncAgent(ctx context.Context, a *connector.OutAgent) (string, AgentOutcome, error) {
 	want := wantOf(a)
 	if want.email == "" {
-		return "", 0, engine.Failure{Code: engine.ReasonNoEmail, Permanent: true}
+		return "", 0, connector.Failure{Code: connector.ReasonNoEmail, Permanent: true}
 	}
 	if err := c.Connect(ctx); err != nil {
 		return "", 0, err
@@ -117,7 +117,7 @@ func (c *Client) SyncAgent(ctx context.Context, a *engine.OutAgent) (string, Age
 	return c.syncAgent(ctx, want)
 }
 
-func wantOf(a *engine.OutAgent) wantUser {
+func wantOf(a *connector.OutAgent) wantUser {
 	return wantUser{
 		userID:    a.UserID,
 		firstName: a.FirstName,
@@ -160,7 +160,7 @@ func (c *Client) syncAgent(ctx context.Context, want wantUser) (string, AgentOut
 			return "", 0, err
 		}
 		if found == nil {
-			return "", 0, engine.Failure{Code: "http_409", Detail: fmt.Sprintf("user %s reported as existing but not found by email", want.email), Permanent: true}
+			return "", 0, connector.Failure{Code: "http_409", Detail: fmt.Sprintf("user %s reported as existing but not found by email", want.email), Permanent: true}
 		}
 	}
 	if found.FirstName == want.firstName && found.LastName == want.lastName &&
@@ -203,7 +203,7 @@ func (c *Client) findUser(ctx context.Context, email string) (*searchedUser, err
 	seen := 0
 	for page := 0; ; page++ {
 		if page == searchMaxPages {
-			return nil, engine.Failure{Code: "cxone_search_too_broad", Permanent: true, Detail: fmt.Sprintf("the user search for %s returned more than %d users", email, seen)}
+			return nil, connector.Failure{Code: "cxone_search_too_broad", Permanent: true, Detail: fmt.Sprintf("the user search for %s returned more than %d users", email, seen)}
 		}
 		resp, err := c.send(ctx, &request{method: "POST", url: c.api(UsersSearchPath), family: FamilyUserManagement, contentType: "application/json", body: searchBody(email, seen), bearer: true})
 		if err != nil {
@@ -211,7 +211,7 @@ func (c *Client) findUser(ctx context.Context, email string) (*searchedUser, err
 		}
 		var ans searchResponse
 		if err := json.Unmarshal(resp.body, &ans); err != nil {
-			return nil, engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "user search answer is not JSON"}
+			return nil, connector.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "user search answer is not JSON"}
 		}
 		for _, u := range ans.Users {
 			if strings.ToLower(strings.TrimSpace(u.EmailAddress)) != key || u.ID == "" {
@@ -234,12 +234,12 @@ func (c *Client) findUser(ctx context.Context, email string) (*searchedUser, err
 		for _, h := range hits {
 			ids = append(ids, h.ID)
 		}
-		return nil, engine.Failure{Code: "cxone_duplicate_user", Permanent: true, Detail: fmt.Sprintf("%d CXone users have the email %s (%s); applink does not guess which is the agent: merge them or change one email in CXone",
+		return nil, connector.Failure{Code: "cxone_duplicate_user", Permanent: true, Detail: fmt.Sprintf("%d CXone users have the email %s (%s); applink does not guess which is the agent: merge them or change one email in CXone",
 			len(hits), email, strings.Join(ids, ", "))}
 	case len(hits) == 1:
 		return &hits[0], nil
 	case len(deleted) > 0:
-		return nil, engine.Failure{Code: "cxone_user_deleted", Permanent: true, Detail: fmt.Sprintf("the CXone user with the email %s (%s) is DELETED; revive it in CXone or change the agent's email", email, deleted[0].ID)}
+		return nil, connector.Failure{Code: "cxone_user_deleted", Permanent: true, Detail: fmt.Sprintf("the CXone user with the email %s (%s) is DELETED; revive it in CXone or change the agent's email", email, deleted[0].ID)}
 	}
 	return nil, nil
 }
@@ -258,7 +258,7 @@ func (c *Client) registerUser(ctx context.Context, want wantUser) (id string, co
 	}
 	body, err := json.Marshal(&reg)
 	if err != nil {
-		return "", false, engine.Failure{Code: "encode", Detail: "user: " + err.Error(), Permanent: true}
+		return "", false, connector.Failure{Code: "encode", Detail: "user: " + err.Error(), Permanent: true}
 	}
 	resp, err := c.send(ctx, &request{method: "POST", url: c.api(UsersPath), family: FamilyUserManagement, contentType: "application/json", body: body, bearer: true})
 	if err != nil {
@@ -274,7 +274,7 @@ func (c *Client) registerUser(ctx context.Context, want wantUser) (id string, co
 		if text == "" {
 			text = ans.Message
 		}
-		return "", false, engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the registration answered no uuid: " + c.red.clean(errorText([]byte(text), resp.status))}
+		return "", false, connector.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the registration answered no uuid: " + c.red.clean(errorText([]byte(text), resp.status))}
 	}
 	return ans.UUID, false, nil
 }
@@ -293,7 +293,7 @@ func (c *Client) updateUser(ctx context.Context, id string, want wantUser) error
 		User map[string]json.RawMessage `json:"user"`
 	}
 	if err := json.Unmarshal(resp.body, &read); err != nil || read.User == nil {
-		return engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the user read answered no user"}
+		return connector.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the user read answered no user"}
 	}
 	body, err := updateBody(id, read.User, want, c.cfg.ExternalIdentity)
 	if err != nil {
@@ -336,13 +336,13 @@ func updateBody(id string, read map[string]json.RawMessage, want wantUser, exter
 	}
 	for _, k := range updateRequired {
 		if _, ok := out[k]; !ok {
-			return nil, engine.Failure{Code: "cxone_user_incomplete", Permanent: true, Detail: fmt.Sprintf("CXone user %s has no %s in its read, and the published update requires it; applink does not invent it: set it in CXone", id, k)}
+			return nil, connector.Failure{Code: "cxone_user_incomplete", Permanent: true, Detail: fmt.Sprintf("CXone user %s has no %s in its read, and the published update requires it; applink does not invent it: set it in CXone", id, k)}
 		}
 	}
 	return json.Marshal(out)
 }
 
-func (s *Sink) dryAgent(a *engine.OutAgent, want wantUser) {
+func (s *Sink) dryAgent(a *connector.OutAgent, want wantUser) {
 	s.stats.agentsMatched.Add(1) // counted as a lookup
 	h := dryHeaders("application/json", "")
 	fmt.Fprint(s.opts.DryRun, s.c.red.dumpRequest("POST", s.dryAPI(UsersSearchPath), h, "application/json", searchBody(want.email, 0), ""))

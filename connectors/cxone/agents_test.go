@@ -10,13 +10,13 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // annAgent is the Engage agent of TestAgentSync: untrimmed, mixed-case email,
 // unsorted agent IDs.
-func annAgent() *engine.OutAgent {
-	return &engine.OutAgent{UserID: "u7", FirstName: "Ann", LastName: "Smith", Email: " Ann@Acme.example ", AgentIDs: []string{"1002", "1001"}, Active: true}
+func annAgent() *connector.OutAgent {
+	return &connector.OutAgent{UserID: "u7", FirstName: "Ann", LastName: "Smith", Email: " Ann@Acme.example ", AgentIDs: []string{"1002", "1001"}, Active: true}
 }
 
 // annInCXone is Ann as a CXone admin set her up: fields applink does not
@@ -40,7 +40,7 @@ func TestAgentSync(t *testing.T) {
 		fake  cxonetest.Config
 		seed  func(*cxonetest.Server) []string // returns the seeded ids
 		block func(*dsl.Sink)
-		agent *engine.OutAgent
+		agent *connector.OutAgent
 		// want is "created", "matched", "updated" or the failure reason's
 		// regexp; check inspects the tenant afterwards.
 		want  string
@@ -130,7 +130,7 @@ func TestAgentSync(t *testing.T) {
 					t.Errorf("users %+v", srv.Users())
 				}
 			}},
-		{name: "no email", agent: &engine.OutAgent{UserID: "u7", FirstName: "No", LastName: "Mail", AgentIDs: []string{"1"}}, want: `^no_email$`},
+		{name: "no email", agent: &connector.OutAgent{UserID: "u7", FirstName: "No", LastName: "Mail", AgentIDs: []string{"1"}}, want: `^no_email$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // refreshMargin is how long before expiry a token is replaced, so that a
@@ -243,15 +243,15 @@ func (g passwordGrant) accept(tok *oauth2.Token) *oauth2.Token {
 
 // tokenFailure types a failed token request; retry says a new attempt may
 // succeed.
-func tokenFailure(err error, red *redactor) (engine.Failure, bool) {
+func tokenFailure(err error, red *redactor) (connector.Failure, bool) {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		st := re.Response.StatusCode
-		f := engine.Failure{Code: fmt.Sprintf("http_%d", st), Detail: red.clean(errorText(re.Body, st)), Permanent: st < 500 && st != 408 && st != 429}
+		f := connector.Failure{Code: fmt.Sprintf("http_%d", st), Detail: red.clean(errorText(re.Body, st)), Permanent: st < 500 && st != 408 && st != 429}
 		return f, !f.Permanent
 	}
 	// No answer, or an answer that is not a token (x/oauth2's text).
-	return engine.Failure{Code: "network", Detail: red.clean(transportText(err))}, true
+	return connector.Failure{Code: "network", Detail: red.clean(transportText(err))}, true
 }
 
 func basicAuth(user, pass string) string {

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // IdempotencyKey is the key of a call's writes: stable across retries and
@@ -41,7 +41,7 @@ type delivery struct {
 
 // newDelivery copies what it needs of call. agentUserID is the CXone user
 // id of the call's agent ("" when unknown or none).
-func newDelivery(call *engine.OutCall, fields []dsl.Field, agentUserID string) (*delivery, error) {
+func newDelivery(call *connector.OutCall, fields []dsl.Field, agentUserID string) (*delivery, error) {
 	it := &Interaction{
 		ID:             strings.Clone(call.CallID),
 		SystemID:       strings.Clone(call.SystemID),
@@ -59,7 +59,7 @@ func newDelivery(call *engine.OutCall, fields []dsl.Field, agentUserID string) (
 	var bd []map[string]any
 	for _, v := range call.Values {
 		if v.Field < 0 || v.Field >= len(fields) {
-			return nil, engine.Failure{Code: "encode", Detail: fmt.Sprintf("value for field #%d, but the plan has %d fields", v.Field, len(fields)), Permanent: true}
+			return nil, connector.Failure{Code: "encode", Detail: fmt.Sprintf("value for field #%d, but the plan has %d fields", v.Field, len(fields)), Permanent: true}
 		}
 		f := fields[v.Field]
 		var val any
@@ -71,7 +71,7 @@ func newDelivery(call *engine.OutCall, fields []dsl.Field, agentUserID string) (
 		case dsl.TypeBoolean:
 			val = v.Bool
 		default:
-			return nil, engine.Failure{Code: "encode", Detail: fmt.Sprintf("field %s has unknown type %q", f.Name, f.Type), Permanent: true}
+			return nil, connector.Failure{Code: "encode", Detail: fmt.Sprintf("field %s has unknown type %q", f.Name, f.Type), Permanent: true}
 		}
 		it.BusinessData = append(it.BusinessData, BusinessValue{ID: f.Name, Value: val})
 		bd = append(bd, map[string]any{f.Name: val})
@@ -80,7 +80,7 @@ func newDelivery(call *engine.OutCall, fields []dsl.Field, agentUserID string) (
 	if len(bd) > 0 {
 		var err error
 		if d.bd, err = json.Marshal(bd); err != nil {
-			return nil, engine.Failure{Code: "encode", Detail: fmt.Sprintf("call %s: %v", call.CallID, err), Permanent: true}
+			return nil, connector.Failure{Code: "encode", Detail: fmt.Sprintf("call %s: %v", call.CallID, err), Permanent: true}
 		}
 	}
 	return d, nil
@@ -91,10 +91,10 @@ func newDelivery(call *engine.OutCall, fields []dsl.Field, agentUserID string) (
 // id of its agent ("" when it has none); fields are what call.Values
 // index. It makes no user search: with media and business data it is
 // three requests. It returns what was sent of the media (nil: none or not
-// yet). A refusal is an engine.Failure; a rate_limited one also a
+// yet). A refusal is a connector.Failure; a rate_limited one also a
 // *RateLimitedError (RetryAfter); other errors (*AuthError, a cancelled
 // context) are not the call's.
-func (c *Client) DeliverCall(ctx context.Context, call *engine.OutCall, fields []dsl.Field, agentUserID string) (*engine.MediaSent, error) {
+func (c *Client) DeliverCall(ctx context.Context, call *connector.OutCall, fields []dsl.Field, agentUserID string) (*connector.MediaSent, error) {
 	if err := c.Connect(ctx); err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (c *Client) DeliverCall(ctx context.Context, call *engine.OutCall, fields [
 
 // deliver sends one call: interaction, media, business data. Each step is
 // safe to repeat, so a retry or rerun resumes where it broke.
-func (c *Client) deliver(ctx context.Context, d *delivery) (*engine.MediaSent, error) {
+func (c *Client) deliver(ctx context.Context, d *delivery) (*connector.MediaSent, error) {
 	if d.mediaFile != "" && d.it.Media == nil {
 		m, err := readMedia(d.mediaFile, c.red)
 		if err != nil {
@@ -119,21 +119,21 @@ func (c *Client) deliver(ctx context.Context, d *delivery) (*engine.MediaSent, e
 	if err != nil {
 		return nil, err
 	}
-	var sent *engine.MediaSent
+	var sent *connector.MediaSent
 	if m := d.it.Media; m != nil {
-		sent = &engine.MediaSent{ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256}
+		sent = &connector.MediaSent{ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256}
 	}
 	if d.bd == nil {
 		return sent, nil
 	}
 	if contactID == "" {
-		return sent, engine.Failure{Code: "cxone_no_contact_id", Detail: "the call was accepted without a contactId, so its business data cannot be sent"}
+		return sent, connector.Failure{Code: "cxone_no_contact_id", Detail: "the call was accepted without a contactId, so its business data cannot be sent"}
 	}
 	if _, err := c.send(ctx, &request{method: "PUT", url: c.bdURL(contactID), family: FamilyBusinessData,
 		contentType: "application/json", body: d.bd, bearer: true}); err != nil {
-		var f engine.Failure
+		var f connector.Failure
 		if errors.As(err, &f) && f.Code == fmt.Sprintf("http_%d", http.StatusNotFound) {
-			return sent, engine.Failure{Code: ReasonBDContactNotFound,
+			return sent, connector.Failure{Code: ReasonBDContactNotFound,
 				Detail: fmt.Sprintf("contact %s: %s (the Business Data API accepts only closed contacts; the next run retries)", contactID, f.Detail)}
 		}
 		return sent, err

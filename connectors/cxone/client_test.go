@@ -18,7 +18,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // countingObserver counts what the client reports.
@@ -81,7 +81,7 @@ func TestWorkerClient(t *testing.T) {
 							return
 						}
 						call := testCall(t, dir, 1+3*(w*perWorker+k)) // i%3 == 1: media; values unless i%4 == 0
-						call.Values = []engine.Value{{Field: 0, Text: []byte("C1")}}
+						call.Values = []connector.Value{{Field: 0, Text: []byte("C1")}}
 						sent, err := c.DeliverCall(context.Background(), call, testFields, agent.ID)
 						if err != nil {
 							failed.Add(1)
@@ -248,9 +248,9 @@ func TestMediaSentReported(t *testing.T) {
 	defer srv.Close()
 	h := newHarness(t, srv, nil)
 	var mu sync.Mutex
-	got := map[string]engine.MediaSent{}
+	got := map[string]connector.MediaSent{}
 	ctx := context.Background()
-	if err := h.sink.Open(ctx, engine.RunInfo{RunID: "r1", Fields: testFields, Fail: h.record, MediaSent: func(id string, m engine.MediaSent) {
+	if err := h.sink.Open(ctx, connector.RunInfo{RunID: "r1", Fields: testFields, Fail: h.record, MediaSent: func(id string, m connector.MediaSent) {
 		mu.Lock()
 		got[id] = m
 		mu.Unlock()
@@ -299,9 +299,9 @@ func TestRateLimitedBeyondDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = c.DeliverCall(ctx, testCall(t, t.TempDir(), 3), testFields, "")
-	var f engine.Failure
+	var f connector.Failure
 	wait, ok := RetryAfter(err)
-	if !errors.As(err, &f) || f.Code != engine.ReasonRateLimited || f.Permanent || !ok || wait != 30*time.Second || time.Since(start) > 2*time.Second {
+	if !errors.As(err, &f) || f.Code != connector.ReasonRateLimited || f.Permanent || !ok || wait != 30*time.Second || time.Since(start) > 2*time.Second {
 		t.Fatalf("DeliverCall: %v (failure %+v, wait %v) after %v", err, f, wait, time.Since(start))
 	}
 }

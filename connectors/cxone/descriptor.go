@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -18,8 +18,8 @@ import (
 // Getenv at a fake). A new setting is one more Attrs entry (and a check in
 // validateSink); one the typed dsl.Sink does not hold reaches the sink in
 // dsl.Sink.Settings.
-func Descriptor(opts Options) engine.SinkDescriptor {
-	return engine.SinkDescriptor{
+func Descriptor(opts Options) connector.SinkDescriptor {
+	return connector.SinkDescriptor{
 		Spec: dsl.Connector{
 			Block: dsl.BlockSink, Name: "cxone",
 			Doc: "The NICE CXone APIs: agents through user management, calls and media through the call-import contract (connectors/cxone/CONTRACT.md), business data through the Business Data API. Credentials only from " +
@@ -27,7 +27,7 @@ func Descriptor(opts Options) engine.SinkDescriptor {
 			Attrs:    descriptorAttrs(),
 			Validate: validateSink,
 		},
-		Open: func(cfg dsl.Sink, dryRun io.Writer) (engine.Sink, error) {
+		Open: func(cfg dsl.Sink, dryRun io.Writer) (connector.Sink, error) {
 			o := opts
 			o.DryRun = dryRun
 			o.Extra = extraFromSettings(cfg.Settings)
@@ -42,8 +42,8 @@ func Descriptor(opts Options) engine.SinkDescriptor {
 			o.Extra = extraFromSettings(cfg.Settings)
 			return Check(ctx, cfg, fields, w, o)
 		},
-		Plan: func(cfg dsl.Sink, p *engine.Plan) error {
-			return p.SetFieldMaxLength(extraFromSettings(cfg.Settings).MaxLength)
+		MaxLength: func(cfg dsl.Sink) map[string]int {
+			return extraFromSettings(cfg.Settings).MaxLength
 		},
 	}
 }
@@ -147,12 +147,12 @@ func defaultPath(name string) string {
 	return DefaultMediaPath
 }
 
-// Delivered says what the run delivered to CXone (engine.DeliveryCounter),
+// Delivered says what the run delivered to CXone (connector.DeliveryCounter),
 // for the summary and the report: users, calls acknowledged, media files
 // and the calls whose business data was written. Read after Commit.
-func (s *Sink) Delivered() []engine.Delivered {
+func (s *Sink) Delivered() []connector.Delivered {
 	st := s.Stats()
-	return []engine.Delivered{
+	return []connector.Delivered{
 		{What: "agents created", N: st.AgentsCreated},
 		{What: "agents updated", N: st.AgentsUpdated},
 		{What: "calls", N: st.CallsAcked},

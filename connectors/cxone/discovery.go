@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Discovery as the developer portal's "Getting Started" (task 5, "Perform
@@ -40,7 +40,7 @@ func (c *Client) getJSON(ctx context.Context, u string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(resp.body, v); err != nil {
-		return engine.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the answer is not JSON"}
+		return connector.Failure{Code: fmt.Sprintf("http_%d", resp.status), Detail: "the answer is not JSON"}
 	}
 	return nil
 }

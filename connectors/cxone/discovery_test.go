@@ -9,7 +9,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestDiscovery: the token endpoint comes from the issuer's OpenID
@@ -138,7 +138,7 @@ func TestDryRunWithoutAPIURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := s.Open(ctx, engine.RunInfo{Fields: testFields}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{Fields: testFields}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Agent(ctx, testAgents()[0]); err != nil {

@@ -1,7 +1,7 @@
 // Package cxone owns the CXone sink and its client: it sends agents,
 // calls (metadata and media) and business data to a NICE CXone tenant over
-// HTTPS, reports every row it could not deliver as a typed engine.Failure
-// through engine.RunInfo.Fail (and what it sent of each call's media
+// HTTPS, reports every row it could not deliver as a typed connector.Failure
+// through connector.RunInfo.Fail (and what it sent of each call's media
 // through RunInfo.MediaSent), and owns Check, what `applink check` says
 // about a cxone sink block, and the block's extra settings (settings.go).
 //
@@ -23,7 +23,7 @@
 //     interaction with CXone's published names, then attach its media,
 //     directly or through a signed upload URL), the one file to replace
 //     when NICE publishes its Store & Forward Generic Ingestion API.
-//   - Sink (sink.go): engine.Sink over a Client for one run: agents as the
+//   - Sink (sink.go): connector.Sink over a Client for one run: agents as the
 //     engine hands them over (SyncAgent; UserID tells the enqueue what
 //     each became), calls on `concurrency` workers. A 429 asking for longer
 //     than the run waits stops the sending: the rest is reported

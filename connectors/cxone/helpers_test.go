@@ -15,7 +15,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // testFields is the plan's field list in these tests.
@@ -38,7 +38,7 @@ type harness struct {
 	slps []time.Duration
 }
 
-func (h *harness) record(entity, id string, f engine.Failure) {
+func (h *harness) record(entity, id string, f connector.Failure) {
 	reason := f.Error()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -84,7 +84,7 @@ func newHarness(t *testing.T, srv *cxonetest.Server, edit func(*dsl.Sink, *Optio
 }
 
 func (h *harness) open(ctx context.Context) error {
-	return h.sink.Open(ctx, engine.RunInfo{RunID: "r1", Fields: testFields, Fail: h.record})
+	return h.sink.Open(ctx, connector.RunInfo{RunID: "r1", Fields: testFields, Fail: h.record})
 }
 
 func (h *harness) err(err error) error {
@@ -130,8 +130,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // testCall returns call i; every third has no media, every fourth no values.
-func testCall(t testing.TB, dir string, i int) *engine.OutCall {
-	c := &engine.OutCall{
+func testCall(t testing.TB, dir string, i int) *connector.OutCall {
+	c := &connector.OutCall{
 		CallID:      fmt.Sprintf("call-%04d", i),
 		SystemID:    "engage-acme",
 		AgentUserID: fmt.Sprintf("u%d", i%3),
@@ -149,7 +149,7 @@ func testCall(t testing.TB, dir string, i int) *engine.OutCall {
 		}
 	}
 	if i%4 != 0 {
-		c.Values = []engine.Value{
+		c.Values = []connector.Value{
 			{Field: 0, Text: []byte(fmt.Sprintf("C%d", i))},
 			{Field: 1, Number: float64(i) + 0.5},
 			{Field: 2, Bool: i%2 == 0},
@@ -158,8 +158,8 @@ func testCall(t testing.TB, dir string, i int) *engine.OutCall {
 	return c
 }
 
-func testAgents() []*engine.OutAgent {
-	return []*engine.OutAgent{
+func testAgents() []*connector.OutAgent {
+	return []*connector.OutAgent{
 		{UserID: "u0", FirstName: "Ann", LastName: "Smith", Email: "ann@acme.example", AgentIDs: []string{"1001"}, Active: true},
 		{UserID: "u1", FirstName: "Bob", LastName: "Jones", Email: "Bob@Acme.example", AgentIDs: []string{"1003", "1002"}, Active: true},
 		{UserID: "u2", FirstName: "Cy", LastName: "Young", Email: "cy@acme.example", AgentIDs: []string{"1004"}, Active: true},

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // userAgent names applink in every request.
@@ -42,7 +42,7 @@ func (e *AuthError) Error() string { return "cxone: authenticate: " + e.Err.Erro
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // RateLimitedError is a 429 whose Retry-After is longer than the client
-// may wait (Options.MaxRateLimitWait). It unwraps to an engine.Failure with
+// may wait (Options.MaxRateLimitWait). It unwraps to a connector.Failure with
 // reason rate_limited, not permanent: the call goes with the next run (or
 // the job's next attempt, after Wait).
 type RateLimitedError struct {
@@ -54,12 +54,12 @@ type RateLimitedError struct {
 func (e *RateLimitedError) Error() string { return e.Failure().Error() }
 
 // Failure is the ledger's view of it.
-func (e *RateLimitedError) Failure() engine.Failure {
+func (e *RateLimitedError) Failure() connector.Failure {
 	wait := "an unnamed time"
 	if e.Wait > 0 {
 		wait = e.Wait.String()
 	}
-	return engine.Failure{Code: engine.ReasonRateLimited,
+	return connector.Failure{Code: connector.ReasonRateLimited,
 		Detail: fmt.Sprintf("CXone answered 429 (%s) and asked to wait %s before more %s requests, longer than a run waits; the next run sends it", e.Text, wait, e.Family)}
 }
 
@@ -77,7 +77,7 @@ func RetryAfter(err error) (time.Duration, bool) {
 
 // retryableError is a transient failure of one attempt.
 type retryableError struct {
-	f     engine.Failure
+	f     connector.Failure
 	after time.Duration // a server-requested delay (Retry-After), 0 for backoff
 }
 
@@ -88,7 +88,7 @@ const maxErrorText = 200
 
 // send performs r with its family's rate limit, per-attempt timeouts and
 // retries. A 2xx or 409 is success; other 4xx (but 401, 408 and 429) are
-// final, as an engine.Failure.
+// final, as a connector.Failure.
 func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	retried401 := false
 	bo := newBackOff(c.opts.BaseBackoff, c.opts.MaxBackoff)
@@ -217,7 +217,7 @@ func (c *Client) attempt(ctx context.Context, r *request) (*response, string, er
 		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("cxone: %s %s: %w", r.method, r.url, ctx.Err())
 		}
-		return nil, "", &retryableError{f: engine.Failure{Code: "network", Detail: c.red.clean(transportText(err))}}
+		return nil, "", &retryableError{f: connector.Failure{Code: "network", Detail: c.red.clean(transportText(err))}}
 	}
 	defer resp.Body.Close()
 	c.obs.Request(r.family, resp.StatusCode)
@@ -226,15 +226,15 @@ func (c *Client) attempt(ctx context.Context, r *request) (*response, string, er
 		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("cxone: %s %s: %w", r.method, r.url, ctx.Err())
 		}
-		return nil, "", &retryableError{f: engine.Failure{Code: "network", Detail: "reading response: " + c.red.clean(transportText(err))}}
+		return nil, "", &retryableError{f: connector.Failure{Code: "network", Detail: "reading response: " + c.red.clean(transportText(err))}}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, token, nil
 }
 
 // mediaFailure: the media file could not be read; retrying the request
 // cannot help, a later run may (the file may come back).
-func mediaFailure(err error, red *redactor) engine.Failure {
-	return engine.Failure{Code: engine.ReasonMediaUnreadable, Detail: red.clean(err.Error())}
+func mediaFailure(err error, red *redactor) connector.Failure {
+	return connector.Failure{Code: connector.ReasonMediaUnreadable, Detail: red.clean(err.Error())}
 }
 
 func (c *Client) trace(s string) {
@@ -274,9 +274,9 @@ func transportText(err error) string {
 
 // httpFailure types a final non-success answer with CXone's error text:
 // permanent for a 4xx other than 408 and 429.
-func (c *Client) httpFailure(resp *response) engine.Failure {
+func (c *Client) httpFailure(resp *response) connector.Failure {
 	st := resp.status
-	return engine.Failure{Code: fmt.Sprintf("http_%d", st), Detail: c.red.clean(errorText(resp.body, st)),
+	return connector.Failure{Code: fmt.Sprintf("http_%d", st), Detail: c.red.clean(errorText(resp.body, st)),
 		Permanent: st >= 400 && st < 500 && st != http.StatusRequestTimeout && st != http.StatusTooManyRequests}
 }
 

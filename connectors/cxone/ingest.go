@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Ingestion is how a call and its media reach CXone, behind one interface
@@ -21,7 +21,7 @@ import (
 // writes the business data through the published Business Data API with
 // the contact id Ingest returns. An adapter sends through the client's
 // send (rate limits, retries, the token) and returns typed errors:
-// engine.Failure for a refusal.
+// connector.Failure for a refusal.
 type Ingestion interface {
 	// Ingest creates the interaction and attaches its media; both steps
 	// must be idempotent on the interaction id (a retry or a rerun after a
@@ -74,10 +74,10 @@ type BusinessValue struct {
 
 // Directions maps Engage's canonical directions onto CXone's directionType.
 var directionTypes = map[string]string{
-	engine.DirectionIn:       "INBOUND",
-	engine.DirectionOut:      "OUTBOUND",
-	engine.DirectionInternal: "INTERNAL",
-	engine.DirectionUnknown:  "UNKNOWN",
+	connector.DirectionIn:       "INBOUND",
+	connector.DirectionOut:      "OUTBOUND",
+	connector.DirectionInternal: "INTERNAL",
+	connector.DirectionUnknown:  "UNKNOWN",
 }
 
 // DirectionType is CXone's directionType of an Engage direction.

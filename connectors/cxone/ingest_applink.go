@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // This file is the one to replace when NICE publishes the Store & Forward
@@ -112,7 +112,7 @@ func (a *applinkIngestion) Ingest(ctx context.Context, it *Interaction) (string,
 	c := a.c
 	body, err := payloadOf(it)
 	if err != nil {
-		return "", engine.Failure{Code: "encode", Detail: fmt.Sprintf("call %s: %v", it.ID, err), Permanent: true}
+		return "", connector.Failure{Code: "encode", Detail: fmt.Sprintf("call %s: %v", it.ID, err), Permanent: true}
 	}
 	resp, err := c.send(ctx, &request{method: "POST", url: c.api(c.cfg.CallsPath), family: FamilyIngestion,
 		contentType: "application/json", body: body, idemKey: it.IdempotencyKey, bearer: true})
@@ -129,7 +129,7 @@ func (a *applinkIngestion) Ingest(ctx context.Context, it *Interaction) (string,
 	if ans.MediaUploadURL != "" {
 		u, err := checkBaseURL("mediaUploadUrl", ans.MediaUploadURL)
 		if err != nil {
-			return "", engine.Failure{Code: "bad_upload_url", Detail: c.red.clean(err.Error())}
+			return "", connector.Failure{Code: "bad_upload_url", Detail: c.red.clean(err.Error())}
 		}
 		up.url = u // signed: it carries its own authorisation
 		if pu, err := url.Parse(u); err == nil {

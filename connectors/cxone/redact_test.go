@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -98,17 +98,17 @@ func TestDryRunGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := s.Open(ctx, engine.RunInfo{Fields: testFields}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{Fields: testFields}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Agent(ctx, testAgents()[1]); err != nil {
 		t.Fatal(err)
 	}
 	media := filepath.Join("testdata", "call-1.wav")
-	calls := []*engine.OutCall{
+	calls := []*connector.OutCall{
 		{CallID: "call-1", SystemID: "engage-acme", AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC),
 			DurationMS: 65000, Direction: "in", ANI: "+3215550100", DNIS: "+3215551000", Media: "2026/11/02/call-1.nmf", MediaFile: media,
-			Values: []engine.Value{{Field: 0, Text: []byte("C-42")}, {Field: 1, Number: 99.5}, {Field: 2, Bool: true}}},
+			Values: []connector.Value{{Field: 0, Text: []byte("C-42")}, {Field: 1, Number: 99.5}, {Field: 2, Bool: true}}},
 		{CallID: "call 2/x", SystemID: "engage-acme", StartTime: time.Date(2026, 11, 2, 9, 31, 0, 0, time.UTC),
 			DurationMS: 3000, Direction: "out", ANI: "+3215550101", DNIS: "+3215551001"},
 	}

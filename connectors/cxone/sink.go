@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // The environment variables holding the credentials. They are read once, in
@@ -59,12 +59,12 @@ type Stats struct {
 
 // Sink sends a run to CXone through a Client: agents as the engine hands
 // them over, calls on `concurrency` workers. Create it with New (its own
-// client) or NewSink (a shared one); it implements engine.Sink.
+// client) or NewSink (a shared one); it implements connector.Sink.
 type Sink struct {
 	c    *Client
 	opts Options
 
-	info   engine.RunInfo
+	info   connector.RunInfo
 	ctx    context.Context // workers' context, from Open's
 	cancel context.CancelFunc
 	jobs   chan *delivery
@@ -86,7 +86,7 @@ type Sink struct {
 	}
 }
 
-var _ engine.Sink = (*Sink)(nil)
+var _ connector.Sink = (*Sink)(nil)
 
 // New checks the sink block, reads the credentials and makes the sink's
 // own client.
@@ -122,14 +122,14 @@ func Label(cfg dsl.Sink) string {
 }
 
 // Open authenticates (outside a dry run) and starts the workers.
-func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
+func (s *Sink) Open(ctx context.Context, info connector.RunInfo) error {
 	if s.opened {
 		return errors.New("cxone: sink opened twice")
 	}
 	s.opened = true
 	s.info = info
 	if s.info.Fail == nil {
-		s.info.Fail = func(string, string, engine.Failure) {}
+		s.info.Fail = func(string, string, connector.Failure) {}
 	}
 	if s.opts.DryRun != nil {
 		s.dryOpen()
@@ -161,7 +161,7 @@ func (s *Sink) UserID(engineUserID string) (string, bool) {
 // Agent syncs one agent (SyncAgent) and remembers its CXone user id for
 // the calls. A refusal fails the agent through RunInfo.Fail and the run
 // goes on; only a fatal error (authentication, cancellation) is returned.
-func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (s *Sink) Agent(ctx context.Context, a *connector.OutAgent) error {
 	if !s.opened || s.done.Load() {
 		return fmt.Errorf("cxone: Agent outside Open..Commit")
 	}
@@ -197,11 +197,11 @@ func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
 }
 
 // Ledger is a no-op: the engine keeps the ledger in its state file.
-func (s *Sink) Ledger(context.Context, engine.LedgerRow) error { return nil }
+func (s *Sink) Ledger(context.Context, connector.LedgerRow) error { return nil }
 
 // Call copies what it needs of c and queues it for a worker; it blocks while
 // every worker is busy and the queue is full (back-pressure to the engine).
-func (s *Sink) Call(ctx context.Context, c *engine.OutCall) error {
+func (s *Sink) Call(ctx context.Context, c *connector.OutCall) error {
 	if !s.opened || s.done.Load() {
 		return errors.New("cxone: Call outside Open..Commit")
 	}
@@ -369,20 +369,20 @@ func isFatal(err error) bool {
 
 // failureOf is the typed failure an error carries; an error that carries
 // none (a bug) is reported as cxone_error rather than lost.
-func (s *Sink) failureOf(err error) engine.Failure {
-	var f engine.Failure
+func (s *Sink) failureOf(err error) connector.Failure {
+	var f connector.Failure
 	if errors.As(err, &f) {
 		return f
 	}
-	return engine.Failure{Code: "cxone_error", Detail: s.c.red.clean(err.Error())}
+	return connector.Failure{Code: "cxone_error", Detail: s.c.red.clean(err.Error())}
 }
 
-func (s *Sink) failCall(id string, f engine.Failure) {
+func (s *Sink) failCall(id string, f connector.Failure) {
 	s.stats.failed.Add(1)
 	s.info.Fail("call", id, f)
 }
 
-func (s *Sink) failAgent(userID string, f engine.Failure) {
+func (s *Sink) failAgent(userID string, f connector.Failure) {
 	s.stats.agentsFailed.Add(1)
 	s.info.Fail("agent", userID, f)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // BenchmarkCalls sends b.N calls (metadata, ~1 KiB media, three business-data
@@ -29,7 +29,7 @@ func BenchmarkCalls(b *testing.B) {
 			}
 			var failed atomic.Int64
 			ctx := context.Background()
-			if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _ string, _ engine.Failure) { failed.Add(1) }}); err != nil {
+			if err := s.Open(ctx, connector.RunInfo{Fields: testFields, Fail: func(_, _ string, _ connector.Failure) { failed.Add(1) }}); err != nil {
 				b.Fatal(err)
 			}
 			dir := b.TempDir()
@@ -70,14 +70,14 @@ func BenchmarkAgents(b *testing.B) {
 	}
 	var failed atomic.Int64
 	ctx := context.Background()
-	if err := s.Open(ctx, engine.RunInfo{Fields: testFields, Fail: func(_, _ string, _ engine.Failure) { failed.Add(1) }}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{Fields: testFields, Fail: func(_, _ string, _ connector.Failure) { failed.Add(1) }}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for pass, last := range []string{"Smith", "Smythe"} {
 		for i := range b.N {
-			a := &engine.OutAgent{UserID: fmt.Sprint(i), FirstName: "Agent", LastName: last, Email: fmt.Sprintf("agent%d@acme.example", i), AgentIDs: []string{fmt.Sprint(1000 + i)}}
+			a := &connector.OutAgent{UserID: fmt.Sprint(i), FirstName: "Agent", LastName: last, Email: fmt.Sprintf("agent%d@acme.example", i), AgentIDs: []string{fmt.Sprint(1000 + i)}}
 			if err := s.Agent(ctx, a); err != nil {
 				b.Fatalf("pass %d: %v", pass, err)
 			}

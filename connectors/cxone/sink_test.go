@@ -14,7 +14,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/cxone/cxonetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 func fault(k cxonetest.FaultKind) func(int, *http.Request) cxonetest.Fault {
@@ -67,7 +67,7 @@ func faultSchedule(t *testing.T, signed bool) {
 		}
 	}
 	dir := t.TempDir()
-	want := map[string]*engine.OutCall{}
+	want := map[string]*connector.OutCall{}
 	for i := range n {
 		c := testCall(t, dir, i)
 		keep := *c
@@ -255,7 +255,7 @@ func TestRowFailures(t *testing.T) {
 		name   string
 		faults func(int, *http.Request) cxonetest.Fault
 		reject func(string) (int, string)
-		edit   func(*engine.OutCall)
+		edit   func(*connector.OutCall)
 		want   string // regexp of the reason
 	}{
 		{name: "422 refusal", reject: func(string) (int, string) { return 422, `duration_ms "must" be > 0` },
@@ -268,9 +268,9 @@ func TestRowFailures(t *testing.T) {
 			want: `^http_401: token expired$`},
 		{name: "dropped until attempts run out", faults: fault(cxonetest.Drop),
 			want: `^network: gave up after 6 attempts: .*(EOF|reset|closed)`},
-		{name: "unreadable media", edit: func(c *engine.OutCall) { c.MediaFile = filepath.Join(dir, "missing.wav") },
+		{name: "unreadable media", edit: func(c *connector.OutCall) { c.MediaFile = filepath.Join(dir, "missing.wav") },
 			want: `^media_unreadable: open .*missing.wav: no such file`},
-		{name: "NaN number", edit: func(c *engine.OutCall) { c.Values[1].Number = nan() },
+		{name: "NaN number", edit: func(c *connector.OutCall) { c.Values[1].Number = nan() },
 			want: `^encode: call call-0001: json: unsupported value: NaN$`},
 	}
 	for _, tt := range tests {
@@ -559,7 +559,7 @@ func TestAbortWhileCallBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	calls := make([]*engine.OutCall, 10)
+	calls := make([]*connector.OutCall, 10)
 	for i := range calls {
 		calls[i] = testCall(t, dir, i)
 	}

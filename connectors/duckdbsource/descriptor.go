@@ -2,13 +2,13 @@ package duckdbsource
 
 import (
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Descriptor is the duckdb source: its block in the spec language and what
 // the engine calls (cmd/applink puts it in the registry).
-func Descriptor() engine.SourceDescriptor {
-	return engine.SourceDescriptor{
+func Descriptor() connector.SourceDescriptor {
+	return connector.SourceDescriptor{
 		Spec: dsl.Connector{
 			Block: dsl.BlockSource, Name: "duckdb",
 			Doc: "A DuckDB file holding the snapshot's three tables (agents, calls, business_data). Validate opens the file read-only.",

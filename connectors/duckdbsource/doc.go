@@ -1,4 +1,4 @@
-// Package duckdbsource is the engine.Source of driver "duckdb": a DuckDB
+// Package duckdbsource is the connector.Source of driver "duckdb": a DuckDB
 // file holding the snapshot's three tables — agents, calls, business_data —
 // with the columns of shared/README.md §4 (typed, or all VARCHAR as
 // Import leaves them).
@@ -9,7 +9,7 @@
 // The window (CallQuery.From) and a tenant equality are pushed down; rows
 // whose start_time or tenant_id cannot be read are kept, not filtered, so
 // they are reported as bad rows exactly as the snapshot source does. The
-// rows the push-down leaves out are counted (engine.FilteredCounter), so a
+// rows the push-down leaves out are counted (connector.FilteredCounter), so a
 // run's report equals the snapshot source's. Values are converted by
 // connectors/sqlrow, as for the mssql source.
 // Business-data rows of no call are emitted as bad rows at the end.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // FuzzCallRecord feeds arbitrary cell text (as an imported, all-VARCHAR
@@ -24,7 +24,7 @@ func FuzzCallRecord(f *testing.F) {
 				cells[i] = nil // an empty CSV cell is NULL after import
 			}
 		}
-		var r engine.CallRecord
+		var r connector.CallRecord
 		callMapper.Map(&r, cells)
 		_, errT := time.Parse(time.RFC3339Nano, start)
 		okInt := func(s string) bool {

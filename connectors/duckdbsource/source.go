@@ -12,7 +12,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/sqlrow"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -41,15 +41,15 @@ type Source struct {
 }
 
 var (
-	_ engine.Source          = (*Source)(nil)
-	_ engine.MediaResolver   = (*Source)(nil)
-	_ engine.FilteredCounter = (*Source)(nil)
-	_ engine.SourceFactory   = Open
+	_ connector.Source          = (*Source)(nil)
+	_ connector.MediaResolver   = (*Source)(nil)
+	_ connector.FilteredCounter = (*Source)(nil)
+	_ connector.SourceFactory   = Open
 )
 
 // Open opens src.Path read-only and checks that the three tables have the
 // expected columns.
-func Open(ctx context.Context, src dsl.Source) (engine.Source, error) {
+func Open(ctx context.Context, src dsl.Source) (connector.Source, error) {
 	return OpenFile(ctx, src.Path, "source "+src.Name)
 }
 
@@ -129,14 +129,14 @@ func selectList(alias string, cols []string) string {
 
 // ReadAgents reads agents in table order (rowid: the order they were
 // loaded, i.e. the CSV's).
-func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) error) error {
+func (s *Source) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+selectList("a", agentColumns)+" FROM agents AS a ORDER BY a.rowid")
 	if err != nil {
 		return fmt.Errorf("%s: reading agents: %w", s.label, err)
 	}
 	defer rows.Close()
 	vals, ptrs := sqlrow.ScanTargets(len(agentColumns))
-	var r engine.AgentRecord
+	var r connector.AgentRecord
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("%s: reading agents: %w", s.label, err)
@@ -165,7 +165,7 @@ type pushdown struct {
 	args           []any
 }
 
-func newPushdown(q engine.CallQuery) pushdown {
+func newPushdown(q connector.CallQuery) pushdown {
 	var p pushdown
 	if !q.From.IsZero() {
 		p.args = append(p.args, q.From.UTC())
@@ -179,7 +179,7 @@ func newPushdown(q engine.CallQuery) pushdown {
 }
 
 // where renders the pushed-down window and tenant, with the arguments.
-func where(q engine.CallQuery) (string, []any) {
+func where(q connector.CallQuery) (string, []any) {
 	p := newPushdown(q)
 	var conds []string
 	for _, c := range []string{p.window, p.tenant} {
@@ -193,9 +193,9 @@ func where(q engine.CallQuery) (string, []any) {
 	return "\nWHERE " + strings.Join(conds, " AND "), p.args
 }
 
-// CountFiltered implements engine.FilteredCounter: the rows the pushed-down
+// CountFiltered implements connector.FilteredCounter: the rows the pushed-down
 // tenant (first, as the rules order them) and window left out.
-func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[engine.StateReason]int, error) {
+func (s *Source) CountFiltered(ctx context.Context, q connector.CallQuery) (map[connector.StateReason]int, error) {
 	p := newPushdown(q)
 	if p.window == "" && p.tenant == "" {
 		return nil, nil
@@ -206,9 +206,9 @@ func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[eng
 	if err != nil {
 		return nil, fmt.Errorf("%s: counting the calls filtered in the database: %w", s.label, err)
 	}
-	return map[engine.StateReason]int{
-		{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  other,
-		{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: before,
+	return map[connector.StateReason]int{
+		{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}:  other,
+		{State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: before,
 	}, nil
 }
 
@@ -223,10 +223,10 @@ const order = "\nORDER BY " + startExpr + ` NULLS FIRST, CAST(c."call_id" AS VAR
 
 // ReadCalls streams calls with their business data, merge-joining two
 // queries sorted alike.
-func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
+func (s *Source) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
 	names := q.Names
 	if names == nil {
-		names = engine.NewNames()
+		names = connector.NewNames()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -244,7 +244,7 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 	defer bd.Close()
 
 	vals, ptrs := sqlrow.ScanTargets(len(callColumns))
-	var rec engine.CallRecord
+	var rec connector.CallRecord
 	var bdID, bdName, bdValue sql.NullString
 	bdOK := bd.Next()
 	if bdOK {
@@ -260,7 +260,7 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 		rec.Pos = "calls call_id=" + rec.Call.CallID
 		rec.BD = rec.BD[:0]
 		for bdOK && bdID.String == rec.Call.CallID {
-			rec.BD = append(rec.BD, engine.BDField{Name: names.ID([]byte(bdName.String)), Value: []byte(bdValue.String)})
+			rec.BD = append(rec.BD, connector.BDField{Name: names.ID([]byte(bdName.String)), Value: []byte(bdValue.String)})
 			if bdOK = bd.Next(); bdOK {
 				if err := bd.Scan(&bdID, &bdName, &bdValue); err != nil {
 					return fmt.Errorf("%s: reading business data: %w", s.label, err)
@@ -283,7 +283,7 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 }
 
 // orphans emits business-data rows whose call is not in calls, as bad rows.
-func (s *Source) orphans(ctx context.Context, emit func(*engine.CallRecord) error) error {
+func (s *Source) orphans(ctx context.Context, emit func(*connector.CallRecord) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT CAST(b."call_id" AS VARCHAR) AS id, COUNT(*) FROM business_data AS b
 WHERE NOT EXISTS (SELECT 1 FROM calls AS c WHERE CAST(c."call_id" AS VARCHAR) = CAST(b."call_id" AS VARCHAR))
 GROUP BY id ORDER BY id`)
@@ -297,7 +297,7 @@ GROUP BY id ORDER BY id`)
 		if err := rows.Scan(&id, &n); err != nil {
 			return fmt.Errorf("%s: reading business data: %w", s.label, err)
 		}
-		rec := engine.CallRecord{Pos: "business_data call_id=" + id.String,
+		rec := connector.CallRecord{Pos: "business_data call_id=" + id.String,
 			Err: fmt.Errorf("%d business-data rows of call_id %q, which is not in table calls", n, id.String)}
 		if err := emit(&rec); err != nil {
 			return err

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/connectors/demogen"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // BenchmarkReadCalls streams calls with 50 business-data fields each from
@@ -30,7 +30,7 @@ func BenchmarkReadCalls(b *testing.B) {
 	b.ResetTimer()
 	n, bd := 0, 0
 	for b.Loop() {
-		err := src.ReadCalls(context.Background(), engine.CallQuery{Names: engine.NewNames()}, func(r *engine.CallRecord) error {
+		err := src.ReadCalls(context.Background(), connector.CallQuery{Names: connector.NewNames()}, func(r *connector.CallRecord) error {
 			n++
 			bd += len(r.BD)
 			return nil

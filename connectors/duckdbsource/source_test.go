@@ -15,7 +15,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/connectors/sourcetest"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 type callRow struct {
@@ -24,12 +24,12 @@ type callRow struct {
 	Bad bool
 }
 
-func readCalls(t testing.TB, src engine.Source, q engine.CallQuery) []callRow {
+func readCalls(t testing.TB, src connector.Source, q connector.CallQuery) []callRow {
 	t.Helper()
-	names := engine.NewNames()
+	names := connector.NewNames()
 	q.Names = names
 	var out []callRow
-	err := src.ReadCalls(context.Background(), q, func(r *engine.CallRecord) error {
+	err := src.ReadCalls(context.Background(), q, func(r *connector.CallRecord) error {
 		c := callRow{Call: r.Call, BD: map[string]string{}, Bad: r.Err != nil}
 		c.StartTime = c.StartTime.UTC()
 		for _, f := range r.BD {
@@ -50,10 +50,10 @@ func readCalls(t testing.TB, src engine.Source, q engine.CallQuery) []callRow {
 	return out
 }
 
-func readAgents(t testing.TB, src engine.Source) []string {
+func readAgents(t testing.TB, src connector.Source) []string {
 	t.Helper()
 	var out []string
-	err := src.ReadAgents(context.Background(), func(r *engine.AgentRecord) error {
+	err := src.ReadAgents(context.Background(), func(r *connector.AgentRecord) error {
 		a := *r
 		bad := a.Err != nil
 		a.Pos, a.Err = "", nil
@@ -123,7 +123,7 @@ func TestMatchesSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := snapshot.New(dir)
-	all := readCalls(t, snap, engine.CallQuery{})
+	all := readCalls(t, snap, connector.CallQuery{})
 	agents := readAgents(t, snap)
 	window := opt.WithDefaults().InstalledAt
 	two := int64(2)
@@ -143,12 +143,12 @@ func TestMatchesSnapshot(t *testing.T) {
 		defer src.Close()
 		for _, tt := range []struct {
 			name string
-			q    engine.CallQuery
+			q    connector.CallQuery
 			keep func(callRow) bool
 		}{
-			{"all", engine.CallQuery{}, nil},
-			{"window", engine.CallQuery{From: window}, func(c callRow) bool { return !c.StartTime.Before(window) }},
-			{"tenant", engine.CallQuery{TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 }},
+			{"all", connector.CallQuery{}, nil},
+			{"window", connector.CallQuery{From: window}, func(c callRow) bool { return !c.StartTime.Before(window) }},
+			{"tenant", connector.CallQuery{TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 }},
 		} {
 			t.Run(shape+"/"+tt.name, func(t *testing.T) {
 				var want []callRow
@@ -202,7 +202,7 @@ func TestBadRows(t *testing.T) {
 	}
 	defer src.Close()
 	// The window is pushed down, yet the unreadable start_time stays.
-	got := readCalls(t, src, engine.CallQuery{From: time.Date(2026, 11, 1, 10, 30, 0, 0, time.UTC)})
+	got := readCalls(t, src, connector.CallQuery{From: time.Date(2026, 11, 1, 10, 30, 0, 0, time.UTC)})
 	var flags []string
 	for _, c := range got {
 		flags = append(flags, fmt.Sprintf("%s:%v:%v", c.CallID, c.Bad, c.BD))
@@ -212,7 +212,7 @@ func TestBadRows(t *testing.T) {
 		t.Errorf("got %q\nwant %q", flags, want)
 	}
 	snapBad := map[string]bool{}
-	for _, c := range readCalls(t, snapshot.New(dir), engine.CallQuery{}) {
+	for _, c := range readCalls(t, snapshot.New(dir), connector.CallQuery{}) {
 		if c.Bad && c.CallID != "" {
 			snapBad[c.CallID] = true
 		}

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
-var _ engine.SourceValidator = Validate // cmd wires it into engine.Registry.Validators
+var _ connector.SourceValidator = Validate // cmd wires it into engine.Registry.Validators
 
 // validateTimeout bounds opening the file and listing its tables.
 const validateTimeout = 10 * time.Second
@@ -28,19 +28,19 @@ func Validate(src dsl.Source) hcl.Diagnostics {
 	fi, err := os.Stat(src.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return engine.PathError(src, "DuckDB file not found",
+		return connector.PathError(src, "DuckDB file not found",
 			"The DuckDB file %s does not exist. path is relative to the spec folder: correct it, or make the file with tables agents, calls and business_data.", src.Path)
 	case err != nil:
-		return engine.PathError(src, "Cannot read the DuckDB file", "Reading %s failed: %v.", src.Path, err)
+		return connector.PathError(src, "Cannot read the DuckDB file", "Reading %s failed: %v.", src.Path, err)
 	case fi.IsDir():
-		return engine.PathError(src, "Not a DuckDB file",
+		return connector.PathError(src, "Not a DuckDB file",
 			"%s is a folder: a duckdb source reads one DuckDB file. For a folder of CSV files, set driver = \"snapshot\".", src.Path)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), validateTimeout)
 	defer cancel()
 	s, err := OpenFile(ctx, src.Path, src.Path)
 	if err != nil {
-		return engine.PathError(src, "Unusable DuckDB file", "%v.", err)
+		return connector.PathError(src, "Unusable DuckDB file", "%v.", err)
 	}
 	_ = s.Close()
 	return nil

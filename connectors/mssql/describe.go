@@ -6,23 +6,23 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
-var _ engine.SourceDescriber = Describe
+var _ connector.SourceDescriber = Describe
 
-// Describe is the engine.SourceDescriber of driver "mssql": the mapping a
+// Describe is the connector.SourceDescriber of driver "mssql": the mapping a
 // source block resolves to (settings, tables, the SQL of every canonical
 // column in T-SQL) with where each came from, for `applink plan`. It
 // connects to nothing, so the interaction sets and storage-center tables
 // show as patterns.
-func Describe(src dsl.Source) (*engine.SourceMapping, error) {
+func Describe(src dsl.Source) (*connector.SourceMapping, error) {
 	m, err := newMapping(TSQL, src)
 	if err != nil {
 		return nil, err
 	}
-	out := &engine.SourceMapping{}
+	out := &connector.SourceMapping{}
 	cat := tables[tCatalog]
 	if m.needsCatalog() {
 		out.Notes = append(out.Notes, fmt.Sprintf("calls: one SELECT per interaction set listed in %s whose dtMaxStartTime reaches the window (and the newest set), UNION ALL, in keyset pages on (start_time, call_id)",
@@ -42,9 +42,9 @@ func Describe(src dsl.Source) (*engine.SourceMapping, error) {
 
 	for _, role := range []dbRole{dbInteractions, dbStorage, dbAdmin} {
 		s := m.dbs[role]
-		out.Settings = append(out.Settings, engine.MappingItem{Name: dbSettingNames[role], Value: s.value, Origin: origin(s.spec, "default, "+statusPublic)})
+		out.Settings = append(out.Settings, connector.MappingItem{Name: dbSettingNames[role], Value: s.value, Origin: origin(s.spec, "default, "+statusPublic)})
 	}
-	out.Settings = append(out.Settings, engine.MappingItem{Name: "schema", Value: m.schema.value, Origin: origin(m.schema.spec, "default, "+statusPublic)})
+	out.Settings = append(out.Settings, connector.MappingItem{Name: "schema", Value: m.schema.value, Origin: origin(m.schema.spec, "default, "+statusPublic)})
 
 	for _, t := range []struct{ aliases, key, name string }{
 		{"catalog", tCatalog, ""}, {"i", tInteraction, ""}, {"ag, ini", tParticipant, ""},
@@ -60,16 +60,16 @@ func Describe(src dsl.Source) (*engine.SourceMapping, error) {
 		if td.public {
 			st = statusPublic
 		}
-		out.Tables = append(out.Tables, engine.MappingItem{Name: t.aliases, Value: m.plainTable(td, name), Origin: st + ": " + td.role})
+		out.Tables = append(out.Tables, connector.MappingItem{Name: t.aliases, Value: m.plainTable(td, name), Origin: st + ": " + td.role})
 	}
 
 	for _, q := range []string{QueryCalls, QueryAgents, QueryBusinessData} {
 		if _, overridden := m.overrides[q]; overridden {
-			out.Columns = append(out.Columns, engine.MappingItem{Name: q + ".*", Value: "queries." + q + " (the spec's whole query)", Origin: "spec"})
+			out.Columns = append(out.Columns, connector.MappingItem{Name: q + ".*", Value: "queries." + q + " (the spec's whole query)", Origin: "spec"})
 			continue
 		}
 		for _, c := range m.columns[q] {
-			item := engine.MappingItem{Name: q + "." + c.name, Value: c.sql}
+			item := connector.MappingItem{Name: q + "." + c.name, Value: c.sql}
 			if c.spec != nil {
 				item.Origin = origin(c.spec, "")
 			} else {

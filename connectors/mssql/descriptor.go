@@ -4,14 +4,14 @@ import (
 	"fmt"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Descriptor is the mssql source (a live Engage on SQL Server): its block
 // in the spec language and what the engine calls. It is reached by
 // `applink check`, not by validate (no server at validate time).
-func Descriptor() engine.SourceDescriptor {
-	return engine.SourceDescriptor{
+func Descriptor() connector.SourceDescriptor {
+	return connector.SourceDescriptor{
 		Spec: dsl.Connector{
 			Block: dsl.BlockSource, Name: "mssql",
 			Doc: "NICE Engage on SQL Server through go-mssqldb, possibly an Always On listener. Nested blocks: `engage { … column \"…\" { sql = \"…\" } }` (databases and per-column SQL), `media { path_map … }` (where media files are read), `queries { … }` (overrides of the default queries). See connectors/mssql/MAPPING.md.",

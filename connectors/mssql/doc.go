@@ -1,4 +1,4 @@
-// Package mssql is the engine.Source over a live NICE Engage database on
+// Package mssql is the connector.Source over a live NICE Engage database on
 // SQL Server (driver "mssql"), through github.com/microsoft/go-mssqldb, and
 // the `applink check` diagnosis of such a source.
 //
@@ -19,11 +19,11 @@
 //     retries of a page that failed (an Always On failover) from the last
 //     key emitted, so nothing is emitted twice or skipped;
 //   - counting the rows the pushed-down window and tenant leave out
-//     (engine.FilteredCounter), so the accounting stays exact;
+//     (connector.FilteredCounter), so the accounting stays exact;
 //   - media files: a recording's unit root joined with its archive path,
 //     mapped to a local mount by `media { path_map }`, opened before a call
-//     is sent (engine.MediaLocator);
-//   - Describe, the mapping `applink plan` prints (engine.SourceDescriber);
+//     is sent (connector.MediaLocator);
+//   - Describe, the mapping `applink plan` prints (connector.SourceDescriber);
 //   - DSN handling: env() resolution errors, ApplicationIntent=ReadOnly (which
 //     needs a database), and passwords scrubbed from every message;
 //   - Check: connect with a short dial timeout; report version and replica

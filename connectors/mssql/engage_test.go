@@ -17,7 +17,7 @@ import (
 	"github.com/applink-dev/applink/connectors/demogen"
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -207,12 +207,12 @@ type callRow struct {
 	Bad string
 }
 
-func readAllCalls(t testing.TB, src engine.Source, q engine.CallQuery, fix func(*callRow)) []callRow {
+func readAllCalls(t testing.TB, src connector.Source, q connector.CallQuery, fix func(*callRow)) []callRow {
 	t.Helper()
-	names := engine.NewNames()
+	names := connector.NewNames()
 	q.Names = names
 	var out []callRow
-	err := src.ReadCalls(context.Background(), q, func(r *engine.CallRecord) error {
+	err := src.ReadCalls(context.Background(), q, func(r *connector.CallRecord) error {
 		c := callRow{Call: r.Call, BD: map[string]string{}}
 		c.StartTime = c.StartTime.UTC()
 		for _, f := range r.BD {
@@ -234,14 +234,14 @@ func readAllCalls(t testing.TB, src engine.Source, q engine.CallQuery, fix func(
 }
 
 type agentRow struct {
-	engine.AgentRecord
+	connector.AgentRecord
 	Bad bool
 }
 
-func readAllAgents(t testing.TB, src engine.Source) []agentRow {
+func readAllAgents(t testing.TB, src connector.Source) []agentRow {
 	t.Helper()
 	var out []agentRow
-	err := src.ReadAgents(context.Background(), func(r *engine.AgentRecord) error {
+	err := src.ReadAgents(context.Background(), func(r *connector.AgentRecord) error {
 		a := agentRow{AgentRecord: *r, Bad: r.Err != nil}
 		a.Pos, a.Err = "", nil
 		a.CreatedAt = a.CreatedAt.UTC()
@@ -293,16 +293,16 @@ func diffCalls(t *testing.T, got, want []callRow) {
 func TestEngageDuckDB(t *testing.T) {
 	f := newEngageFixture(t, demoOptions(2000))
 	snap := snapshot.New(f.dir)
-	all := readAllCalls(t, snap, engine.CallQuery{}, func(c *callRow) { engageForm(t, c) })
+	all := readAllCalls(t, snap, connector.CallQuery{}, func(c *callRow) { engageForm(t, c) })
 	sortCalls(all)
 	if len(all) != 2000 {
 		t.Fatalf("snapshot gave %d calls", len(all))
 	}
-	compareWithSnapshot(t, snap, all, f.opt, func(batch int) engine.Source { return f.source(t, batch) })
+	compareWithSnapshot(t, snap, all, f.opt, func(batch int) connector.Source { return f.source(t, batch) })
 	t.Run("engine run equals snapshot run", func(t *testing.T) {
 		compareRuns(t, f.dir, f.opt, f.source(t, 700))
 	})
-	withColumn := func(batch int, name, sql string) engine.Source {
+	withColumn := func(batch int, name, sql string) connector.Source {
 		return f.source(t, batch, func(s *dsl.Source) {
 			q, c, _ := strings.Cut(name, ".")
 			if c == "" {
@@ -314,7 +314,7 @@ func TestEngageDuckDB(t *testing.T) {
 
 	t.Run("column override: duration from biInteractionDuration ticks", func(t *testing.T) {
 		// The unit the only public query implies: 100-ns ticks.
-		diffCalls(t, readAllCalls(t, withColumn(300, "duration_ms", "i.biInteractionDuration / 10000"), engine.CallQuery{}, nil), all)
+		diffCalls(t, readAllCalls(t, withColumn(300, "duration_ms", "i.biInteractionDuration / 10000"), connector.CallQuery{}, nil), all)
 	})
 
 	t.Run("column override: exception 20 as too short", func(t *testing.T) {
@@ -331,14 +331,14 @@ func TestEngageDuckDB(t *testing.T) {
 		if n20 == 0 {
 			t.Fatal("no demo call has exception 20: the case tests nothing")
 		}
-		got := readAllCalls(t, withColumn(300, "exception_code", "CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END"), engine.CallQuery{}, nil)
+		got := readAllCalls(t, withColumn(300, "exception_code", "CASE WHEN ex.iExceptionNumber = 20 THEN 0 ELSE ex.iExceptionNumber END"), connector.CallQuery{}, nil)
 		diffCalls(t, got, want)
 	})
 
 	t.Run("column override reads another column of a join", func(t *testing.T) {
 		// r.dtRecordingGMTStartTime is not in the default select list of
 		// the recording join: naming it adds it.
-		got := readAllCalls(t, withColumn(500, "skill", "CAST(r.dtRecordingGMTStartTime AS VARCHAR)"), engine.CallQuery{}, nil)
+		got := readAllCalls(t, withColumn(500, "skill", "CAST(r.dtRecordingGMTStartTime AS VARCHAR)"), connector.CallQuery{}, nil)
 		n := 0
 		for _, c := range got {
 			if c.Skill != "" {
@@ -357,7 +357,7 @@ func TestEngageDuckDB(t *testing.T) {
 				def = c.sql
 			}
 		}
-		got := readAllCalls(t, withColumn(300, "direction", "CASE WHEN i.iInteractionID % 10 = 0 THEN 'sideways' ELSE "+def+" END"), engine.CallQuery{}, nil)
+		got := readAllCalls(t, withColumn(300, "direction", "CASE WHEN i.iInteractionID % 10 = 0 THEN 'sideways' ELSE "+def+" END"), connector.CallQuery{}, nil)
 		bad := 0
 		for _, c := range got {
 			if c.Bad != "" {
@@ -376,7 +376,7 @@ func TestEngageDuckDB(t *testing.T) {
 		// One page: once paging has a key, a NULL start_time matches no
 		// keyset predicate (check counts such rows, a run counts them failed).
 		s := withColumn(5000, "start_time", "CASE WHEN i.iInteractionID = 1500 THEN NULL ELSE i.dtInteractionGMTStartTime END")
-		err := s.ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { return nil })
+		err := s.ReadCalls(context.Background(), connector.CallQuery{}, func(*connector.CallRecord) error { return nil })
 		if err == nil || !strings.Contains(err.Error(), "without call_id or start_time") {
 			t.Fatalf("err = %v", err)
 		}
@@ -389,13 +389,13 @@ func TestEngageDuckDB(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := f.source(t, 400, func(s *dsl.Source) { s.Queries = map[string]string{QueryCalls: base} })
-		diffCalls(t, readAllCalls(t, s, engine.CallQuery{}, nil), all)
+		diffCalls(t, readAllCalls(t, s, connector.CallQuery{}, nil), all)
 	})
 
 	t.Run("counted by the database", func(t *testing.T) {
 		one := int64(1)
 		s := f.source(t, 0)
-		q := engine.CallQuery{From: f.from, TenantEquals: &one}
+		q := connector.CallQuery{From: f.from, TenantEquals: &one}
 		got, err := s.CountFiltered(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
@@ -409,10 +409,10 @@ func TestEngageDuckDB(t *testing.T) {
 				before++
 			}
 		}
-		want := map[engine.StateReason]int{
-			{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  other,
-			{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: before,
-			{State: engine.StateFailed, Reason: engine.ReasonBadRow}:         0,
+		want := map[connector.StateReason]int{
+			{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}:  other,
+			{State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: before,
+			{State: connector.StateFailed, Reason: connector.ReasonBadRow}:         0,
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) || other == 0 || before == 0 {
 			t.Errorf("counted %v, want %v", got, want)
@@ -426,7 +426,7 @@ func TestEngageDuckDB(t *testing.T) {
 
 // compareWithSnapshot reads the Engage source for every push-down case and
 // compares with the snapshot's rows (all, sorted) filtered the same way.
-func compareWithSnapshot(t *testing.T, snap engine.Source, all []callRow, opt demogen.Options, open func(batch int) engine.Source) {
+func compareWithSnapshot(t *testing.T, snap connector.Source, all []callRow, opt demogen.Options, open func(batch int) connector.Source) {
 	mid := all[len(all)/2]
 	window := opt.WithDefaults().BackfillRequestedAt.Add(-7 * 24 * time.Hour)
 	two := int64(2)
@@ -434,15 +434,15 @@ func compareWithSnapshot(t *testing.T, snap engine.Source, all []callRow, opt de
 	tests := []struct {
 		name  string
 		batch int
-		q     engine.CallQuery
+		q     connector.CallQuery
 		keep  func(c callRow) bool
 	}{
-		{"all", 0, engine.CallQuery{}, nil},
-		{"small pages", 97, engine.CallQuery{}, nil},
-		{"window", 250, engine.CallQuery{From: window}, func(c callRow) bool { return !c.StartTime.Before(window) }},
-		{"tenant", 0, engine.CallQuery{TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 }},
-		{"window and tenant", 133, engine.CallQuery{From: window, TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 && !c.StartTime.Before(window) }},
-		{"resume after key", 200, engine.CallQuery{From: mid.StartTime, After: mid.CallID}, func(c callRow) bool {
+		{"all", 0, connector.CallQuery{}, nil},
+		{"small pages", 97, connector.CallQuery{}, nil},
+		{"window", 250, connector.CallQuery{From: window}, func(c callRow) bool { return !c.StartTime.Before(window) }},
+		{"tenant", 0, connector.CallQuery{TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 }},
+		{"window and tenant", 133, connector.CallQuery{From: window, TenantEquals: &two}, func(c callRow) bool { return c.TenantID == 2 && !c.StartTime.Before(window) }},
+		{"resume after key", 200, connector.CallQuery{From: mid.StartTime, After: mid.CallID}, func(c callRow) bool {
 			if c.StartTime.Equal(mid.StartTime) {
 				x, _ := strconv.Atoi(c.CallID)
 				y, _ := strconv.Atoi(mid.CallID)

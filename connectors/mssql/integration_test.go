@@ -15,7 +15,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/connectors/sqlrow"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	mssqldb "github.com/microsoft/go-mssqldb"
 )
 
@@ -102,9 +102,9 @@ func TestIntegrationSQLServer(t *testing.T) {
 	t.Log(out.String())
 
 	snap := snapshot.New(f.dir)
-	all := readAllCalls(t, snap, engine.CallQuery{}, func(c *callRow) { engageForm(t, c) })
+	all := readAllCalls(t, snap, connector.CallQuery{}, func(c *callRow) { engageForm(t, c) })
 	sortCalls(all)
-	compareWithSnapshot(t, snap, all, f.opt, func(batch int) engine.Source {
+	compareWithSnapshot(t, snap, all, f.opt, func(batch int) connector.Source {
 		s := src
 		s.BatchSize = batch
 		es, err := Open(ctx, s)

@@ -118,7 +118,7 @@ func (pm *pathMapper) open(mediaPath string) (string, error) {
 	return p, nil
 }
 
-// LocateMedia implements engine.MediaLocator: the local file of a call's
+// LocateMedia implements connector.MediaLocator: the local file of a call's
 // media_path, or why it cannot be read (the engine then fails the call
 // with media_unreadable; the next run tries again).
 func (s *Source) LocateMedia(ctx context.Context, mediaPath string) (string, error) {

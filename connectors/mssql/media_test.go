@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 func TestPathMap(t *testing.T) {
@@ -131,7 +131,7 @@ func TestCatalogSetNumber(t *testing.T) {
 	f := newEngageFixture(t, demoOptions(100))
 	mustExec(t, f.db, `INSERT INTO nice_interactions.dbo.tblInteractionCatalog VALUES ('4; DROP TABLE x', NULL, NULL)`)
 	s := f.source(t, 0)
-	err := s.ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { return nil })
+	err := s.ReadCalls(context.Background(), connector.CallQuery{}, func(*connector.CallRecord) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), `the interaction catalog lists set "4; DROP TABLE x", which is not a number`) {
 		t.Fatalf("err = %v", err)
 	}

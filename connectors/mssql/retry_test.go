@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	mssqldb "github.com/microsoft/go-mssqldb"
 )
 
@@ -27,7 +27,7 @@ type fakePages struct {
 	windows []callWindow
 }
 
-func (f *fakePages) fetch(_ context.Context, w callWindow, _ *engine.Names) (*page, error) {
+func (f *fakePages) fetch(_ context.Context, w callWindow, _ *connector.Names) (*page, error) {
 	f.fetches++
 	f.windows = append(f.windows, w)
 	if err := f.fail[f.fetches]; err != nil {
@@ -44,7 +44,7 @@ func (f *fakePages) fetch(_ context.Context, w callWindow, _ *engine.Names) (*pa
 		if len(p.calls) == f.limit {
 			break
 		}
-		var r engine.CallRecord
+		var r connector.CallRecord
 		r.Call.CallID = fmt.Sprint(k.id)
 		r.Call.StartTime = k.t
 		p.calls = append(p.calls, r)
@@ -101,7 +101,7 @@ func TestResumeAfterFailedPages(t *testing.T) {
 				retry: RetryPolicy{Attempts: tt.attempts, Base: time.Millisecond, Max: 10 * time.Millisecond,
 					Sleep: func(context.Context, time.Duration) error { sleeps++; return nil }}}
 			var got []string
-			err := s.ReadCalls(context.Background(), engine.CallQuery{From: tt.from, After: tt.after}, func(r *engine.CallRecord) error {
+			err := s.ReadCalls(context.Background(), connector.CallQuery{From: tt.from, After: tt.after}, func(r *connector.CallRecord) error {
 				got = append(got, r.Call.CallID)
 				return nil
 			})
@@ -133,7 +133,7 @@ func TestEmitErrorStopsWithoutRetry(t *testing.T) {
 	s := &Source{label: "source t", batch: 3, fetch: f.fetch, retry: RetryPolicy{Attempts: 5, Sleep: func(context.Context, time.Duration) error { return nil }}}
 	stop := errors.New("sink full")
 	n := 0
-	err := s.ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error {
+	err := s.ReadCalls(context.Background(), connector.CallQuery{}, func(*connector.CallRecord) error {
 		n++
 		if n == 4 {
 			return stop
@@ -150,7 +150,9 @@ func TestCancelDuringBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{label: "source t", batch: 3, fetch: f.fetch, retry: RetryPolicy{Attempts: 5, Base: time.Hour, Max: time.Hour}}
 	done := make(chan error, 1)
-	go func() { done <- s.ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error { return nil }) }()
+	go func() {
+		done <- s.ReadCalls(ctx, connector.CallQuery{}, func(*connector.CallRecord) error { return nil })
+	}()
 	time.Sleep(20 * time.Millisecond)
 	cancel()
 	select {

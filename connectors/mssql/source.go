@@ -10,7 +10,7 @@ import (
 
 	"github.com/applink-dev/applink/connectors/sqlrow"
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	mssqldb "github.com/microsoft/go-mssqldb"
 )
 
@@ -20,7 +20,7 @@ const (
 	DefaultQueryTimeout = 60 * time.Second
 )
 
-// Source reads one Engage site. It is an engine.Source.
+// Source reads one Engage site. It is a connector.Source.
 type Source struct {
 	db      *sql.DB
 	d       Dialect
@@ -35,16 +35,16 @@ type Source struct {
 
 	// fetch reads one page of calls; a field so tests can inject failures
 	// at the page boundary, where resumption is decided.
-	fetch func(ctx context.Context, w callWindow, names *engine.Names) (*page, error)
+	fetch func(ctx context.Context, w callWindow, names *connector.Names) (*page, error)
 	// window resolves the base queries of a run against the catalog (nil:
 	// the window's queries are already set, as tests do).
 	window func(ctx context.Context, w *callWindow) (bool, error)
 }
 
 var (
-	_ engine.Source          = (*Source)(nil)
-	_ engine.MediaLocator    = (*Source)(nil)
-	_ engine.FilteredCounter = (*Source)(nil)
+	_ connector.Source          = (*Source)(nil)
+	_ connector.MediaLocator    = (*Source)(nil)
+	_ connector.FilteredCounter = (*Source)(nil)
 
 	agentMapper = must(sqlrow.NewAgentMapper(agentColumns))
 	callMapper  = must(sqlrow.NewCallMapper(callColumns))
@@ -58,9 +58,9 @@ func must[T any](v T, err error) T {
 }
 
 // Open connects to the Engage SQL Server of a source block (driver
-// "mssql"). It is an engine.SourceFactory. It pings the server so that a
+// "mssql"). It is a connector.SourceFactory. It pings the server so that a
 // wrong host or login fails here with a one-line message, not mid-run.
-func Open(ctx context.Context, src dsl.Source) (engine.Source, error) {
+func Open(ctx context.Context, src dsl.Source) (connector.Source, error) {
 	c, err := parseSource(src)
 	if err != nil {
 		return nil, err
@@ -133,8 +133,8 @@ func (s *Source) Close() error { return s.db.Close() }
 
 // ReadAgents reads every user. Agents are few (thousands), so they are read
 // whole (with retries) before the first emit: a retry never re-emits.
-func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) error) error {
-	recs, err := withRetry(ctx, s.retry, func(ctx context.Context) ([]engine.AgentRecord, error) {
+func (s *Source) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
+	recs, err := withRetry(ctx, s.retry, func(ctx context.Context) ([]connector.AgentRecord, error) {
 		return s.readAgents(ctx)
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 	return nil
 }
 
-func (s *Source) readAgents(ctx context.Context) ([]engine.AgentRecord, error) {
+func (s *Source) readAgents(ctx context.Context) ([]connector.AgentRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	q := agentsQuery(s.d, s.m.agentsBase(nil))
@@ -158,7 +158,7 @@ func (s *Source) readAgents(ctx context.Context) ([]engine.AgentRecord, error) {
 	}
 	defer rows.Close()
 	vals, ptrs := sqlrow.ScanTargets(len(agentColumns))
-	var out []engine.AgentRecord
+	var out []connector.AgentRecord
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
@@ -168,8 +168,8 @@ func (s *Source) readAgents(ctx context.Context) ([]engine.AgentRecord, error) {
 	return out, rows.Err()
 }
 
-func (s *Source) agentRecord(v []any) engine.AgentRecord {
-	var r engine.AgentRecord
+func (s *Source) agentRecord(v []any) connector.AgentRecord {
+	var r connector.AgentRecord
 	agentMapper.Map(&r, v)
 	if !r.IsAgent {
 		r.AgentID = "" // the contract: a non-agent user has no agent ID
@@ -181,7 +181,7 @@ func (s *Source) agentRecord(v []any) engine.AgentRecord {
 // page is one keyset page of calls with their business data. BD slices and
 // values live until the next page is fetched, as CallRecord allows.
 type page struct {
-	calls []engine.CallRecord
+	calls []connector.CallRecord
 	keys  []key // keys[i] is the position of calls[i]
 }
 
@@ -190,10 +190,10 @@ type page struct {
 // load (e.g. an Always On failover dropped the connection) is fetched again
 // from the last key emitted, so no call is emitted twice or skipped; memory
 // holds one page.
-func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
+func (s *Source) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
 	names := q.Names
 	if names == nil {
-		names = engine.NewNames()
+		names = connector.NewNames()
 	}
 	w := callWindow{from: q.From, tenant: q.TenantEquals}
 	if q.After != "" {
@@ -251,7 +251,7 @@ func parseID(id string) any {
 
 // fetchPage runs the page's calls query, then one business-data query over
 // the same key range, and merges them.
-func (s *Source) fetchPage(ctx context.Context, w callWindow, names *engine.Names) (*page, error) {
+func (s *Source) fetchPage(ctx context.Context, w callWindow, names *connector.Names) (*page, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	q := callsBatch(s.d, w, s.batch)
@@ -269,7 +269,7 @@ func (s *Source) readCallRows(ctx context.Context, q Query) (*page, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	p := &page{calls: make([]engine.CallRecord, 0, min(s.batch, 1024))}
+	p := &page{calls: make([]connector.CallRecord, 0, min(s.batch, 1024))}
 	vals, ptrs := sqlrow.ScanTargets(len(callColumns))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
@@ -286,8 +286,8 @@ func (s *Source) readCallRows(ctx context.Context, q Query) (*page, error) {
 	return p, rows.Err()
 }
 
-func (s *Source) callRecord(v []any) (engine.CallRecord, key, error) {
-	var r engine.CallRecord
+func (s *Source) callRecord(v []any) (connector.CallRecord, key, error) {
+	var r connector.CallRecord
 	if v[0] == nil || v[3] == nil {
 		return r, key{}, errors.New("the calls query returned a row without call_id or start_time; both are needed to page through calls")
 	}
@@ -323,7 +323,7 @@ func keyID(v any) (any, error) {
 // readBD attaches the page's business data to its calls. Values are copied
 // into one arena per page, so a page costs a few allocations, not one per
 // value.
-func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Names) error {
+func (s *Source) readBD(ctx context.Context, q Query, p *page, names *connector.Names) error {
 	idx := make(map[string]int, len(p.calls))
 	for i := range p.calls {
 		idx[p.calls[i].Call.CallID] = i
@@ -356,7 +356,7 @@ func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Nam
 		}
 		start := len(arena)
 		arena = append(arena, value...)
-		p.calls[i].BD = append(p.calls[i].BD, engine.BDField{
+		p.calls[i].BD = append(p.calls[i].BD, connector.BDField{
 			Name:  names.ID([]byte(name)),
 			Value: arena[start:len(arena):len(arena)],
 		})
@@ -364,11 +364,11 @@ func (s *Source) readBD(ctx context.Context, q Query, p *page, names *engine.Nam
 	return rows.Err()
 }
 
-// CountFiltered implements engine.FilteredCounter: the rows of every
+// CountFiltered implements connector.FilteredCounter: the rows of every
 // interaction set (those outside the window too) that the window and
 // tenant predicates of ReadCalls left out, by the reason each would have
 // had. A call without start_time no keyset reaches is a failed bad_row.
-func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[engine.StateReason]int, error) {
+func (s *Source) CountFiltered(ctx context.Context, q connector.CallQuery) (map[connector.StateReason]int, error) {
 	w := callWindow{from: q.From, tenant: q.TenantEquals}
 	if w.from.IsZero() && w.tenant == nil {
 		return nil, nil
@@ -406,9 +406,9 @@ func (s *Source) CountFiltered(ctx context.Context, q engine.CallQuery) (map[eng
 	if counts == nil {
 		return nil, nil
 	}
-	return map[engine.StateReason]int{
-		{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}:  int(counts[0]),
-		{State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: int(counts[1]),
-		{State: engine.StateFailed, Reason: engine.ReasonBadRow}:         int(counts[2]),
+	return map[connector.StateReason]int{
+		{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}:  int(counts[0]),
+		{State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: int(counts[1]),
+		{State: connector.StateFailed, Reason: connector.ReasonBadRow}:         int(counts[2]),
 	}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // BenchmarkRenderCallsBatch is the per-page cost of building the SQL.
@@ -34,7 +34,7 @@ func BenchmarkReadCallsEngageDuckDB(b *testing.B) {
 	b.ResetTimer()
 	n, bd := 0, 0
 	for b.Loop() {
-		err := s.ReadCalls(context.Background(), engine.CallQuery{Names: engine.NewNames()}, func(r *engine.CallRecord) error {
+		err := s.ReadCalls(context.Background(), connector.CallQuery{Names: connector.NewNames()}, func(r *connector.CallRecord) error {
 			n++
 			bd += len(r.BD)
 			return nil

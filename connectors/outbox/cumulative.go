@@ -12,7 +12,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/zeebo/xxh3"
 )
 
@@ -44,17 +45,18 @@ func NewCumulative(dir string) *Cumulative { return &Cumulative{dir: dir} }
 // file system allows it, so the run's output is encoded and written once.
 func (c *Cumulative) StageTo(dir string) { c.stageDir = dir }
 
-var _ engine.Sink = (*Cumulative)(nil)
+var _ connector.Sink = (*Cumulative)(nil)
 
-// Open implements engine.Sink.
-func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
+// Open implements connector.Sink.
+func (c *Cumulative) Open(ctx context.Context, info connector.RunInfo) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	// Leftovers of runs that died before committing.
-	old, _ := filepath.Glob(filepath.Join(c.dir, ".run-*"))
-	for _, o := range old {
-		os.RemoveAll(o)
+	// Leftovers of runs that died before committing: their run folders
+	// and the merged files they had not yet renamed into place. (One
+	// process writes an outbox at a time: a run, or one delivery worker.)
+	if err := removeLeftovers(c.dir); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	c.runDir = filepath.Join(c.dir, ".run-"+info.RunID)
 	c.run = New(c.runDir)
@@ -69,20 +71,20 @@ func (c *Cumulative) Open(ctx context.Context, info engine.RunInfo) error {
 	return c.run.Open(ctx, info)
 }
 
-// Agent implements engine.Sink.
-func (c *Cumulative) Agent(ctx context.Context, a *engine.OutAgent) error {
+// Agent implements connector.Sink.
+func (c *Cumulative) Agent(ctx context.Context, a *connector.OutAgent) error {
 	return c.run.Agent(ctx, a)
 }
 
-// Call implements engine.Sink.
-func (c *Cumulative) Call(ctx context.Context, o *engine.OutCall) error {
+// Call implements connector.Sink.
+func (c *Cumulative) Call(ctx context.Context, o *connector.OutCall) error {
 	return c.run.Call(ctx, o)
 }
 
-// Ledger implements engine.Sink. Every row the engine sends (a row that
+// Ledger implements connector.Sink. Every row the engine sends (a row that
 // changed) replaces the old row of that id, in the ledger and in the calls or
 // agents file.
-func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
+func (c *Cumulative) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	c.touched++
 	if c.merge {
 		if r.Entity == "agent" {
@@ -94,7 +96,7 @@ func (c *Cumulative) Ledger(ctx context.Context, r engine.LedgerRow) error {
 	return c.run.Ledger(ctx, r)
 }
 
-// Commit implements engine.Sink.
+// Commit implements connector.Sink.
 func (c *Cumulative) Commit(ctx context.Context) error {
 	if err := c.run.Commit(ctx); err != nil {
 		return err
@@ -103,26 +105,54 @@ func (c *Cumulative) Commit(ctx context.Context) error {
 		if err := linkFiles(c.runDir, c.stageDir); err != nil {
 			return fmt.Errorf("outbox: stage: %w", err)
 		}
+		killpoint.Hit(killpoint.StagingWritten)
 	}
-	if c.touched == 0 && c.merge {
-		return os.RemoveAll(c.runDir) // nothing changed: the final files stay as they are
-	}
-	for _, f := range []struct {
-		name string
-		key  func(line []byte) (uint64, bool, error)
-	}{
-		{agentsFile, c.csvKey(c.agents, 0)},
-		{callsFile, c.jsonKey},
-		{ledgerFile, c.ledgerKey},
-	} {
-		if err := c.mergeFile(f.name, f.key); err != nil {
-			return fmt.Errorf("outbox: merge %s: %w", f.name, err)
+	// Nothing changed (c.touched == 0 over existing files): the final files
+	// stay as they are.
+	if c.touched > 0 || !c.merge {
+		for _, f := range []struct {
+			name string
+			key  func(line []byte) (uint64, bool, error)
+		}{
+			{agentsFile, c.csvKey(c.agents, 0)},
+			{callsFile, c.jsonKey},
+			{ledgerFile, c.ledgerKey},
+		} {
+			if err := c.mergeFile(f.name, f.key); err != nil {
+				return fmt.Errorf("outbox: merge %s: %w", f.name, err)
+			}
+			killpoint.Hit(killpoint.OutboxFileInPlace)
 		}
 	}
-	return os.RemoveAll(c.runDir)
+	err := os.RemoveAll(c.runDir)
+	killpoint.Hit(killpoint.OutboxCommitted)
+	return err
 }
 
-// Abort implements engine.Sink.
+// tempPattern is the name of a file replaceFile writes beside name.
+func tempPattern(name string) string { return "." + name + ".new-*" }
+
+// removeLeftovers deletes what runs that died before committing left in an
+// outbox folder: their run folders (.run-*) and the merged files replaceFile
+// had not renamed into place (.NAME.new-*).
+func removeLeftovers(dir string) error {
+	patterns := []string{".run-*"}
+	for _, name := range []string{agentsFile, callsFile, ledgerFile} {
+		patterns = append(patterns, tempPattern(name))
+	}
+	var errs []error
+	for _, p := range patterns {
+		old, _ := filepath.Glob(filepath.Join(dir, p))
+		for _, o := range old {
+			if err := os.RemoveAll(o); err != nil {
+				errs = append(errs, fmt.Errorf("remove the leftover of a crashed run: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Abort implements connector.Sink.
 func (c *Cumulative) Abort() error {
 	if c.run == nil {
 		return nil
@@ -136,10 +166,14 @@ func (c *Cumulative) Abort() error {
 func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool, error)) error {
 	final := filepath.Join(c.dir, name)
 	fresh := filepath.Join(c.runDir, name)
-	if !c.merge {
-		if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
-			return os.Rename(fresh, final)
+	// Nothing to keep: the run's file is the whole file, header included.
+	// (Also in merge mode: a first run killed between its renames leaves
+	// some final files and not others.)
+	if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
+		if err := renameFile(fresh, final); err != nil {
+			return err
 		}
+		return syncDir(c.dir) // the new name must outlive a power cut: the state commits next
 	}
 	header := name != callsFile
 	return replaceFile(final, func(w *bufio.Writer) error {
@@ -152,21 +186,39 @@ func (c *Cumulative) mergeFile(name string, replaced func([]byte) (uint64, bool,
 
 // replaceFile writes path anew through a temp file beside it, synced, then
 // renamed over it (and the folder synced): a crash leaves the old file or
-// the new one, never half of one.
-func replaceFile(path string, write func(w *bufio.Writer) error) error {
+// the new one, never half of one. The new file keeps the old one's mode
+// (0644 for a new file). A temp file that a crash leaves behind is removed
+// by the next Open (removeLeftovers), not by a deferred function, which a
+// crash never runs.
+func replaceFile(path string, write func(w *bufio.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(dir, tempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			if rerr := os.Remove(tmp.Name()); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}()
+	err = tmp.Chmod(mode) // CreateTemp makes 0600
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = write(w)
+	if err == nil {
+		err = write(w)
+	}
 	if err == nil {
 		err = w.Flush()
 	}
 	if err == nil {
-		err = tmp.Sync()
+		err = fsyncFile(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -174,9 +226,11 @@ func replaceFile(path string, write func(w *bufio.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	killpoint.Hit(killpoint.OutboxMergeWritten)
+	if err := renameFile(tmp.Name(), path); err != nil {
 		return err
 	}
+	renamed = true
 	return syncDir(dir)
 }
 
@@ -349,7 +403,7 @@ func copyFile(from, to string) error {
 		out.Close()
 		return err
 	}
-	if err := out.Sync(); err != nil {
+	if err := fsyncFile(out); err != nil {
 		out.Close()
 		return err
 	}

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 type cumRun struct {
 	calls  map[string]string // imported call id -> Customer value
-	ledger []engine.LedgerRow
+	ledger []connector.LedgerRow
 }
 
 func runCumulative(t *testing.T, dir, runID string, r cumRun, stage string) {
@@ -25,13 +25,13 @@ func runCumulative(t *testing.T, dir, runID string, r cumRun, stage string) {
 		c.StageTo(stage)
 	}
 	fields := []dsl.Field{{Type: dsl.TypeText, Name: "Customer"}}
-	if err := c.Open(ctx, engine.RunInfo{RunID: runID, Fields: fields}); err != nil {
+	if err := c.Open(ctx, connector.RunInfo{RunID: runID, Fields: fields}); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range r.ledger {
 		if v, ok := r.calls[l.ID]; ok && l.Entity == "call" {
-			call := &engine.OutCall{CallID: l.ID, StartTime: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), Direction: "in",
-				Values: []engine.Value{{Field: 0, Text: []byte(v)}}}
+			call := &connector.OutCall{CallID: l.ID, StartTime: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), Direction: "in",
+				Values: []connector.Value{{Field: 0, Text: []byte(v)}}}
 			if err := c.Call(ctx, call); err != nil {
 				t.Fatal(err)
 			}
@@ -67,13 +67,13 @@ func ids(t *testing.T, path string) string {
 
 func TestCumulativeMerge(t *testing.T) {
 	dir := t.TempDir()
-	imp := func(id string) engine.LedgerRow {
-		return engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+	imp := func(id string) connector.LedgerRow {
+		return connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}
 	}
-	runCumulative(t, dir, "r1", cumRun{calls: map[string]string{"C1": "a", "C2": "b"}, ledger: []engine.LedgerRow{imp("C1"), imp("C2")}}, filepath.Join(dir, "stage1"))
+	runCumulative(t, dir, "r1", cumRun{calls: map[string]string{"C1": "a", "C2": "b"}, ledger: []connector.LedgerRow{imp("C1"), imp("C2")}}, filepath.Join(dir, "stage1"))
 	// Run 2 changes C2, adds C3, and C1 is now excluded: its line goes.
 	r2 := cumRun{calls: map[string]string{"C2": "b2", "C3": "c"},
-		ledger: []engine.LedgerRow{{Entity: "call", ID: "C1", State: engine.StateExcluded, Reason: "too_short"}, imp("C2"), imp("C3")}}
+		ledger: []connector.LedgerRow{{Entity: "call", ID: "C1", State: connector.StateExcluded, Reason: "too_short"}, imp("C2"), imp("C3")}}
 	runCumulative(t, dir, "r2", r2, "")
 	want := "C2=b2 C3=c"
 	if got := ids(t, filepath.Join(dir, "calls.jsonl")); got != want {

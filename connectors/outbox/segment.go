@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Segments: the outbox of a spec whose calls the delivery workers send
@@ -54,7 +54,7 @@ func NewFolder(dir string) *Folder { return &Folder{Cumulative: NewCumulative(di
 
 // RunSegment returns the sink of a queued run's own rows (engine/delivery
 // uses it instead of the cumulative files when the run's calls are queued).
-func (f *Folder) RunSegment(runID string) engine.Sink {
+func (f *Folder) RunSegment(runID string) connector.Sink {
 	return &runSegment{dir: filepath.Join(f.dir, segmentsDir, runsDir), run: runID}
 }
 
@@ -80,7 +80,7 @@ func newEncoder(fields []dsl.Field) (*encoder, error) {
 }
 
 // appendAgentLine is an agents.csv row without its newline (Sink.Agent's).
-func appendAgentLine(b []byte, a *engine.OutAgent) []byte {
+func appendAgentLine(b []byte, a *connector.OutAgent) []byte {
 	b = appendCSVField(b, a.UserID)
 	b = append(b, ',')
 	b = appendCSVField(b, a.FirstName)
@@ -94,7 +94,7 @@ func appendAgentLine(b []byte, a *engine.OutAgent) []byte {
 
 // appendRecord writes one segment record. agent and call are the outbox
 // lines without their newline (call is JSON, embedded as is).
-func appendRecord(b []byte, run string, seq int64, r engine.LedgerRow, agent, call []byte) []byte {
+func appendRecord(b []byte, run string, seq int64, r connector.LedgerRow, agent, call []byte) []byte {
 	b = append(b, `{"run":`...)
 	b = appendJSONString(b, run)
 	b = append(b, `,"seq":`...)
@@ -133,7 +133,7 @@ type runSegment struct {
 	line     []byte
 }
 
-func (s *runSegment) Open(ctx context.Context, info engine.RunInfo) error {
+func (s *runSegment) Open(ctx context.Context, info connector.RunInfo) error {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -155,12 +155,12 @@ func (s *runSegment) Open(ctx context.Context, info engine.RunInfo) error {
 	return nil
 }
 
-func (s *runSegment) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (s *runSegment) Agent(ctx context.Context, a *connector.OutAgent) error {
 	s.agents[a.UserID] = appendAgentLine(nil, a)
 	return nil
 }
 
-func (s *runSegment) Call(ctx context.Context, c *engine.OutCall) error {
+func (s *runSegment) Call(ctx context.Context, c *connector.OutCall) error {
 	b, err := s.enc.s.appendCall(s.call[:0], c)
 	if err != nil {
 		return fmt.Errorf("outbox: call %q: %w", c.CallID, err)
@@ -170,14 +170,14 @@ func (s *runSegment) Call(ctx context.Context, c *engine.OutCall) error {
 }
 
 // Ledger writes a row at the next position of the run.
-func (s *runSegment) Ledger(ctx context.Context, r engine.LedgerRow) error {
+func (s *runSegment) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	s.seq++
 	return s.LedgerAt(s.seq, r)
 }
 
 // LedgerAt writes a row at the run position the caller counted (the queue
 // counts every row of the run, those it holds back for the workers too).
-func (s *runSegment) LedgerAt(seq int64, r engine.LedgerRow) error {
+func (s *runSegment) LedgerAt(seq int64, r connector.LedgerRow) error {
 	if s.w == nil {
 		return errors.New("outbox: segment is not open")
 	}
@@ -333,7 +333,7 @@ func (w *SegmentWriter) rotate() error {
 // Append buffers the record of a delivered call: the run that queued it,
 // its position in that run, its ledger row; fieldsKey names the fields
 // (the run's plan hash), so their encoder is built once.
-func (w *SegmentWriter) Append(run string, seq int64, fieldsKey string, fields []dsl.Field, c *engine.OutCall, r engine.LedgerRow) error {
+func (w *SegmentWriter) Append(run string, seq int64, fieldsKey string, fields []dsl.Field, c *connector.OutCall, r connector.LedgerRow) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {

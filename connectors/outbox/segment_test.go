@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // segRun is one run as the engine hands it to a sink: agents, and per
@@ -18,16 +18,16 @@ import (
 // queued run leaves to the workers.
 type segRun struct {
 	id     string
-	agents []engine.OutAgent
-	rows   []engine.LedgerRow
+	agents []connector.OutAgent
+	rows   []connector.LedgerRow
 	calls  map[string]string // imported call id -> Customer value
 }
 
 var segFields = []dsl.Field{{Type: dsl.TypeText, Name: "Customer"}, {Type: dsl.TypeNumber, Name: "Total"}}
 
-func segCall(id, v string) *engine.OutCall {
-	return &engine.OutCall{CallID: id, AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Direction: "in", ANI: "<+1>",
-		Media: "m/" + id + ".wav", Values: []engine.Value{{Field: 0, Text: []byte(v)}, {Field: 1, Number: 1.5}}}
+func segCall(id, v string) *connector.OutCall {
+	return &connector.OutCall{CallID: id, AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Direction: "in", ANI: "<+1>",
+		Media: "m/" + id + ".wav", Values: []connector.Value{{Field: 0, Text: []byte(v)}, {Field: 1, Number: 1.5}}}
 }
 
 // single runs r through the cumulative outbox (one process).
@@ -35,7 +35,7 @@ func (r segRun) single(t *testing.T, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	c := NewCumulative(dir)
-	if err := c.Open(ctx, engine.RunInfo{RunID: r.id, Fields: segFields}); err != nil {
+	if err := c.Open(ctx, connector.RunInfo{RunID: r.id, Fields: segFields}); err != nil {
 		t.Fatal(err)
 	}
 	r.feed(t, c, nil)
@@ -46,10 +46,10 @@ func (r segRun) single(t *testing.T, dir string) {
 
 // feed hands the run to a sink; deliver, when set, takes the imported
 // calls instead (a queued run), with their run position.
-func (r segRun) feed(t *testing.T, s engine.Sink, deliver func(seq int64, c *engine.OutCall, row engine.LedgerRow)) {
+func (r segRun) feed(t *testing.T, s connector.Sink, deliver func(seq int64, c *connector.OutCall, row connector.LedgerRow)) {
 	t.Helper()
 	ctx := context.Background()
-	agents := map[string]engine.OutAgent{}
+	agents := map[string]connector.OutAgent{}
 	for _, a := range r.agents {
 		agents[a.UserID] = a
 	}
@@ -71,7 +71,7 @@ func (r segRun) feed(t *testing.T, s engine.Sink, deliver func(seq int64, c *eng
 		}
 		var err error
 		if la, ok := s.(interface {
-			LedgerAt(int64, engine.LedgerRow) error
+			LedgerAt(int64, connector.LedgerRow) error
 		}); ok {
 			err = la.LedgerAt(seq, row)
 		} else {
@@ -90,23 +90,23 @@ func (r segRun) feed(t *testing.T, s engine.Sink, deliver func(seq int64, c *eng
 // excluded, or changes one. A torn last line (a worker killed mid-write)
 // is skipped.
 func TestSegmentsMaterializeAsOneProcess(t *testing.T) {
-	ann := engine.OutAgent{UserID: "u1", FirstName: "Ann", LastName: "Lee, Jr.", Email: "ann@example.com", AgentIDs: []string{"a2", "a1"}}
-	bob := engine.OutAgent{UserID: "u2", FirstName: "Bob", Email: "bob@example.com", AgentIDs: []string{"b1"}}
-	imp := func(id string) engine.LedgerRow {
-		return engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+	ann := connector.OutAgent{UserID: "u1", FirstName: "Ann", LastName: "Lee, Jr.", Email: "ann@example.com", AgentIDs: []string{"a2", "a1"}}
+	bob := connector.OutAgent{UserID: "u2", FirstName: "Bob", Email: "bob@example.com", AgentIDs: []string{"b1"}}
+	imp := func(id string) connector.LedgerRow {
+		return connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}
 	}
-	exc := func(id, why string) engine.LedgerRow {
-		return engine.LedgerRow{Entity: "call", ID: id, State: engine.StateExcluded, Reason: why}
+	exc := func(id, why string) connector.LedgerRow {
+		return connector.LedgerRow{Entity: "call", ID: id, State: connector.StateExcluded, Reason: why}
 	}
 	runs := []segRun{
-		{id: "20261101T000000.000000Z", agents: []engine.OutAgent{ann, bob},
-			rows: []engine.LedgerRow{{Entity: "agent", ID: "u1", State: engine.StateImported}, {Entity: "agent", ID: "u2", State: engine.StateImported},
-				imp("c1"), exc("c2", "too_short"), imp("c3"), imp("c4"), {Entity: "agent", ID: "u3", State: engine.StateExcluded, Reason: "no_email"}},
+		{id: "20261101T000000.000000Z", agents: []connector.OutAgent{ann, bob},
+			rows: []connector.LedgerRow{{Entity: "agent", ID: "u1", State: connector.StateImported}, {Entity: "agent", ID: "u2", State: connector.StateImported},
+				imp("c1"), exc("c2", "too_short"), imp("c3"), imp("c4"), {Entity: "agent", ID: "u3", State: connector.StateExcluded, Reason: "no_email"}},
 			calls: map[string]string{"c1": "A", "c3": "B", "c4": "C \"q\""}},
-		{id: "20261102T000000.000000Z", agents: []engine.OutAgent{{UserID: "u2", FirstName: "Bob", Email: "bob@new.example", AgentIDs: []string{"b1"}}},
-			rows:  []engine.LedgerRow{{Entity: "agent", ID: "u2", State: engine.StateImported}, exc("c1", "filtered_out"), imp("c2"), imp("c4"), imp("c5")},
+		{id: "20261102T000000.000000Z", agents: []connector.OutAgent{{UserID: "u2", FirstName: "Bob", Email: "bob@new.example", AgentIDs: []string{"b1"}}},
+			rows:  []connector.LedgerRow{{Entity: "agent", ID: "u2", State: connector.StateImported}, exc("c1", "filtered_out"), imp("c2"), imp("c4"), imp("c5")},
 			calls: map[string]string{"c2": "D", "c4": "C2", "c5": "E"}},
-		{id: "20261103T000000.000000Z", rows: []engine.LedgerRow{imp("c6")}, calls: map[string]string{"c6": "F"}},
+		{id: "20261103T000000.000000Z", rows: []connector.LedgerRow{imp("c6")}, calls: map[string]string{"c6": "F"}},
 	}
 	single := filepath.Join(t.TempDir(), "single")
 	for _, r := range runs {
@@ -126,16 +126,16 @@ func TestSegmentsMaterializeAsOneProcess(t *testing.T) {
 	n := 0
 	for _, r := range runs {
 		seg := NewFolder(box).RunSegment(r.id)
-		if err := seg.Open(ctx, engine.RunInfo{RunID: r.id, Fields: segFields}); err != nil {
+		if err := seg.Open(ctx, connector.RunInfo{RunID: r.id, Fields: segFields}); err != nil {
 			t.Fatal(err)
 		}
 		type job struct {
 			seq  int64
-			call *engine.OutCall
-			row  engine.LedgerRow
+			call *connector.OutCall
+			row  connector.LedgerRow
 		}
 		var jobs []job
-		r.feed(t, seg, func(seq int64, c *engine.OutCall, row engine.LedgerRow) { jobs = append(jobs, job{seq, c, row}) })
+		r.feed(t, seg, func(seq int64, c *connector.OutCall, row connector.LedgerRow) { jobs = append(jobs, job{seq, c, row}) })
 		if err := seg.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -204,10 +204,10 @@ func TestRunSegmentCommitAndAbort(t *testing.T) {
 	box := t.TempDir()
 	ctx := context.Background()
 	seg := NewFolder(box).RunSegment("r1")
-	if err := seg.Open(ctx, engine.RunInfo{RunID: "r1", Fields: segFields}); err != nil {
+	if err := seg.Open(ctx, connector.RunInfo{RunID: "r1", Fields: segFields}); err != nil {
 		t.Fatal(err)
 	}
-	seg.Ledger(ctx, engine.LedgerRow{Entity: "call", ID: "c1", State: engine.StateExcluded, Reason: "too_short"})
+	seg.Ledger(ctx, connector.LedgerRow{Entity: "call", ID: "c1", State: connector.StateExcluded, Reason: "too_short"})
 	if files, _ := segmentFiles(box); len(files) != 0 {
 		t.Errorf("uncommitted segment visible: %v", files)
 	}
@@ -227,7 +227,7 @@ func TestRunSegmentCommitAndAbort(t *testing.T) {
 		os.WriteFile(f, nil, 0o644)
 	}
 	seg = NewFolder(box).RunSegment("r2")
-	if err := seg.Open(ctx, engine.RunInfo{RunID: "r2", Fields: segFields}); err != nil {
+	if err := seg.Open(ctx, connector.RunInfo{RunID: "r2", Fields: segFields}); err != nil {
 		t.Fatal(err)
 	}
 	if err := seg.Commit(ctx); err != nil {

@@ -14,7 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // The files of an outbox (shared/README.md §5).
@@ -57,13 +58,13 @@ type outFile struct {
 	w          *bufio.Writer
 }
 
-var _ engine.Sink = (*Sink)(nil)
+var _ connector.Sink = (*Sink)(nil)
 
 // New returns a sink writing into dir (created at Open).
 func New(dir string) *Sink { return &Sink{dir: dir} }
 
 // Open creates the folder and the run's temp files.
-func (s *Sink) Open(ctx context.Context, info engine.RunInfo) error {
+func (s *Sink) Open(ctx context.Context, info connector.RunInfo) error {
 	if s.files[0] != nil {
 		return errors.New("outbox: Open of a sink already open")
 	}
@@ -138,7 +139,7 @@ func (s *Sink) file(i int) (*outFile, error) {
 }
 
 // Agent appends a row to agents.csv.
-func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (s *Sink) Agent(ctx context.Context, a *connector.OutAgent) error {
 	o, err := s.file(0)
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (s *Sink) Agent(ctx context.Context, a *engine.OutAgent) error {
 }
 
 // Ledger appends a row to ledger.csv (Detail is not part of the outbox).
-func (s *Sink) Ledger(ctx context.Context, r engine.LedgerRow) error {
+func (s *Sink) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	o, err := s.file(2)
 	if err != nil {
 		return err
@@ -184,7 +185,7 @@ func (s *Sink) Ledger(ctx context.Context, r engine.LedgerRow) error {
 // Call appends one JSON line to calls.jsonl. The line is encoded whole
 // before it is written: a call that cannot be encoded (a NaN number, a value
 // of an unknown field) is an error and leaves no partial line.
-func (s *Sink) Call(ctx context.Context, c *engine.OutCall) error {
+func (s *Sink) Call(ctx context.Context, c *connector.OutCall) error {
 	o, err := s.file(1)
 	if err != nil {
 		return err
@@ -204,7 +205,7 @@ var typeKeys = [3]string{`"text":{`, `"number":{`, `"boolean":{`}
 
 // appendCall encodes a call as a JSON object with the keys in the order of
 // shared/README.md §5, business data per type in plan field order.
-func (s *Sink) appendCall(b []byte, c *engine.OutCall) ([]byte, error) {
+func (s *Sink) appendCall(b []byte, c *connector.OutCall) ([]byte, error) {
 	b = append(b, `{"call_id":`...)
 	b = appendJSONString(b, c.CallID)
 	b = append(b, `,"agent_user_id":`...)
@@ -268,7 +269,7 @@ func (s *Sink) appendCall(b []byte, c *engine.OutCall) ([]byte, error) {
 	return append(b, "}}\n"...), nil
 }
 
-func (s *Sink) clearSlots(c *engine.OutCall, n int) {
+func (s *Sink) clearSlots(c *connector.OutCall, n int) {
 	for _, v := range c.Values[:n] {
 		if v.Field >= 0 && v.Field < len(s.slot) {
 			s.slot[v.Field] = -1
@@ -328,7 +329,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 	for _, o := range s.files {
 		err := o.w.Flush()
 		if err == nil {
-			err = o.f.Sync()
+			err = fsyncFile(o.f)
 		}
 		if cerr := o.f.Close(); err == nil {
 			err = cerr
@@ -339,8 +340,9 @@ func (s *Sink) Commit(ctx context.Context) error {
 			return fmt.Errorf("outbox: %s: %w", o.tmp, err)
 		}
 	}
+	killpoint.Hit(killpoint.OutboxFilesSynced)
 	for _, o := range s.files {
-		if err := os.Rename(o.tmp, o.final); err != nil {
+		if err := renameFile(o.tmp, o.final); err != nil {
 			s.Abort()
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -349,6 +351,7 @@ func (s *Sink) Commit(ctx context.Context) error {
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
+	killpoint.Hit(killpoint.OutboxFilesRenamed)
 	return nil
 }
 
@@ -373,6 +376,14 @@ func (s *Sink) Abort() error {
 	return nil
 }
 
+// The file system calls that make a commit durable, in the order that
+// matters (a file synced before a name points at it, its folder synced
+// after): durability_test.go records them.
+var (
+	fsyncFile  = (*os.File).Sync
+	renameFile = os.Rename
+)
+
 // syncDir makes renames in dir durable. Some systems cannot sync a
 // folder; that is not an error there.
 func syncDir(dir string) error {
@@ -381,7 +392,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
+	if err := fsyncFile(d); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

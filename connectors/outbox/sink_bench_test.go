@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // BenchmarkCall encodes calls with 50 business-data fields (35 text, 10
@@ -20,17 +20,17 @@ func BenchmarkEncode(b *testing.B) { benchCall(b, false) }
 
 func benchCall(b *testing.B, write bool) {
 	var fields []dsl.Field
-	var values []engine.Value
+	var values []connector.Value
 	for i := range 50 {
 		f := dsl.Field{Type: dsl.TypeText, Name: fmt.Sprintf("Text%02d", i)}
-		v := engine.Value{Field: i, Text: []byte("value-" + strconv.Itoa(i*7919))}
+		v := connector.Value{Field: i, Text: []byte("value-" + strconv.Itoa(i*7919))}
 		switch {
 		case i >= 45:
 			f = dsl.Field{Type: dsl.TypeBoolean, Name: fmt.Sprintf("Flag%02d", i)}
-			v = engine.Value{Field: i, Bool: i%2 == 0}
+			v = connector.Value{Field: i, Bool: i%2 == 0}
 		case i >= 35:
 			f = dsl.Field{Type: dsl.TypeNumber, Name: fmt.Sprintf("Number%02d", i)}
-			v = engine.Value{Field: i, Number: float64(i*12345) / 100}
+			v = connector.Value{Field: i, Number: float64(i*12345) / 100}
 		case i%10 == 9:
 			v.Text = []byte(`Smith, "Jr" <x>`)
 		}
@@ -39,11 +39,11 @@ func benchCall(b *testing.B, write bool) {
 	}
 	ctx := context.Background()
 	s := New(b.TempDir())
-	if err := s.Open(ctx, engine.RunInfo{RunID: "bench", Fields: fields}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{RunID: "bench", Fields: fields}); err != nil {
 		b.Fatal(err)
 	}
 	defer s.Abort()
-	c := &engine.OutCall{
+	c := &connector.OutCall{
 		CallID: "c-10000001", AgentUserID: "u-42", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC),
 		DurationMS: 65000, Direction: "in", ANI: "+32470123456", DNIS: "1000", Media: "media/c-10000001.wav", Values: values,
 	}

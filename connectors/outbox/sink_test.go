@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -34,7 +34,7 @@ var testFields = []dsl.Field{
 func writeRun(t *testing.T, s *Sink) {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.Open(ctx, engine.RunInfo{RunID: "run-1", Fields: testFields}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{RunID: "run-1", Fields: testFields}); err != nil {
 		t.Fatal(err)
 	}
 	must := func(err error) {
@@ -43,25 +43,25 @@ func writeRun(t *testing.T, s *Sink) {
 			t.Fatal(err)
 		}
 	}
-	must(s.Agent(ctx, &engine.OutAgent{UserID: "u1", FirstName: "Ann", LastName: "Lee, Jr.", Email: "ann@x.example", AgentIDs: []string{"a1", "a2"}}))
-	must(s.Agent(ctx, &engine.OutAgent{UserID: "u2", FirstName: " Bob", LastName: `O"Neil`, Email: "bob@x.example", AgentIDs: []string{"b1"}}))
-	must(s.Call(ctx, &engine.OutCall{
+	must(s.Agent(ctx, &connector.OutAgent{UserID: "u1", FirstName: "Ann", LastName: "Lee, Jr.", Email: "ann@x.example", AgentIDs: []string{"a1", "a2"}}))
+	must(s.Agent(ctx, &connector.OutAgent{UserID: "u2", FirstName: " Bob", LastName: `O"Neil`, Email: "bob@x.example", AgentIDs: []string{"b1"}}))
+	must(s.Call(ctx, &connector.OutCall{
 		CallID: "c1", AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 10, 0, 0, 0, time.FixedZone("CET", 3600)),
 		DurationMS: 65000, Direction: "in", ANI: "+3212", DNIS: "100", Media: "media/c1.wav",
 		// Values out of plan order: the output follows the plan.
-		Values: []engine.Value{
+		Values: []connector.Value{
 			{Field: 4, Number: 1e-7}, {Field: 2, Bool: true}, {Field: 3, Text: []byte("line\nbreak <b> \xff \u2028")},
 			{Field: 1, Number: 1234.5}, {Field: 0, Text: []byte("C-1")},
 		},
 	}))
-	must(s.Call(ctx, &engine.OutCall{
+	must(s.Call(ctx, &connector.OutCall{
 		CallID: "c\"2", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 250_000_000, time.UTC), DurationMS: 3000,
-		Direction: "out", Values: []engine.Value{{Field: 1, Number: 1e21}, {Field: 2, Bool: false}},
+		Direction: "out", Values: []connector.Value{{Field: 1, Number: 1e21}, {Field: 2, Bool: false}},
 	}))
-	must(s.Call(ctx, &engine.OutCall{CallID: "c3", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Direction: "internal"}))
-	must(s.Ledger(ctx, engine.LedgerRow{Entity: "agent", ID: "u1", State: engine.StateImported}))
-	must(s.Ledger(ctx, engine.LedgerRow{Entity: "call", ID: "c\"2", State: engine.StateImported, Reason: "agent_unmapped"}))
-	must(s.Ledger(ctx, engine.LedgerRow{Entity: "call", ID: "c4", State: engine.StateExcluded, Reason: "too_short", Detail: "not written"}))
+	must(s.Call(ctx, &connector.OutCall{CallID: "c3", StartTime: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Direction: "internal"}))
+	must(s.Ledger(ctx, connector.LedgerRow{Entity: "agent", ID: "u1", State: connector.StateImported}))
+	must(s.Ledger(ctx, connector.LedgerRow{Entity: "call", ID: "c\"2", State: connector.StateImported, Reason: "agent_unmapped"}))
+	must(s.Ledger(ctx, connector.LedgerRow{Entity: "call", ID: "c4", State: connector.StateExcluded, Reason: "too_short", Detail: "not written"}))
 }
 
 func TestGolden(t *testing.T) {
@@ -200,29 +200,29 @@ func TestAtomicity(t *testing.T) {
 func TestCallErrors(t *testing.T) {
 	ctx := context.Background()
 	s := New(t.TempDir())
-	if err := s.Call(ctx, &engine.OutCall{CallID: "x"}); err == nil {
+	if err := s.Call(ctx, &connector.OutCall{CallID: "x"}); err == nil {
 		t.Error("Call before Open succeeded")
 	}
-	if err := s.Open(ctx, engine.RunInfo{RunID: "../evil/../id", Fields: testFields}); err != nil {
+	if err := s.Open(ctx, connector.RunInfo{RunID: "../evil/../id", Fields: testFields}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Abort()
 	for _, tc := range []struct {
 		name string
-		v    engine.Value
+		v    connector.Value
 		want string
 	}{
-		{"nan", engine.Value{Field: 1, Number: math.NaN()}, "unsupported value NaN"},
-		{"inf", engine.Value{Field: 4, Number: math.Inf(-1)}, "unsupported value -Inf"},
-		{"unknown field", engine.Value{Field: 9}, "the plan has 5 fields"},
+		{"nan", connector.Value{Field: 1, Number: math.NaN()}, "unsupported value NaN"},
+		{"inf", connector.Value{Field: 4, Number: math.Inf(-1)}, "unsupported value -Inf"},
+		{"unknown field", connector.Value{Field: 9}, "the plan has 5 fields"},
 	} {
-		err := s.Call(ctx, &engine.OutCall{CallID: "c", Values: []engine.Value{{Field: 0, Text: []byte("ok")}, tc.v}})
+		err := s.Call(ctx, &connector.OutCall{CallID: "c", Values: []connector.Value{{Field: 0, Text: []byte("ok")}, tc.v}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
 	// Nothing of the failed calls was written, and the slots are clean.
-	if err := s.Call(ctx, &engine.OutCall{CallID: "ok", Values: []engine.Value{{Field: 2, Bool: true}}}); err != nil {
+	if err := s.Call(ctx, &connector.OutCall{CallID: "ok", Values: []connector.Value{{Field: 2, Bool: true}}}); err != nil {
 		t.Fatal(err)
 	}
 	s.files[1].w.Flush()

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/zeebo/xxh3"
 )
 
@@ -23,22 +23,22 @@ import (
 // and rewrite it for `applink purge --calls`.
 
 // Staged is what ReadStaged hands to its callback, one at a time.
-type Staged = engine.StagedRow
+type Staged = connector.StagedRow
 
 // Staging is the outbox format as the engine's store-and-forward area.
 type Staging struct{}
 
-var _ engine.StagingArea = Staging{}
+var _ connector.StagingArea = Staging{}
 
-// Writer implements engine.StagingArea.
-func (Staging) Writer(dir string) engine.Sink { return New(dir) }
+// Writer implements connector.StagingArea.
+func (Staging) Writer(dir string) connector.Sink { return New(dir) }
 
-// Read implements engine.StagingArea.
-func (Staging) Read(dir string, fields []dsl.Field, keep func(string) bool, fn func(engine.StagedRow) error) error {
+// Read implements connector.StagingArea.
+func (Staging) Read(dir string, fields []dsl.Field, keep func(string) bool, fn func(connector.StagedRow) error) error {
 	return ReadStaged(dir, fields, keep, fn)
 }
 
-// RemoveCalls implements engine.StagingArea.
+// RemoveCalls implements connector.StagingArea.
 func (Staging) RemoveCalls(dir string, ids map[string]bool) (int, error) {
 	return RemoveCalls(dir, ids)
 }
@@ -74,7 +74,7 @@ func ReadStaged(dir string, fields []dsl.Field, keep func(callID string) bool, f
 		if len(rec) != 5 {
 			return fmt.Errorf("agents.csv: %d columns, want 5", len(rec))
 		}
-		a := &engine.OutAgent{UserID: rec[0], FirstName: rec[1], LastName: rec[2], Email: rec[3]}
+		a := &connector.OutAgent{UserID: rec[0], FirstName: rec[1], LastName: rec[2], Email: rec[3]}
 		if rec[4] != "" {
 			a.AgentIDs = strings.Split(rec[4], ";")
 		}
@@ -109,7 +109,7 @@ func ReadStaged(dir string, fields []dsl.Field, keep func(callID string) bool, f
 			continue
 		}
 		kept[sc2.CallID] = true
-		c := &engine.OutCall{CallID: sc2.CallID, StartTime: sc2.StartTime, DurationMS: sc2.DurationMS,
+		c := &connector.OutCall{CallID: sc2.CallID, StartTime: sc2.StartTime, DurationMS: sc2.DurationMS,
 			Direction: sc2.Direction, ANI: sc2.ANI, DNIS: sc2.DNIS}
 		if sc2.AgentUserID != nil {
 			c.AgentUserID = *sc2.AgentUserID
@@ -117,27 +117,27 @@ func ReadStaged(dir string, fields []dsl.Field, keep func(callID string) bool, f
 		if sc2.Media != nil {
 			c.Media = *sc2.Media
 		}
-		add := func(typ, name string, v engine.Value) error {
+		add := func(typ, name string, v connector.Value) error {
 			i, ok := byName[typ+"\x00"+name]
 			if !ok {
-				return &engine.UnknownFieldError{Pos: fmt.Sprintf("calls.jsonl:%d", line), Type: typ, Name: name}
+				return &connector.UnknownFieldError{Pos: fmt.Sprintf("calls.jsonl:%d", line), Type: typ, Name: name}
 			}
 			v.Field = i
 			c.Values = append(c.Values, v)
 			return nil
 		}
 		for n, v := range sc2.BusinessData.Text {
-			if err := add(dsl.TypeText, n, engine.Value{Text: []byte(v)}); err != nil {
+			if err := add(dsl.TypeText, n, connector.Value{Text: []byte(v)}); err != nil {
 				return err
 			}
 		}
 		for n, v := range sc2.BusinessData.Number {
-			if err := add(dsl.TypeNumber, n, engine.Value{Number: v}); err != nil {
+			if err := add(dsl.TypeNumber, n, connector.Value{Number: v}); err != nil {
 				return err
 			}
 		}
 		for n, v := range sc2.BusinessData.Boolean {
-			if err := add(dsl.TypeBoolean, n, engine.Value{Bool: v}); err != nil {
+			if err := add(dsl.TypeBoolean, n, connector.Value{Bool: v}); err != nil {
 				return err
 			}
 		}
@@ -158,7 +158,7 @@ func ReadStaged(dir string, fields []dsl.Field, keep func(callID string) bool, f
 		if rec[0] == "call" && keep != nil && !kept[rec[1]] {
 			return nil
 		}
-		return fn(Staged{Ledger: &engine.LedgerRow{Entity: rec[0], ID: rec[1], State: rec[2], Reason: rec[3]}})
+		return fn(Staged{Ledger: &connector.LedgerRow{Entity: rec[0], ID: rec[1], State: rec[2], Reason: rec[3]}})
 	})
 }
 
@@ -178,7 +178,7 @@ func lineCallID(line []byte) (string, bool) {
 	return string(rest[:end]), true
 }
 
-func sortValues(v []engine.Value) {
+func sortValues(v []connector.Value) {
 	for i := 1; i < len(v); i++ {
 		for j := i; j > 0 && v[j].Field < v[j-1].Field; j-- {
 			v[j], v[j-1] = v[j-1], v[j]
@@ -247,6 +247,13 @@ func rewrite(dir, name string, header bool, drop func([]byte) (uint64, bool, err
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	// A purge killed while rewriting this file left its temp file.
+	old, _ := filepath.Glob(filepath.Join(dir, tempPattern(name)))
+	for _, o := range old {
+		if err := os.Remove(o); err != nil {
+			return err
+		}
 	}
 	return replaceFile(path, func(w *bufio.Writer) error {
 		return copyKept(w, path, header, drop)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestReadStagedKeep: with a keep filter, calls not asked for are skipped
@@ -42,7 +42,7 @@ func TestReadStagedKeep(t *testing.T) {
 	if _, err := read("C2"); err == nil {
 		t.Error("the damaged line of a kept call was not reported")
 	}
-	var unknown *engine.UnknownFieldError
+	var unknown *connector.UnknownFieldError
 	if _, err := read("C4"); !errors.As(err, &unknown) || unknown.Name != "Gone" || unknown.Pos != "calls.jsonl:4" {
 		t.Errorf("C4: %v, want an UnknownFieldError for Gone at calls.jsonl:4", err)
 	}

@@ -2,13 +2,13 @@ package snapshot
 
 import (
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // Descriptor is the snapshot source: its block in the spec language and
 // what the engine calls (cmd/applink puts it in the registry).
-func Descriptor() engine.SourceDescriptor {
-	return engine.SourceDescriptor{
+func Descriptor() connector.SourceDescriptor {
+	return connector.SourceDescriptor{
 		Spec: dsl.Connector{
 			Block: dsl.BlockSource, Name: "snapshot",
 			Doc: "A folder of Engage CSV exports: agents.csv, calls.csv and business_data.csv (shared/README.md §4). Validate opens the folder and reads each header.",

@@ -1,5 +1,5 @@
 // Package snapshot reads an Engage snapshot folder (agents.csv, calls.csv,
-// business_data.csv; shared/README.md §4) as an engine.Source.
+// business_data.csv; shared/README.md §4) as a connector.Source.
 //
 // It owns a byte-level RFC 4180 scanner (Scanner) that agrees with
 // encoding/csv record for record but does not allocate per record, and the
@@ -29,7 +29,7 @@
 //     (bad_row, its Err names the line and why) rather than go out with a
 //     value silently missing; the same when a call gives a name twice;
 //   - business_data.csv, call_id not in calls.csv or not readable: a row
-//     without a call (engine.ErrBDWithoutCall), counted on its own line
+//     without a call (connector.ErrBDWithoutCall), counted on its own line
 //     with its file:line, never as a call row.
 //
 // Validate (validate.go) is the validate-time check of a folder: it exists

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // The snapshot's columns (shared/README.md §4), in order.
@@ -95,7 +95,7 @@ func checkHeader(file string, got [][]byte, want []string) error {
 // by the engine keeps its block alive, as any substring would).
 type callParser struct {
 	str []byte // the block: str[:len(str)] given out, the rest free
-	rec engine.CallRecord
+	rec connector.CallRecord
 }
 
 // strBlock is the size of a block of call strings.
@@ -107,9 +107,9 @@ var errEmptyID = errors.New("the id column is empty")
 
 // parse fills p.rec from the fields of the record on line, which has the
 // header's width (the scanner sees to it).
-func (p *callParser) parse(f [][]byte, line int) *engine.CallRecord {
+func (p *callParser) parse(f [][]byte, line int) *connector.CallRecord {
 	r := &p.rec
-	*r = engine.CallRecord{}
+	*r = connector.CallRecord{}
 	if cap(p.str)-len(p.str) < strBlock/16 {
 		p.str = make([]byte, 0, strBlock)
 	}
@@ -187,8 +187,8 @@ func (p *callParser) parse(f [][]byte, line int) *engine.CallRecord {
 
 // parseAgent turns an agents.csv record of the header's width into an
 // AgentRecord. Agents are few, so plain strings are fine here.
-func parseAgent(f [][]byte, line int) *engine.AgentRecord {
-	r := &engine.AgentRecord{Pos: "agents.csv:" + strconv.Itoa(line)}
+func parseAgent(f [][]byte, line int) *connector.AgentRecord {
+	r := &connector.AgentRecord{Pos: "agents.csv:" + strconv.Itoa(line)}
 	r.UserID = string(f[aUserID])
 	r.AgentID = string(f[aAgentID])
 	r.FirstName = string(f[aFirstName])

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // FuzzReadCalls reads random calls.csv and business_data.csv bodies (after
@@ -63,9 +63,9 @@ func FuzzReadCalls(f *testing.F) {
 			if i == 3 {
 				s.chunkSize, s.checkRanges = 1, 3
 			}
-			names := engine.NewNames()
+			names := connector.NewNames()
 			var got []emitted
-			err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
+			err := s.ReadCalls(context.Background(), connector.CallQuery{Names: names}, func(r *connector.CallRecord) error {
 				e := emitted{pos: r.Pos, id: r.Call.CallID, err: r.Err}
 				if len(r.BD) > 0 {
 					e.bd = map[string]string{}
@@ -85,7 +85,7 @@ func FuzzReadCalls(f *testing.F) {
 			}
 			// Agents share the reader: no error, one record per row.
 			nAgents := 0
-			if err := s.ReadAgents(context.Background(), func(*engine.AgentRecord) error { nAgents++; return nil }); err != nil || nAgents != m.agentRecs {
+			if err := s.ReadAgents(context.Background(), func(*connector.AgentRecord) error { nAgents++; return nil }); err != nil || nAgents != m.agentRecs {
 				t.Fatalf("ReadAgents: %d of %d, %v", nAgents, m.agentRecs, err)
 			}
 		}
@@ -290,7 +290,7 @@ func (m *model) check(got []emitted) string {
 	own := map[string]bool{}
 	for _, e := range got {
 		if strings.HasPrefix(e.pos, BDFile+":") {
-			if e.id != "" || !errors.Is(e.err, engine.ErrBDWithoutCall) {
+			if e.id != "" || !errors.Is(e.err, connector.ErrBDWithoutCall) {
 				return "business-data record with an id or not a row without a call: " + e.pos
 			}
 			if own[e.pos] {
@@ -299,7 +299,7 @@ func (m *model) check(got []emitted) string {
 			own[e.pos] = true
 			continue
 		}
-		if errors.Is(e.err, engine.ErrBDWithoutCall) {
+		if errors.Is(e.err, connector.ErrBDWithoutCall) {
 			return "call record that says it is a row without a call: " + e.pos
 		}
 		if ci >= len(m.calls) {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // bdBatch holds finished groups of business data, each a call's values with
@@ -152,9 +152,9 @@ func (b *bdBatch) seal() {
 
 // bd appends a sealed group's business data to view; the values are
 // valid while the batch is.
-func (b *bdBatch) bd(g *bdGroup, view []engine.BDField) []engine.BDField {
+func (b *bdBatch) bd(g *bdGroup, view []connector.BDField) []connector.BDField {
 	for _, r := range b.rows[g.fs:g.fe] {
-		view = append(view, engine.BDField{Name: r.name, Value: b.vals[r.s:r.e:r.e]})
+		view = append(view, connector.BDField{Name: r.name, Value: b.vals[r.s:r.e:r.e]})
 	}
 	return view
 }
@@ -178,7 +178,7 @@ func (g *bdGroup) err() error {
 // after call, some calls leaving a few out: it predicts the next name from
 // the order first met, looking a few names ahead, before a map lookup.
 type namer struct {
-	names *engine.Names
+	names *connector.Names
 	local map[string]int32
 	order []cachedName
 	at    []int32 // by name ID: its index in order, -1 when not in it
@@ -193,7 +193,7 @@ type cachedName struct {
 // namerAhead is how many names of the order a prediction looks at.
 const namerAhead = 4
 
-func newNamer(names *engine.Names) *namer {
+func newNamer(names *connector.Names) *namer {
 	return &namer{names: names, local: map[string]int32{}}
 }
 
@@ -330,15 +330,15 @@ func bdUnreadableMsg(row string) error {
 
 // noCallError is the error of a business_data.csv row that no call gets:
 // its call_id is not in calls.csv, or cannot be read. It wraps
-// engine.ErrBDWithoutCall, so that the engine counts the row on its own
+// connector.ErrBDWithoutCall, so that the engine counts the row on its own
 // line with its file:line, never as a call row (issue 10.2: a row whose
 // call_id cannot be read may belong to no call at all; counting it as an
 // unreadable call row would make "source call rows" more than calls.csv
 // has). Such a row makes the run exit 1 all the same.
 type noCallError struct{ detail string }
 
-func (e *noCallError) Error() string { return engine.ErrBDWithoutCall.Error() + ": " + e.detail }
-func (e *noCallError) Unwrap() error { return engine.ErrBDWithoutCall }
+func (e *noCallError) Error() string { return connector.ErrBDWithoutCall.Error() + ": " + e.detail }
+func (e *noCallError) Unwrap() error { return connector.ErrBDWithoutCall }
 
 // bdNoID is the error of a business_data.csv row whose call_id cannot be
 // read.
@@ -365,6 +365,6 @@ func orphanMsg(id []byte, bad string) *noCallError {
 }
 
 // noCallRecord is the record emitted for a row of no call.
-func noCallRecord(r badRow) *engine.CallRecord {
-	return &engine.CallRecord{Pos: BDFile + ":" + strconv.Itoa(r.line), Err: r.err}
+func noCallRecord(r badRow) *connector.CallRecord {
+	return &connector.CallRecord{Pos: BDFile + ":" + strconv.Itoa(r.line), Err: r.err}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // recordID is the id (first field) of what Scanner.Next returned: a record's,
@@ -31,17 +31,17 @@ func recordID(f [][]byte, err error) ([]byte, error) {
 
 // joiner emits calls with their business data; every join path uses one.
 type joiner struct {
-	emit  func(*engine.CallRecord) error
+	emit  func(*connector.CallRecord) error
 	cp    callParser
 	namer *namer
-	b     bdBatch          // the sequential and sort paths: the current call's group
-	view  []engine.BDField // the business data of the call being emitted
+	b     bdBatch             // the sequential and sort paths: the current call's group
+	view  []connector.BDField // the business data of the call being emitted
 }
 
 // readCall reads the next calls.csv record as the record to emit and the
 // call_id to join business data on (nil: none can be read). io.EOF at the
 // end; other errors are final.
-func (j *joiner) readCall(cs *Scanner) (*engine.CallRecord, []byte, error) {
+func (j *joiner) readCall(cs *Scanner) (*connector.CallRecord, []byte, error) {
 	f, err := cs.Next()
 	if err == io.EOF {
 		return nil, nil, err
@@ -66,7 +66,7 @@ func (j *joiner) readCall(cs *Scanner) (*engine.CallRecord, []byte, error) {
 
 // emitWith emits a call with group g of batch b (nil: none), then the rows
 // of no call that came after the group.
-func (j *joiner) emitWith(r *engine.CallRecord, b *bdBatch, g *bdGroup) error {
+func (j *joiner) emitWith(r *connector.CallRecord, b *bdBatch, g *bdGroup) error {
 	if g != nil {
 		j.view = b.bd(g, j.view[:0])
 		if len(j.view) > 0 {

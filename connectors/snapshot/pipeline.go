@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // The parallel merge join: business_data.csv is cut into chunks at group
@@ -32,7 +32,7 @@ type chunkJob struct {
 // parallel runs the workers of one ReadCalls.
 type parallel struct {
 	f      *os.File
-	names  *engine.Names
+	names  *connector.Names
 	work   chan *chunkJob
 	order  chan *chunkJob // in file order, to the consumer
 	free   chan *bdBatch

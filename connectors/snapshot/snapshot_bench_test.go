@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // benchDirs caches generated snapshots across benchmark rounds; TestMain
@@ -159,7 +159,7 @@ func readCallsBench(b *testing.B, dir string, size int64, wantCalls, wantRows in
 		}
 		s := New(dir)
 		s.Sequential = sequential
-		err := s.ReadCalls(context.Background(), engine.CallQuery{Names: engine.NewNames()}, func(r *engine.CallRecord) error {
+		err := s.ReadCalls(context.Background(), connector.CallQuery{Names: connector.NewNames()}, func(r *connector.CallRecord) error {
 			nCalls++
 			nRows += len(r.BD)
 			if r.Err != nil {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // The files of a snapshot folder.
@@ -45,16 +45,16 @@ type Source struct {
 }
 
 var (
-	_ engine.Source        = (*Source)(nil)
-	_ engine.MediaResolver = (*Source)(nil)
-	_ engine.SourceFactory = Open
+	_ connector.Source        = (*Source)(nil)
+	_ connector.MediaResolver = (*Source)(nil)
+	_ connector.SourceFactory = Open
 )
 
 // New returns a source over the snapshot folder dir.
 func New(dir string) *Source { return &Source{dir: dir} }
 
-// Open is the engine.SourceFactory of driver "snapshot": src.Path is the folder.
-func Open(ctx context.Context, src dsl.Source) (engine.Source, error) {
+// Open is the connector.SourceFactory of driver "snapshot": src.Path is the folder.
+func Open(ctx context.Context, src dsl.Source) (connector.Source, error) {
 	fi, err := os.Stat(src.Path)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot source %q: %w", src.Name, err)
@@ -108,7 +108,7 @@ func (s *Source) openCSV(name string, header []string) (*os.File, *Scanner, erro
 }
 
 // ReadAgents emits one record per row of agents.csv.
-func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) error) error {
+func (s *Source) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
 	f, sc, err := s.openCSV(AgentsFile, agentsHeader)
 	if err != nil {
 		return err
@@ -124,11 +124,11 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 		if err == io.EOF {
 			return nil
 		}
-		var r *engine.AgentRecord
+		var r *connector.AgentRecord
 		var pe *ParseError
 		switch {
 		case asParse(err, &pe):
-			r = &engine.AgentRecord{Pos: AgentsFile + ":" + strconv.Itoa(pe.Line), UserID: pe.ID, Err: pe.Row()}
+			r = &connector.AgentRecord{Pos: AgentsFile + ":" + strconv.Itoa(pe.Line), UserID: pe.ID, Err: pe.Row()}
 		case err != nil:
 			return fmt.Errorf("snapshot: %s: %w", AgentsFile, err)
 		default:
@@ -143,15 +143,15 @@ func (s *Source) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) 
 // ReadCalls emits every row of calls.csv with its business data, and the
 // rows of business_data.csv that belong to no call (Pos in that file,
 // Call.CallID empty): those of a call_id that is not in calls.csv, with an
-// Err wrapping engine.ErrBDWithoutCall, and those whose call_id cannot be
+// Err wrapping connector.ErrBDWithoutCall, and those whose call_id cannot be
 // read, as bad rows without an id. A business-data row of a call that
 // cannot be read, or that gives a name twice, fails the call: its Err says
 // which line and why. q.From and q.After are not pushed down: the engine
 // applies them. The *CallRecord is reused between emits.
-func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
+func (s *Source) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
 	names := q.Names
 	if names == nil {
-		names = engine.NewNames()
+		names = connector.NewNames()
 	}
 	j := &joiner{namer: newNamer(names), emit: emit}
 	plan, err := s.checkOrder(ctx)
@@ -171,8 +171,8 @@ func (s *Source) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*e
 
 // callParseError is the record of a calls.csv row that could not be read,
 // with its call_id when that could be.
-func callParseError(pe *ParseError) *engine.CallRecord {
-	r := &engine.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Row()}
+func callParseError(pe *ParseError) *connector.CallRecord {
+	r := &connector.CallRecord{Pos: CallsFile + ":" + strconv.Itoa(pe.Line), Err: pe.Row()}
 	r.Call.CallID = pe.ID
 	return r
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -49,18 +49,18 @@ func withHeader(h, body string) string {
 
 // render describes every emitted call record, one line each, copying what
 // is only valid during emit.
-func readAll(t testing.TB, s *Source) ([]string, *engine.Names, error) {
+func readAll(t testing.TB, s *Source) ([]string, *connector.Names, error) {
 	t.Helper()
-	names := engine.NewNames()
+	names := connector.NewNames()
 	var out []string
-	err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
+	err := s.ReadCalls(context.Background(), connector.CallQuery{Names: names}, func(r *connector.CallRecord) error {
 		out = append(out, render(r, names))
 		return nil
 	})
 	return out, names, err
 }
 
-func render(r *engine.CallRecord, names *engine.Names) string {
+func render(r *connector.CallRecord, names *connector.Names) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s id=%q", r.Pos, r.Call.CallID)
 	if r.Err != nil {
@@ -249,7 +249,7 @@ u4,a4
 `
 	s := New(writeSnapshot(t, agents, "", ""))
 	var got []string
-	err := s.ReadAgents(context.Background(), func(r *engine.AgentRecord) error {
+	err := s.ReadAgents(context.Background(), func(r *connector.AgentRecord) error {
 		got = append(got, fmt.Sprintf("%s %s|%s|%s|%s|%s|%v|%v|%d|%s|%v", r.Pos, r.UserID, r.AgentID, r.FirstName, r.LastName, r.Email, r.Active, r.IsAgent, r.TenantID, r.CreatedAt.Format(time.RFC3339), r.Err))
 		return nil
 	})
@@ -265,7 +265,7 @@ func TestOpenAndMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mr := src.(engine.MediaResolver)
+	mr := src.(connector.MediaResolver)
 	for in, want := range map[string]string{
 		"media/c1.wav": filepath.Join(dir, "media", "c1.wav"),
 		"":             "",
@@ -301,7 +301,7 @@ func TestParallelJoinStopsCleanly(t *testing.T) {
 	for _, after := range []int{1, 10, 3000} {
 		n := 0
 		seen := false
-		err := open().ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error {
+		err := open().ReadCalls(context.Background(), connector.CallQuery{}, func(*connector.CallRecord) error {
 			if n++; n == after {
 				seen = strings.Contains(stacks(), worker)
 				return stop
@@ -317,7 +317,7 @@ func TestParallelJoinStopsCleanly(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err := open().ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error {
+	err := open().ReadCalls(ctx, connector.CallQuery{}, func(*connector.CallRecord) error {
 		if n++; n == 2000 {
 			cancel()
 		}
@@ -337,13 +337,13 @@ func TestReadCallsStopsOnEmitErrorAndCancel(t *testing.T) {
 	dir := writeSnapshot(t, "", mixedCalls, mixedBD)
 	stop := errors.New("stop")
 	n := 0
-	err := New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(*engine.CallRecord) error { n++; return stop })
+	err := New(dir).ReadCalls(context.Background(), connector.CallQuery{}, func(*connector.CallRecord) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("emit error: %v after %d records", err, n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := New(dir).ReadCalls(ctx, engine.CallQuery{}, func(*engine.CallRecord) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := New(dir).ReadCalls(ctx, connector.CallQuery{}, func(*connector.CallRecord) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
@@ -544,11 +544,11 @@ func TestReadCallsDamagedRows(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			s := New(dir)
 			s.Sequential, s.forceSort = mode == "sequential", mode == "sort"
-			names := engine.NewNames()
+			names := connector.NewNames()
 			var got []string
 			var bad []string
-			err := s.ReadCalls(context.Background(), engine.CallQuery{Names: names}, func(r *engine.CallRecord) error {
-				if strings.HasPrefix(r.Pos, BDFile) != errors.Is(r.Err, engine.ErrBDWithoutCall) {
+			err := s.ReadCalls(context.Background(), connector.CallQuery{Names: names}, func(r *connector.CallRecord) error {
+				if strings.HasPrefix(r.Pos, BDFile) != errors.Is(r.Err, connector.ErrBDWithoutCall) {
 					t.Errorf("%s: %v: a business-data record must be a row without a call, and only it", r.Pos, r.Err)
 				}
 				if strings.HasPrefix(r.Pos, BDFile) {
@@ -708,7 +708,7 @@ func groupStarts(t *testing.T, dir string) map[int64]int {
 	}
 }
 
-// The strings of a call may be kept (engine.CallRecord): those of every
+// The strings of a call may be kept (connector.CallRecord): those of every
 // call read stay as they were after all the others were read, through
 // blocks of call strings filled and one call too long for what is left of
 // a block.
@@ -729,7 +729,7 @@ func TestCallStringsKept(t *testing.T) {
 	}
 	type kept struct{ pos, id, media, skill string }
 	var got []kept
-	err = New(dir).ReadCalls(context.Background(), engine.CallQuery{}, func(r *engine.CallRecord) error {
+	err = New(dir).ReadCalls(context.Background(), connector.CallQuery{}, func(r *connector.CallRecord) error {
 		got = append(got, kept{r.Pos, r.Call.CallID, r.Call.MediaPath, r.Call.Skill})
 		return nil
 	})

@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/hashicorp/hcl/v2"
 )
 
-var _ engine.SourceValidator = Validate // cmd wires it into engine.Registry.Validators
+var _ connector.SourceValidator = Validate // cmd wires it into engine.Registry.Validators
 
 // Validate checks at validate time what Open and the readers need: the
 // folder exists and holds the three files, each with the snapshot's header.
@@ -25,12 +25,12 @@ func Validate(src dsl.Source) hcl.Diagnostics {
 	fi, err := os.Stat(src.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return engine.PathError(src, "Snapshot folder not found",
+		return connector.PathError(src, "Snapshot folder not found",
 			"The snapshot folder %s does not exist. path is relative to the spec folder: correct it, or create the folder with %s.", src.Path, fileList())
 	case err != nil:
-		return engine.PathError(src, "Cannot read the snapshot folder", "Reading %s failed: %v.", src.Path, err)
+		return connector.PathError(src, "Cannot read the snapshot folder", "Reading %s failed: %v.", src.Path, err)
 	case !fi.IsDir():
-		return engine.PathError(src, "Not a snapshot folder",
+		return connector.PathError(src, "Not a snapshot folder",
 			"%s is a file: a snapshot source reads a folder holding %s. For a DuckDB file, set driver = \"duckdb\".", src.Path, fileList())
 	}
 	var missing []string
@@ -46,13 +46,13 @@ func Validate(src dsl.Source) hcl.Diagnostics {
 		}
 		file, _, err := s.openCSV(f.name, f.header)
 		if err != nil {
-			diags = append(diags, engine.PathError(src, "Unreadable snapshot file", "In the snapshot folder %s, %s.", src.Path, strings.TrimPrefix(err.Error(), "snapshot: "))...)
+			diags = append(diags, connector.PathError(src, "Unreadable snapshot file", "In the snapshot folder %s, %s.", src.Path, strings.TrimPrefix(err.Error(), "snapshot: "))...)
 			continue
 		}
 		file.Close()
 	}
 	if len(missing) > 0 {
-		diags = append(engine.PathError(src, "Snapshot files missing",
+		diags = append(connector.PathError(src, "Snapshot files missing",
 			"The snapshot folder %s has no %s: a snapshot holds %s, each with its header row (even when it has no other rows).",
 			src.Path, strings.Join(missing, ", "), fileList()), diags...)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/report"
 	"github.com/applink-dev/applink/engine/state/duckstate"
 )
@@ -47,7 +48,7 @@ var demoCallID = regexp.MustCompile(`C0*([0-9]+)`)
 
 // RunSpec runs the demo spec of opt (reading dataDir) through the engine
 // with src as its only source, into an outbox and a state file.
-func RunSpec(t *testing.T, dataDir string, opt demogen.Options, src engine.Source, o Options) Run {
+func RunSpec(t *testing.T, dataDir string, opt demogen.Options, src connector.Source, o Options) Run {
 	t.Helper()
 	specDir := t.TempDir()
 	if err := demogen.WriteSpec(specDir, dataDir, opt); err != nil {
@@ -81,7 +82,7 @@ func RunSpec(t *testing.T, dataDir string, opt demogen.Options, src engine.Sourc
 	}
 	var mu sync.Mutex
 	now := func() time.Time { return time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC) }
-	_, err = engine.Run(ctx, plan, engine.Options{Sink: outbox.New(r.Out), Sources: []engine.Source{src}, Now: now, RunID: "compare",
+	_, err = engine.Run(ctx, plan, engine.Options{Sink: outbox.New(r.Out), Sources: []connector.Source{src}, Now: now, RunID: "compare",
 		Prior: prior, Ledger: led,
 		Observe: func(c *engine.ObservedCall) {
 			if c.Out == nil || c.Out.MediaFile == "" {
@@ -169,7 +170,7 @@ func lineCounts(lines []report.Line) map[string]int {
 // snapshot ledger row is in src's ledger or counted by its database,
 // reason by reason, and that both reports give the same counts with
 // nothing unexplained.
-func CompareRuns(t *testing.T, dataDir string, opt demogen.Options, src engine.Source, o Options) {
+func CompareRuns(t *testing.T, dataDir string, opt demogen.Options, src connector.Source, o Options) {
 	t.Helper()
 	want := RunSpec(t, dataDir, opt, snapshot.New(dataDir), o)
 	got := RunSpec(t, dataDir, opt, src, o)

@@ -1,4 +1,4 @@
-// Package sourcetest compares an engine.Source with the snapshot source on
+// Package sourcetest compares a connector.Source with the snapshot source on
 // the same demo data, for the tests of the SQL sources: it runs the demo
 // spec through the engine into an outbox and a state file, as `applink
 // run` does, and checks the outboxes are equal (the media bytes each call

@@ -13,7 +13,7 @@
 //     FLOAT or DECIMAL 12.0 is the integer 12 (12.5 is an error), a BIT
 //     or an integer 0/1 is a boolean (2 is an error), a DATETIME2 is a time;
 //   - enumerated columns take exactly the engine's values
-//     (engine.Directions, engine.Statuses).
+//     (connector.Directions, connector.Statuses).
 //
 // A value that breaks a rule makes the row a bad row (Err set, naming the
 // column), never a stop.

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // callSetters convert one canonical call column into its field.
@@ -24,28 +24,28 @@ var callSetters = map[string]func(c *dsl.Call, v any) error{
 		return
 	},
 	"duration_ms":    func(c *dsl.Call, v any) (err error) { c.DurationMS, err = Int64(v); return },
-	"direction":      func(c *dsl.Call, v any) (err error) { c.Direction, err = Enum(v, engine.Directions); return },
+	"direction":      func(c *dsl.Call, v any) (err error) { c.Direction, err = Enum(v, connector.Directions); return },
 	"ani":            func(c *dsl.Call, v any) (err error) { c.ANI, err = String(v); return },
 	"dnis":           func(c *dsl.Call, v any) (err error) { c.DNIS, err = String(v); return },
 	"archived":       func(c *dsl.Call, v any) (err error) { c.Archived, err = Bool(v); return },
 	"audio_packets":  func(c *dsl.Call, v any) (err error) { c.AudioPackets, err = Int64(v); return },
-	"status":         func(c *dsl.Call, v any) (err error) { c.Status, err = Enum(v, engine.Statuses); return },
+	"status":         func(c *dsl.Call, v any) (err error) { c.Status, err = Enum(v, connector.Statuses); return },
 	"exception_code": func(c *dsl.Call, v any) (err error) { c.ExceptionCode, err = Int64(v); return },
 	"media_path":     func(c *dsl.Call, v any) (err error) { c.MediaPath, err = String(v); return },
 	"skill":          func(c *dsl.Call, v any) (err error) { c.Skill, err = String(v); return },
 }
 
 // agentSetters convert one canonical agent column into its field.
-var agentSetters = map[string]func(a *engine.AgentRecord, v any) error{
-	"user_id":    func(a *engine.AgentRecord, v any) (err error) { a.UserID, err = String(v); return },
-	"agent_id":   func(a *engine.AgentRecord, v any) (err error) { a.AgentID, err = String(v); return },
-	"first_name": func(a *engine.AgentRecord, v any) (err error) { a.FirstName, err = String(v); return },
-	"last_name":  func(a *engine.AgentRecord, v any) (err error) { a.LastName, err = String(v); return },
-	"email":      func(a *engine.AgentRecord, v any) (err error) { a.Email, err = String(v); return },
-	"active":     func(a *engine.AgentRecord, v any) (err error) { a.Active, err = Bool(v); return },
-	"is_agent":   func(a *engine.AgentRecord, v any) (err error) { a.IsAgent, err = Bool(v); return },
-	"tenant_id":  func(a *engine.AgentRecord, v any) (err error) { a.TenantID, err = Int64(v); return },
-	"created_at": func(a *engine.AgentRecord, v any) (err error) { a.CreatedAt, err = Time(v); return },
+var agentSetters = map[string]func(a *connector.AgentRecord, v any) error{
+	"user_id":    func(a *connector.AgentRecord, v any) (err error) { a.UserID, err = String(v); return },
+	"agent_id":   func(a *connector.AgentRecord, v any) (err error) { a.AgentID, err = String(v); return },
+	"first_name": func(a *connector.AgentRecord, v any) (err error) { a.FirstName, err = String(v); return },
+	"last_name":  func(a *connector.AgentRecord, v any) (err error) { a.LastName, err = String(v); return },
+	"email":      func(a *connector.AgentRecord, v any) (err error) { a.Email, err = String(v); return },
+	"active":     func(a *connector.AgentRecord, v any) (err error) { a.Active, err = Bool(v); return },
+	"is_agent":   func(a *connector.AgentRecord, v any) (err error) { a.IsAgent, err = Bool(v); return },
+	"tenant_id":  func(a *connector.AgentRecord, v any) (err error) { a.TenantID, err = Int64(v); return },
+	"created_at": func(a *connector.AgentRecord, v any) (err error) { a.CreatedAt, err = Time(v); return },
 }
 
 // setters returns the setter of each column of a row, in row order.
@@ -84,7 +84,7 @@ func NewCallMapper(cols []string) (*CallMapper, error) {
 }
 
 // Map fills r.Call and r.Err from a row (Pos and BD are the caller's).
-func (m *CallMapper) Map(r *engine.CallRecord, v []any) {
+func (m *CallMapper) Map(r *connector.CallRecord, v []any) {
 	c := &r.Call
 	*c = dsl.Call{}
 	var errs []error
@@ -103,7 +103,7 @@ func (m *CallMapper) Map(r *engine.CallRecord, v []any) {
 // order.
 type AgentMapper struct {
 	cols []string
-	set  []func(*engine.AgentRecord, any) error
+	set  []func(*connector.AgentRecord, any) error
 }
 
 // NewAgentMapper returns the mapper of rows with columns cols; user_id is
@@ -117,8 +117,8 @@ func NewAgentMapper(cols []string) (*AgentMapper, error) {
 }
 
 // Map fills r (all but Pos) from a row.
-func (m *AgentMapper) Map(r *engine.AgentRecord, v []any) {
-	*r = engine.AgentRecord{Pos: r.Pos}
+func (m *AgentMapper) Map(r *connector.AgentRecord, v []any) {
+	*r = connector.AgentRecord{Pos: r.Pos}
 	var errs []error
 	for i, set := range m.set {
 		if err := set(r, v[i]); err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -71,7 +71,7 @@ func TestConverters(t *testing.T) {
 		{"time text bad", tm, "yesterday", nil, `"yesterday" is not an RFC 3339 time`},
 		{"time int", tm, int64(5), nil, "int64 is not a time"},
 
-		{"enum", enum, "out", engine.DirectionOut, ""},
+		{"enum", enum, "out", connector.DirectionOut, ""},
 		{"enum bad", enum, "sideways", nil, `"sideways": want in|out|internal|unknown`},
 		{"enum case", enum, "IN", nil, "want in|out"},
 	}
@@ -98,7 +98,7 @@ func i64(v any) (any, error)     { return Int64(v) }
 func boolean(v any) (any, error) { return Bool(v) }
 func str(v any) (any, error)     { return String(v) }
 func tm(v any) (any, error)      { return Time(v) }
-func enum(v any) (any, error)    { return Enum(v, engine.Directions) }
+func enum(v any) (any, error)    { return Enum(v, connector.Directions) }
 
 // TestMappers maps rows of canonical columns in another order and subset
 // than the contract's, and checks bad values are named by column.
@@ -108,7 +108,7 @@ func TestMappers(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	var r engine.CallRecord
+	var r connector.CallRecord
 	r.Call.Site = "left over"
 	cm.Map(&r, []any{start, int64(42), "in", "ok", int32(3000), true})
 	want := dsl.Call{CallID: "42", StartTime: start, Direction: "in", Status: "ok", DurationMS: 3000, Archived: true}
@@ -135,7 +135,7 @@ func TestMappers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := engine.AgentRecord{Pos: "agents user_id=7"}
+	a := connector.AgentRecord{Pos: "agents user_id=7"}
 	am.Map(&a, []any{int32(7), "A7", "Ada", "Lovelace", "ada@example.com", true, int64(1), nil, nil})
 	if a.Err != nil || a.UserID != "7" || !a.IsAgent || !a.Active || a.Pos != "agents user_id=7" {
 		t.Errorf("agent %+v", a)
@@ -179,7 +179,7 @@ func FuzzInt64(f *testing.F) {
 func BenchmarkCallMapper(b *testing.B) {
 	m, _ := NewCallMapper(dsl.CallColumns)
 	row := []any{"C0000042", int64(1), "dc1", "A17", time.Now(), int64(245000), "in", "+4912345", "+4930000", true, int64(12250), "ok", int64(0), "media/x.wav", "Sales"}
-	var r engine.CallRecord
+	var r connector.CallRecord
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -45,7 +45,7 @@ var Jobs = state.Jobs{Kind: "applink_delivery", Queue: "applink_delivery", MaxAt
 // Kind implements river.JobArgs.
 func (Args) Kind() string { return Jobs.Kind }
 
-// CallDoc is engine.OutCall in JSON.
+// CallDoc is connector.OutCall in JSON.
 type CallDoc struct {
 	CallID      string     `json:"call_id"`
 	SystemID    string     `json:"system_id"`
@@ -107,7 +107,7 @@ func (t *Target) fields() []dsl.Field {
 	return out
 }
 
-func newCallDoc(c *engine.OutCall, fields []dsl.Field) CallDoc {
+func newCallDoc(c *connector.OutCall, fields []dsl.Field) CallDoc {
 	d := CallDoc{CallID: c.CallID, SystemID: c.SystemID, AgentUserID: c.AgentUserID, StartTime: c.StartTime, DurationMS: c.DurationMS,
 		Direction: c.Direction, ANI: c.ANI, DNIS: c.DNIS, Media: c.Media, MediaFile: c.MediaFile, Hash: c.Hash}
 	for _, v := range c.Values {
@@ -125,14 +125,14 @@ func newCallDoc(c *engine.OutCall, fields []dsl.Field) CallDoc {
 	return d
 }
 
-func (d *CallDoc) outCall(fields []dsl.Field) (*engine.OutCall, error) {
-	c := &engine.OutCall{CallID: d.CallID, SystemID: d.SystemID, AgentUserID: d.AgentUserID, StartTime: d.StartTime, DurationMS: d.DurationMS,
+func (d *CallDoc) outCall(fields []dsl.Field) (*connector.OutCall, error) {
+	c := &connector.OutCall{CallID: d.CallID, SystemID: d.SystemID, AgentUserID: d.AgentUserID, StartTime: d.StartTime, DurationMS: d.DurationMS,
 		Direction: d.Direction, ANI: d.ANI, DNIS: d.DNIS, Media: d.Media, MediaFile: d.MediaFile, Hash: d.Hash}
 	for _, v := range d.Values {
 		if v.F < 0 || v.F >= len(fields) {
 			return nil, fmt.Errorf("call %s: value of field %d, the run has %d fields", d.CallID, v.F, len(fields))
 		}
-		val := engine.Value{Field: v.F, Bool: v.B}
+		val := connector.Value{Field: v.F, Bool: v.B}
 		switch fields[v.F].Type {
 		case dsl.TypeNumber:
 			n, err := strconv.ParseFloat(v.N, 64)
@@ -148,13 +148,13 @@ func (d *CallDoc) outCall(fields []dsl.Field) (*engine.OutCall, error) {
 	return c, nil
 }
 
-func newAgentDoc(a *engine.OutAgent) *AgentDoc {
+func newAgentDoc(a *connector.OutAgent) *AgentDoc {
 	return &AgentDoc{UserID: a.UserID, FirstName: a.FirstName, LastName: a.LastName, Email: a.Email,
 		AgentIDs: append([]string(nil), a.AgentIDs...), Active: a.Active, TenantID: a.TenantID}
 }
 
-func (a *AgentDoc) outAgent() *engine.OutAgent {
-	return &engine.OutAgent{UserID: a.UserID, FirstName: a.FirstName, LastName: a.LastName, Email: a.Email,
+func (a *AgentDoc) outAgent() *connector.OutAgent {
+	return &connector.OutAgent{UserID: a.UserID, FirstName: a.FirstName, LastName: a.LastName, Email: a.Email,
 		AgentIDs: a.AgentIDs, Active: a.Active, TenantID: a.TenantID}
 }
 

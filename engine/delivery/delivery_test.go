@@ -14,6 +14,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
@@ -24,21 +25,21 @@ import (
 type recorder struct {
 	mu        sync.Mutex
 	delivered map[string]int
-	calls     map[string]engine.OutCall
+	calls     map[string]connector.OutCall
 	agents    map[string]string // call -> agent seen before it
 	attempts  map[string]int
-	refuse    func(callID string, attempt int) *engine.Failure // a RunInfo.Fail reason, or nil
+	refuse    func(callID string, attempt int) *connector.Failure // a RunInfo.Fail reason, or nil
 	onCall    func(callID string)
 }
 
 func newRecorder() *recorder {
-	return &recorder{delivered: map[string]int{}, calls: map[string]engine.OutCall{}, agents: map[string]string{}, attempts: map[string]int{}}
+	return &recorder{delivered: map[string]int{}, calls: map[string]connector.OutCall{}, agents: map[string]string{}, attempts: map[string]int{}}
 }
 
 func (r *recorder) registry() engine.Registry {
-	return engine.Registry{Sinks: []engine.SinkDescriptor{{
+	return engine.Registry{Sinks: []connector.SinkDescriptor{{
 		Spec: dsl.Connector{Block: dsl.BlockSink, Name: "fake"},
-		Open: func(cfg dsl.Sink, _ io.Writer) (engine.Sink, error) { return &fakeSink{rec: r}, nil },
+		Open: func(cfg dsl.Sink, _ io.Writer) (connector.Sink, error) { return &fakeSink{rec: r}, nil },
 	}}}
 }
 
@@ -51,20 +52,20 @@ func (r *recorder) count(id string) int {
 // fakeSink takes one delivery per Open..Commit, as the worker uses a sink.
 type fakeSink struct {
 	rec     *recorder
-	info    engine.RunInfo
+	info    connector.RunInfo
 	agent   string
-	call    *engine.OutCall
+	call    *connector.OutCall
 	refused bool
 }
 
-func (s *fakeSink) Open(_ context.Context, info engine.RunInfo) error { s.info = info; return nil }
-func (s *fakeSink) Agent(_ context.Context, a *engine.OutAgent) error {
+func (s *fakeSink) Open(_ context.Context, info connector.RunInfo) error { s.info = info; return nil }
+func (s *fakeSink) Agent(_ context.Context, a *connector.OutAgent) error {
 	s.agent = a.UserID
 	return nil
 }
-func (s *fakeSink) Call(_ context.Context, c *engine.OutCall) error {
+func (s *fakeSink) Call(_ context.Context, c *connector.OutCall) error {
 	cp := *c
-	cp.Values = append([]engine.Value(nil), c.Values...)
+	cp.Values = append([]connector.Value(nil), c.Values...)
 	s.call = &cp
 	s.rec.mu.Lock()
 	s.rec.attempts[c.CallID]++
@@ -82,7 +83,7 @@ func (s *fakeSink) Call(_ context.Context, c *engine.OutCall) error {
 	}
 	return nil
 }
-func (s *fakeSink) Ledger(context.Context, engine.LedgerRow) error { return nil }
+func (s *fakeSink) Ledger(context.Context, connector.LedgerRow) error { return nil }
 func (s *fakeSink) Commit(context.Context) error {
 	if s.call != nil && !s.refused {
 		s.rec.mu.Lock()
@@ -116,31 +117,31 @@ func queueCalls(t testing.TB, dsn, runID string, n, attempts int) *pgstate.Store
 	q.Attempts = attempts
 	sink := q.Sink(engine.Discard{})
 	ledger := q.Ledger(led)
-	sink.Open(ctx, engine.RunInfo{Fields: testFields})
-	sink.Agent(ctx, &engine.OutAgent{UserID: "u1", Email: "a@example.com", AgentIDs: []string{"a1"}})
-	sum := &engine.Summary{RunID: runID, Started: time.Now()}
+	sink.Open(ctx, connector.RunInfo{Fields: testFields})
+	sink.Agent(ctx, &connector.OutAgent{UserID: "u1", Email: "a@example.com", AgentIDs: []string{"a1"}})
+	sum := &engine.RunRecord{RunID: runID, Started: time.Now()}
 	for i := range n {
 		id := fmt.Sprintf("c%d", i)
-		c := &engine.OutCall{CallID: id, SystemID: "engage-acme", AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 0, i, 0, time.UTC),
+		c := &connector.OutCall{CallID: id, SystemID: "engage-acme", AgentUserID: "u1", StartTime: time.Date(2026, 11, 2, 9, 0, i, 0, time.UTC),
 			DurationMS: 61000, Direction: "in", ANI: "+1555", DNIS: "100", Media: "m/" + id + ".wav", MediaFile: "/media/m/" + id + ".wav",
-			Values: []engine.Value{{Field: 0, Text: []byte("Ann, \"A\"")}, {Field: 1, Number: math.Inf(1)}, {Field: 2, Bool: true}}}
+			Values: []connector.Value{{Field: 0, Text: []byte("Ann, \"A\"")}, {Field: 1, Number: math.Inf(1)}, {Field: 2, Bool: true}}}
 		if err := sink.Call(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		row := engine.LedgerRow{Entity: "call", ID: id, State: engine.StateImported}
+		row := connector.LedgerRow{Entity: "call", ID: id, State: connector.StateImported}
 		sink.Ledger(ctx, row)
 		if err := ledger.Row(row, uint64(2*i+2), false); err != nil {
 			t.Fatal(err)
 		}
 		// The run counts the calls it queued (engine.Options.Queue).
-		sum.Calls.By = map[engine.StateReason]int{{State: engine.StateQueued}: i + 1}
+		sum.Calls.By = map[connector.StateReason]int{{State: connector.StateQueued}: i + 1}
 	}
 	sum.Delivery.Queued = n
 	if err := ledger.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
 	}
 	// The commit leaves the run's counts as they are.
-	if got, imp := sum.Calls.By[engine.StateReason{State: engine.StateQueued}], sum.Calls.Count(engine.StateImported); got != n || imp != 0 {
+	if got, imp := sum.Calls.By[connector.StateReason{State: connector.StateQueued}], sum.Calls.Count(connector.StateImported); got != n || imp != 0 {
 		t.Fatalf("summary counts %d queued and %d imported, want %d and 0", got, imp, n)
 	}
 	return st
@@ -236,7 +237,7 @@ func TestWorkersDeliverEveryCallOnce(t *testing.T) {
 		if got := rec.count(id); got != 1 {
 			t.Errorf("%s delivered %d times", id, got)
 		}
-		if r := led[id]; r.State != engine.StateImported || r.FP != uint64(2*i+2) {
+		if r := led[id]; r.State != connector.StateImported || r.FP != uint64(2*i+2) {
 			t.Errorf("%s: ledger %+v", id, r)
 		}
 	}
@@ -276,15 +277,15 @@ func TestFailingDeliveriesEndFailedWithTheirReason(t *testing.T) {
 	dsn := statetest.DSN(t)
 	st := queueCalls(t, dsn, "r1", 3, 2)
 	rec := newRecorder()
-	rec.refuse = func(id string, attempt int) *engine.Failure {
+	rec.refuse = func(id string, attempt int) *connector.Failure {
 		switch id {
 		case "c0":
-			return &engine.Failure{Code: "http_422", Detail: "invalid skill", Permanent: true}
+			return &connector.Failure{Code: "http_422", Detail: "invalid skill", Permanent: true}
 		case "c1":
-			return &engine.Failure{Code: "http_503", Detail: "unavailable"}
+			return &connector.Failure{Code: "http_503", Detail: "unavailable"}
 		case "c2":
 			if attempt == 1 {
-				return &engine.Failure{Code: "http_429", Detail: "slow down"}
+				return &connector.Failure{Code: "http_429", Detail: "slow down"}
 			}
 		}
 		return nil
@@ -337,7 +338,7 @@ func TestRedeliveryAfterSettleSendsNothing(t *testing.T) {
 	if _, err := w.settler.do(context.Background(), settlement{row: rowRef{spec: a.Spec, key: a.Key, fp: a.FP}, out: outcome{ok: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateImported || r.FP != uint64(a.FP) {
+	if r := ledgerOf(t, st)["c0"]; r.State != connector.StateImported || r.FP != uint64(a.FP) {
 		t.Fatalf("settled row %+v", r)
 	}
 	rec := newRecorder()
@@ -368,7 +369,7 @@ func TestSweepFailsAbandonedRows(t *testing.T) {
 	if r := led["c1"]; r.State != "failed" || r.Reason != "delivery_abandoned" || r.Detail != "the delivery job was discarded after 3 attempts" {
 		t.Errorf("abandoned row %+v", r)
 	}
-	if led["c0"].State != engine.StateQueued {
+	if led["c0"].State != connector.StateQueued {
 		t.Errorf("an open job's row was swept: %+v", led["c0"])
 	}
 }
@@ -393,7 +394,7 @@ func TestQueuedMediaPathIsAbsolute(t *testing.T) {
 	defer led.Abort()
 	q := Enqueue(led, "acme", NewTarget(plan, ""))
 	s := q.Sink(engine.Discard{})
-	if err := s.Call(context.Background(), &engine.OutCall{CallID: "c1", Media: "m/c1.wav", MediaFile: rel}); err != nil {
+	if err := s.Call(context.Background(), &connector.OutCall{CallID: "c1", Media: "m/c1.wav", MediaFile: rel}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := filepath.Abs(rel)

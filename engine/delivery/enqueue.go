@@ -8,6 +8,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -57,7 +58,7 @@ func Enqueue(led *state.RunLedger, spec string, target Target) *Queue {
 // segment of its own (connectors/outbox.Folder): the run then touches no
 // file the workers write, nor they its.
 type runSegmenter interface {
-	RunSegment(runID string) engine.Sink
+	RunSegment(runID string) connector.Sink
 }
 
 // userResolver is a sink that maps agents to users of its own (CXone):
@@ -68,12 +69,12 @@ type userResolver interface {
 
 // ledgerAt is a sink that places a ledger row at the run position given.
 type ledgerAt interface {
-	LedgerAt(seq int64, r engine.LedgerRow) error
+	LedgerAt(seq int64, r connector.LedgerRow) error
 }
 
 // Sink wraps the run's sink. For an outbox that keeps segments, the run's
 // own rows go to the run's segment instead of the cumulative files.
-func (q *Queue) Sink(s engine.Sink) engine.Sink {
+func (q *Queue) Sink(s connector.Sink) connector.Sink {
 	if q.target.Sink == nil {
 		if f, ok := s.(runSegmenter); ok {
 			s = f.RunSegment(q.led.RunID())
@@ -91,16 +92,16 @@ func (q *Queue) Ledger(l engine.LedgerWriter) engine.LedgerWriter {
 func (q *Queue) Queued() int { return q.queued }
 
 type queueSink struct {
-	engine.Sink
+	connector.Sink
 	q *Queue
 }
 
-func (s *queueSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (s *queueSink) Agent(ctx context.Context, a *connector.OutAgent) error {
 	s.q.agents[a.UserID] = newAgentDoc(a)
 	return s.Sink.Agent(ctx, a)
 }
 
-func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
+func (s *queueSink) Call(ctx context.Context, c *connector.OutCall) error {
 	if c.MediaFile != "" && !filepath.IsAbs(c.MediaFile) {
 		// A worker may run in another folder, or on another machine with
 		// the media store mounted at the same path: never relative to
@@ -124,9 +125,9 @@ func (s *queueSink) Call(ctx context.Context, c *engine.OutCall) error {
 
 // Ledger keeps the queued call's imported row from the sink: the worker
 // writes it when it delivers.
-func (s *queueSink) Ledger(ctx context.Context, r engine.LedgerRow) error {
+func (s *queueSink) Ledger(ctx context.Context, r connector.LedgerRow) error {
 	s.q.seq++
-	if p := s.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == engine.StateImported {
+	if p := s.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == connector.StateImported {
 		p.Seq = s.q.seq
 		return nil
 	}
@@ -141,8 +142,8 @@ type queueLedger struct {
 	q *Queue
 }
 
-func (l *queueLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
-	if p := l.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == engine.StateImported {
+func (l *queueLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
+	if p := l.q.pending; p != nil && r.Entity == "call" && r.ID == p.Call.CallID && r.State == connector.StateImported {
 		l.q.pending = nil
 		p.FP, p.Reason = int64(fp), r.Reason
 		b, err := p.encode()
@@ -153,14 +154,14 @@ func (l *queueLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
 			return err
 		}
 		l.q.queued++
-		r.State = engine.StateQueued
+		r.State = connector.StateQueued
 	}
 	return l.LedgerWriter.Row(r, fp, active)
 }
 
 // Commit records where the run's queued calls go with the run. The run
 // counted them queued itself (engine.Options.Queue).
-func (l *queueLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (l *queueLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	if l.q.queued > 0 {
 		b, err := json.Marshal(l.q.target)
 		if err != nil {

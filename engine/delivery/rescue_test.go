@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
 
@@ -76,7 +76,7 @@ func TestKilledWorkersDeliveryIsRescued(t *testing.T) {
 	if js := jobStates(t, st); js["running"] != 1 {
 		t.Fatalf("jobs after the kill %v, want the delivery still running", js)
 	}
-	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateQueued {
+	if r := ledgerOf(t, st)["c0"]; r.State != connector.StateQueued {
 		t.Fatalf("row after the kill %+v, want queued", r)
 	}
 
@@ -86,7 +86,7 @@ func TestKilledWorkersDeliveryIsRescued(t *testing.T) {
 	if rec.count("c0") != 1 {
 		t.Errorf("the rescued call was delivered %d times by the second worker", rec.count("c0"))
 	}
-	if r := ledgerOf(t, st)["c0"]; r.State != engine.StateImported {
+	if r := ledgerOf(t, st)["c0"]; r.State != connector.StateImported {
 		t.Errorf("row %+v, want imported", r)
 	}
 	var attempt int

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/applink-dev/applink/dsl"
 	"log/slog"
 	"math"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/applink-dev/applink/dsl"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 )
@@ -231,7 +234,7 @@ func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 // (connectors/outbox.SegmentWriter): a delivered call is appended, and Sync
 // makes a batch durable before its ledger rows are settled.
 type SegmentAppender interface {
-	Append(run string, seq int64, fieldsKey string, fields []dsl.Field, c *engine.OutCall, r engine.LedgerRow) error
+	Append(run string, seq int64, fieldsKey string, fields []dsl.Field, c *connector.OutCall, r connector.LedgerRow) error
 	Sync() error
 	Close() error
 }
@@ -240,13 +243,13 @@ type SegmentAppender interface {
 // an adapter in cmd): one per target for the worker's life, shared by all
 // its deliveries, so discovery, the token and the connections are paid
 // once. DeliverCall sends only the requests that carry the call; a refusal
-// is an engine.Failure (errors.As), anything else is retried later.
+// is a connector.Failure (errors.As), anything else is retried later.
 type CallClient interface {
 	Connect(ctx context.Context) error
-	DeliverCall(ctx context.Context, call *engine.OutCall, fields []dsl.Field, sinkUserID string) (*engine.MediaSent, error)
+	DeliverCall(ctx context.Context, call *connector.OutCall, fields []dsl.Field, sinkUserID string) (*connector.MediaSent, error)
 	// ResolveAgent finds (or creates) the sink's user of an agent the run
 	// did not send (unchanged since an earlier run).
-	ResolveAgent(ctx context.Context, a *engine.OutAgent) (string, error)
+	ResolveAgent(ctx context.Context, a *connector.OutAgent) (string, error)
 	// SetShare scales the client's rate limits to a share of the tenant's.
 	SetShare(share float64)
 }
@@ -365,10 +368,10 @@ type outcome struct {
 	ok        bool
 	code      string // the failure's reason code (http_422, encode, …)
 	detail    string
-	permanent bool              // no retry can help
-	retry     bool              // settled as retrying (not the last attempt)
-	media     *engine.MediaSent // what the sink sent of the call's media
-	attempt   int               // the job's attempt
+	permanent bool                 // no retry can help
+	retry     bool                 // settled as retrying (not the last attempt)
+	media     *connector.MediaSent // what the sink sent of the call's media
+	attempt   int                  // the job's attempt
 
 }
 
@@ -393,11 +396,17 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return nil
 	}
 	out, seg := w.deliver(ctx, job)
+	if out.ok {
+		killpoint.Hit(killpoint.DeliveryAnswered)
+	}
 	final := out.ok || out.permanent || job.Attempt >= job.MaxAttempts
 	out.retry, out.attempt = !final, job.Attempt
 	if _, err := w.settler.do(ctx, settlement{row: ref, reason: a.Reason, out: out, seg: seg}); err != nil {
 		w.observe(a.Spec, OutcomeRetrying, "settle", began)
 		return fmt.Errorf("settle call %s: %w", a.Call.CallID, err)
+	}
+	if out.ok {
+		killpoint.Hit(killpoint.DeliveryLedgerUpdated) // River completes the job once Work returns
 	}
 	switch {
 	case out.ok:
@@ -457,10 +466,10 @@ func (w *Worker) settleBatch(ctx context.Context, items []settlement) ([]struct{
 		if errs[i] != nil {
 			continue
 		}
-		o := state.Outcome{Spec: it.row.spec, Key: it.row.key, FP: it.row.fp, State: engine.StateImported, Reason: it.reason, Media: it.out.media}
+		o := state.Outcome{Spec: it.row.spec, Key: it.row.key, FP: it.row.fp, State: connector.StateImported, Reason: it.reason, Media: it.out.media}
 		if !it.out.ok {
-			o.State, o.Attempt = engine.StateFailed, it.out.attempt
-			o.Failure = &engine.Failure{Code: it.out.code, Detail: it.out.detail, Permanent: it.out.permanent}
+			o.State, o.Attempt = connector.StateFailed, it.out.attempt
+			o.Failure = &connector.Failure{Code: it.out.code, Detail: it.out.detail, Permanent: it.out.permanent}
 			if it.out.retry {
 				// When it is due is River's default backoff, attempt⁴ s.
 				o.State = state.StateRetrying
@@ -565,7 +574,7 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 	if err != nil {
 		return outcome{code: "bad_job", detail: err.Error(), permanent: true}, nil
 	}
-	row := engine.LedgerRow{Entity: "call", ID: a.Call.CallID, State: engine.StateImported, Reason: a.Reason}
+	row := connector.LedgerRow{Entity: "call", ID: a.Call.CallID, State: connector.StateImported, Reason: a.Reason}
 	if t.Sink == nil && w.segOpen != nil {
 		seg, err := w.segment(t.Outbox)
 		if err == nil {
@@ -591,17 +600,17 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 		defer mu.(*sync.Mutex).Unlock()
 	}
 	var mu sync.Mutex
-	var refused *engine.Failure
-	var media *engine.MediaSent
-	info := engine.RunInfo{RunID: fmt.Sprintf("%s.d%d", a.RunID, job.ID), PlanHash: t.PlanHash, Fields: fields,
-		Fail: func(entity, id string, f engine.Failure) {
+	var refused *connector.Failure
+	var media *connector.MediaSent
+	info := connector.RunInfo{RunID: fmt.Sprintf("%s.d%d", a.RunID, job.ID), PlanHash: t.PlanHash, Fields: fields,
+		Fail: func(entity, id string, f connector.Failure) {
 			if entity == "call" && id == a.Call.CallID {
 				mu.Lock()
 				refused = &f
 				mu.Unlock()
 			}
 		},
-		MediaSent: func(id string, m engine.MediaSent) {
+		MediaSent: func(id string, m connector.MediaSent) {
 			if id == a.Call.CallID {
 				mu.Lock()
 				media = &m
@@ -645,7 +654,7 @@ func (w *Worker) deliver(ctx context.Context, job *river.Job[Args]) (outcome, Se
 // its media and its business data, under the agent's user id the run
 // resolved (or, for an agent the run did not send, the one this worker
 // resolved once).
-func (w *Worker) deliverClient(ctx context.Context, t *Target, a *Args, call *engine.OutCall, fields []dsl.Field) outcome {
+func (w *Worker) deliverClient(ctx context.Context, t *Target, a *Args, call *connector.OutCall, fields []dsl.Field) outcome {
 	c, err := w.clients(*t.Sink)
 	if err != nil {
 		return outcome{code: "sink_config", detail: err.Error(), permanent: true}
@@ -675,7 +684,7 @@ func (w *Worker) deliverClient(ctx context.Context, t *Target, a *Args, call *en
 // failureOutcome is a failed attempt: the sink's typed refusal, or a
 // failure that is not the call's (no token, the worker stops): retried.
 func failureOutcome(err error) outcome {
-	var f engine.Failure
+	var f connector.Failure
 	if errors.As(err, &f) {
 		return outcome{code: f.Code, detail: f.Detail, permanent: f.Permanent}
 	}
@@ -703,7 +712,7 @@ func (w *Worker) share(ctx context.Context) {
 	})
 }
 
-func (w *Worker) sink(t *Target) (engine.Sink, error) {
+func (w *Worker) sink(t *Target) (connector.Sink, error) {
 	if t.Sink != nil {
 		d := w.reg.Sink(t.Sink.Kind)
 		if d == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 // obsCall is an observed call kept past the callback. The strings of
-// dsl.Call may be kept (engine.CallRecord's contract); business data and
+// dsl.Call may be kept (connector.CallRecord's contract); business data and
 // mapped text are copied into the batch's arena.
 type obsCall struct {
 	pos          int64
@@ -41,7 +42,7 @@ type obsBD struct {
 }
 
 type obsAgent struct {
-	row     engine.LedgerRow
+	row     connector.LedgerRow
 	agent   dsl.Agent
 	isAgent bool
 	fp      uint64

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // BenchmarkDiffRead: what a key of the TUI's diff pane costs on a big
@@ -21,7 +21,7 @@ func BenchmarkDiffRead(b *testing.B) {
 	dir := b.TempDir()
 	src := func() *memSource { return manyCalls(n, "C%07d") }
 	first := filepath.Join(dir, "first.duckdb")
-	if _, err := Run(ctx, testPlan(b), Options{DBPath: first, Sources: []engine.Source{src()}}); err != nil {
+	if _, err := Run(ctx, testPlan(b), Options{DBPath: first, Sources: []connector.Source{src()}}); err != nil {
 		b.Fatal(err)
 	}
 	d, err := OpenDB(first)
@@ -43,7 +43,7 @@ func BenchmarkDiffRead(b *testing.B) {
 		if pos == n-1 {
 			fp ^= 2 // the last call changed
 		}
-		led = append(led, stateRow{row: engine.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: fp})
+		led = append(led, stateRow{row: connector.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: fp})
 	}
 	rows.Close()
 	d.Close()
@@ -51,7 +51,7 @@ func BenchmarkDiffRead(b *testing.B) {
 	buildState(b, statePath, led)
 	led = nil
 	dbPath := filepath.Join(dir, "preview.duckdb")
-	if _, err := Run(ctx, testPlan(b), Options{DBPath: dbPath, StatePath: statePath, Sources: []engine.Source{src()}}); err != nil {
+	if _, err := Run(ctx, testPlan(b), Options{DBPath: dbPath, StatePath: statePath, Sources: []connector.Source{src()}}); err != nil {
 		b.Fatal(err)
 	}
 	d, err = OpenDB(dbPath)

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestDiffPagesAndJumps: the diff of 1 200 calls against a state where
@@ -51,10 +51,10 @@ func TestDiffPagesAndJumps(t *testing.T) {
 		case "C0003", "C1101":
 			fp ^= 2
 		}
-		led = append(led, stateRow{row: engine.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: fp})
+		led = append(led, stateRow{row: connector.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: fp})
 	}
 	for _, id := range []string{"Z2", "Z1"} {
-		led = append(led, stateRow{row: engine.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: 1})
+		led = append(led, stateRow{row: connector.LedgerRow{Entity: "call", ID: id, State: "imported"}, fp: 1})
 	}
 	statePath := filepath.Join(dir, "state.duckdb")
 	buildState(t, statePath, led)
@@ -162,7 +162,7 @@ func TestDiffPagesAndJumps(t *testing.T) {
 
 // manyCalls is a source of n calls that pass every rule, ids in format.
 func manyCalls(n int, format string) *memSource {
-	s := &memSource{agents: []engine.AgentRecord{agentRec("u1", "a1", "one@acme.example")}}
+	s := &memSource{agents: []connector.AgentRecord{agentRec("u1", "a1", "one@acme.example")}}
 	for i := range n {
 		s.calls = append(s.calls, memCall{call: goodCall(fmt.Sprintf(format, i+1), "a1"), bd: bd("K", "1", "gold")})
 	}

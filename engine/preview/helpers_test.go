@@ -14,14 +14,15 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// memSource is an in-memory engine.Source. With cancelAfter > 0 it calls
+// memSource is an in-memory connector.Source. With cancelAfter > 0 it calls
 // cancel after emitting that many calls, as an interrupt would.
 type memSource struct {
-	agents      []engine.AgentRecord
+	agents      []connector.AgentRecord
 	calls       []memCall
 	cancelAfter int
 	cancel      context.CancelFunc
@@ -33,7 +34,7 @@ type memCall struct {
 	err  error
 }
 
-func (m *memSource) ReadAgents(ctx context.Context, emit func(*engine.AgentRecord) error) error {
+func (m *memSource) ReadAgents(ctx context.Context, emit func(*connector.AgentRecord) error) error {
 	for i := range m.agents {
 		r := m.agents[i]
 		if err := emit(&r); err != nil {
@@ -43,8 +44,8 @@ func (m *memSource) ReadAgents(ctx context.Context, emit func(*engine.AgentRecor
 	return nil
 }
 
-func (m *memSource) ReadCalls(ctx context.Context, q engine.CallQuery, emit func(*engine.CallRecord) error) error {
-	var rec engine.CallRecord
+func (m *memSource) ReadCalls(ctx context.Context, q connector.CallQuery, emit func(*connector.CallRecord) error) error {
+	var rec connector.CallRecord
 	for i, c := range m.calls {
 		if m.cancelAfter > 0 && i == m.cancelAfter {
 			m.cancel()
@@ -52,9 +53,9 @@ func (m *memSource) ReadCalls(ctx context.Context, q engine.CallQuery, emit func
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rec = engine.CallRecord{Call: c.call, Pos: fmt.Sprintf("calls.csv:%d", i+2), Err: c.err, BD: rec.BD[:0]}
+		rec = connector.CallRecord{Call: c.call, Pos: fmt.Sprintf("calls.csv:%d", i+2), Err: c.err, BD: rec.BD[:0]}
 		for _, kv := range c.bd {
-			rec.BD = append(rec.BD, engine.BDField{Name: q.Names.ID([]byte(kv[0])), Value: []byte(kv[1])})
+			rec.BD = append(rec.BD, connector.BDField{Name: q.Names.ID([]byte(kv[0])), Value: []byte(kv[1])})
 		}
 		if err := emit(&rec); err != nil {
 			return err
@@ -105,8 +106,8 @@ func testPlan(t testing.TB) *engine.Plan {
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-func agentRec(user, agentID, email string) engine.AgentRecord {
-	return engine.AgentRecord{UserID: user, AgentID: agentID, FirstName: "F" + user, LastName: "L" + user, Email: email,
+func agentRec(user, agentID, email string) connector.AgentRecord {
+	return connector.AgentRecord{UserID: user, AgentID: agentID, FirstName: "F" + user, LastName: "L" + user, Email: email,
 		Active: true, IsAgent: agentID != "", TenantID: 1, CreatedAt: t0.Add(-time.Hour)}
 }
 
@@ -127,7 +128,7 @@ func bd(customer, total, tier string) [][2]string {
 func testSource() *memSource {
 	mod := func(c dsl.Call, f func(*dsl.Call)) dsl.Call { f(&c); return c }
 	return &memSource{
-		agents: []engine.AgentRecord{
+		agents: []connector.AgentRecord{
 			agentRec("u1", "a1", "one@acme.example"),
 			agentRec("u2", "a2", ""),
 			agentRec("u3", "a3", "three@test.example"),
@@ -152,7 +153,7 @@ func testSource() *memSource {
 func runPreview(t *testing.T, dbPath, statePath string, src *memSource, sampleBD bool) *Result {
 	t.Helper()
 	res, err := Run(context.Background(), testPlan(t), Options{
-		DBPath: dbPath, StatePath: statePath, Sources: []engine.Source{src}, SampleBD: sampleBD,
+		DBPath: dbPath, StatePath: statePath, Sources: []connector.Source{src}, SampleBD: sampleBD,
 	})
 	if err != nil {
 		t.Fatal(err)

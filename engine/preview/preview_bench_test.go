@@ -18,6 +18,7 @@ import (
 	"github.com/applink-dev/applink/connectors/snapshot"
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // The workload of BenchmarkPreviewVsDuckDB: APPLINK_BENCH_CALLS calls
@@ -93,7 +94,7 @@ func benchWorkload(b *testing.B, n int) (dataDir string, plan *engine.Plan) {
 func BenchmarkPreviewVsDuckDB(b *testing.B) {
 	n := benchCalls()
 	dataDir, plan := benchWorkload(b, n)
-	reg := engine.Registry{Sources: []engine.SourceDescriptor{snapshot.Descriptor()}}
+	reg := engine.Registry{Sources: []connector.SourceDescriptor{snapshot.Descriptor()}}
 	out := b.TempDir()
 	ctx := context.Background()
 	var previewDur, sqlDur time.Duration
@@ -113,7 +114,7 @@ func BenchmarkPreviewVsDuckDB(b *testing.B) {
 		previewDur += time.Since(t)
 		previewCPU += cpuTime() - c
 		previewHWM = max(previewHWM, vmHWM())
-		imported = res.Summary.Calls.Count(engine.StateImported)
+		imported = res.Summary.Calls.Count(connector.StateImported)
 
 		resetHWM()
 		c = cpuTime()

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state/duckstate"
 )
 
@@ -249,13 +250,13 @@ func buildState(t testing.TB, path string, rows []stateRow) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", PlanHash: "p"}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", PlanHash: "p"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 type stateRow struct {
-	row    engine.LedgerRow
+	row    connector.LedgerRow
 	fp     uint64
 	active bool
 }
@@ -285,14 +286,14 @@ func TestDiffAgainstState(t *testing.T) {
 
 	statePath := filepath.Join(dir, "state", "state.duckdb")
 	buildState(t, statePath, []stateRow{
-		{engine.LedgerRow{Entity: "call", ID: "C1", State: "imported"}, c1, false},                          // unchanged
-		{engine.LedgerRow{Entity: "call", ID: "C2", State: "excluded", Reason: "too_short"}, 42, false},     // changed
-		{engine.LedgerRow{Entity: "call", ID: "C3", State: "excluded", Reason: "before_window"}, c3, false}, // unchanged
-		{engine.LedgerRow{Entity: "call", ID: "C0", State: "imported", Detail: "gone"}, 7, false},           // removed
-		{engine.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, agentFP, false},                    // unchanged, reactivated
-		{engine.LedgerRow{Entity: "agent", ID: "u2", State: "imported"}, 9, true},                           // changed
-		{engine.LedgerRow{Entity: "agent", ID: "u0", State: "imported"}, 9, true},                           // removed
-		{engine.LedgerRow{Entity: "agent", ID: "C1", State: "excluded", Reason: "not_agent"}, c1, true},     // an agent id equal to a call id: removed, not confused
+		{connector.LedgerRow{Entity: "call", ID: "C1", State: "imported"}, c1, false},                          // unchanged
+		{connector.LedgerRow{Entity: "call", ID: "C2", State: "excluded", Reason: "too_short"}, 42, false},     // changed
+		{connector.LedgerRow{Entity: "call", ID: "C3", State: "excluded", Reason: "before_window"}, c3, false}, // unchanged
+		{connector.LedgerRow{Entity: "call", ID: "C0", State: "imported", Detail: "gone"}, 7, false},           // removed
+		{connector.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, agentFP, false},                    // unchanged, reactivated
+		{connector.LedgerRow{Entity: "agent", ID: "u2", State: "imported"}, 9, true},                           // changed
+		{connector.LedgerRow{Entity: "agent", ID: "u0", State: "imported"}, 9, true},                           // removed
+		{connector.LedgerRow{Entity: "agent", ID: "C1", State: "excluded", Reason: "not_agent"}, c1, true},     // an agent id equal to a call id: removed, not confused
 	})
 	before := fileHash(t, statePath)
 	beforeNames := dirNames(t, filepath.Dir(statePath))
@@ -377,7 +378,7 @@ func TestCancelledPreviewKeepsPrevious(t *testing.T) {
 		src.calls = append(src.calls, memCall{call: goodCall("X", "a1"), bd: bd("a", "1", "gold")})
 	}
 	src.cancelAfter, src.cancel = 2500, cancel
-	_, err := Run(ctx, testPlan(t), Options{DBPath: dbPath, Sources: []engine.Source{src}})
+	_, err := Run(ctx, testPlan(t), Options{DBPath: dbPath, Sources: []connector.Source{src}})
 	if err == nil || !errors.Is(err, engine.ErrInterrupted) {
 		t.Fatalf("cancelled preview: %v", err)
 	}
@@ -412,7 +413,7 @@ func TestBadInputs(t *testing.T) {
 		{"no plan", nil, Options{DBPath: filepath.Join(dir, "p.duckdb")}, "no plan"},
 		{"no path", plan, Options{}, "no preview file"},
 		{"preview is the state", plan, Options{DBPath: notDuck, StatePath: notDuck}, "is the state file"},
-		{"state not a database", plan, Options{DBPath: filepath.Join(dir, "p.duckdb"), StatePath: notDuck, Sources: []engine.Source{testSource()}}, "read-only"},
+		{"state not a database", plan, Options{DBPath: filepath.Join(dir, "p.duckdb"), StatePath: notDuck, Sources: []connector.Source{testSource()}}, "read-only"},
 		{"no connector", plan, Options{DBPath: filepath.Join(dir, "p.duckdb")}, "no connector"},
 	}
 	for _, c := range cases {
@@ -475,7 +476,7 @@ func TestCommitsInSlices(t *testing.T) {
 	defer cancel()
 	src := big()
 	src.cancelAfter, src.cancel = 4500, cancel
-	if _, err := Run(ctx, testPlan(t), Options{DBPath: dbPath, Sources: []engine.Source{src}}); !errors.Is(err, engine.ErrInterrupted) {
+	if _, err := Run(ctx, testPlan(t), Options{DBPath: dbPath, Sources: []connector.Source{src}}); !errors.Is(err, engine.ErrInterrupted) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	if fileHash(t, dbPath) != before {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state/pgstate"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
@@ -19,10 +20,10 @@ func TestDiffAgainstPostgresState(t *testing.T) {
 	dsn := statetest.DSN(t)
 	dir := t.TempDir()
 	rows := []stateRow{
-		{engine.LedgerRow{Entity: "call", ID: "C2", State: "excluded", Reason: "too_short"}, 42, false},
-		{engine.LedgerRow{Entity: "call", ID: "C0", State: "queued", Detail: "gone"}, 1 << 63, false},
-		{engine.LedgerRow{Entity: "agent", ID: "u2", State: "imported"}, 9, true},
-		{engine.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 9, false},
+		{connector.LedgerRow{Entity: "call", ID: "C2", State: "excluded", Reason: "too_short"}, 42, false},
+		{connector.LedgerRow{Entity: "call", ID: "C0", State: "queued", Detail: "gone"}, 1 << 63, false},
+		{connector.LedgerRow{Entity: "agent", ID: "u2", State: "imported"}, 9, true},
+		{connector.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 9, false},
 	}
 	duckPath := filepath.Join(dir, "state.duckdb")
 	buildState(t, duckPath, rows)
@@ -38,12 +39,12 @@ func TestDiffAgainstPostgresState(t *testing.T) {
 	for _, r := range rows {
 		l.Row(r.row, r.fp, r.active)
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", PlanHash: "p"}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", PlanHash: "p"}); err != nil {
 		t.Fatal(err)
 	}
 
 	want := runPreview(t, filepath.Join(dir, "duck.duckdb"), duckPath, testSource(), false)
-	got, err := Run(ctx, testPlan(t), Options{DBPath: filepath.Join(dir, "pg.duckdb"), PriorLedger: pg.Ledger, Sources: []engine.Source{testSource()}})
+	got, err := Run(ctx, testPlan(t), Options{DBPath: filepath.Join(dir, "pg.duckdb"), PriorLedger: pg.Ledger, Sources: []connector.Source{testSource()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/summarytext"
 )
@@ -20,10 +21,10 @@ import (
 // preview file's summary table, where DB.Result reads it back.
 type Result struct {
 	DBPath  string
-	Summary *engine.Summary // its CallDiff, AgentDiff and Removed are the diff against the state
-	Stages  []StageCount    // source, after_rules, after_filters, mapped
-	Reasons map[string]int  // calls by "state/reason" ("imported" alone when no reason)
-	Agents  map[string]int  // users by "state/reason"
+	Summary *engine.RunRecord // its CallDiff, AgentDiff and Removed are the diff against the state
+	Stages  []StageCount      // source, after_rules, after_filters, mapped
+	Reasons map[string]int    // calls by "state/reason" ("imported" alone when no reason)
+	Agents  map[string]int    // users by "state/reason"
 	Diff    DiffCounts
 	// WouldSend is what `applink run` would hand the sink now: imported rows
 	// that are new or changed.
@@ -79,10 +80,10 @@ func tallyMap(t *engine.Tally) map[string]int {
 }
 
 func tallyFrom(m map[string]int) engine.Tally {
-	t := engine.Tally{By: map[engine.StateReason]int{}}
+	t := engine.Tally{By: map[connector.StateReason]int{}}
 	for k, v := range m {
 		state, reason, _ := strings.Cut(k, "/")
-		t.By[engine.StateReason{State: state, Reason: reason}] += v
+		t.By[connector.StateReason{State: state, Reason: reason}] += v
 		t.Total += v
 	}
 	return t
@@ -91,7 +92,7 @@ func tallyFrom(m map[string]int) engine.Tally {
 // stages derives the stage counts from the run's tally: every call row is
 // counted in exactly one state and reason, and each reason belongs to one
 // stage.
-func stages(sum *engine.Summary) []StageCount {
+func stages(sum *engine.RunRecord) []StageCount {
 	left := map[string]map[string]int{}
 	for k, v := range sum.Calls.By {
 		st := stageOf(k.State, k.Reason)
@@ -110,7 +111,7 @@ func stages(sum *engine.Summary) []StageCount {
 		src = map[string]int{}
 	}
 	if sum.BadNoID > 0 {
-		src[engine.ReasonBadRow] += sum.BadNoID
+		src[connector.ReasonBadRow] += sum.BadNoID
 	}
 	if sum.DuplicateSeen > 0 {
 		src["duplicate"] += sum.DuplicateSeen
@@ -138,7 +139,7 @@ func stages(sum *engine.Summary) []StageCount {
 
 // finish computes the diff against the state ledger, creates the views,
 // stores the summary and checkpoints the file.
-func (st *store) finish(ctx context.Context, sum *engine.Summary, statePath string, ledger func(context.Context, func(state.LedgerRow) error) error) (*Result, error) {
+func (st *store) finish(ctx context.Context, sum *engine.RunRecord, statePath string, ledger func(context.Context, func(state.LedgerRow) error) error) (*Result, error) {
 	c := st.conn
 	// The run's last transaction; the rest runs in autocommit mode (DuckDB
 	// cannot detach the state inside a transaction that read it).
@@ -276,7 +277,7 @@ type sendJSON struct {
 func (r *Result) JSON() ([]byte, error) {
 	s := r.Summary
 	if s == nil {
-		s = &engine.Summary{}
+		s = &engine.RunRecord{}
 	}
 	j := resultJSON{
 		DB: r.DBPath, RunID: s.RunID, PlanHash: s.PlanHash, Started: s.Started.UTC(), ElapsedMS: s.Elapsed.Milliseconds(),
@@ -319,7 +320,7 @@ func parseResult(b []byte) (*Result, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("preview: read summary: %w", err)
 	}
-	s := &engine.Summary{
+	s := &engine.RunRecord{
 		RunID: j.RunID, PlanHash: j.PlanHash, Started: j.Started, Elapsed: time.Duration(j.ElapsedMS) * time.Millisecond,
 		Agents: tallyFrom(j.Agents), Calls: tallyFrom(j.Calls),
 		BadRows: j.BadRows, BadRowSamples: j.BadSamples, BadNoID: j.BadNoID, Findings: j.Findings, Warnings: j.Warnings, WarnSamples: j.WarnSamples,
@@ -342,7 +343,7 @@ func parseResult(b []byte) (*Result, error) {
 func (r *Result) WriteText(w io.Writer) {
 	s := r.Summary
 	if s == nil {
-		s = &engine.Summary{}
+		s = &engine.RunRecord{}
 	}
 	rate := 0.0
 	if s.Elapsed > 0 {
@@ -407,7 +408,7 @@ func sortedKeys(m map[string]int) []string {
 
 // sortedReasons orders imported, excluded, failed, then by count descending.
 func sortedReasons(m map[string]int) []string {
-	order := map[string]int{engine.StateImported: 0, engine.StateExcluded: 1, engine.StateFailed: 2}
+	order := map[string]int{connector.StateImported: 0, connector.StateExcluded: 1, connector.StateFailed: 2}
 	keys := sortedKeys(m)
 	sort.SliceStable(keys, func(i, j int) bool {
 		si, _, _ := strings.Cut(keys[i], "/")

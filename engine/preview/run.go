@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -26,8 +27,8 @@ type Options struct {
 	// PriorLedger, when set, is the state ledger to diff against instead of
 	// StatePath (a PostgreSQL state: it is copied into the preview file).
 	PriorLedger func(ctx context.Context, fn func(state.LedgerRow) error) error
-	Registry    engine.Registry // to open the plan's sources
-	Sources     []engine.Source // optional, already opened (tests)
+	Registry    engine.Registry    // to open the plan's sources
+	Sources     []connector.Source // optional, already opened (tests)
 	Progress    func(engine.Progress)
 	// SampleBD also stores the source business data in long format (table
 	// bd). Off by default: 50 M rows at the reference workload.

@@ -1,6 +1,9 @@
 package preview
 
-import "github.com/applink-dev/applink/engine"
+import (
+	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
+)
 
 // Stages of results.stage, in plan order.
 const (
@@ -22,13 +25,13 @@ const (
 // stageOf is where a call with this ledger row left the pipeline.
 func stageOf(state, reason string) string {
 	switch {
-	case state == engine.StateImported:
+	case state == connector.StateImported:
 		return StageMapped
-	case reason == engine.ReasonBadRow:
+	case reason == connector.ReasonBadRow:
 		return StageSource
-	case reason == engine.ReasonFilteredOut:
+	case reason == connector.ReasonFilteredOut:
 		return StageFilters
-	case reason == engine.ReasonMappingError:
+	case reason == connector.ReasonMappingError:
 		return StageMapping
 	}
 	return StageRules

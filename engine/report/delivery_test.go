@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/report"
 	"github.com/applink-dev/applink/engine/report/reporttest"
 	"github.com/applink-dev/applink/engine/state"
@@ -19,8 +20,8 @@ import (
 func TestQueuedRun(t *testing.T) {
 	started := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	rec := &engine.RunRecord{RunID: "r1", Started: started, Elapsed: time.Second, SourceRows: 8,
-		Calls: engine.Tally{Total: 8, By: map[engine.StateReason]int{
-			{State: engine.StateQueued}: 5, {State: engine.StateImported}: 1, {State: engine.StateExcluded, Reason: engine.ReasonTooShort}: 2}},
+		Calls: engine.Tally{Total: 8, By: map[connector.StateReason]int{
+			{State: connector.StateQueued}: 5, {State: connector.StateImported}: 1, {State: connector.StateExcluded, Reason: connector.ReasonTooShort}: 2}},
 		ImportedByDay: map[string]int{"2026-11-29": 6}, Delivery: engine.Delivery{Queued: 5, Imported: 2, Failed: 1, Retrying: 1}}
 	rec.Sent.Calls = 5
 	f := &fakeState{runs: []state.RunRecord{{RunID: "r1", Kind: "run", Started: started, Ended: started.Add(time.Second), Record: rec}}}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -73,7 +74,7 @@ type Report struct {
 	Findings []engine.Finding `json:"findings"`
 	// Delivered is what that run's sink said it delivered (CXone: agents,
 	// calls, media files, business data); empty for the outbox.
-	Delivered []engine.Delivered `json:"delivered"`
+	Delivered []connector.Delivered `json:"delivered"`
 	// Counted are the calls of that run its sources filtered inside the
 	// database (the window or tenant pushed into SQL): never read, so in no
 	// ledger, but counted per reason.
@@ -228,7 +229,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: state.DefaultRetentionDays, Findings: []engine.Finding{}, Delivered: []engine.Delivered{}}
+	r := &Report{Generated: now.UTC(), StatePath: opts.StatePath, Scope: "ledger", RetentionDays: state.DefaultRetentionDays, Findings: []engine.Finding{}, Delivered: []connector.Delivered{}}
 	if p := opts.Plan; p != nil {
 		r.Plan = planInfo(p)
 		if p.Staging.RetentionDays > 0 {
@@ -311,7 +312,7 @@ func Build(ctx context.Context, st State, opts Options) (*Report, error) {
 	}{{"agent", &r.Agents}, {"call", &r.Calls}} {
 		for i := range sec.s.Lines {
 			l := &sec.s.Lines[i]
-			if l.State != engine.StateExcluded {
+			if l.State != connector.StateExcluded {
 				continue
 			}
 			rows, _, err := st.LedgerRows(ctx, state.LedgerQuery{Entity: sec.entity, State: l.State, Reason: l.Reason, RunID: exampleRun, Limit: maxExamples})
@@ -420,13 +421,13 @@ func fromTally(entity string, t *engine.Tally) Section {
 func (s *Section) add(entity, st, reason string, n int) {
 	s.Total += n
 	switch st {
-	case engine.StateImported:
+	case connector.StateImported:
 		s.Imported += n
-	case engine.StateQueued:
+	case connector.StateQueued:
 		s.Queued += n
-	case engine.StateExcluded:
+	case connector.StateExcluded:
 		s.Excluded += n
-	case engine.StateFailed:
+	case connector.StateFailed:
 		s.Failed += n
 	}
 	s.Lines = append(s.Lines, Line{State: st, Reason: reason, N: n, Explain: engine.ExplainReason(entity, st, reason)})
@@ -466,8 +467,8 @@ func omitted(s *engine.RunRecord) []Omitted {
 
 func fillRunLine(l *RunLine, s *engine.RunRecord) {
 	l.SourceRows = s.SourceRows
-	l.Imported, l.Queued = s.Calls.Count(engine.StateImported), s.Calls.Count(engine.StateQueued)
-	l.Excluded, l.Failed = s.Calls.Count(engine.StateExcluded), s.Calls.Count(engine.StateFailed)
+	l.Imported, l.Queued = s.Calls.Count(connector.StateImported), s.Calls.Count(connector.StateQueued)
+	l.Excluded, l.Failed = s.Calls.Count(connector.StateExcluded), s.Calls.Count(connector.StateFailed)
 	l.SentAgents, l.SentCalls = s.Sent.Agents, s.Sent.Calls
 	l.BadRows, l.BDWithoutCall = s.BadRows, s.BDWithoutCall
 	l.Unexplained = s.Accounting().Unexplained
@@ -532,7 +533,7 @@ func failures(ctx context.Context, st State, runID string) (Failures, error) {
 		return f, err
 	}
 	for _, c := range counts {
-		if c.State != engine.StateFailed || c.Reason == engine.ReasonBadRow {
+		if c.State != connector.StateFailed || c.Reason == connector.ReasonBadRow {
 			continue
 		}
 		f.Total += c.N

@@ -13,7 +13,9 @@ import (
 	"sync"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/keyset"
+	"github.com/applink-dev/applink/engine/killpoint"
 )
 
 // RunLedger collects a run's changed ledger rows in a CSV file beside the
@@ -63,6 +65,17 @@ type Staged struct {
 	Calls, Agents int
 }
 
+// RunScratchFiles are the files a run writes beside its staged copy and
+// removes once its commit returns (a run killed right after its commit
+// leaves them: the next run removes them).
+var RunScratchFiles = []string{changesFile, mediaFile, deliveriesFile}
+
+const (
+	changesFile    = "ledger-changes.csv"
+	mediaFile      = "ledger-media.csv"
+	deliveriesFile = "deliveries.jsonl"
+)
+
 // NewRunLedger starts recording a run's ledger changes into dir (created if
 // needed), for a backend's Begin: apply is its commit, queue whether it has
 // a delivery queue. idx is the Prior the run uses, for "no longer in the
@@ -71,7 +84,7 @@ func NewRunLedger(apply ApplyFunc, queue bool, runID, specHash, dir string, idx 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	path := filepath.Join(dir, "ledger-changes.csv")
+	path := filepath.Join(dir, changesFile)
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
@@ -89,7 +102,7 @@ func NewRunLedger(apply ApplyFunc, queue bool, runID, specHash, dir string, idx 
 func (l *RunLedger) SetStaged(st *Staged) { l.staged = st }
 
 // Row implements engine.LedgerWriter.
-func (l *RunLedger) Row(r engine.LedgerRow, fp uint64, active bool) error {
+func (l *RunLedger) Row(r connector.LedgerRow, fp uint64, active bool) error {
 	l.rec[0], l.rec[1], l.rec[2], l.rec[3], l.rec[4] = r.Entity, r.ID, r.State, r.Reason, r.Detail
 	l.rec[5] = strconv.FormatUint(fp, 10)
 	l.rec[6] = strconv.FormatBool(active)
@@ -120,16 +133,16 @@ func (l *RunLedger) SetTarget(target []byte) { l.target = target }
 func (l *RunLedger) SetJobs(j Jobs) { l.jobs = j }
 
 // MediaSent records what the sink sent of a call's media, for the call's
-// ledger row (engine.RunInfo.MediaSent is wired to it). Safe for
+// ledger row (connector.RunInfo.MediaSent is wired to it). Safe for
 // concurrent use; applied with the commit.
-func (l *RunLedger) MediaSent(callID string, m engine.MediaSent) {
+func (l *RunLedger) MediaSent(callID string, m connector.MediaSent) {
 	l.mmu.Lock()
 	defer l.mmu.Unlock()
 	if l.merr != nil {
 		return
 	}
 	if l.mf == nil {
-		l.mpath = filepath.Join(filepath.Dir(l.path), "ledger-media.csv")
+		l.mpath = filepath.Join(filepath.Dir(l.path), mediaFile)
 		f, err := os.Create(l.mpath)
 		if err != nil {
 			l.merr = fmt.Errorf("state: %w", err)
@@ -177,7 +190,7 @@ func (l *RunLedger) Enqueue(args []byte) error {
 		return ErrNoQueue
 	}
 	if l.df == nil {
-		l.dpath = filepath.Join(filepath.Dir(l.path), "deliveries.jsonl")
+		l.dpath = filepath.Join(filepath.Dir(l.path), deliveriesFile)
 		f, err := os.Create(l.dpath)
 		if err != nil {
 			return fmt.Errorf("state: %w", err)
@@ -209,7 +222,7 @@ func (l *RunLedger) Abort() {
 // before it leaves the state as it was; the next run sends the same rows
 // again and the sinks absorb them by id.
 // Whatever happens, the changes file is closed and removed when it returns.
-func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (l *RunLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	defer os.Remove(l.path)
 	l.w.Flush()
 	err := l.w.Error()
@@ -231,6 +244,7 @@ func (l *RunLedger) Commit(ctx context.Context, sum *engine.Summary) error {
 	if l.mpath != "" {
 		defer os.Remove(l.mpath)
 	}
+	killpoint.Hit(killpoint.StateChangesWritten)
 	if l.idx != nil {
 		sum.Removed.Agents, sum.Removed.Calls = l.idx.Unseen()
 	}
@@ -292,7 +306,7 @@ type ChangeSet struct {
 	// the run, so nothing needs deleting before the insert.
 	ReplaceExisting bool
 	RunID, SpecHash string
-	Summary         *engine.Summary
+	Summary         *engine.RunRecord
 	SummaryJSON     []byte
 	Staged          *Staged
 	// Deliveries is a file of delivery jobs (River args, one JSON a line)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // LedgerRow is a row of the state ledger.
@@ -17,9 +17,9 @@ type LedgerRow struct {
 	// the attempt that failed and when the next one is due.
 	Attempt int
 	NextTry *time.Time
-	// What was sent of an imported call's media (engine.RunInfo.MediaSent);
+	// What was sent of an imported call's media (connector.RunInfo.MediaSent);
 	// empty when the sink reported none.
-	Media engine.MediaSent
+	Media connector.MediaSent
 }
 
 // LedgerCount is how many ledger rows of one entity are in one state and
@@ -96,13 +96,13 @@ type Holder struct {
 type Outcome struct {
 	Spec    string
 	Key, FP int64  // the ledger row the job was queued for (its key and fingerprint as enqueued)
-	State   string // engine.StateImported, engine.StateFailed or StateRetrying
+	State   string // connector.StateImported, connector.StateFailed or StateRetrying
 	// Reason is an imported row's reason (agent_unmapped or none).
 	Reason string
 	// Media is what was sent of an imported call's media (nil: none).
-	Media *engine.MediaSent
+	Media *connector.MediaSent
 	// Failure is why a failed or retrying delivery failed.
-	Failure *engine.Failure
+	Failure *connector.Failure
 	// Attempt is the attempt that failed (retrying), NextTry when the next
 	// one is due.
 	Attempt int

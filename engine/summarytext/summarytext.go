@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // WriteVerdict writes the last line of a run that was not clean: how many
@@ -66,11 +67,11 @@ func WriteSummary(w io.Writer, s *engine.RunRecord) {
 		t    *engine.Tally
 	}{{"agents", &s.Agents}, {"calls", &s.Calls}} {
 		queued := ""
-		if n := part.t.Count(engine.StateQueued); n > 0 {
+		if n := part.t.Count(connector.StateQueued); n > 0 {
 			queued = fmt.Sprintf(", queued for delivery %d", n)
 		}
 		fmt.Fprintf(w, "%s: %d (imported %d%s, excluded %d, failed %d)\n", part.name, part.t.Total,
-			part.t.Count(engine.StateImported), queued, part.t.Count(engine.StateExcluded), part.t.Count(engine.StateFailed))
+			part.t.Count(connector.StateImported), queued, part.t.Count(connector.StateExcluded), part.t.Count(connector.StateFailed))
 		for _, e := range part.t.Sorted() {
 			reason := e.Reason
 			if reason == "" {
@@ -153,10 +154,10 @@ func WriteSummaryNotes(w io.Writer, s *engine.RunRecord) {
 	}
 }
 
-// CountedLine renders one entry of engine.Summary.Counted the way the summary and
+// CountedLine renders one entry of engine.RunRecord.Counted the way the summary and
 // the report show it: "other_tenant: 12 (counted by the database)".
 func CountedLine(e engine.TallyEntry) string {
-	if e.State == engine.StateExcluded {
+	if e.State == connector.StateExcluded {
 		return fmt.Sprintf("%s: %d (counted by the database)", e.Reason, e.N)
 	}
 	return fmt.Sprintf("%s: %d (%s, counted by the database)", e.Reason, e.N, e.State)

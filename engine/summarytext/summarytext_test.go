@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestCounted: rows a source filtered in SQL are shown as counted by the
 // database, a failed one with its state (engine's TestCountedByTheDatabase
 // checks the record's numbers).
 func TestCounted(t *testing.T) {
-	sum := &engine.RunRecord{SourceRows: 1, Counted: map[engine.StateReason]int{
-		{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}: 12, {State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: 3}}
+	sum := &engine.RunRecord{SourceRows: 1, Counted: map[connector.StateReason]int{
+		{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 12, {State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: 3}}
 	var out bytes.Buffer
 	WriteSummary(&out, sum)
 	for _, want := range []string{"calls filtered in the database, not read: 15\n", "  other_tenant: 12 (counted by the database)\n", "  before_window: 3 (counted by the database)\n"} {
@@ -25,7 +26,7 @@ func TestCounted(t *testing.T) {
 		t.Errorf("a zero count is shown:\n%s", out.String())
 	}
 
-	sum.Counted = map[engine.StateReason]int{{State: engine.StateFailed, Reason: engine.ReasonBadRow}: 2}
+	sum.Counted = map[connector.StateReason]int{{State: connector.StateFailed, Reason: connector.ReasonBadRow}: 2}
 	out.Reset()
 	WriteSummary(&out, sum)
 	if f, _, _ := sum.Problems(); f != 2 || !strings.Contains(out.String(), "  bad_row: 2 (failed, counted by the database)\n") {

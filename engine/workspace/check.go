@@ -13,6 +13,7 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -111,7 +112,7 @@ func (w *Workspace) readThrough(ctx context.Context, src dsl.Source, out io.Writ
 			samples = append(samples, fmt.Sprintf("  %s: %v", pos, err))
 		}
 	}
-	if err := s.ReadAgents(ctx, func(r *engine.AgentRecord) error {
+	if err := s.ReadAgents(ctx, func(r *connector.AgentRecord) error {
 		agents++
 		if r.Err != nil {
 			badAgents++
@@ -121,11 +122,11 @@ func (w *Workspace) readThrough(ctx context.Context, src dsl.Source, out io.Writ
 	}); err != nil {
 		return nil, 0, err
 	}
-	names := engine.NewNames()
+	names := connector.NewNames()
 	var carried []bool // by name id: some call row has it
-	if err := s.ReadCalls(ctx, engine.CallQuery{From: w.Plan.Window.From, Names: names}, func(r *engine.CallRecord) error {
+	if err := s.ReadCalls(ctx, connector.CallQuery{From: w.Plan.Window.From, Names: names}, func(r *connector.CallRecord) error {
 		switch {
-		case r.Err != nil && errors.Is(r.Err, engine.ErrBDWithoutCall):
+		case r.Err != nil && errors.Is(r.Err, connector.ErrBDWithoutCall):
 			orphans++
 			bad(r.Pos, "", r.Err)
 		case r.Err != nil:

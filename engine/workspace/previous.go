@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -24,8 +24,8 @@ type SentCopy struct {
 	// ledger's last word on the call was no send).
 	SentBy   string
 	StagedAt time.Time
-	Call     *engine.OutCall // nil when no copy remains
-	Fields   []dsl.Field     // what Call.Values[i].Field indexes
+	Call     *connector.OutCall // nil when no copy remains
+	Fields   []dsl.Field        // what Call.Values[i].Field indexes
 	// Missing says why Call is nil, for people.
 	Missing string
 }
@@ -81,7 +81,7 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 	// A run that excluded the call, or could not read it, did not send it:
 	// its copy is not searched. One whose send the sink refused did (its
 	// copy holds what it tried to send).
-	sentByLast := res.State == engine.StateImported || (res.State == engine.StateFailed && res.Reason != engine.ReasonBadRow)
+	sentByLast := res.State == connector.StateImported || (res.State == connector.StateFailed && res.Reason != connector.ReasonBadRow)
 	var cands []state.StagedRun
 	for i := len(staged) - 1; i >= 0; i-- {
 		s := staged[i]
@@ -94,7 +94,7 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 			cands = append(cands, s)
 		}
 	}
-	if res.State == engine.StateImported && (len(cands) == 0 || cands[0].RunID != res.RunID) {
+	if res.State == connector.StateImported && (len(cands) == 0 || cands[0].RunID != res.RunID) {
 		res.Missing = fmt.Sprintf("run %s sent this call but kept no staged copy", res.RunID)
 		return res, nil
 	}
@@ -124,7 +124,7 @@ func (w *Workspace) PreviousSent(ctx context.Context, callID string) (*SentCopy,
 			res.Missing = fmt.Sprintf("removed from run %s's staged copy by %s", s.RunID, ev)
 			return res, nil
 		}
-		if res.State == engine.StateImported {
+		if res.State == connector.StateImported {
 			res.Missing = fmt.Sprintf("run %s's staged copy does not hold this call", s.RunID)
 			return res, nil
 		}
@@ -150,19 +150,19 @@ func (w *Workspace) stagedPath(s state.StagedRun) string {
 // readStaged reads one call from a staged copy. A business-data field the
 // spec no longer has is added to the fields rather than refused: the copy
 // is shown, not resent.
-func (w *Workspace) readStaged(dir, callID string) (*engine.OutCall, []dsl.Field, error) {
+func (w *Workspace) readStaged(dir, callID string) (*connector.OutCall, []dsl.Field, error) {
 	var fields []dsl.Field
 	if w.Plan != nil {
 		fields = slices.Clone(w.Plan.Fields)
 	}
 	for range 64 { // at most 50 fields a call: bounded
-		var found *engine.OutCall
-		err := w.Registry.Staging.Read(dir, fields, func(id string) bool { return id == callID }, func(r engine.StagedRow) error {
+		var found *connector.OutCall
+		err := w.Registry.Staging.Read(dir, fields, func(id string) bool { return id == callID }, func(r connector.StagedRow) error {
 			if r.Call == nil {
 				return nil
 			}
 			c := *r.Call // valid only during the callback: copy it
-			c.Values = make([]engine.Value, len(r.Call.Values))
+			c.Values = make([]connector.Value, len(r.Call.Values))
 			for i, v := range r.Call.Values {
 				v.Text = slices.Clone(v.Text)
 				c.Values[i] = v
@@ -170,7 +170,7 @@ func (w *Workspace) readStaged(dir, callID string) (*engine.OutCall, []dsl.Field
 			found = &c
 			return errFound
 		})
-		var unknown *engine.UnknownFieldError
+		var unknown *connector.UnknownFieldError
 		switch {
 		case err == nil || errors.Is(err, errFound):
 			return found, fields, nil

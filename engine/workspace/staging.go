@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -49,8 +50,8 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 	res.Where = where
 	var mu sync.Mutex // a sink reports failures from its own goroutines
 	fails := map[string]string{}
-	info := engine.RunInfo{RunID: res.RestoreID, PlanHash: w.Plan.Hash(), Fields: w.Plan.Fields,
-		Fail: func(entity, id string, f engine.Failure) {
+	info := connector.RunInfo{RunID: res.RestoreID, PlanHash: w.Plan.Hash(), Fields: w.Plan.Fields,
+		Fail: func(entity, id string, f connector.Failure) {
 			mu.Lock()
 			defer mu.Unlock()
 			fails[entity+" "+id] = f.Error()
@@ -63,7 +64,7 @@ func (w *Workspace) Restore(ctx context.Context, runID string, calls []string) (
 		filter = func(id string) bool { return keep[id] }
 	}
 	found := map[string]bool{}
-	err = w.Registry.Staging.Read(staged.Path, w.Plan.Fields, filter, func(s engine.StagedRow) error {
+	err = w.Registry.Staging.Read(staged.Path, w.Plan.Fields, filter, func(s connector.StagedRow) error {
 		switch {
 		case s.Agent != nil:
 			if keep != nil {

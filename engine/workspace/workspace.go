@@ -11,7 +11,9 @@ import (
 
 	"github.com/applink-dev/applink/dsl"
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/delivery"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -55,7 +57,7 @@ type Workspace struct {
 	Drivers state.Drivers
 	// SinkOpened, when set, is called with the sink a run sends to as soon
 	// as it is opened (serve reads a sink's counters from it during the run).
-	SinkOpened func(engine.Sink)
+	SinkOpened func(connector.Sink)
 }
 
 // New returns the workspace of a compiled plan.
@@ -147,7 +149,7 @@ func (w *Workspace) RetentionDays() int {
 
 // Target opens the sink a run sends to: the spec's sink block, or the
 // cumulative outbox. where says it for people ("outbox DIR", "CXone URL").
-func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, err error) {
+func (w *Workspace) Target(dryRun io.Writer) (sink connector.Sink, where string, err error) {
 	if s := w.Plan.Sink; s != nil && s.Kind != "" {
 		d := w.Registry.Sink(s.Kind)
 		if d == nil {
@@ -158,7 +160,7 @@ func (w *Workspace) Target(dryRun io.Writer) (sink engine.Sink, where string, er
 			return nil, "", err
 		}
 		where = s.Kind
-		if l, ok := sink.(engine.Labeled); ok {
+		if l, ok := sink.(connector.Labeled); ok {
 			where = l.Label()
 		} else if s.APIURL != "" {
 			where += " " + s.APIURL
@@ -185,7 +187,7 @@ func (w *Workspace) Where() string {
 
 // RunResult is what Run did.
 type RunResult struct {
-	Summary       *engine.Summary
+	Summary       *engine.RunRecord
 	Where         string   // where it sent
 	StageDir      string   // the run's staging folder
 	Staged        bool     // the run sent something and kept a copy
@@ -259,8 +261,8 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	}
 	// Store and forward: keep what this run sends. A sink that stages itself
 	// keeps its own run files; another is teed into the staging format.
-	var staged engine.Sink
-	if s, ok := primary.(engine.SelfStager); ok {
+	var staged connector.Sink
+	if s, ok := primary.(connector.SelfStager); ok {
 		s.StageTo(r.StageDir)
 		staged = primary
 	} else {
@@ -275,8 +277,8 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	if queue != nil {
 		ledger = queue.Ledger(ledger)
 	}
-	var delivered engine.DeliveryCounter
-	if dc, ok := primary.(engine.DeliveryCounter); ok {
+	var delivered connector.DeliveryCounter
+	if dc, ok := primary.(connector.DeliveryCounter); ok {
 		delivered = dc
 	}
 	r.Summary, err = engine.Run(ctx, w.Plan, engine.Options{
@@ -295,6 +297,9 @@ func (w *Workspace) Run(ctx context.Context, progress func(engine.Progress)) (re
 	if !r.Staged {
 		_ = os.RemoveAll(r.StageDir) // nothing committed, or nothing sent: nothing to keep
 	}
+	if err == nil {
+		killpoint.Hit(killpoint.RunCommitted)
+	}
 	return r, err
 }
 
@@ -311,7 +316,7 @@ func (w *Workspace) recordFailure(ctx context.Context, st state.Backend, runID s
 // DryRun runs the plan against the committed state with the spec's sink in
 // dry-run mode: the sink writes each request it would make to out; nothing
 // is sent and the state is not changed (not even created).
-func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.Summary, error) {
+func (w *Workspace) DryRun(ctx context.Context, out io.Writer) (*engine.RunRecord, error) {
 	if w.Plan.Sink == nil || w.Plan.Sink.Kind == "" {
 		return nil, errors.New("--dry-run needs a `sink` block in the spec (the outbox is itself a dry run)")
 	}
@@ -375,17 +380,17 @@ func (w *Workspace) Runs(ctx context.Context) ([]state.RunRecord, error) {
 
 // countingSink counts what reaches the staging copy.
 type countingSink struct {
-	engine.Sink
+	connector.Sink
 	path          string
 	calls, agents int
 }
 
-func (c *countingSink) Agent(ctx context.Context, a *engine.OutAgent) error {
+func (c *countingSink) Agent(ctx context.Context, a *connector.OutAgent) error {
 	c.agents++
 	return c.Sink.Agent(ctx, a)
 }
 
-func (c *countingSink) Call(ctx context.Context, o *engine.OutCall) error {
+func (c *countingSink) Call(ctx context.Context, o *connector.OutCall) error {
 	c.calls++
 	return c.Sink.Call(ctx, o)
 }
@@ -396,7 +401,7 @@ type stagedLedger struct {
 	stage *countingSink
 }
 
-func (s *stagedLedger) Commit(ctx context.Context, sum *engine.Summary) error {
+func (s *stagedLedger) Commit(ctx context.Context, sum *engine.RunRecord) error {
 	if s.stage.calls+s.stage.agents > 0 {
 		s.SetStaged(&state.Staged{Path: s.stage.path, Calls: s.stage.calls, Agents: s.stage.agents})
 	} else {
@@ -430,6 +435,17 @@ func removeUncommitted(ctx context.Context, st state.Backend, dir string) error 
 		p := filepath.Join(dir, e.Name())
 		if e.IsDir() && !known[e.Name()] {
 			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
+			}
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		// A run killed right after its state committed keeps its folder
+		// but never removed its changes files.
+		for _, f := range state.RunScratchFiles {
+			if err := os.Remove(filepath.Join(p, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("staging: remove the leftovers of a crashed run: %w", err)
 			}
 		}

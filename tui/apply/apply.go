@@ -20,7 +20,7 @@ import (
 )
 
 // Func runs the plan for real. progress may be called from any goroutine.
-type Func func(ctx context.Context, progress func(engine.Progress)) (*engine.Summary, error)
+type Func func(ctx context.Context, progress func(engine.Progress)) (*engine.RunRecord, error)
 
 // LedgerFunc describes the state's ledger after a failed run, e.g. its last
 // committed run; nil or an error leaves it out.
@@ -40,7 +40,7 @@ const (
 
 // DoneMsg reports the end of a run.
 type DoneMsg struct {
-	Summary *engine.Summary
+	Summary *engine.RunRecord
 	Err     error
 	Ledger  string
 }
@@ -60,7 +60,7 @@ type Model struct {
 	prog     engine.Progress
 	total    int // calls the preview read: the bar's 100 %
 
-	sum         *engine.Summary
+	sum         *engine.RunRecord
 	err         error
 	ledgerState string
 	vp          viewport.Model
@@ -159,7 +159,7 @@ func (m Model) start(ctx context.Context) (Model, tea.Cmd) {
 
 // safeRun turns a panic in the run into an error: the TUI shows a message,
 // never a stack trace.
-func safeRun(ctx context.Context, run Func, p func(engine.Progress)) (sum *engine.Summary, err error) {
+func safeRun(ctx context.Context, run Func, p func(engine.Progress)) (sum *engine.RunRecord, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("apply: internal error: %v", r)

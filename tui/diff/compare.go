@@ -11,7 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/applink-dev/applink/dsl"
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/jsonenc"
 	"github.com/applink-dev/applink/engine/preview"
 	"github.com/applink-dev/applink/engine/workspace"
@@ -36,7 +36,7 @@ type fieldRow struct {
 const absent = "-"
 
 // sentValues are the fields a run sent for a call, by name, as text.
-func sentValues(c *engine.OutCall, fields []dsl.Field) map[string]string {
+func sentValues(c *connector.OutCall, fields []dsl.Field) map[string]string {
 	v := callValues(c.AgentUserID, c.StartTime, c.DurationMS, c.Direction, c.ANI, c.DNIS, c.Media)
 	for _, val := range c.Values {
 		if val.Field < 0 || val.Field >= len(fields) {
@@ -144,7 +144,7 @@ func compareRows(cd *preview.CallDetail, sc *workspace.SentCopy, fields []dsl.Fi
 	}
 	sort.Strings(extra)
 	names = append(names, extra...)
-	imported := cd.State == engine.StateImported
+	imported := cd.State == connector.StateImported
 	for _, n := range names {
 		r := fieldRow{name: n, beforeKnown: before != nil, nowKnown: now != nil}
 		r.before, r.now = valueOr(before, n), valueOr(now, n)

@@ -1,7 +1,7 @@
-// Package job runs the engine's long work (a preview, an apply) off the
-// Bubble Tea loop and turns it into messages: progress is lossy (the latest
-// wins, so the engine never blocks on the screen), the result is not.
 package job
+
+// Progress is lossy (the latest wins, so the engine never blocks on the
+// screen); the result is not.
 
 import (
 	"context"

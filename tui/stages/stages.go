@@ -298,7 +298,7 @@ func (m Model) View() string {
 
 // omittedValues totals the field values a run left out, with the count per
 // field ("OrderTotal 117, Balance 4"), most first.
-func omittedValues(sum *engine.Summary) (int, string) {
+func omittedValues(sum *engine.RunRecord) (int, string) {
 	if sum == nil {
 		return 0, ""
 	}

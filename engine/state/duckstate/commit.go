@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -138,9 +139,11 @@ func (s *Store) applyRun(ctx context.Context, c *state.ChangeSet) (err error) {
 			return fmt.Errorf("state: staging index: %w", err)
 		}
 	}
+	killpoint.Hit(killpoint.StateHistoryWritten)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	killpoint.Hit(killpoint.StateCommitted)
 	return nil
 }
 

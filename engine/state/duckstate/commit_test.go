@@ -6,10 +6,12 @@ import (
 
 	"context"
 	"errors"
-	"github.com/applink-dev/applink/engine"
 	"path/filepath"
 	"testing"
 
+	"github.com/applink-dev/applink/engine"
+
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
@@ -105,10 +107,10 @@ func TestManyMediaOnAFirstRun(t *testing.T) {
 	const n = 2000
 	for i := range n {
 		id := fmt.Sprintf("C%07d", i)
-		l.Row(engine.LedgerRow{Entity: "call", ID: id, State: "imported"}, uint64(2*i+2), false)
-		l.MediaSent(id, engine.MediaSent{ContentType: "audio/wav", Size: int64(i), SHA256: fmt.Sprintf("%064x", i)})
+		l.Row(connector.LedgerRow{Entity: "call", ID: id, State: "imported"}, uint64(2*i+2), false)
+		l.MediaSent(id, connector.MediaSent{ContentType: "audio/wav", Size: int64(i), SHA256: fmt.Sprintf("%064x", i)})
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var got int

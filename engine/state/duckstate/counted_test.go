@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 )
 
 // TestReportCounted: rows counted by the database are kept in the run's
@@ -24,12 +25,12 @@ func TestReportCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: engine.StateImported}, 2, false); err != nil {
+	if err := l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: connector.StateImported}, 2, false); err != nil {
 		t.Fatal(err)
 	}
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: time.Now(), SourceRows: 1,
-		Counted: map[engine.StateReason]int{{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}: 40, {State: engine.StateExcluded, Reason: engine.ReasonBeforeWindow}: 2}}
-	sum.Calls.By = map[engine.StateReason]int{{State: engine.StateImported}: 1}
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: time.Now(), SourceRows: 1,
+		Counted: map[connector.StateReason]int{{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 40, {State: connector.StateExcluded, Reason: connector.ReasonBeforeWindow}: 2}}
+	sum.Calls.By = map[connector.StateReason]int{{State: connector.StateImported}: 1}
 	if err := l.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/keyset"
 	"github.com/applink-dev/applink/engine/state"
 )
@@ -60,7 +61,7 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 	rows := priorRows(3000, 5)
 	rows[1].fp = 1<<64 - 2 // the largest fingerprint, past int64
 	for _, r := range rows {
-		if err := l.Row(engine.LedgerRow{Entity: r.entity, ID: r.id, State: "imported"}, r.fp, r.active); err != nil {
+		if err := l.Row(connector.LedgerRow{Entity: r.entity, ID: r.id, State: "imported"}, r.fp, r.active); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,7 +73,7 @@ func TestPriorLoadsEveryRow(t *testing.T) {
 		return l
 	}
 	before := limit()
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if after := limit(); after != before {

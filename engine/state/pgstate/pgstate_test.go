@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 	"github.com/applink-dev/applink/engine/state/statetest"
 )
@@ -35,21 +36,21 @@ func commitRun(t *testing.T, s *Store, runID string, n int, queue bool) error {
 	}
 	for i := range n {
 		call := fmt.Sprintf("%s-c%d", runID, i)
-		st := engine.StateImported
+		st := connector.StateImported
 		if queue {
-			st = engine.StateQueued
+			st = connector.StateQueued
 			key := int64(state.RowKey("call", call))
 			if err := l.Enqueue(fmt.Appendf(nil, `{"spec":%q,"run_id":%q,"key":%d,"fp":%d,"call":{"call_id":%q}}`, s.Spec(), runID, key, 2*i+2, call)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		l.Row(engine.LedgerRow{Entity: "call", ID: call, State: st}, uint64(2*i+2), false)
+		l.Row(connector.LedgerRow{Entity: "call", ID: call, State: st}, uint64(2*i+2), false)
 	}
 	if queue {
 		l.SetTarget([]byte(`{"outbox":"x"}`))
 		l.SetJobs(testJobs)
 	}
-	return l.Commit(context.Background(), &engine.Summary{RunID: runID, Started: time.Now()})
+	return l.Commit(context.Background(), &engine.RunRecord{RunID: runID, Started: time.Now()})
 }
 
 func count(t *testing.T, s *Store, q string, args ...any) int {
@@ -68,9 +69,9 @@ func TestSpecsShareADatabase(t *testing.T) {
 	a, b := openStore(t, dsn, "acme", Options{}), openStore(t, dsn, "globex", Options{})
 	for _, s := range []*Store{a, b} {
 		l, _ := s.Begin("r1", "spec", filepath.Join(t.TempDir(), s.Spec()), nil)
-		l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
-		l.Row(engine.LedgerRow{Entity: "call", ID: s.Spec() + "-only", State: "imported"}, 4, false)
-		sum := &engine.Summary{RunID: "r1", Started: time.Now(), Watermarks: map[string]engine.Watermark{"dc1": {CallID: s.Spec()}}}
+		l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
+		l.Row(connector.LedgerRow{Entity: "call", ID: s.Spec() + "-only", State: "imported"}, 4, false)
+		sum := &engine.RunRecord{RunID: "r1", Started: time.Now(), Watermarks: map[string]engine.Watermark{"dc1": {CallID: s.Spec()}}}
 		if err := l.Commit(ctx, sum); err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +99,7 @@ func TestBulkEnqueueWithTheCommit(t *testing.T) {
 	s := openStore(t, statetest.DSN(t), "acme", Options{Jobs: testJobs})
 	const n = 2500
 	l, _ := s.Begin("aborted", "spec", t.TempDir(), nil)
-	l.Row(engine.LedgerRow{Entity: "call", ID: "x", State: "queued"}, 2, false)
+	l.Row(connector.LedgerRow{Entity: "call", ID: "x", State: "queued"}, 2, false)
 	l.Enqueue([]byte(`{"spec":"acme"}`))
 	l.Abort()
 	if q, err := s.Queue(ctx); err != nil || q != (state.QueueStats{}) {
@@ -256,11 +257,11 @@ func TestFencingRefusesAStaleEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Row(engine.LedgerRow{Entity: "call", ID: "raced", State: "imported"}, 2, false)
+	l.Row(connector.LedgerRow{Entity: "call", ID: "raced", State: "imported"}, 2, false)
 	if _, err := db.Takeover(ctx, "acme", state.Holder{Host: "c", PID: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Commit(ctx, &engine.Summary{RunID: "raced", Started: time.Now()}); !errors.Is(err, state.ErrFenced) {
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "raced", Started: time.Now()}); !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("commit begun before a takeover: %v", err)
 	}
 	// Another spec is not fenced by this one's takeovers.
@@ -281,10 +282,10 @@ func TestSettleIsIdempotent(t *testing.T) {
 	key := func(i int) int64 { return int64(state.RowKey("call", fmt.Sprintf("r1-c%d", i))) }
 	next := time.Now().Add(time.Minute).Truncate(time.Microsecond)
 	batch := []state.Outcome{
-		{Spec: "acme", Key: key(0), FP: 2, State: engine.StateImported, Reason: "agent_unmapped",
-			Media: &engine.MediaSent{ContentType: "audio/wav", Size: 10, SHA256: "00ff"}},
-		{Spec: "acme", Key: key(1), FP: 4, State: engine.StateFailed, Failure: &engine.Failure{Code: "http_422", Detail: "bad", Permanent: true}, Attempt: 1},
-		{Spec: "acme", Key: key(2), FP: 6, State: state.StateRetrying, Failure: &engine.Failure{Code: "http_503", Detail: "later"}, Attempt: 1, NextTry: next},
+		{Spec: "acme", Key: key(0), FP: 2, State: connector.StateImported, Reason: "agent_unmapped",
+			Media: &connector.MediaSent{ContentType: "audio/wav", Size: 10, SHA256: "00ff"}},
+		{Spec: "acme", Key: key(1), FP: 4, State: connector.StateFailed, Failure: &connector.Failure{Code: "http_422", Detail: "bad", Permanent: true}, Attempt: 1},
+		{Spec: "acme", Key: key(2), FP: 6, State: state.StateRetrying, Failure: &connector.Failure{Code: "http_503", Detail: "later"}, Attempt: 1, NextTry: next},
 	}
 	type counts struct{ imported, failed, retrying int64 }
 	var applied []bool
@@ -346,7 +347,7 @@ func TestSettleIsIdempotent(t *testing.T) {
 	if n := settle(batch[2]); n != (counts{}) {
 		t.Errorf("an older attempt's retry counted %+v", n)
 	}
-	done := state.Outcome{Spec: "acme", Key: key(2), FP: 6, State: engine.StateImported}
+	done := state.Outcome{Spec: "acme", Key: key(2), FP: 6, State: connector.StateImported}
 	if n := settle(done, done); n.imported != 1 || fmt.Sprint(applied) != "[true false]" {
 		t.Errorf("imported after retries %+v", n)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -123,12 +123,12 @@ func (db *DB) SettleTx(ctx context.Context, tx pgx.Tx, outs []state.Outcome) (st
 	for i, o := range outs {
 		specs[i], keys[i], fps[i], states[i] = o.Spec, o.Key, o.FP, o.State
 		switch o.State {
-		case engine.StateImported:
+		case connector.StateImported:
 			reasons[i] = o.Reason
 			if m := o.Media; m != nil {
 				mtypes[i], msizes[i], mshas[i] = &m.ContentType, &m.Size, &m.SHA256
 			}
-		case engine.StateFailed, state.StateRetrying:
+		case connector.StateFailed, state.StateRetrying:
 			if o.Failure == nil {
 				return n, fmt.Errorf("state: settle call row %d: a %s outcome without its failure", o.Key, o.State)
 			}
@@ -156,9 +156,9 @@ func (db *DB) SettleTx(ctx context.Context, tx pgx.Tx, outs []state.Outcome) (st
 	if _, err := pgx.ForEachRow(rows, []any{&spec, &key, &st}, func() error {
 		changed[ref{spec, key}] = true
 		switch st {
-		case engine.StateImported:
+		case connector.StateImported:
 			n.Imported++
-		case engine.StateFailed:
+		case connector.StateFailed:
 			n.Failed++
 		case state.StateRetrying:
 			n.Retrying++
@@ -258,7 +258,7 @@ func (db *DB) Pending(ctx context.Context, spec string, key, fp int64) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("state: ledger row: %w", err)
 	}
-	return (st == engine.StateQueued || st == state.StateRetrying) && cur == fp, nil
+	return (st == connector.StateQueued || st == state.StateRetrying) && cur == fp, nil
 }
 
 // Target is where a run's deliveries go, as the run recorded it (nil when

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/killpoint"
 	"github.com/applink-dev/applink/engine/state"
 )
 
@@ -204,14 +205,17 @@ func (s *Store) applyRun(ctx context.Context, c *state.ChangeSet, epoch int64) e
 			return fmt.Errorf("state: staging index: %w", err)
 		}
 	}
+	killpoint.Hit(killpoint.StateHistoryWritten)
 	if c.DeliveryCount > 0 {
 		if err := s.db.enqueue(ctx, tx, c.Deliveries, c.Jobs); err != nil {
 			return err
 		}
+		killpoint.Hit(killpoint.StateEnqueued)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
+	killpoint.Hit(killpoint.StateCommitted)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applink-dev/applink/engine"
+	"github.com/applink-dev/applink/engine/connector"
 	"github.com/applink-dev/applink/engine/keyset"
 	"github.com/applink-dev/applink/engine/state"
 )
@@ -29,7 +30,7 @@ func CommitThenPrior(t *testing.T, s state.Backend, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := []engine.LedgerRow{
+	rows := []connector.LedgerRow{
 		{Entity: "agent", ID: "u1", State: "imported"},
 		{Entity: "call", ID: "u1", State: "excluded", Reason: "too_short"},
 		{Entity: "call", ID: `c,"2"`, State: "failed", Reason: "bad_row", Detail: "calls.csv:3: bad, \"quoted\"\nline"},
@@ -40,7 +41,7 @@ func CommitThenPrior(t *testing.T, s state.Backend, dir string) {
 			t.Fatal(err)
 		}
 	}
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: time.Now(), Watermarks: map[string]engine.Watermark{
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: time.Now(), Watermarks: map[string]engine.Watermark{
 		"dc1": {StartTime: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), CallID: "C9"}}}
 	if err := l.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func CommitThenPrior(t *testing.T, s state.Backend, dir string) {
 func AbortLeavesStateUntouched(t *testing.T, s state.Backend, dir string) {
 	ctx := context.Background()
 	l, _ := s.Begin("r1", "spec", dir, nil)
-	l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 1, false)
+	l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 1, false)
 	l.Abort()
 	idx, _ := s.Prior(ctx)
 	if idx.Len() != 0 {
@@ -95,7 +96,7 @@ func AbortLeavesStateUntouched(t *testing.T, s state.Backend, dir string) {
 // failure), and a later run replaces earlier rows: one row per id always.
 func UpsertKeepsOneRowPerID(t *testing.T, s state.Backend, dir string) {
 	ctx := context.Background()
-	commit := func(run string, rows ...engine.LedgerRow) {
+	commit := func(run string, rows ...connector.LedgerRow) {
 		t.Helper()
 		idx, err := s.Prior(ctx)
 		if err != nil {
@@ -110,7 +111,7 @@ func UpsertKeepsOneRowPerID(t *testing.T, s state.Backend, dir string) {
 				t.Fatal(err)
 			}
 		}
-		if err := l.Commit(ctx, &engine.Summary{RunID: run, Started: time.Now()}); err != nil {
+		if err := l.Commit(ctx, &engine.RunRecord{RunID: run, Started: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,8 +123,10 @@ func UpsertKeepsOneRowPerID(t *testing.T, s state.Backend, dir string) {
 		})
 		return strings.Join(out, " ")
 	}
-	imp := func(id string) engine.LedgerRow { return engine.LedgerRow{Entity: "call", ID: id, State: "imported"} }
-	commit("r1", imp("c1"), imp("c2"), engine.LedgerRow{Entity: "call", ID: "c1", State: "failed", Reason: "http_422"})
+	imp := func(id string) connector.LedgerRow {
+		return connector.LedgerRow{Entity: "call", ID: id, State: "imported"}
+	}
+	commit("r1", imp("c1"), imp("c2"), connector.LedgerRow{Entity: "call", ID: "c1", State: "failed", Reason: "http_422"})
 	if got, want := ledger(), "c1=failed/http_422@r1 c2=imported/@r1"; got != want {
 		t.Fatalf("after r1: %s, want %s", got, want)
 	}
@@ -131,7 +134,7 @@ func UpsertKeepsOneRowPerID(t *testing.T, s state.Backend, dir string) {
 	if got, want := ledger(), "c1=imported/@r2 c2=imported/@r1 c3=imported/@r2"; got != want {
 		t.Fatalf("after r2: %s, want %s", got, want)
 	}
-	commit("r3", imp("c2"), engine.LedgerRow{Entity: "call", ID: "c2", State: "failed", Reason: "media_unreadable"})
+	commit("r3", imp("c2"), connector.LedgerRow{Entity: "call", ID: "c2", State: "failed", Reason: "media_unreadable"})
 	if got, want := ledger(), "c1=imported/@r2 c2=failed/media_unreadable@r3 c3=imported/@r2"; got != want {
 		t.Fatalf("after r3: %s, want %s", got, want)
 	}
@@ -147,7 +150,7 @@ func ReportStagingAndEvents(t *testing.T, s state.Backend, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := []engine.LedgerRow{
+	rows := []connector.LedgerRow{
 		{Entity: "call", ID: "c3", State: "excluded", Reason: "too_short"},
 		{Entity: "call", ID: "c1", State: "excluded", Reason: "too_short"},
 		{Entity: "call", ID: "c2", State: "failed", Reason: "http_422", Detail: "invalid skill"},
@@ -157,8 +160,8 @@ func ReportStagingAndEvents(t *testing.T, s state.Backend, dir string) {
 		l.Row(r, uint64(2*i+2), false)
 	}
 	started := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	sum := &engine.Summary{RunID: "r1", PlanHash: "p", Started: started, Elapsed: time.Second, SourceRows: 4}
-	sum.Calls.By = map[engine.StateReason]int{{State: "excluded", Reason: "too_short"}: 2, {State: "failed", Reason: "http_422"}: 1, {State: "imported"}: 1}
+	sum := &engine.RunRecord{RunID: "r1", PlanHash: "p", Started: started, Elapsed: time.Second, SourceRows: 4}
+	sum.Calls.By = map[connector.StateReason]int{{State: "excluded", Reason: "too_short"}: 2, {State: "failed", Reason: "http_422"}: 1, {State: "imported"}: 1}
 	l.SetStaged(&state.Staged{Path: stage, Calls: 1})
 	if err := l.Commit(ctx, sum); err != nil {
 		t.Fatal(err)
@@ -234,7 +237,7 @@ func SmallIndexes(t testing.TB, mem, group int) {
 }
 
 // MediaSentReachesTheLedger: what a sink reports sending of a call's media
-// (engine.RunInfo.MediaSent, wired to RunLedger.MediaSent) is on the call's
+// (connector.RunInfo.MediaSent, wired to RunLedger.MediaSent) is on the call's
 // ledger row after the commit; a later run that replaces the row drops it.
 func MediaSentReachesTheLedger(t *testing.T, s state.Backend, dir string) {
 	ctx := context.Background()
@@ -243,29 +246,29 @@ func MediaSentReachesTheLedger(t *testing.T, s state.Backend, dir string) {
 		t.Fatal(err)
 	}
 	var _ engine.MediaRecorder = l
-	l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
-	l.Row(engine.LedgerRow{Entity: "call", ID: "c2", State: "imported"}, 4, false)
-	l.MediaSent("c1", engine.MediaSent{ContentType: "audio/wav", Size: 1234, SHA256: "ab12"})
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 2, false)
+	l.Row(connector.LedgerRow{Entity: "call", ID: "c2", State: "imported"}, 4, false)
+	l.MediaSent("c1", connector.MediaSent{ContentType: "audio/wav", Size: 1234, SHA256: "ab12"})
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rows, _, err := s.LedgerRows(ctx, state.LedgerQuery{Entity: "call", Limit: 5})
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("rows %+v %v", rows, err)
 	}
-	if m := rows[0].Media; m != (engine.MediaSent{ContentType: "audio/wav", Size: 1234, SHA256: "ab12"}) {
+	if m := rows[0].Media; m != (connector.MediaSent{ContentType: "audio/wav", Size: 1234, SHA256: "ab12"}) {
 		t.Errorf("c1 media %+v", m)
 	}
-	if m := rows[1].Media; m != (engine.MediaSent{}) {
+	if m := rows[1].Media; m != (connector.MediaSent{}) {
 		t.Errorf("c2 media %+v, want none", m)
 	}
 	l, _ = s.Begin("r2", "spec", filepath.Join(dir, "r2"), nil)
-	l.Row(engine.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 6, false)
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r2", Started: time.Now()}); err != nil {
+	l.Row(connector.LedgerRow{Entity: "call", ID: "c1", State: "imported"}, 6, false)
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r2", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rows, _, _ = s.LedgerRows(ctx, state.LedgerQuery{Entity: "call", ID: "c1", Limit: 1})
-	if len(rows) != 1 || rows[0].Media != (engine.MediaSent{}) {
+	if len(rows) != 1 || rows[0].Media != (connector.MediaSent{}) {
 		t.Errorf("c1 resent without media: %+v", rows)
 	}
 }
@@ -280,15 +283,15 @@ func RunRecordRoundTrip(t *testing.T, s state.Backend, dir string) {
 	}
 	started := time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
 	sum := &engine.RunRecord{Version: engine.RecordVersion, RunID: "r1", PlanHash: "p", Started: started, Elapsed: 1500 * time.Millisecond,
-		Agents:  engine.Tally{Total: 2, By: map[engine.StateReason]int{{State: engine.StateImported}: 1, {State: engine.StateExcluded, Reason: engine.ReasonNotAgent}: 1}},
-		Calls:   engine.Tally{Total: 3, By: map[engine.StateReason]int{{State: engine.StateImported}: 2, {State: engine.StateFailed, Reason: engine.ReasonBadRow}: 1}},
+		Agents:  engine.Tally{Total: 2, By: map[connector.StateReason]int{{State: connector.StateImported}: 1, {State: connector.StateExcluded, Reason: connector.ReasonNotAgent}: 1}},
+		Calls:   engine.Tally{Total: 3, By: map[connector.StateReason]int{{State: connector.StateImported}: 2, {State: connector.StateFailed, Reason: connector.ReasonBadRow}: 1}},
 		BadRows: 2, BadNoID: 1, BadRowSamples: []string{"calls.csv:3: C3: bad start_time", "calls.csv:4: bad columns"},
 		Warnings: 1, WarnSamples: []string{"call C1: tenant filter: boom"},
 		FieldOmitted: map[string]int{"Total": 1}, FieldOmittedSamples: map[string][]string{"Total": {"call C1: main.hcl:3,1-2: field Total: x"}},
 		SourceRows: 4, BDWithoutCall: 1, BDWithoutCallSamples: []string{"business_data.csv:9: call X"},
-		Counted:       map[engine.StateReason]int{{State: engine.StateExcluded, Reason: engine.ReasonOtherTenant}: 5},
+		Counted:       map[connector.StateReason]int{{State: connector.StateExcluded, Reason: connector.ReasonOtherTenant}: 5},
 		ImportedByDay: map[string]int{"2026-11-29": 2},
-		Failed:        []engine.LedgerRow{{Entity: "agent", ID: "u9", State: engine.StateFailed, Reason: "http_422", Detail: "no"}},
+		Failed:        []connector.LedgerRow{{Entity: "agent", ID: "u9", State: connector.StateFailed, Reason: "http_422", Detail: "no"}},
 		AgentDiff:     engine.Diff{New: 2, Drift: []engine.DriftRow{{UserID: "u7", Change: "deactivated"}}}, CallDiff: engine.Diff{New: 3},
 		Watermarks:     map[string]engine.Watermark{"dc1": {StartTime: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC), CallID: "C2"}},
 		NewestImported: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC),
@@ -331,10 +334,10 @@ func LedgerCountsOrder(t *testing.T, s state.Backend, dir string) {
 		t.Fatal(err)
 	}
 	for i, st := range []string{"failed", "excluded", "queued", "imported", "queued", "retrying"} {
-		l.Row(engine.LedgerRow{Entity: "call", ID: fmt.Sprintf("c%d", i), State: st}, uint64(2*i+2), false)
+		l.Row(connector.LedgerRow{Entity: "call", ID: fmt.Sprintf("c%d", i), State: st}, uint64(2*i+2), false)
 	}
-	l.Row(engine.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 2, true)
-	if err := l.Commit(ctx, &engine.Summary{RunID: "r1", Started: time.Now()}); err != nil {
+	l.Row(connector.LedgerRow{Entity: "agent", ID: "u1", State: "imported"}, 2, true)
+	if err := l.Commit(ctx, &engine.RunRecord{RunID: "r1", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	counts, err := s.LedgerCounts(ctx, "")

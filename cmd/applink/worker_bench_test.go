@@ -124,48 +124,9 @@ func BenchmarkWorkerDeliveries(b *testing.B) {
 				}
 			}
 			trips := &roundTrips{}
-			wctx, cancel := context.WithCancel(ctx)
-			done := make(chan error, workers)
-			started := make(chan struct{}, workers)
-			for range workers {
-				cfg, err := pgxpool.ParseConfig(dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg.ConnConfig.Tracer = trips
-				pool, err := pgxpool.NewWithConfig(ctx, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer pool.Close()
-				go func() {
-					done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: 4, PollEvery: 100 * time.Millisecond,
-						Started: func() { started <- struct{}{} }})
-				}()
-			}
-			for range workers {
-				<-started
-			}
-			b.ResetTimer()
-			trips.n.Store(0)
-			for {
-				q, err := st.Queue(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !q.Open() {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			b.StopTimer()
-			n := trips.n.Load()
-			cancel()
-			for range workers {
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
-			}
+			n := drainQueue(b, ctx, dsn, st, workers, trips, func() delivery.Config {
+				return delivery.Config{Registry: registry(), Concurrency: 4, PollEvery: 100 * time.Millisecond}
+			}, nil)
 			if got := len(srv.Calls()); got != total {
 				b.Fatalf("the server holds %d calls, want %d", got, total)
 			}
@@ -228,49 +189,10 @@ func BenchmarkOutboxWorkers(b *testing.B) {
 		}
 	}
 	trips := &roundTrips{}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, workers)
-	started := make(chan struct{}, workers)
-	for range workers {
-		cfg, err := pgxpool.ParseConfig(dsn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg.ConnConfig.Tracer = trips
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pool.Close()
-		go func() {
-			done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: concurrency, PollEvery: 100 * time.Millisecond,
-				Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) },
-				Started:  func() { started <- struct{}{} }})
-		}()
-	}
-	for range workers {
-		<-started
-	}
-	b.ResetTimer()
-	trips.n.Store(0)
-	for {
-		q, err := st.Queue(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !q.Open() {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.StopTimer()
-	n := trips.n.Load()
-	cancel()
-	for range workers {
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := drainQueue(b, ctx, dsn, st, workers, trips, func() delivery.Config {
+		return delivery.Config{Registry: registry(), Concurrency: concurrency, PollEvery: 100 * time.Millisecond,
+			Segments: func(dir, name string) (delivery.SegmentAppender, error) { return outbox.OpenSegmentWriter(dir, name) }}
+	}, nil)
 	ms, err := outbox.Materialize(out)
 	if err != nil {
 		b.Fatal(err)
@@ -363,54 +285,14 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 				}
 			}
 			trips := &roundTrips{}
-			wctx, cancel := context.WithCancel(ctx)
-			const workers = 2
-			done := make(chan error, workers)
-			started := make(chan struct{}, workers)
-			for range workers {
-				cfg, err := pgxpool.ParseConfig(dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg.ConnConfig.Tracer = trips
-				pool, err := pgxpool.NewWithConfig(ctx, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer pool.Close()
+			var reqs0, tokens0 int
+			n := drainQueue(b, ctx, dsn, st, 2, trips, func() delivery.Config {
 				var cl func(dsl.Sink) (delivery.CallClient, error)
 				if clients != nil {
 					cl = workerClients(nil) // one pool of clients per worker process
 				}
-				go func() {
-					done <- delivery.Run(wctx, delivery.Config{Pool: pool, Registry: registry(), Concurrency: 32, PollEvery: 100 * time.Millisecond,
-						Clients: cl, Started: func() { started <- struct{}{} }})
-				}()
-			}
-			for range workers {
-				<-started
-			}
-			reqs0, tokens0 := len(srv.Requests()), srv.TokensIssued()
-			b.ResetTimer()
-			trips.n.Store(0)
-			for {
-				q, err := st.Queue(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !q.Open() {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			b.StopTimer()
-			n := trips.n.Load()
-			cancel()
-			for range workers {
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
-			}
+				return delivery.Config{Registry: registry(), Concurrency: 32, PollEvery: 100 * time.Millisecond, Clients: cl}
+			}, func() { reqs0, tokens0 = len(srv.Requests()), srv.TokensIssued() })
 			if got := len(srv.Calls()); got != total {
 				b.Fatalf("the server holds %d calls, want %d", got, total)
 			}
@@ -421,4 +303,59 @@ func BenchmarkWorkerDeliveriesLatency(b *testing.B) {
 			b.ReportMetric(float64(n)/float64(total), "pg_roundtrips/delivery")
 		})
 	}
+}
+
+// drainQueue starts workers delivery workers, each on a pool of its own
+// traced by trips and with the config worker makes (Pool and Started are
+// set here), calls before (if any) once all have started, times until st's
+// queue is drained, stops the workers, and returns the PostgreSQL round
+// trips counted while timed.
+func drainQueue(b *testing.B, ctx context.Context, dsn string, st *pgstate.Store, workers int, trips *roundTrips, worker func() delivery.Config, before func()) int64 {
+	b.Helper()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, workers)
+	started := make(chan struct{}, workers)
+	for range workers {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = trips
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		wc := worker()
+		wc.Pool, wc.Started = pool, func() { started <- struct{}{} }
+		go func() { done <- delivery.Run(wctx, wc) }()
+	}
+	for range workers {
+		<-started
+	}
+	if before != nil {
+		before()
+	}
+	b.ResetTimer()
+	trips.n.Store(0)
+	for {
+		q, err := st.Queue(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !q.Open() {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	n := trips.n.Load()
+	cancel()
+	for range workers {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
 }

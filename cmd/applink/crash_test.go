@@ -133,23 +133,8 @@ func TestCrashResume(t *testing.T) {
 		// at a random point of 0.3–1.1× its working time.
 		trace := newTrace()
 		cmd := run(dir, trace)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if !waitWorking(dir, cmd, 30*time.Second) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("kill %d: the %s run never started working:\n%s", k, kind, stderr.String())
-		}
 		w := work[kind]
-		delay := w*3/10 + time.Duration(rng.Int64N(int64(w)*8/10))
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		var exit *exec.ExitError
-		killed := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()
+		killed, delay := killWhileWorking(t, cmd, dir, fmt.Sprintf("kill %d: the %s run", k, kind), w, rng)
 		tr := traceOf(t, trace)
 		where := landing(killed, tr)
 		landed[where]++
@@ -520,3 +505,27 @@ func tallyText(m map[string]int) string {
 }
 
 func diffSnap(want, got string) string { return "want:\n" + want + "got:\n" + got }
+
+// killWhileWorking starts cmd, waits until its run works (its changes file
+// exists), then SIGKILLs it at a random point of 0.3–1.1× its working time
+// w; it reports whether the run died by the signal and how long into its
+// work the kill came (what names the run in a failure).
+func killWhileWorking(t *testing.T, cmd *exec.Cmd, dir, what string, w time.Duration, rng *rand.Rand) (killed bool, delay time.Duration) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitWorking(dir, cmd, 30*time.Second) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("%s never started working:\n%s", what, stderr.String())
+	}
+	delay = w*3/10 + time.Duration(rng.Int64N(int64(w)*8/10))
+	time.Sleep(delay)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	return errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled(), delay
+}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -12,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -280,23 +277,8 @@ func TestCrashResumePostgres(t *testing.T) {
 			use(dataB)
 		}
 		cmd, trace := run(dir, env)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if !waitWorking(dir, cmd, 30*time.Second) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("kill %d: the %s run never started working:\n%s", k, kind, stderr.String())
-		}
 		w := work[kind]
-		delay := w*3/10 + time.Duration(rng.Int64N(int64(w)*8/10))
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		var exit *exec.ExitError
-		killed := errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled()
+		killed, delay := killWhileWorking(t, cmd, dir, fmt.Sprintf("kill %d: the %s run", k, kind), w, rng)
 		tr := traceOf(t, trace)
 		where := landing(killed, tr)
 		landed[where]++

@@ -168,8 +168,14 @@ func TestCrashResume(t *testing.T) {
 		}
 	}
 	t.Logf("of %d kills: %d before the commit, %d inside it, %d after it", kills, landed[landedBefore], landed[landedInside], landed[landedAfter])
-	if landed[landedInside] < 3 || landed[landedBefore] < 3 {
-		t.Errorf("kills: %d before the commit, %d inside it: the test proves too little (want ≥ 3 of each)", landed[landedBefore], landed[landedInside])
+	// The commit is what random kills must reach (issue 20: the old delays
+	// never did). Before the commit is only the first 5–15 % of the 0.3–1.1×
+	// range (the reading ends at 35–45 % of the work), about 2.5 of 20 kills
+	// on average, so no count of them can be required without flaking; the
+	// kill points at every batch (TestKillPoints) and the signal test cover
+	// that part deterministically.
+	if landed[landedInside] < 3 {
+		t.Errorf("kills: %d before the commit, %d inside it: the test proves too little (want ≥ 3 inside)", landed[landedBefore], landed[landedInside])
 	}
 }
 

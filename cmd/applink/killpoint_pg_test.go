@@ -234,21 +234,7 @@ func TestCrashResumePostgres(t *testing.T) {
 		return cmd, trace
 	}
 	snap := func(dir string, env []string) string {
-		var b strings.Builder
-		for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-			if data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f)); err == nil {
-				fmt.Fprintf(&b, "== %s sha256 %x\n", f, sha256.Sum256(data))
-			}
-		}
-		st := pgState(t, strings.TrimPrefix(env[0], "APPLINK_STATE_DSN="))
-		defer st.Close()
-		q, err := st.Queue(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.Oldest = time.Time{} // when the oldest row was queued: differs by design
-		fmt.Fprintf(&b, "== queue %+v\n", q)
-		return b.String() + backendText(t, st)
+		return pgSnapshot(t, dir, env)
 	}
 
 	ref, refEnv, refUse := newSpec("reference")
@@ -311,4 +297,26 @@ func TestCrashResumePostgres(t *testing.T) {
 	if landed[landedBefore]+landed[landedInside] < kills/3 {
 		t.Errorf("only %d of %d kills landed before the commit ended: the test proves too little", landed[landedBefore]+landed[landedInside], kills)
 	}
+}
+
+// pgSnapshot is what a spec's runs left with PostgreSQL state (env[0] is
+// its APPLINK_STATE_DSN): the outbox files' hashes, the queue without the
+// oldest row's time (it differs by design) and the state's contents.
+func pgSnapshot(t *testing.T, dir string, env []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
+		if data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f)); err == nil {
+			fmt.Fprintf(&b, "== %s sha256 %x\n", f, sha256.Sum256(data))
+		}
+	}
+	st := pgState(t, strings.TrimPrefix(env[0], "APPLINK_STATE_DSN="))
+	defer st.Close()
+	q, err := st.Queue(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Oldest = time.Time{} // when the oldest row was queued: differs by design
+	fmt.Fprintf(&b, "== queue %+v\n", q)
+	return b.String() + backendText(t, st)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -78,21 +77,7 @@ func TestSignalStopsAtBatchBoundary(t *testing.T) {
 		if env == nil {
 			return outboxFilesOf(t, dir) + stateOf(t, dir)
 		}
-		var b strings.Builder
-		for _, f := range []string{"agents.csv", "calls.jsonl", "ledger.csv"} {
-			if data, err := os.ReadFile(filepath.Join(dir, ".applink", "outbox", f)); err == nil {
-				fmt.Fprintf(&b, "== %s sha256 %x\n", f, sha256.Sum256(data))
-			}
-		}
-		st := pgState(t, strings.TrimPrefix(env[0], "APPLINK_STATE_DSN="))
-		defer st.Close()
-		q, err := st.Queue(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.Oldest = time.Time{} // when the oldest row was queued: differs by design
-		fmt.Fprintf(&b, "== queue %+v\n", q)
-		return b.String() + backendText(t, st)
+		return pgSnapshot(t, dir, env)
 	}
 
 	variants := []variant{{"first", false}, {"incremental", false}, {"incremental", true}}
